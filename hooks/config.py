@@ -1,0 +1,82 @@
+"""Service configuration from HOOKS_* environment variables and a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOOKS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Intake
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="X-Gitlab-Token value(s), comma-separated for rotation."
+    )
+    webhook_signing_token: SecretStr | None = Field(
+        default=None, description="Standard Webhooks signing token, 'whsec_<base64>'."
+    )
+    signature_tolerance_s: int = 300
+    max_body_bytes: int = 5 * 1024 * 1024
+
+    # GitLab
+    gitlab_url: str = "https://gitlab.com"
+    gitlab_token: SecretStr | None = None
+    dry_run: bool = False
+    gitlab_timeout_s: float = 10.0
+    gitlab_rate_per_minute: int = Field(
+        default=1500, description="Shared request budget; below GitLab.com's 2,000/min."
+    )
+    gitlab_threads: int = 8
+    health_status_mode: Literal["label", "native", "both"] = "label"
+
+    # Storage and work
+    database_url: str = "sqlite:///./var/hooks.db"
+    rules_dir: Path = Path("./rules")
+    worker_concurrency: int = 4
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 600.0
+    poll_interval_s: float = 1.0
+    shutdown_grace_s: float = 10.0
+    ready_max_pending_age_s: float = 900.0
+
+    # Operations
+    admin_token: SecretStr | None = None
+    timezone: str = "UTC"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @field_validator("webhook_secret", "webhook_signing_token", "gitlab_token", "admin_token")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @property
+    def webhook_secrets(self) -> list[bytes]:
+        """The accepted X-Gitlab-Token values, in rotation order."""
+        if self.webhook_secret is None:
+            return []
+        raw = self.webhook_secret.get_secret_value().split(",")
+        return [part.strip().encode() for part in raw if part.strip()]
+
+    @property
+    def effective_dry_run(self) -> bool:
+        """Dry-run when asked to, or when there is no token to write with."""
+        return self.dry_run or self.gitlab_token is None
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for scrubbing logs and error texts."""
+        values = [s.decode() for s in self.webhook_secrets]
+        for field in (self.webhook_signing_token, self.gitlab_token, self.admin_token):
+            if field is not None:
+                values.append(field.get_secret_value())
+        return [v for v in values if v]

@@ -1,0 +1,1 @@
+"""GitLab simulator and test helpers shared by tests, benchmarks and users."""
