@@ -1,0 +1,1 @@
+"""Pytest fixtures for the GitLab simulator (loaded by tests/conftest.py)."""
