@@ -3,11 +3,147 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
+from aiohttp import web
+
+from hooks.config import Settings
+from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
+from hooks.store import Store
 from hooks.testing import cli as testing_cli
+from hooks.web import create_app
+from hooks.worker import utcnow
+
+T = TypeVar("T")
+Subparsers = argparse._SubParsersAction  # noqa: SLF001  (argparse exposes no public name)
+
+
+def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = Store.open(settings.database_url)
+        try:
+            await store.migrate()
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the web app and the worker until SIGTERM or SIGINT."""
+    settings = Settings()
+    configure_logging(
+        level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
+    )
+    app = create_app(settings)
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        print=None,
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Apply database migrations and exit."""
+    settings = Settings()
+    _with_store(settings, lambda store: asyncio.sleep(0))
+    print(f"database at {settings.database_url.split('@')[-1]} is up to date")
+    return 0
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    """List stored deliveries, or show one with its audit trail."""
+    settings = Settings()
+    if args.show is not None:
+        return _show_delivery(settings, args.show, as_json=args.json)
+
+    async def work(store: Store) -> list[Any]:
+        return await store.list_deliveries(status=args.status, limit=args.limit)
+
+    found = _with_store(settings, work)
+    if args.json:
+        print(json.dumps([_delivery_dict(d) for d in found], indent=2, default=str))
+        return 0
+    rows = [
+        [
+            str(d.id),
+            d.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            d.kind or d.event_header,
+            d.project or "-",
+            d.status,
+            str(d.attempts),
+            (d.last_error or "")[:60],
+        ]
+        for d in found
+    ]
+    print(_table(rows, ["ID", "RECEIVED (UTC)", "KIND", "PROJECT", "STATUS", "TRIES", "ERROR"]))
+    return 0
+
+
+def _delivery_dict(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "received_at": d.received_at.isoformat(),
+        "event": d.event_header,
+        "kind": d.kind,
+        "project": d.project,
+        "status": d.status,
+        "attempts": d.attempts,
+        "last_error": d.last_error,
+    }
+
+
+def _show_delivery(settings: Settings, delivery_id: int, *, as_json: bool) -> int:
+    async def work(store: Store) -> tuple[Any, list[dict[str, Any]]]:
+        return await store.get_delivery(delivery_id), await store.audit_for(
+            delivery_id=delivery_id
+        )
+
+    delivery, trail = _with_store(settings, work)
+    if delivery is None:
+        print(f"hooks: no delivery with id {delivery_id}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps({**_delivery_dict(delivery), "audit": trail}, indent=2, default=str))
+        return 0
+    info = _delivery_dict(delivery)
+    for key, value in info.items():
+        print(f"{key:>12}: {value}")
+    print()
+    for line in trail:
+        who = line["rule"] or line["subject"] or ""
+        detail = json.dumps(line["detail"], sort_keys=True, default=str)
+        print(f"  {line['created_at']:%H:%M:%S}  {line['kind']:<7} {line['outcome']:<12} {who}  {detail}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Queue a stored delivery to be processed again."""
+    settings = Settings()
+    queued = _with_store(settings, lambda store: store.replay(args.id, utcnow()))
+    if not queued:
+        print(
+            f"hooks: delivery {args.id} is unknown or being processed right now", file=sys.stderr
+        )
+        return 1
+    print(f"delivery {args.id} queued again; a running service picks it up")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +152,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hooks", description="GitLab sprint automation: webhooks in, rules, API out."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the webhook service (web app and worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    deliveries = sub.add_parser("deliveries", help="list stored deliveries or show one")
+    deliveries.add_argument(
+        "--status", choices=["pending", "processing", "done", "partial", "failed"]
+    )
+    deliveries.add_argument("--limit", type=int, default=50)
+    deliveries.add_argument("--show", type=int, metavar="ID", help="one delivery and its audit trail")
+    deliveries.add_argument("--json", action="store_true", help="print JSON")
+    deliveries.set_defaults(handler=cmd_deliveries)
+
+    replay = sub.add_parser("replay", help="process a stored delivery again")
+    replay.add_argument("id", type=int)
+    replay.set_defaults(handler=cmd_replay)
+
     rules_cli.register(sub)
     testing_cli.register(sub)
     return parser

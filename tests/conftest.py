@@ -1,3 +1,83 @@
-"""Shared fixtures: the simulator's come from hooks.testing.fixtures."""
+"""Shared fixtures: real databases (SQLite file, PostgreSQL) and the simulator's fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hooks.config import Settings
 
 pytest_plugins = ["hooks.testing.fixtures"]
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "gitlab-webhooks"
+if not FIXTURES.is_dir():  # a checkout elsewhere can point at the fixtures explicitly
+    FIXTURES = Path(os.environ.get("HOOKS_FIXTURES", "../shared/fixtures/gitlab-webhooks"))
+
+# The header each shared fixture is sent with (from its SOURCES.md).
+FIXTURE_EVENTS = {
+    "issue_open.json": "Issue Hook",
+    "issue_open_legacy.json": "Issue Hook",
+    "milestone_create.json": "Milestone Hook",
+    "release_create.json": "Release Hook",
+}
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HOOKS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+SECRET = "test-secret-0123456789"
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of its own, dropped afterwards."""
+    name = f"hooks_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("+asyncpg", "")
+    yield f"{base}/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hooks.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    """Settings for an in-process service: SQLite in tmp, a known secret, fast retries."""
+    return Settings(
+        _env_file=None,
+        database_url=sqlite_url,
+        webhook_secret=SECRET,
+        rules_dir=tmp_path / "rules",
+        poll_interval_s=0.05,
+        retry_base_s=0.01,
+        retry_cap_s=0.05,
+    )

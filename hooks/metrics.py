@@ -1,0 +1,72 @@
+"""Prometheus metrics of one service instance (its own registry, so tests stay isolated)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class Metrics:
+    """Every metric the service exports, registered on a private registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.deliveries = Counter(
+            "hooks_deliveries_total",
+            "Webhook deliveries received, by event kind and intake outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.ack_seconds = Histogram(
+            "hooks_ack_seconds",
+            "Time from request start to the webhook's answer.",
+            buckets=ACK_BUCKETS,
+            registry=r,
+        )
+        self.processed = Counter(
+            "hooks_processed_total",
+            "Deliveries processed by the worker, by kind and final outcome.",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "hooks_queue_depth", "Deliveries by queue status.", ["status"], registry=r
+        )
+        self.oldest_pending = Gauge(
+            "hooks_oldest_pending_seconds", "Age of the oldest pending delivery.", registry=r
+        )
+        self.actions = Counter(
+            "hooks_actions_total",
+            "Planned actions by type and outcome.",
+            ["action", "outcome"],
+            registry=r,
+        )
+        self.api_calls = Histogram(
+            "hooks_gitlab_api_seconds",
+            "GitLab API calls by method and status, with latency.",
+            ["method", "status"],
+            registry=r,
+        )
+        self.rate_limit_waits = Counter(
+            "hooks_gitlab_rate_limit_wait_seconds_total",
+            "Time spent waiting for the shared GitLab rate budget or Retry-After.",
+            registry=r,
+        )
+        self.rule_eval = Histogram(
+            "hooks_rule_evaluation_seconds",
+            "Time to plan one event against the loaded rules.",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+            registry=r,
+        )
+        self.schedule_runs = Counter(
+            "hooks_schedule_runs_total",
+            "Scheduled rule runs by outcome (done, late, missed, failed).",
+            ["rule", "outcome"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,460 @@
+"""The durable inbox and audit trail, on SQLite or PostgreSQL (SQLAlchemy async Core)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hooks.schema import audit, deliveries
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Arbitrary but fixed: replicas starting together take turns migrating.
+_MIGRATION_LOCK_ID = 0x686F6F6B73
+
+
+def async_url(url: str) -> str:
+    """Turn the user-facing `sqlite:///` or `postgresql://` URL into its async driver form."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+aiosqlite"):
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+asyncpg"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
+
+
+def dedup_key(idempotency_key: str | None, event_header: str, body: bytes) -> str:
+    """GitLab's Idempotency-Key when present, else a hash of event kind and body."""
+    if idempotency_key:
+        return "key:" + idempotency_key.strip()[:190]
+    digest = hashlib.sha256(event_header.encode() + b"\0" + body).hexdigest()
+    return "sha256:" + digest
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """What the intake stores for one accepted webhook."""
+
+    dedup_key: str
+    event_header: str
+    kind: str | None
+    project: str | None
+    event_uuid: str | None
+    headers: dict[str, str]
+    body: bytes
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A stored delivery as the worker and the CLI see it."""
+
+    id: int
+    event_header: str
+    kind: str | None
+    project: str | None
+    event_uuid: str | None
+    headers: dict[str, str]
+    body: bytes
+    received_at: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    finished_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One line of the audit trail: an event seen, a rule evaluated, an action taken."""
+
+    kind: str
+    outcome: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    processing: int
+    failed: int
+    oldest_pending_age_s: float
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        event_header=row.event_header,
+        kind=row.kind,
+        project=row.project,
+        event_uuid=row.event_uuid,
+        headers=json.loads(row.headers),
+        body=bytes(row.body),
+        received_at=row.received_at,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        finished_at=row.finished_at,
+        last_error=row.last_error,
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    # WAL lets the worker read while the intake writes; FULL makes each commit
+    # survive power loss, which "on disk before the 202" promises.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """Every read and write of the service's own state goes through here."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Create the engine for a `sqlite:///` or `postgresql://` URL (nothing connects yet)."""
+        full = async_url(url)
+        parsed = make_url(full)
+        if parsed.drivername.startswith("sqlite"):
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(full, connect_args={"timeout": 5})
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_async_engine(
+                full,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                pool_timeout=5,
+                connect_args={"timeout": 5, "command_timeout": 10},
+            )
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def migrate(self) -> None:
+        """Apply every Alembic migration not yet applied."""
+        async with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            try:
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+            finally:
+                if self.dialect == "postgresql":
+                    await conn.execute(
+                        text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                    )
+                    await conn.commit()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # -- intake ---------------------------------------------------------------
+
+    async def add_delivery(self, new: NewDelivery) -> tuple[int, bool]:
+        """Store a delivery unless its dedup key is known; return (id, duplicate)."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(deliveries)
+            .values(
+                dedup_key=new.dedup_key,
+                event_header=new.event_header,
+                kind=new.kind,
+                project=new.project,
+                event_uuid=new.event_uuid,
+                headers=json.dumps(new.headers),
+                body=new.body,
+                received_at=new.received_at,
+                status="pending",
+                attempts=0,
+                next_attempt_at=new.received_at,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(deliveries.c.id)
+        )
+        async with self.engine.begin() as conn:
+            inserted = (await conn.execute(stmt)).scalar_one_or_none()
+            if inserted is not None:
+                return int(inserted), False
+            existing = await conn.execute(
+                select(deliveries.c.id).where(deliveries.c.dedup_key == new.dedup_key)
+            )
+            return int(existing.scalar_one()), True
+
+    # -- worker ---------------------------------------------------------------
+
+    async def claim(
+        self, owner: str, limit: int, lease: timedelta, now: datetime
+    ) -> list[Delivery]:
+        """Lease up to `limit` due deliveries, including those whose lease ran out."""
+        d = deliveries.c
+        due = (
+            select(d.id)
+            .where(
+                ((d.status == "pending") & (d.next_attempt_at <= now))
+                | ((d.status == "processing") & (d.lease_expires_at < now))
+            )
+            .order_by(d.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(deliveries)
+            .where(d.id.in_(due.scalar_subquery()))
+            .values(
+                status="processing",
+                lease_owner=owner,
+                lease_expires_at=now + lease,
+                attempts=d.attempts + 1,
+            )
+            .returning(*deliveries.c)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sorted((_delivery(row) for row in rows), key=lambda x: x.id)
+
+    async def extend_lease(self, ids: Sequence[int], owner: str, until: datetime) -> None:
+        if not ids:
+            return
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(d.id.in_(list(ids)) & (d.lease_owner == owner))
+                .values(lease_expires_at=until)
+            )
+
+    async def finish(
+        self,
+        delivery_id: int,
+        owner: str,
+        *,
+        status: str,
+        now: datetime,
+        records: Sequence[AuditRecord] = (),
+        error: str | None = None,
+    ) -> bool:
+        """Record the outcome and its audit lines at once, if this owner still holds the lease.
+
+        Returns False when the lease was lost (another worker reclaimed the
+        delivery): nothing is written, so the outcome is recorded exactly once.
+        """
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where((d.id == delivery_id) & (d.lease_owner == owner))
+                .values(
+                    status=status,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    last_error=error,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await self._insert_audit(conn, records, now, delivery_id=delivery_id)
+        return True
+
+    async def retry_later(
+        self, delivery_id: int, owner: str, *, at: datetime, error: str, now: datetime
+    ) -> bool:
+        """Give a claimed delivery back to the queue, due again at `at`."""
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where((d.id == delivery_id) & (d.lease_owner == owner))
+                .values(
+                    status="pending",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_attempt_at=at,
+                    last_error=error,
+                )
+            )
+            if result.rowcount != 1:
+                return False
+            await self._insert_audit(
+                conn,
+                [AuditRecord(kind="error", outcome="retry", detail={"error": error})],
+                now,
+                delivery_id=delivery_id,
+            )
+        return True
+
+    async def release(self, ids: Sequence[int], owner: str) -> None:
+        """Hand unfinished claims back at shutdown without counting the attempt."""
+        if not ids:
+            return
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(d.id.in_(list(ids)) & (d.lease_owner == owner))
+                .values(
+                    status="pending",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    attempts=d.attempts - 1,
+                )
+            )
+
+    async def replay(self, delivery_id: int, now: datetime) -> bool:
+        """Queue a finished delivery again; False if unknown or still being processed."""
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(deliveries)
+                .where((d.id == delivery_id) & (d.status != "processing"))
+                .values(
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    finished_at=None,
+                    last_error=None,
+                )
+            )
+            if result.rowcount == 1:
+                await self._insert_audit(
+                    conn, [AuditRecord(kind="replay", outcome="queued")], now, delivery_id
+                )
+        return result.rowcount == 1
+
+    # -- audit and queries ----------------------------------------------------
+
+    async def add_audit(
+        self, records: Sequence[AuditRecord], now: datetime, *, run_key: str | None = None
+    ) -> None:
+        """Append audit lines that belong to no delivery (scheduled runs, reconciliation)."""
+        async with self.engine.begin() as conn:
+            await self._insert_audit(conn, records, now, run_key=run_key)
+
+    @staticmethod
+    async def _insert_audit(
+        conn: Any,
+        records: Sequence[AuditRecord],
+        now: datetime,
+        delivery_id: int | None = None,
+        run_key: str | None = None,
+    ) -> None:
+        if not records:
+            return
+        await conn.execute(
+            audit.insert(),
+            [
+                {
+                    "delivery_id": delivery_id,
+                    "run_key": run_key,
+                    "subject": r.subject,
+                    "rule": r.rule,
+                    "kind": r.kind,
+                    "outcome": r.outcome,
+                    "detail": json.dumps(r.detail, default=str, sort_keys=True),
+                    "created_at": now,
+                }
+                for r in records
+            ],
+        )
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(deliveries).where(deliveries.c.id == delivery_id))
+            ).first()
+        return _delivery(row) if row else None
+
+    async def list_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        project: str | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[Delivery]:
+        """Newest first, optionally filtered."""
+        d = deliveries.c
+        query = select(deliveries).order_by(d.id.desc()).limit(limit)
+        if status:
+            query = query.where(d.status == status)
+        if kind:
+            query = query.where(d.kind == kind)
+        if project:
+            query = query.where(d.project == project)
+        if before_id:
+            query = query.where(d.id < before_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_delivery(row) for row in rows]
+
+    async def audit_for(
+        self, *, delivery_id: int | None = None, subject: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """The audit lines of one delivery, or of one subject (`path#iid`), oldest first."""
+        a = audit.c
+        query = select(audit).order_by(a.id).limit(limit)
+        if delivery_id is not None:
+            query = query.where(a.delivery_id == delivery_id)
+        if subject is not None:
+            query = query.where(a.subject == subject)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [{**row._asdict(), "detail": json.loads(row.detail)} for row in rows]
+
+    async def stats(self, now: datetime) -> QueueStats:
+        """Queue depth by status and the age of the oldest pending delivery."""
+        d = deliveries.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(d.status, func.count())
+                .where(d.status.in_(["pending", "processing", "failed"]))
+                .group_by(d.status)
+            )
+            counts: dict[str, int] = {status: count for status, count in rows}
+            oldest = (
+                await conn.execute(
+                    select(func.min(d.received_at)).where(d.status == "pending")
+                )
+            ).scalar_one_or_none()
+        if isinstance(oldest, str):  # SQLite returns min() of a TypeDecorator column raw
+            oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+        age = (now - oldest).total_seconds() if oldest else 0.0
+        return QueueStats(
+            pending=counts.get("pending", 0),
+            processing=counts.get("processing", 0),
+            failed=counts.get("failed", 0),
+            oldest_pending_age_s=max(age, 0.0),
+        )
+
+
+def _upgrade(sync_conn: Connection) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = sync_conn
+    command.upgrade(cfg, "head")

@@ -1,0 +1,205 @@
+"""The worker: claims stored deliveries, parses them, dispatches them, records the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from hooks.dispatch import Dispatcher, DispatchResult, RetryableError
+from hooks.events import EventParseError, parse_event
+from hooks.metrics import Metrics
+from hooks.store import AuditRecord, Delivery, Store
+
+log = structlog.get_logger("hooks.worker")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, up to a number of attempts."""
+
+    max_attempts: int = 8
+    base_s: float = 2.0
+    cap_s: float = 600.0
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        """The wait before attempt `attempt + 1`: between half and all of the capped exponential."""
+        ceiling = min(self.cap_s, self.base_s * 2 ** max(attempt - 1, 0))
+        return timedelta(seconds=ceiling * rng.uniform(0.5, 1.0))
+
+
+class Worker:
+    """Processes the inbox with bounded concurrency; safe to run in several processes."""
+
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        *,
+        metrics: Metrics | None = None,
+        concurrency: int = 4,
+        lease: timedelta = timedelta(seconds=60),
+        retry: RetryPolicy | None = None,
+        poll_interval_s: float = 1.0,
+        now: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.metrics = metrics or Metrics()
+        self.concurrency = concurrency
+        self.lease = lease
+        self.retry = retry or RetryPolicy()
+        self.poll_interval_s = poll_interval_s
+        self.now = now
+        self.rng = rng or random.Random()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @property
+    def running(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def notify(self) -> None:
+        """Wake the claim loop: something new was stored."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._claim_loop(), name="hooks-worker")
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Stop claiming, let in-flight work finish within `grace_s`, release the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._loop_task:
+            await self._loop_task
+        pending = list(self._in_flight.values())
+        if pending:
+            _done, unfinished = await asyncio.wait(pending, timeout=grace_s)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        leftover = list(self._in_flight)
+        if leftover:
+            log.warning("released unfinished deliveries", ids=leftover)
+            with contextlib.suppress(Exception):
+                await self.store.release(leftover, self.owner)
+
+    async def run_until_idle(self) -> None:
+        """Process everything due now, then return (for tests and one-shot commands)."""
+        while True:
+            claimed = await self.store.claim(self.owner, self.concurrency, self.lease, self.now())
+            if not claimed:
+                return
+            await asyncio.gather(*(self._process(d) for d in claimed))
+
+    async def _claim_loop(self) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            while not self._stopping:
+                free = self.concurrency - len(self._in_flight)
+                claimed: list[Delivery] = []
+                if free > 0:
+                    try:
+                        claimed = await self.store.claim(self.owner, free, self.lease, self.now())
+                    except Exception as exc:  # database down: keep serving, try again
+                        log.warning("claim failed", error=str(exc))
+                for delivery in claimed:
+                    task = asyncio.create_task(self._process(delivery))
+                    self._in_flight[delivery.id] = task
+                    task.add_done_callback(
+                        lambda _t, i=delivery.id: (self._in_flight.pop(i, None), self._wake.set())
+                    )
+                if claimed and len(self._in_flight) < self.concurrency:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self) -> None:
+        # A long dispatch (a sprint roll-over) must not lose its lease to another worker.
+        period = max(self.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(period)
+            if self._in_flight:
+                with contextlib.suppress(Exception):
+                    await self.store.extend_lease(
+                        list(self._in_flight), self.owner, self.now() + self.lease
+                    )
+
+    async def _process(self, delivery: Delivery) -> None:
+        with structlog.contextvars.bound_contextvars(
+            delivery=delivery.id, kind=delivery.kind, project=delivery.project
+        ):
+            try:
+                result = await self._dispatch(delivery)
+            except RetryableError as exc:
+                await self._retry_or_fail(delivery, str(exc))
+                return
+            except Exception as exc:
+                log.exception("dispatch raised")
+                await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
+                return
+            recorded = await self.store.finish(
+                delivery.id,
+                self.owner,
+                status=result.outcome,
+                now=self.now(),
+                records=result.records,
+                error=result.error,
+            )
+            if recorded:
+                self.metrics.processed.labels(delivery.kind or "?", result.outcome).inc()
+                log.info("delivery processed", outcome=result.outcome, attempt=delivery.attempts)
+            else:
+                log.warning("lease lost before recording; another worker owns the delivery")
+
+    async def _dispatch(self, delivery: Delivery) -> DispatchResult:
+        try:
+            event = parse_event(delivery.event_header, delivery.body)
+        except EventParseError as exc:
+            # Retrying cannot make a malformed payload readable.
+            return DispatchResult(
+                outcome="failed",
+                records=[AuditRecord(kind="error", outcome="unparseable", detail={"error": str(exc)})],
+                error=f"unparseable payload: {exc}",
+            )
+        return await self.dispatcher.dispatch(delivery, event)
+
+    async def _retry_or_fail(self, delivery: Delivery, error: str) -> None:
+        now = self.now()
+        if delivery.attempts >= self.retry.max_attempts:
+            await self.store.finish(
+                delivery.id,
+                self.owner,
+                status="failed",
+                now=now,
+                records=[AuditRecord(kind="error", outcome="gave up", detail={"error": error})],
+                error=f"gave up after {delivery.attempts} attempts: {error}",
+            )
+            self.metrics.processed.labels(delivery.kind or "?", "failed").inc()
+            log.error("delivery failed", attempts=delivery.attempts, error=error)
+            return
+        at = now + self.retry.delay(delivery.attempts, self.rng)
+        await self.store.retry_later(delivery.id, self.owner, at=at, error=error, now=now)
+        log.warning("delivery will be retried", attempt=delivery.attempts, at=at.isoformat())
