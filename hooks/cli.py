@@ -20,7 +20,7 @@ from hooks.web import create_app
 from hooks.worker import utcnow
 
 T = TypeVar("T")
-Subparsers = argparse._SubParsersAction  # noqa: SLF001  (argparse exposes no public name)
+Subparsers = argparse._SubParsersAction
 
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
@@ -56,14 +56,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_migrate(_args: argparse.Namespace) -> int:
     """Apply database migrations and exit."""
     settings = Settings()
-    _with_store(settings, lambda store: asyncio.sleep(0))
+    async def nothing(_store: Store) -> None:
+        return None
+
+    _with_store(settings, nothing)
     print(f"database at {settings.database_url.split('@')[-1]} is up to date")
     return 0
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True))
+        for row in [header, *rows]
+    ]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -111,9 +117,7 @@ def _delivery_dict(d: Any) -> dict[str, Any]:
 
 def _show_delivery(settings: Settings, delivery_id: int, *, as_json: bool) -> int:
     async def work(store: Store) -> tuple[Any, list[dict[str, Any]]]:
-        return await store.get_delivery(delivery_id), await store.audit_for(
-            delivery_id=delivery_id
-        )
+        return await store.get_delivery(delivery_id), await store.audit_for(delivery_id=delivery_id)
 
     delivery, trail = _with_store(settings, work)
     if delivery is None:
@@ -129,7 +133,8 @@ def _show_delivery(settings: Settings, delivery_id: int, *, as_json: bool) -> in
     for line in trail:
         who = line["rule"] or line["subject"] or ""
         detail = json.dumps(line["detail"], sort_keys=True, default=str)
-        print(f"  {line['created_at']:%H:%M:%S}  {line['kind']:<7} {line['outcome']:<12} {who}  {detail}")
+        when = f"{line['created_at']:%H:%M:%S}"
+        print(f"  {when}  {line['kind']:<7} {line['outcome']:<12} {who}  {detail}")
     return 0
 
 
@@ -138,9 +143,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = Settings()
     queued = _with_store(settings, lambda store: store.replay(args.id, utcnow()))
     if not queued:
-        print(
-            f"hooks: delivery {args.id} is unknown or being processed right now", file=sys.stderr
-        )
+        print(f"hooks: delivery {args.id} is unknown or being processed right now", file=sys.stderr)
         return 1
     print(f"delivery {args.id} queued again; a running service picks it up")
     return 0
@@ -166,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--status", choices=["pending", "processing", "done", "partial", "failed"]
     )
     deliveries.add_argument("--limit", type=int, default=50)
-    deliveries.add_argument("--show", type=int, metavar="ID", help="one delivery and its audit trail")
+    deliveries.add_argument(
+        "--show", type=int, metavar="ID", help="one delivery and its audit trail"
+    )
     deliveries.add_argument("--json", action="store_true", help="print JSON")
     deliveries.set_defaults(handler=cmd_deliveries)
 

@@ -181,6 +181,20 @@ class IssueEvent(_Event):
     def subject(self) -> str:
         return f"{self.project_path}#{self.object_attributes.iid}"
 
+    def changed_labels(self) -> tuple[list[str], list[str]]:
+        """Label titles (added, removed) by this event, from `changes.labels`."""
+        change = self.changes.get("labels")
+        if change is None:
+            return [], []
+        before, after = _titles(change.previous), _titles(change.current)
+        return [t for t in after if t not in before], [t for t in before if t not in after]
+
+
+def _titles(labels: Any) -> list[str]:
+    if not isinstance(labels, list):
+        return []
+    return [str(item["title"]) for item in labels if isinstance(item, dict) and "title" in item]
+
 
 class ReleaseEvent(_Event):
     """A release event: no `user`, no `object_attributes`."""

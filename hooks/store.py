@@ -438,9 +438,7 @@ class Store:
             )
             counts: dict[str, int] = {status: count for status, count in rows}
             oldest = (
-                await conn.execute(
-                    select(func.min(d.received_at)).where(d.status == "pending")
-                )
+                await conn.execute(select(func.min(d.received_at)).where(d.status == "pending"))
             ).scalar_one_or_none()
         if isinstance(oldest, str):  # SQLite returns min() of a TypeDecorator column raw
             oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)

@@ -187,9 +187,7 @@ async def readyz(request: web.Request) -> web.Response:
             result = Check(False, f"{type(exc).__name__}: {exc}")
         results[name] = {"ok": result.ok, "detail": result.detail}
     ready = all(r["ok"] for r in results.values())
-    return web.json_response(
-        {"ready": ready, "checks": results}, status=200 if ready else 503
-    )
+    return web.json_response({"ready": ready, "checks": results}, status=200 if ready else 503)
 
 
 async def metrics_view(request: web.Request) -> web.Response:
@@ -212,11 +210,9 @@ def _default_checks(service: Service) -> dict[str, ReadyCheck]:
     async def database() -> Check:
         stats = await service.store.stats(service.now())
         limit = service.settings.ready_max_pending_age_s
-        if stats.oldest_pending_age_s > limit:
-            return Check(
-                False,
-                f"oldest pending delivery is {stats.oldest_pending_age_s:.0f}s old (limit {limit:.0f}s)",
-            )
+        age = stats.oldest_pending_age_s
+        if age > limit:
+            return Check(False, f"oldest pending delivery is {age:.0f}s old (limit {limit:.0f}s)")
         return Check(True, f"{stats.pending} pending, {stats.processing} processing")
 
     async def worker() -> Check:

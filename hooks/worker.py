@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import socket
@@ -89,13 +90,13 @@ class Worker:
         self._wake.set()
         if self._loop_task:
             await self._loop_task
-        pending = list(self._in_flight.values())
-        if pending:
-            _done, unfinished = await asyncio.wait(pending, timeout=grace_s)
+        leftover: list[int] = []
+        if self._in_flight:
+            _done, unfinished = await asyncio.wait(list(self._in_flight.values()), timeout=grace_s)
+            leftover = [i for i, task in self._in_flight.items() if task in unfinished]
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
-        leftover = list(self._in_flight)
         if leftover:
             log.warning("released unfinished deliveries", ids=leftover)
             with contextlib.suppress(Exception):
@@ -123,9 +124,7 @@ class Worker:
                 for delivery in claimed:
                     task = asyncio.create_task(self._process(delivery))
                     self._in_flight[delivery.id] = task
-                    task.add_done_callback(
-                        lambda _t, i=delivery.id: (self._in_flight.pop(i, None), self._wake.set())
-                    )
+                    task.add_done_callback(functools.partial(self._finished, delivery.id))
                 if claimed and len(self._in_flight) < self.concurrency:
                     continue
                 self._wake.clear()
@@ -135,6 +134,10 @@ class Worker:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
+
+    def _finished(self, delivery_id: int, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(delivery_id, None)
+        self._wake.set()
 
     async def _heartbeat(self) -> None:
         # A long dispatch (a sprint roll-over) must not lose its lease to another worker.
@@ -181,7 +184,9 @@ class Worker:
             # Retrying cannot make a malformed payload readable.
             return DispatchResult(
                 outcome="failed",
-                records=[AuditRecord(kind="error", outcome="unparseable", detail={"error": str(exc)})],
+                records=[
+                    AuditRecord(kind="error", outcome="unparseable", detail={"error": str(exc)})
+                ],
                 error=f"unparseable payload: {exc}",
             )
         return await self.dispatcher.dispatch(delivery, event)

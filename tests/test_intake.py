@@ -88,7 +88,9 @@ async def test_body_over_the_limit_is_refused_with_413(
     aiohttp_client: Any, settings: Settings
 ) -> None:
     client = await aiohttp_client(create_app(settings.model_copy(update={"max_body_bytes": 1024})))
-    response = await client.post("/webhook", data=b"{" + b" " * 2000 + b"}", headers=gitlab_headers())
+    response = await client.post(
+        "/webhook", data=b"{" + b" " * 2000 + b"}", headers=gitlab_headers()
+    )
     assert response.status == 413
     assert "1024 byte limit" in (await response.json())["error"]
 

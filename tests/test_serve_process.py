@@ -1,0 +1,165 @@
+"""`hooks serve` as a real process: killed mid-burst it loses nothing and repeats nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from hooks.store import Store
+from hooks.worker import utcnow
+from tests.conftest import SECRET, fixture_bytes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    """One `hooks serve` subprocess with its own port and environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hooks", "serve", "--port", str(self.port)],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def ready(self, within_s: float = 20) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(int(within_s / 0.05)):
+                try:
+                    async with session.get(self.url + "/readyz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                assert self.proc.poll() is None, "hooks serve exited during start-up"
+                await asyncio.sleep(0.05)
+        raise AssertionError("hooks serve did not become ready")
+
+    def stop(self, sig: int = signal.SIGKILL) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
+    env.update(
+        HOOKS_DATABASE_URL=f"sqlite:///{tmp_path / 'hooks.db'}",
+        HOOKS_WEBHOOK_SECRET=SECRET,
+        HOOKS_RULES_DIR=str(tmp_path / "rules"),
+        HOOKS_LEASE_SECONDS="1",
+        HOOKS_POLL_INTERVAL_S="0.05",
+        HOOKS_WORKER_CONCURRENCY="2",
+        HOOKS_LOG_FORMAT="json",
+    )
+    yield env
+
+
+def issue_body(n: int) -> bytes:
+    payload = json.loads(fixture_bytes("issue_open.json"))
+    payload["object_attributes"]["iid"] = n
+    payload["object_attributes"]["title"] = f"Item {n}"
+    return json.dumps(payload).encode()
+
+
+async def send(session: aiohttp.ClientSession, url: str, n: int) -> int | None:
+    """Post delivery n; the delivery id if it was acknowledged with 202, else None."""
+    headers = {
+        "X-Gitlab-Event": "Issue Hook",
+        "X-Gitlab-Token": SECRET,
+        "Idempotency-Key": f"delivery-{n}",
+    }
+    try:
+        async with session.post(url + "/webhook", data=issue_body(n), headers=headers) as response:
+            if response.status == 202:
+                return int((await response.json())["delivery"])
+    except (TimeoutError, aiohttp.ClientError):
+        pass
+    return None
+
+
+async def wait_all_finished(database_url: str, within_s: float = 60) -> Store:
+    store = Store.open(database_url)
+    for _ in range(int(within_s / 0.1)):
+        stats = await store.stats(utcnow())
+        if stats.pending == 0 and stats.processing == 0:
+            return store
+        await asyncio.sleep(0.1)
+    raise AssertionError("deliveries were still pending")
+
+
+async def test_sigkill_mid_burst_loses_no_acknowledged_delivery_and_repeats_none(
+    serve_env: dict[str, str], tmp_path: Path
+) -> None:
+    first = ServeProcess(serve_env, tmp_path / "serve.log")
+    await first.ready()
+    acknowledged: list[int] = []
+    async with aiohttp.ClientSession() as session:
+        tasks = [asyncio.create_task(send(session, first.url, n)) for n in range(1, 301)]
+        for done in asyncio.as_completed(tasks):
+            delivery_id = await done
+            if delivery_id is not None:
+                acknowledged.append(delivery_id)
+            if len(acknowledged) == 150:
+                first.stop(signal.SIGKILL)
+        await asyncio.gather(*tasks)
+    assert len(acknowledged) >= 150
+    # The kill must have hit unfinished work, or the test would prove nothing.
+    probe = Store.open(serve_env["HOOKS_DATABASE_URL"])
+    left = await probe.stats(utcnow())
+    await probe.close()
+    assert left.pending + left.processing > 0
+
+    second = ServeProcess(serve_env, tmp_path / "serve.log")
+    await second.ready()
+    store = await wait_all_finished(serve_env["HOOKS_DATABASE_URL"])
+    try:
+        for delivery_id in acknowledged:
+            delivery = await store.get_delivery(delivery_id)
+            assert delivery is not None and delivery.status == "done", delivery_id
+        recorded: Counter[int] = Counter()
+        for delivery in await store.list_deliveries(limit=1000):
+            for line in await store.audit_for(delivery_id=delivery.id):
+                if line["kind"] == "event":
+                    recorded[delivery.id] += 1
+        assert set(acknowledged) <= set(recorded)
+        assert max(recorded.values()) == 1, "a delivery was processed twice"
+    finally:
+        await store.close()
+        assert second.stop(signal.SIGTERM) == 0
+
+
+async def test_sigterm_stops_cleanly_with_exit_status_zero(
+    serve_env: dict[str, str], tmp_path: Path
+) -> None:
+    server = ServeProcess(serve_env, tmp_path / "serve.log")
+    await server.ready()
+    async with aiohttp.ClientSession() as session:
+        ids = await asyncio.gather(*(send(session, server.url, n) for n in range(20)))
+    assert all(ids)
+    assert server.stop(signal.SIGTERM) == 0
+    log = (tmp_path / "serve.log").read_text()
+    assert '"event": "service stopped"' in log
+    assert SECRET not in log

@@ -1,0 +1,130 @@
+"""The inbox on both engines: deduplication, exclusive claims, leases, outcomes, replay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = Store.open(database_url)
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+def delivery(key: str, at: datetime = T0) -> NewDelivery:
+    return NewDelivery(
+        dedup_key=key,
+        event_header="Issue Hook",
+        kind="issue",
+        project="demo/product",
+        event_uuid=None,
+        headers={"X-Gitlab-Event": "Issue Hook"},
+        body=b'{"object_kind": "issue"}',
+        received_at=at,
+    )
+
+
+async def test_migrations_apply_twice_without_error(store: Store) -> None:
+    await store.migrate()
+
+
+async def test_a_known_dedup_key_returns_the_first_delivery(store: Store) -> None:
+    first = await store.add_delivery(delivery("k"))
+    again = await store.add_delivery(delivery("k"))
+    assert first == (first[0], False)
+    assert again == (first[0], True)
+
+
+async def test_dedup_key_prefers_the_idempotency_key_over_the_body() -> None:
+    assert dedup_key("abc", "Issue Hook", b"1") == dedup_key("abc", "Issue Hook", b"2")
+    assert dedup_key(None, "Issue Hook", b"1") != dedup_key(None, "Issue Hook", b"2")
+
+
+async def test_two_workers_never_claim_the_same_delivery(store: Store) -> None:
+    for i in range(10):
+        await store.add_delivery(delivery(f"k{i}"))
+    a = await store.claim("a", 6, LEASE, T0)
+    b = await store.claim("b", 6, LEASE, T0)
+    assert len(a) == 6 and len(b) == 4
+    assert not {d.id for d in a} & {d.id for d in b}
+    assert all(d.status == "processing" and d.attempts == 1 for d in a + b)
+
+
+async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [claimed] = await store.claim("dead", 1, LEASE, T0)
+    assert await store.claim("alive", 1, LEASE, T0 + timedelta(seconds=29)) == []
+    [reclaimed] = await store.claim("alive", 1, LEASE, T0 + timedelta(seconds=31))
+    assert reclaimed.id == claimed.id
+    assert reclaimed.attempts == 2
+
+
+async def test_a_worker_that_lost_its_lease_cannot_record_an_outcome(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("dead", 1, LEASE, T0)
+    await store.claim("alive", 1, LEASE, T0 + timedelta(minutes=1))
+    record = AuditRecord(kind="event", outcome="recorded")
+    assert not await store.finish(d.id, "dead", status="done", now=T0, records=[record])
+    assert await store.finish(d.id, "alive", status="done", now=T0, records=[record])
+    assert len(await store.audit_for(delivery_id=d.id)) == 1
+
+
+async def test_a_retry_is_not_due_before_its_time(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("w", 1, LEASE, T0)
+    later = T0 + timedelta(seconds=10)
+    assert await store.retry_later(d.id, "w", at=later, error="boom", now=T0)
+    assert await store.claim("w", 1, LEASE, T0 + timedelta(seconds=9)) == []
+    [again] = await store.claim("w", 1, LEASE, later)
+    assert again.last_error == "boom"
+
+
+async def test_released_claims_are_due_again_without_counting_an_attempt(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("w", 1, LEASE, T0)
+    await store.release([d.id], "w")
+    [again] = await store.claim("w2", 1, LEASE, T0)
+    assert again.attempts == 1
+
+
+async def test_replay_queues_a_finished_delivery_again(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("w", 1, LEASE, T0)
+    await store.finish(d.id, "w", status="failed", now=T0, error="bad")
+    assert await store.replay(d.id, T0)
+    [again] = await store.claim("w", 1, LEASE, T0)
+    assert again.id == d.id and again.last_error is None
+
+
+async def test_replay_of_an_unknown_delivery_is_refused(store: Store) -> None:
+    assert not await store.replay(999, T0)
+
+
+async def test_stats_count_the_queue_and_age_the_oldest_pending(store: Store) -> None:
+    await store.add_delivery(delivery("old", T0))
+    await store.add_delivery(delivery("new", T0 + timedelta(seconds=50)))
+    stats = await store.stats(T0 + timedelta(seconds=60))
+    assert (stats.pending, stats.processing) == (2, 0)
+    assert stats.oldest_pending_age_s == pytest.approx(60)
+
+
+async def test_audit_is_queryable_by_subject(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("w", 1, LEASE, T0)
+    records = [
+        AuditRecord(kind="event", outcome="recorded", subject="demo/product#1"),
+        AuditRecord(kind="rule", outcome="matched", subject="demo/product#2", rule="r"),
+    ]
+    await store.finish(d.id, "w", status="done", now=T0, records=records)
+    [line] = await store.audit_for(subject="demo/product#2")
+    assert (line["rule"], line["outcome"], line["delivery_id"]) == ("r", "matched", d.id)

@@ -1,0 +1,147 @@
+"""The worker: every stored delivery ends done or failed with a reason, retried on the way."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
+from hooks.events import Event
+from hooks.store import Delivery, NewDelivery, Store
+from hooks.worker import RetryPolicy, Worker
+from tests.conftest import fixture_bytes
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.t
+
+
+class Flaky:
+    """Fails the first `failures` times, then records the event."""
+
+    def __init__(self, failures: int, exc: type[Exception] = RetryableError) -> None:
+        self.failures = failures
+        self.exc = exc
+        self.calls = 0
+
+    async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.exc(f"GitLab answered 503 (call {self.calls})")
+        return await RecordingDispatcher().dispatch(delivery, event)
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    opened = Store.open(sqlite_url)
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+async def add(store: Store, clock: Clock, body: bytes, key: str = "k") -> int:
+    new = NewDelivery(key, "Issue Hook", "issue", "p", None, {}, body, clock())
+    delivery_id, _ = await store.add_delivery(new)
+    return delivery_id
+
+
+def worker(store: Store, dispatcher: object, clock: Clock, attempts: int = 3) -> Worker:
+    return Worker(
+        store,
+        dispatcher,  # type: ignore[arg-type]
+        retry=RetryPolicy(max_attempts=attempts, base_s=10, cap_s=60),
+        now=clock,
+        rng=random.Random(1),
+    )
+
+
+async def run_retries(w: Worker, clock: Clock, rounds: int) -> None:
+    for _ in range(rounds):
+        await w.run_until_idle()
+        clock.t += timedelta(minutes=2)
+
+
+async def test_a_parsed_event_is_recorded_in_the_audit_trail(store: Store) -> None:
+    clock = Clock()
+    delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
+    await worker(store, RecordingDispatcher(), clock).run_until_idle()
+    done = await store.get_delivery(delivery_id)
+    assert done is not None and done.status == "done"
+    [line] = await store.audit_for(delivery_id=delivery_id)
+    assert line["detail"]["subject"] == "gitlabhq/gitlab-test#23"
+
+
+async def test_a_transient_failure_is_retried_later_and_then_succeeds(store: Store) -> None:
+    clock = Clock()
+    delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
+    flaky = Flaky(failures=2)
+    w = worker(store, flaky, clock)
+    await w.run_until_idle()
+    first = await store.get_delivery(delivery_id)
+    assert first is not None and first.status == "pending"
+    assert first.next_attempt_at >= clock.t + timedelta(seconds=5)  # backoff, with jitter
+    await run_retries(w, clock, 3)
+    done = await store.get_delivery(delivery_id)
+    assert done is not None and (done.status, done.attempts, flaky.calls) == ("done", 3, 3)
+
+
+async def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
+    policy = RetryPolicy(max_attempts=10, base_s=2, cap_s=30)
+    rng = random.Random(7)
+    delays = [policy.delay(n, rng).total_seconds() for n in range(1, 7)]
+    for n, delay in enumerate(delays, start=1):
+        ceiling = min(30, 2 * 2 ** (n - 1))
+        assert ceiling / 2 <= delay <= ceiling
+
+
+async def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(store: Store) -> None:
+    clock = Clock()
+    delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
+    w = worker(store, Flaky(failures=99, exc=RuntimeError), clock, attempts=3)
+    await run_retries(w, clock, 5)
+    failed = await store.get_delivery(delivery_id)
+    assert failed is not None and failed.status == "failed"
+    assert failed.last_error is not None
+    assert failed.last_error.startswith("gave up after 3 attempts: RuntimeError: GitLab answered")
+
+
+async def test_an_unparseable_payload_fails_at_once_with_the_reason(store: Store) -> None:
+    clock = Clock()
+    delivery_id = await add(store, clock, b'{"labels": "not a list"}')
+    flaky = Flaky(failures=0)
+    await worker(store, flaky, clock).run_until_idle()
+    failed = await store.get_delivery(delivery_id)
+    assert failed is not None and failed.status == "failed" and failed.attempts == 1
+    assert failed.last_error is not None and "labels" in failed.last_error
+    assert flaky.calls == 0
+
+
+class Slow:
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
+        self.started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def test_stop_releases_work_that_does_not_finish_within_the_grace(store: Store) -> None:
+    clock = Clock()
+    delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
+    slow = Slow()
+    w = worker(store, slow, clock)
+    await w.start()
+    await asyncio.wait_for(slow.started.wait(), 5)
+    await w.stop(grace_s=0.05)
+    released = await store.get_delivery(delivery_id)
+    assert released is not None and (released.status, released.attempts) == ("pending", 0)
+    assert not w.running
