@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -89,4 +90,46 @@ audit = Table(
     Column("outcome", String(40), nullable=False),
     Column("detail", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per planned action, keyed by its idempotency key: written before acting, updated after.
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("delivery_id", Id, ForeignKey("deliveries.id"), nullable=True, index=True),
+    Column("run_key", String(200), nullable=True, index=True),
+    Column("rule", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("subject", String(400), nullable=True, index=True),
+    Column("params", Text, nullable=False),
+    # started -> done | dry_run | satisfied | failed (started again when retried)
+    Column("status", String(20), nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# The schedule ledger: a run is claimed through the unique (rule, scheduled_at) pair, so one
+# replica runs it once; a claim whose lease ran out is taken over.
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("rule", String(200), nullable=False),
+    Column("scheduled_at", UTCDateTime, nullable=False),
+    # running -> done | partial | failed | retry (due again at next_attempt_at) ; missed
+    Column("status", String(20), nullable=False),
+    Column("late", Integer, nullable=False, default=0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("rule", "scheduled_at", name="uq_schedule_runs_rule_time"),
 )

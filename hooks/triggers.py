@@ -74,7 +74,9 @@ class Schedule(BaseModel):
         description="How late a run missed during downtime may still run ('12h', '1d').",
     )
 
-    _parse_grace = field_validator("grace", mode="before")(classmethod(lambda cls, v: parse_duration(v)))
+    _parse_grace = field_validator("grace", mode="before")(
+        classmethod(lambda cls, v: parse_duration(v))
+    )
 
     @field_validator("timezone")
     @classmethod
