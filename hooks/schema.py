@@ -109,6 +109,9 @@ actions = Table(
     Column("result", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
+    # Who is performing a started action, and until when; a lapsed lease may be taken over.
+    Column("owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )

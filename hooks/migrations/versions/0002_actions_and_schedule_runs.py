@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("result", sa.Text),
         sa.Column("error", sa.Text),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("owner", sa.String(100)),
+        sa.Column("lease_expires_at", UTCDateTime),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
     )
