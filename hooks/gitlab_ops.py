@@ -1,0 +1,148 @@
+"""The GitLab operations the executor needs, each one REST or GraphQL request where possible.
+
+Raw `http_*` calls on a python-gitlab client are used instead of its object managers:
+a manager's `projects.get(path)` costs a request before the real one, and a roll-over of
+a thousand issues must cost a thousand requests, not two thousand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import gitlab
+
+HEALTH_GRAPHQL = {"on_track": "onTrack", "needs_attention": "needsAttention", "at_risk": "atRisk"}
+
+
+class GraphQLError(gitlab.exceptions.GitlabError):
+    """A GraphQL answer that carried errors; GitLab answers those with HTTP 200."""
+
+
+def _project(path: str) -> str:
+    return quote(path, safe="")
+
+
+class GitlabOps:
+    """Synchronous operations over one python-gitlab client (call from the gateway's pool)."""
+
+    def __init__(self, gl: gitlab.Gitlab, *, max_retries: int = 5) -> None:
+        self.gl = gl
+        self.max_retries = max_retries
+
+    def _get(self, path: str, **query: Any) -> Any:
+        return self.gl.http_get(path, query_data=query, max_retries=self.max_retries)
+
+    def _list(self, path: str, **query: Any) -> list[dict[str, Any]]:
+        result = self.gl.http_list(
+            path, query_data=query, get_all=True, max_retries=self.max_retries
+        )
+        return list(result)
+
+    def _put(self, path: str, data: dict[str, Any]) -> Any:
+        return self.gl.http_put(path, post_data=data, max_retries=self.max_retries)
+
+    def _post(self, path: str, data: dict[str, Any]) -> Any:
+        return self.gl.http_post(path, post_data=data, max_retries=self.max_retries)
+
+    # -- reads --------------------------------------------------------------
+
+    def current_user(self) -> dict[str, Any]:
+        user: dict[str, Any] = self._get("/user")
+        return user
+
+    def issue(self, project: str, iid: int) -> dict[str, Any]:
+        issue: dict[str, Any] = self._get(f"/projects/{_project(project)}/issues/{iid}")
+        return issue
+
+    def issues(self, project: str, **query: Any) -> list[dict[str, Any]]:
+        return self._list(f"/projects/{_project(project)}/issues", **query)
+
+    def notes(self, project: str, iid: int) -> list[dict[str, Any]]:
+        return self._list(
+            f"/projects/{_project(project)}/issues/{iid}/notes", sort="desc", order_by="created_at"
+        )
+
+    def user_id(self, username: str) -> int | None:
+        found = self._get("/users", username=username)
+        return int(found[0]["id"]) if found else None
+
+    def project_milestones(self, project: str, **query: Any) -> list[dict[str, Any]]:
+        return self._list(f"/projects/{_project(project)}/milestones", **query)
+
+    def group_milestones(self, group: str, **query: Any) -> list[dict[str, Any]]:
+        return self._list(f"/groups/{_project(group)}/milestones", **query)
+
+    def milestone_issues(self, project: str, milestone_id: int, state: str) -> list[dict[str, Any]]:
+        return self.issues(project, milestone_id=milestone_id, state=state)
+
+    # -- writes -------------------------------------------------------------
+
+    def edit_issue(self, project: str, iid: int, **fields: Any) -> dict[str, Any]:
+        issue: dict[str, Any] = self._put(f"/projects/{_project(project)}/issues/{iid}", fields)
+        return issue
+
+    def create_note(self, project: str, iid: int, body: str, *, internal: bool) -> dict[str, Any]:
+        note: dict[str, Any] = self._post(
+            f"/projects/{_project(project)}/issues/{iid}/notes",
+            {"body": body, "internal": internal},
+        )
+        return note
+
+    def create_issue(self, project: str, **fields: Any) -> dict[str, Any]:
+        issue: dict[str, Any] = self._post(f"/projects/{_project(project)}/issues", fields)
+        return issue
+
+    def link_issues(
+        self, project: str, iid: int, target_project: str, target_iid: int, link_type: str
+    ) -> dict[str, Any]:
+        link: dict[str, Any] = self._post(
+            f"/projects/{_project(project)}/issues/{iid}/links",
+            {
+                "target_project_id": target_project,
+                "target_issue_iid": target_iid,
+                "link_type": link_type,
+            },
+        )
+        return link
+
+    def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """One GraphQL request through the same session, budget and retries as REST."""
+        url = f"{self.gl.url}/api/graphql"
+        answer = self.gl.http_post(
+            url, post_data={"query": query, "variables": variables}, max_retries=self.max_retries
+        )
+        if not isinstance(answer, dict):
+            raise GraphQLError("unexpected GraphQL answer")
+        errors = answer.get("errors") or []
+        for payload in (answer.get("data") or {}).values():
+            if isinstance(payload, dict):
+                errors.extend({"message": m} for m in payload.get("errors") or [])
+        if errors:
+            message = "; ".join(str(e.get("message", e)) for e in errors)
+            raise GraphQLError(message, response_code=422)
+        data: dict[str, Any] = answer.get("data") or {}
+        return data
+
+    def set_health_native(self, project: str, iid: int, status: str | None) -> None:
+        self.graphql(
+            "mutation($projectPath: ID!, $iid: String!, $health: HealthStatus) {"
+            " updateIssue(input: {projectPath: $projectPath, iid: $iid, healthStatus: $health})"
+            " { issue { healthStatus } errors } }",
+            {
+                "projectPath": project,
+                "iid": str(iid),
+                "health": HEALTH_GRAPHQL[status] if status else None,
+            },
+        )
+
+    def set_iteration(self, project: str, iid: int, iteration_id: int | str | None) -> None:
+        gid = f"gid://gitlab/Iteration/{iteration_id}" if iteration_id is not None else None
+        if isinstance(iteration_id, str) and iteration_id.startswith("gid://"):
+            gid = iteration_id
+        self.graphql(
+            "mutation($projectPath: ID!, $iid: String!, $iterationId: IterationID) {"
+            " issueSetIteration(input: {projectPath: $projectPath, iid: $iid,"
+            " iterationId: $iterationId}) { issue { iid } errors } }",
+            {"projectPath": project, "iid": str(iid), "iterationId": gid},
+        )

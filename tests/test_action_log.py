@@ -1,0 +1,91 @@
+"""The actions ledger: one key, one effect, on both engines."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hooks.action_log import ActionLog
+from hooks.store import Store
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture
+async def ledger(database_url: str) -> AsyncIterator[ActionLog]:
+    store = Store.open(database_url)
+    await store.migrate()
+    yield ActionLog(store)
+    await store.close()
+
+
+async def claim(ledger: ActionLog, owner: str = "w1", now: datetime = NOW, key: str = "k1"):  # type: ignore[no-untyped-def]
+    return await ledger.claim(
+        key=key,
+        rule="flag",
+        action="comment",
+        subject="demo/product#1",
+        params={"internal": False},
+        delivery_id=None,
+        run_key=None,
+        owner=owner,
+        lease=LEASE,
+        now=now,
+    )
+
+
+async def test_first_claim_of_a_key_is_new(ledger: ActionLog) -> None:
+    assert (await claim(ledger))[0] == "new"
+
+
+async def test_a_finished_action_is_not_performed_again(ledger: ActionLog) -> None:
+    await claim(ledger)
+    await ledger.finish("k1", status="done", now=NOW, result={"note_id": 7})
+
+    state, row = await claim(ledger, owner="w2")
+
+    assert state == "finished"
+    assert row is not None and row.result == {"note_id": 7}
+
+
+async def test_an_action_in_progress_elsewhere_is_busy(ledger: ActionLog) -> None:
+    await claim(ledger, owner="w1")
+
+    assert (await claim(ledger, owner="w2", now=NOW + timedelta(seconds=5)))[0] == "busy"
+
+
+async def test_an_action_whose_worker_died_is_resumed_after_its_lease(ledger: ActionLog) -> None:
+    await claim(ledger, owner="dead")
+
+    state, row = await claim(ledger, owner="w2", now=NOW + LEASE + timedelta(seconds=1))
+
+    assert state == "resume"
+    assert row is not None and row.attempts == 2
+
+
+async def test_a_released_action_is_resumed_at_once(ledger: ActionLog) -> None:
+    await claim(ledger)
+    await ledger.release("k1", error="502 Bad Gateway", now=NOW)
+
+    assert (await claim(ledger, owner="w2"))[0] == "resume"
+
+
+async def test_a_dry_run_does_not_block_the_real_action_later(ledger: ActionLog) -> None:
+    await claim(ledger)
+    await ledger.finish("k1", status="dry_run", now=NOW)
+
+    assert (await claim(ledger, owner="w2"))[0] == "resume"
+
+
+async def test_done_since_counts_writes_to_a_subject(ledger: ActionLog) -> None:
+    for i in range(3):
+        await claim(ledger, key=f"k{i}")
+        await ledger.finish(f"k{i}", status="done", now=NOW)
+    await claim(ledger, key="k-satisfied")
+    await ledger.finish("k-satisfied", status="satisfied", now=NOW)
+
+    assert await ledger.done_since("demo/product#1", NOW - timedelta(hours=1)) == 3
+    assert await ledger.done_since("demo/product#1", NOW + timedelta(seconds=1)) == 0
