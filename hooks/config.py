@@ -35,7 +35,16 @@ class Settings(BaseSettings):
         default=1500, description="Shared request budget; below GitLab.com's 2,000/min."
     )
     gitlab_threads: int = 8
+    gitlab_max_retries: int = Field(
+        default=5, description="Retries of one API call after 429, 5xx or a timeout."
+    )
     health_status_mode: Literal["label", "native", "both"] = "label"
+    ignore_own_events: bool = Field(
+        default=True, description="Loop guard: events caused by the bot's user trigger no rules."
+    )
+    subject_hourly_cap: int = Field(
+        default=30, description="Most writes to one issue per hour; stops a runaway rule."
+    )
 
     # Storage and work
     database_url: str = "sqlite:///./var/hooks.db"
