@@ -246,6 +246,8 @@ def parse_event(header: str, body: bytes | str | dict[str, Any]) -> Event:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise EventParseError(f"body is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise EventParseError("body is not JSON this service reads: nested too deeply") from exc
     if not isinstance(payload, dict):
         raise EventParseError(f"body is a JSON {type(payload).__name__}, not an object")
     kind = event_kind(header, payload)
@@ -258,6 +260,8 @@ def parse_event(header: str, body: bytes | str | dict[str, Any]) -> Event:
         if kind == "milestone":
             return MilestoneEvent.model_validate(data)
         return IssueEvent.model_validate(data)
+    except RecursionError as exc:
+        raise EventParseError(f"{kind} payload is nested too deeply") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
