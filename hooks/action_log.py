@@ -153,8 +153,9 @@ class ActionLog:
 
     async def release(self, key: str, *, error: str, now: datetime) -> None:
         """Give the action back unfinished (a transient error): the next attempt resumes it."""
-        await self._update(key, status="retry", error=error, owner=None, lease_expires_at=None,
-                           updated_at=now)
+        await self._update(
+            key, status="retry", error=error, owner=None, lease_expires_at=None, updated_at=now
+        )
 
     async def _update(self, key: str, **values: Any) -> None:
         async with self.store.engine.begin() as conn:

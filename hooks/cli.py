@@ -16,7 +16,7 @@ from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.store import Store
 from hooks.testing import cli as testing_cli
-from hooks.web import create_app
+from hooks.web import StartupError, create_app
 from hooks.worker import utcnow
 
 T = TypeVar("T")
@@ -41,7 +41,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except StartupError as exc:
+        print(f"hooks: cannot start: {exc}", file=sys.stderr)
+        return 1
     web.run_app(
         app,
         host=args.host,
@@ -56,6 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_migrate(_args: argparse.Namespace) -> int:
     """Apply database migrations and exit."""
     settings = Settings()
+
     async def nothing(_store: Store) -> None:
         return None
 

@@ -90,7 +90,7 @@ class BudgetedSession(requests.Session):
         self._metrics = metrics
         self._context = context
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         waited = self._budget.acquire()
         if waited:
             self._metrics.rate_limit_waits.inc(waited)

@@ -73,8 +73,11 @@ class GitlabOps:
     def group_milestones(self, group: str, **query: Any) -> list[dict[str, Any]]:
         return self._list(f"/groups/{_project(group)}/milestones", **query)
 
-    def milestone_issues(self, project: str, milestone_id: int, state: str) -> list[dict[str, Any]]:
-        return self.issues(project, milestone_id=milestone_id, state=state)
+    def group_issues(self, group: str, **query: Any) -> list[dict[str, Any]]:
+        return self._list(f"/groups/{_project(group)}/issues", **query)
+
+    def project_iterations(self, project: str) -> list[dict[str, Any]]:
+        return self._list(f"/projects/{_project(project)}/iterations", include_ancestors="true")
 
     # -- writes -------------------------------------------------------------
 

@@ -26,6 +26,19 @@ def parse_duration(value: object) -> object:
     return value
 
 
+def validate_cron(expr: str) -> str | None:
+    """None for a valid five-field crontab, else what is wrong with it."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        return f"bad cron {expr!r}: needs 5 fields (minute hour day month weekday)"
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        return f"bad cron {expr!r}: {exc}"
+    return None
+
+
 class MonthlyWeekdays(BaseModel):
     """Given weekdays of the month, e.g. the 2nd and 4th Wednesday (-1 is the last)."""
 
@@ -77,6 +90,15 @@ class Schedule(BaseModel):
     _parse_grace = field_validator("grace", mode="before")(
         classmethod(lambda cls, v: parse_duration(v))
     )
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = validate_cron(value)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -6,18 +6,20 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from hooks.admin import install_sighup, setup_admin
 from hooks.auth import SignatureVerifier, signing_key, token_matches
 from hooks.config import Settings
-from hooks.dispatch import Dispatcher, RecordingDispatcher
+from hooks.dispatch import Dispatcher
 from hooks.events import event_kind
 from hooks.metrics import Metrics
+from hooks.runtime import Runtime
 from hooks.store import NewDelivery, Store, dedup_key
 from hooks.worker import RetryPolicy, Worker, utcnow
 
@@ -59,6 +61,17 @@ class Service:
     verifier: SignatureVerifier | None
     now: Callable[[], datetime]
     ready_checks: dict[str, ReadyCheck]
+    runtime: Runtime | None = None
+    # Called after a successful rules reload (the scheduler rebuilds its jobs).
+    rules_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_rules_reloaded(self) -> None:
+        for listener in self.rules_listeners:
+            listener()
+
+
+class StartupError(Exception):
+    """The service cannot start as configured (e.g. the rules do not load)."""
 
 
 SERVICE = web.AppKey("service", Service)
@@ -218,7 +231,28 @@ def _default_checks(service: Service) -> dict[str, ReadyCheck]:
     async def worker() -> Check:
         return Check(service.worker.running, "running" if service.worker.running else "stopped")
 
-    return {"database": database, "worker": worker}
+    checks: dict[str, ReadyCheck] = {"database": database, "worker": worker}
+    runtime = service.runtime
+    if runtime is not None:
+
+        async def rules() -> Check:
+            loaded = runtime.rules.rules
+            if loaded is None:
+                return Check(False, "no rules loaded: " + "; ".join(runtime.rules.errors))
+            detail = f"{len(loaded.rules)} rules"
+            if runtime.rules.errors:
+                detail += f"; last reload refused ({len(runtime.rules.errors)} errors)"
+            return Check(True, detail)
+
+        async def gitlab() -> Check:
+            if runtime.gateway is None:
+                return Check(True, "dry-run: no GitLab token")
+            if runtime.bot is None:
+                return Check(False, "bot user not resolved yet (GET /user failing)")
+            return Check(True, f"acting as @{runtime.bot.username}")
+
+        checks.update(rules=rules, gitlab=gitlab)
+    return checks
 
 
 def create_app(
@@ -232,6 +266,13 @@ def create_app(
     """The aiohttp application; the store opens and the worker starts on startup."""
     metrics = metrics or Metrics()
     store = store or Store.open(settings.database_url)
+    runtime = None
+    if dispatcher is None:
+        runtime = Runtime(settings, store, metrics, now=now)
+        errors = runtime.rules.load(now())
+        if errors:
+            raise StartupError("rules do not load:\n" + "\n".join(errors))
+        dispatcher = runtime.dispatcher
     verifier = (
         SignatureVerifier(
             signing_key(settings.webhook_signing_token.get_secret_value()),
@@ -242,7 +283,7 @@ def create_app(
     )
     worker = Worker(
         store,
-        dispatcher or RecordingDispatcher(),
+        dispatcher,
         metrics=metrics,
         concurrency=settings.worker_concurrency,
         lease=timedelta(seconds=settings.lease_seconds),
@@ -250,7 +291,7 @@ def create_app(
         poll_interval_s=settings.poll_interval_s,
         now=now,
     )
-    service = Service(settings, store, worker, metrics, verifier, now, {})
+    service = Service(settings, store, worker, metrics, verifier, now, {}, runtime)
     service.ready_checks.update(_default_checks(service))
 
     # The body limit is enforced by the webhook handler itself, with a clear 413.
@@ -260,6 +301,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    setup_admin(app)
     app.cleanup_ctx.append(_lifecycle)
     return app
 
@@ -267,12 +309,17 @@ def create_app(
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
     await service.store.migrate()
+    if service.runtime is not None:
+        await service.runtime.start()
+        install_sighup(service)
     await service.worker.start()
     log.info("service started", dry_run=service.settings.effective_dry_run)
     yield
     await service.worker.stop(service.settings.shutdown_grace_s)
+    if service.runtime is not None:
+        await service.runtime.close()
     await service.store.close()
     log.info("service stopped")
 
 
-__all__ = ["SERVICE", "Check", "Service", "create_app"]
+__all__ = ["SERVICE", "Check", "Service", "StartupError", "create_app"]

@@ -71,7 +71,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(sqlite_url: str, tmp_path: Path) -> Settings:
-    """Settings for an in-process service: SQLite in tmp, a known secret, fast retries."""
+    """Settings for an in-process service: SQLite in tmp, no rules, a known secret, fast retries."""
+    (tmp_path / "rules").mkdir(exist_ok=True)
     return Settings(
         _env_file=None,
         database_url=sqlite_url,

@@ -6,5 +6,5 @@ import argparse
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:  # noqa: SLF001
+def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add this package's sub-commands to the `hooks` parser."""

@@ -1,0 +1,102 @@
+"""The admin API: replay a delivery, reload the rules. Bearer token, constant-time check."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import structlog
+from aiohttp import web
+
+from hooks.auth import token_matches
+
+if TYPE_CHECKING:
+    from hooks.web import Service
+
+log = structlog.get_logger("hooks.admin")
+
+
+def _service(request: web.Request) -> Service:
+    from hooks.web import SERVICE
+
+    return request.app[SERVICE]
+
+
+def authorized(service: Service, header: str | None) -> bool:
+    """True when `Authorization: Bearer <token>` carries the admin token."""
+    token = service.settings.admin_token
+    if token is None or not header or not header.startswith("Bearer "):
+        return False
+    return token_matches(header[len("Bearer ") :].strip(), [token.get_secret_value().encode()])
+
+
+@web.middleware
+async def require_admin(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every /admin route answers 403 without the admin bearer token."""
+    if request.path.startswith("/admin/") and not authorized(
+        _service(request), request.headers.get("Authorization")
+    ):
+        return web.json_response(
+            {"error": "admin token required (Authorization: Bearer ...)"}, status=403
+        )
+    return await handler(request)
+
+
+async def replay(request: web.Request) -> web.Response:
+    """Queue a stored delivery again."""
+    service = _service(request)
+    try:
+        delivery_id = int(request.match_info["id"])
+    except ValueError:
+        return web.json_response({"error": "delivery id must be a number"}, status=400)
+    if await service.store.get_delivery(delivery_id) is None:
+        return web.json_response({"error": f"no delivery {delivery_id}"}, status=404)
+    if not await service.store.replay(delivery_id, service.now()):
+        return web.json_response(
+            {"error": f"delivery {delivery_id} is being processed right now"}, status=409
+        )
+    service.worker.notify()
+    log.info("delivery replayed", delivery=delivery_id)
+    return web.json_response({"delivery": delivery_id, "queued": True}, status=202)
+
+
+def reload_rules(service: Service) -> list[str]:
+    """Load the rules folder again; on errors the running rules stay in force."""
+    if service.runtime is None:
+        return ["this instance runs a fixed dispatcher without rules"]
+    errors = service.runtime.rules.load(service.now())
+    if errors:
+        log.error("rules reload refused; the previous rules stay", errors=errors)
+    else:
+        service.on_rules_reloaded()
+    return errors
+
+
+async def reload(request: web.Request) -> web.Response:
+    """Reload the rules: 200 with the count, or 422 with every error."""
+    service = _service(request)
+    errors = reload_rules(service)
+    if errors:
+        return web.json_response({"reloaded": False, "errors": errors}, status=422)
+    assert service.runtime is not None and service.runtime.rules.rules is not None
+    return web.json_response({"reloaded": True, "rules": len(service.runtime.rules.rules.rules)})
+
+
+def setup_admin(app: web.Application) -> None:
+    """Add the admin routes and their token check to the app."""
+    app.middlewares.append(require_admin)
+    app.router.add_post("/admin/deliveries/{id}/replay", replay)
+    app.router.add_post("/admin/rules/reload", reload)
+
+
+def install_sighup(service: Service) -> None:
+    """SIGHUP reloads the rules (only where signals can be handled: the main thread)."""
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: reload_rules(service) and None
+        )

@@ -1,0 +1,484 @@
+"""The executor: performs planned actions on GitLab, each one once.
+
+For every action the ledger row (its idempotency key) is written before the GitLab call
+and its result after. What the bot creates carries `<!-- hooks:KEY -->`, so an attempt
+resumed after a crash between the write and the record finds the comment or issue it
+made and does not make a second one. Actions already true on GitLab make no write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import gitlab
+import requests
+import structlog
+
+from hooks.action_log import ActionLog, ActionRow
+from hooks.events import IssueEvent
+from hooks.gateway import Gateway, error_message, is_permanent
+from hooks.gitlab_ops import GitlabOps
+from hooks.metrics import Metrics
+from hooks.rules.vocabulary import HEALTH_LABELS
+from hooks.store import AuditRecord
+
+log = structlog.get_logger("hooks.executor")
+
+HealthMode = Literal["label", "native", "both"]
+Status = Literal["done", "satisfied", "dry_run", "failed", "capped", "busy", "retry"]
+WRITES_WITHOUT_SUBJECT = frozenset({"create_issue"})
+TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
+
+
+class PlannedActionLike(Protocol):
+    """What the executor needs of a planned action (hooks.rules.engine.PlannedAction)."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def project(self) -> str | None: ...
+    @property
+    def iid(self) -> int | None: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def dry_run(self) -> bool: ...
+
+
+def marker(key: str) -> str:
+    """The hidden HTML comment that ties what the bot created to its action key."""
+    return f"<!-- hooks:{key} -->"
+
+
+@dataclass
+class Snapshot:
+    """What is known of an issue's current state, to skip writes that change nothing."""
+
+    labels: set[str] = field(default_factory=set)
+    milestone_id: int | None = None
+    milestone_title: str | None = None
+    state: str | None = None
+    assignees: set[str] = field(default_factory=set)
+    health: str | None = None
+    iteration_id: int | None = None
+
+    @classmethod
+    def from_event(cls, event: IssueEvent) -> Snapshot:
+        attrs = event.object_attributes
+        return cls(
+            labels=set(event.label_titles),
+            milestone_id=attrs.milestone_id,
+            state=attrs.state,
+            assignees={u.username for u in event.assignees if u.username},
+            health=attrs.health_status,
+            iteration_id=attrs.iteration_id,
+        )
+
+    @classmethod
+    def from_rest(cls, issue: dict[str, Any]) -> Snapshot:
+        milestone = issue.get("milestone") or {}
+        iteration = issue.get("iteration") or {}
+        return cls(
+            labels=set(issue.get("labels") or []),
+            milestone_id=milestone.get("id"),
+            milestone_title=milestone.get("title"),
+            state=issue.get("state"),
+            assignees={a["username"] for a in issue.get("assignees") or [] if "username" in a},
+            health=issue.get("health_status"),
+            iteration_id=iteration.get("id"),
+        )
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """How one planned action ended, for the audit trail and the delivery's outcome."""
+
+    action: PlannedActionLike
+    status: Status
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    earlier: bool = False  # finished by an earlier attempt or delivery
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("done", "satisfied", "dry_run")
+
+    def audit(self) -> AuditRecord:
+        a = self.action
+        detail: dict[str, Any] = {
+            "action": a.action,
+            "key": a.key,
+            "params": a.params,
+            "result": self.result,
+        }
+        if a.text is not None:
+            detail["text"] = a.text
+        if self.error:
+            detail["error"] = self.error
+        if self.earlier:
+            detail["earlier"] = True
+        return AuditRecord(
+            kind="action", outcome=self.status, detail=detail, subject=a.subject, rule=a.rule
+        )
+
+
+class TransientFailure(Exception):
+    """An action could not complete now; trying the delivery again later may succeed."""
+
+
+@dataclass
+class ExecutionContext:
+    """Where a batch of actions comes from, for the ledger and the API's loop guard."""
+
+    delivery_id: int | None = None
+    run_key: str | None = None
+    event_uuid: str | None = None
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
+
+
+class Executor:
+    """Runs plans: subjects in parallel (bounded), each subject's actions in order."""
+
+    def __init__(
+        self,
+        log_: ActionLog,
+        gateway: Gateway | None,
+        *,
+        owner: str,
+        now: Callable[[], datetime],
+        metrics: Metrics | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        health_mode: HealthMode = "label",
+        dry_run: bool = False,
+        hourly_cap: int = 30,
+        parallel: int = 8,
+    ) -> None:
+        self.ledger = log_
+        self.gateway = gateway
+        self.owner = owner
+        self.now = now
+        self.metrics = metrics or Metrics()
+        self.lease = lease
+        self.health_mode = health_mode
+        self.dry_run = dry_run or gateway is None
+        self.hourly_cap = hourly_cap
+        self._slots = asyncio.Semaphore(parallel)
+        self._user_ids: dict[str, int] = {}
+
+    async def run(
+        self, planned: Sequence[PlannedActionLike], context: ExecutionContext
+    ) -> list[ActionOutcome]:
+        """Perform every action; if any must be retried, raise TransientFailure at the end."""
+        groups: dict[str, list[int]] = {}
+        for index, action in enumerate(planned):
+            groups.setdefault(action.subject or f"#{index}", []).append(index)
+        outcomes: list[ActionOutcome | None] = [None] * len(planned)
+
+        async def run_group(indexes: list[int]) -> None:
+            async with self._slots:
+                for i in indexes:
+                    outcomes[i] = await self._one(planned[i], context)
+
+        await asyncio.gather(*(run_group(g) for g in groups.values()))
+        done = [o for o in outcomes if o is not None]
+        retry = [o for o in done if o.status in ("retry", "busy")]
+        if retry:
+            first = retry[0]
+            raise TransientFailure(
+                f"{len(retry)} action(s) to retry; first: {first.action.rule}/"
+                f"{first.action.action} on {first.action.subject}: {first.error}"
+            )
+        return done
+
+    async def _one(self, action: PlannedActionLike, context: ExecutionContext) -> ActionOutcome:
+        outcome = await self._claim_and_perform(action, context)
+        self.metrics.actions.labels(action.action, outcome.status).inc()
+        log.info(
+            "action",
+            rule=action.rule,
+            action=action.action,
+            subject=action.subject,
+            status=outcome.status,
+            error=outcome.error,
+        )
+        return outcome
+
+    async def _claim_and_perform(
+        self, action: PlannedActionLike, context: ExecutionContext
+    ) -> ActionOutcome:
+        now = self.now()
+        claim, row = await self.ledger.claim(
+            key=action.key,
+            rule=action.rule,
+            action=action.action,
+            subject=action.subject,
+            params=action.params,
+            delivery_id=context.delivery_id,
+            run_key=context.run_key,
+            owner=self.owner,
+            lease=self.lease,
+            now=now,
+        )
+        if claim == "finished":
+            return _earlier(action, row)
+        if claim == "busy":
+            return ActionOutcome(action, "busy", error="another worker is performing it")
+        if self.dry_run or action.dry_run:
+            would = {"would": action.action, "params": action.params}
+            await self.ledger.finish(action.key, status="dry_run", now=now, result=would)
+            return ActionOutcome(action, "dry_run", would)
+        if action.subject and await self._over_cap(action.subject, now):
+            why = f"more than {self.hourly_cap} writes to {action.subject} in the last hour"
+            await self.ledger.finish(action.key, status="capped", now=now, error=why)
+            return ActionOutcome(action, "capped", error=why)
+        try:
+            status, result = await self._perform(action, context, resumed=claim == "resume")
+        except TRANSIENT as exc:
+            message = error_message(exc)
+            if is_permanent(exc):
+                await self.ledger.finish(action.key, status="failed", now=self.now(), error=message)
+                return ActionOutcome(action, "failed", error=message)
+            await self.ledger.release(action.key, error=message, now=self.now())
+            return ActionOutcome(action, "retry", error=message)
+        except ValueError as exc:  # a plan the executor cannot carry out, e.g. unknown user
+            await self.ledger.finish(action.key, status="failed", now=self.now(), error=str(exc))
+            return ActionOutcome(action, "failed", error=str(exc))
+        await self.ledger.finish(action.key, status=status, now=self.now(), result=result)
+        return ActionOutcome(action, status, result)
+
+    async def _over_cap(self, subject: str, now: datetime) -> bool:
+        return await self.ledger.done_since(subject, now - timedelta(hours=1)) >= self.hourly_cap
+
+    async def _perform(
+        self, action: PlannedActionLike, context: ExecutionContext, *, resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        assert self.gateway is not None
+        return await self.gateway.call(
+            lambda gl: _Performer(GitlabOps(gl), self, context).perform(action, resumed=resumed),
+            event_uuid=context.event_uuid,
+        )
+
+
+def _earlier(action: PlannedActionLike, row: ActionRow | None) -> ActionOutcome:
+    status: Status = "satisfied" if row is None or row.status == "satisfied" else "done"
+    return ActionOutcome(action, status, (row.result if row else None) or {}, earlier=True)
+
+
+class _Performer:
+    """Carries out one action with synchronous GitLab calls (inside a gateway thread)."""
+
+    def __init__(self, ops: GitlabOps, executor: Executor, context: ExecutionContext) -> None:
+        self.ops = ops
+        self.executor = executor
+        self.context = context
+
+    def perform(self, action: PlannedActionLike, *, resumed: bool) -> tuple[Status, dict[str, Any]]:
+        handler = getattr(self, f"_{action.action}", None)
+        if handler is None:
+            raise ValueError(f"the executor does not know the action {action.action!r}")
+        result: tuple[Status, dict[str, Any]] = handler(action, resumed)
+        return result
+
+    # -- helpers -------------------------------------------------------------
+
+    def _subject(self, action: PlannedActionLike) -> tuple[str, int]:
+        if action.project is None or action.iid is None:
+            raise ValueError(f"{action.action} needs an issue subject")
+        return action.project, action.iid
+
+    def _snapshot(self, action: PlannedActionLike) -> Snapshot:
+        project, iid = self._subject(action)
+        key = action.subject or f"{project}#{iid}"
+        snap = self.context.snapshots.get(key)
+        if snap is None:
+            snap = Snapshot.from_rest(self.ops.issue(project, iid))
+            self.context.snapshots[key] = snap
+        return snap
+
+    def _edit(self, action: PlannedActionLike, **fields: Any) -> dict[str, Any]:
+        project, iid = self._subject(action)
+        issue = self.ops.edit_issue(project, iid, **fields)
+        key = action.subject or f"{project}#{iid}"
+        self.context.snapshots[key] = Snapshot.from_rest(issue)
+        return issue
+
+    def _user_ids(self, usernames: Sequence[str]) -> list[int]:
+        ids = []
+        cache = self.executor._user_ids
+        for name in usernames:
+            name = name.lstrip("@")
+            if name not in cache:
+                found = self.ops.user_id(name)
+                if found is None:
+                    raise ValueError(f"no GitLab user {name!r}")
+                cache[name] = found
+            ids.append(cache[name])
+        return ids
+
+    # -- actions -------------------------------------------------------------
+
+    def _add_labels(
+        self, action: PlannedActionLike, _resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        snap = self._snapshot(action)
+        missing = [label for label in action.params["labels"] if label not in snap.labels]
+        if not missing:
+            return "satisfied", {}
+        self._edit(action, add_labels=",".join(missing))
+        return "done", {"added": missing}
+
+    def _remove_labels(
+        self, action: PlannedActionLike, _resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        snap = self._snapshot(action)
+        present = [label for label in action.params["labels"] if label in snap.labels]
+        if not present:
+            return "satisfied", {}
+        self._edit(action, remove_labels=",".join(present))
+        return "done", {"removed": present}
+
+    def _set_health(
+        self, action: PlannedActionLike, _resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        status: str | None = action.params.get("status")
+        mode: HealthMode = action.params.get("mode") or self.executor.health_mode
+        snap = self._snapshot(action)
+        wrote = False
+        if mode in ("label", "both"):
+            target = HEALTH_LABELS.get(status) if status else None
+            stale = [lbl for lbl in HEALTH_LABELS.values() if lbl in snap.labels and lbl != target]
+            fields: dict[str, Any] = {}
+            if target and target not in snap.labels:
+                fields["add_labels"] = target
+            if stale:
+                fields["remove_labels"] = ",".join(stale)
+            if fields:
+                self._edit(action, **fields)
+                wrote = True
+        if mode in ("native", "both") and snap.health != status:
+            project, iid = self._subject(action)
+            self.ops.set_health_native(project, iid, status)
+            snap.health = status
+            wrote = True
+        result = {"status": status, "milestone": snap.milestone_title}
+        return ("done" if wrote else "satisfied"), result
+
+    def _comment(self, action: PlannedActionLike, resumed: bool) -> tuple[Status, dict[str, Any]]:
+        project, iid = self._subject(action)
+        tag = marker(action.key)
+        if resumed:
+            for note in self.ops.notes(project, iid):
+                if tag in (note.get("body") or ""):
+                    return "done", {"note_id": note["id"], "found_by_marker": True}
+        body = f"{action.text or ''}\n\n{tag}"
+        note = self.ops.create_note(
+            project, iid, body, internal=bool(action.params.get("internal"))
+        )
+        return "done", {"note_id": note.get("id")}
+
+    def _move_to_milestone(
+        self, action: PlannedActionLike, _resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        target = action.params.get("milestone_id")
+        snap = self._snapshot(action)
+        result = {
+            "from": action.params.get("from_title"),
+            "to": action.params.get("milestone_title"),
+        }
+        if snap.milestone_id == target:
+            return "satisfied", result
+        self._edit(action, milestone_id=target if target is not None else 0)
+        return "done", result
+
+    def _set_iteration(
+        self, action: PlannedActionLike, _resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        target = action.params.get("iteration_id")
+        snap = self._snapshot(action)
+        if snap.iteration_id is not None and str(snap.iteration_id) == str(target):
+            return "satisfied", {}
+        project, iid = self._subject(action)
+        self.ops.set_iteration(project, iid, target)
+        return "done", {"iteration": action.params.get("iteration_title")}
+
+    def _assign(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
+        wanted = {u.lstrip("@") for u in action.params["usernames"]}
+        snap = self._snapshot(action)
+        if snap.assignees == wanted:
+            return "satisfied", {}
+        self._edit(action, assignee_ids=self._user_ids(sorted(wanted)))
+        return "done", {"assignees": sorted(wanted)}
+
+    def _close(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
+        if self._snapshot(action).state == "closed":
+            return "satisfied", {}
+        self._edit(action, state_event="close")
+        return "done", {}
+
+    def _reopen(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
+        if self._snapshot(action).state == "opened":
+            return "satisfied", {}
+        self._edit(action, state_event="reopen")
+        return "done", {}
+
+    def _create_issue(
+        self, action: PlannedActionLike, resumed: bool
+    ) -> tuple[Status, dict[str, Any]]:
+        p = action.params
+        project: str = p["project"]
+        tag = marker(action.key)
+        created = self._find_created(project, action.key, tag) if resumed else None
+        if created is None:
+            fields: dict[str, Any] = {
+                "title": p["title"],
+                "description": f"{action.text or ''}\n\n{tag}",
+                "confidential": bool(p.get("confidential")),
+            }
+            if p.get("labels"):
+                fields["labels"] = ",".join(p["labels"])
+            if p.get("assignees"):
+                fields["assignee_ids"] = self._user_ids(p["assignees"])
+            if p.get("milestone_id"):
+                fields["milestone_id"] = p["milestone_id"]
+            if p.get("due_date"):
+                fields["due_date"] = p["due_date"]
+            created = self.ops.create_issue(project, **fields)
+        result = {
+            "project": project,
+            "iid": created["iid"],
+            "web_url": created.get("web_url"),
+        }
+        link = p.get("link")
+        if link and action.project and action.iid is not None:
+            self._link(action.project, action.iid, project, created["iid"], link)
+            result["linked"] = True
+        return "done", result
+
+    def _find_created(self, project: str, key: str, tag: str) -> dict[str, Any] | None:
+        for issue in self.ops.issues(project, search=f"hooks:{key}", state="all"):
+            if tag in (issue.get("description") or ""):
+                return issue
+        return None
+
+    def _link(
+        self, project: str, iid: int, target: str, target_iid: int, link: dict[str, Any]
+    ) -> None:
+        try:
+            self.ops.link_issues(
+                project, iid, target, target_iid, link.get("link_type", "relates_to")
+            )
+        except gitlab.exceptions.GitlabError as exc:
+            if exc.response_code != 409:  # 409: the two issues are already linked
+                raise

@@ -1,0 +1,218 @@
+"""What happens to one event: loop guard, plan against the rules, execute, explain.
+
+This is the dispatcher the worker calls. The plan is computed in a gateway thread, since
+the rule engine reads GitLab synchronously through its reader.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from hooks.dispatch import DispatchResult, Outcome, RetryableError, event_summary
+from hooks.events import Event, IssueEvent
+from hooks.executor import ActionOutcome, ExecutionContext, Executor, Snapshot, TransientFailure
+from hooks.gateway import Gateway, is_permanent
+from hooks.gitlab_ops import GitlabOps
+from hooks.metrics import Metrics
+from hooks.rules.engine import Plan, plan
+from hooks.rules.model import RuleSet
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
+from hooks.store import AuditRecord, Delivery
+
+log = structlog.get_logger("hooks.processor")
+
+
+@dataclass(frozen=True)
+class BotUser:
+    """The GitLab user the service acts as (resolved at start with GET /user)."""
+
+    id: int | None
+    username: str | None
+
+    def caused(self, event: Event) -> bool:
+        user = event.user
+        if user is None:
+            return False
+        return (self.id is not None and user.id == self.id) or (
+            self.username is not None and user.username == self.username
+        )
+
+
+class RecordingReader:
+    """Wraps a reader: remembers every issue it returned and any transient failure.
+
+    The engine records a reader error as that rule's error and goes on; a read that failed
+    because GitLab was briefly unavailable must instead make the delivery retry.
+    """
+
+    def __init__(self, inner: Reader) -> None:
+        self.inner = inner
+        self.seen: dict[str, IssueInfo] = {}
+        self.transient: str | None = None
+
+    def _guard(self, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except ReaderError:
+            raise
+        except Exception as exc:
+            if not is_permanent(exc):
+                self.transient = f"{type(exc).__name__}: {exc}"
+            raise ReaderError(str(exc)) from exc
+
+    def _keep(self, issues: list[IssueInfo]) -> list[IssueInfo]:
+        for issue in issues:
+            self.seen[f"{issue.project_path}#{issue.iid}"] = issue
+        return issues
+
+    def milestones(self, project: str) -> list[MilestoneInfo]:
+        found: list[MilestoneInfo] = self._guard(lambda: self.inner.milestones(project))
+        return found
+
+    def milestone_issues(
+        self, project: str, milestone: MilestoneInfo, state: str = "opened"
+    ) -> list[IssueInfo]:
+        return self._keep(
+            self._guard(lambda: self.inner.milestone_issues(project, milestone, state))
+        )
+
+    def issue(self, project: str, iid: int) -> IssueInfo:
+        found: IssueInfo = self._guard(lambda: self.inner.issue(project, iid))
+        self._keep([found])
+        return found
+
+    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
+        return self._keep(self._guard(lambda: self.inner.issues(project, query)))
+
+    def iterations(self, project: str) -> list[MilestoneInfo]:
+        found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
+        return found
+
+
+def snapshot_of(issue: IssueInfo) -> Snapshot:
+    milestone = issue.milestone
+    return Snapshot(
+        labels=set(issue.labels),
+        milestone_id=milestone.id if milestone else None,
+        milestone_title=milestone.title if milestone else None,
+        state=issue.state,
+        assignees=set(issue.assignees),
+        health=issue.health_status,
+    )
+
+
+def outcome_of(outcomes: list[ActionOutcome]) -> Outcome:
+    """done when every action ended well, failed when none did, partial otherwise."""
+    if all(o.ok for o in outcomes):
+        return "done"
+    return "failed" if not any(o.ok for o in outcomes) else "partial"
+
+
+class RulesDispatcher:
+    """Plans an event against the loaded rules and has the executor carry out the plan."""
+
+    def __init__(
+        self,
+        rules: Callable[[], RuleSet | None],
+        executor: Executor,
+        *,
+        gateway: Gateway | None,
+        reader_factory: Callable[[GitlabOps], Reader],
+        bot: Callable[[], BotUser | None],
+        ignore_own_events: bool = True,
+        max_retries: int = 5,
+        metrics: Metrics | None = None,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.rules = rules
+        self.executor = executor
+        self.gateway = gateway
+        self.reader_factory = reader_factory
+        self.bot = bot
+        self.ignore_own_events = ignore_own_events
+        self.max_retries = max_retries
+        self.metrics = metrics or Metrics()
+        self.now = now
+
+    async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
+        records = [
+            AuditRecord(
+                kind="event", outcome="received", detail=event_summary(event), subject=event.subject
+            )
+        ]
+        bot = self.bot()
+        if self.ignore_own_events and bot is None and self.gateway is not None:
+            # Acting before knowing who the bot is could answer its own changes.
+            raise RetryableError("the bot user is not known yet (GET /user failed)")
+        if self.ignore_own_events and bot is not None and bot.caused(event):
+            reason = f"caused by the bot's own user @{bot.username}; loop guard"
+            records.append(AuditRecord(kind="event", outcome="ignored", detail={"reason": reason}))
+            return DispatchResult(outcome="done", records=records)
+        ruleset = self.rules()
+        if ruleset is None:
+            raise RetryableError("no rules loaded")
+
+        the_plan, reader = await self._plan(event, ruleset, delivery.event_uuid)
+        if reader.transient:
+            raise RetryableError(f"reading GitLab failed: {reader.transient}")
+        records.extend(_trace_records(the_plan))
+
+        snapshots = {key: snapshot_of(issue) for key, issue in reader.seen.items()}
+        if isinstance(event, IssueEvent):
+            snapshots[event.subject] = Snapshot.from_event(event)
+        context = ExecutionContext(
+            delivery_id=delivery.id, event_uuid=delivery.event_uuid, snapshots=snapshots
+        )
+        try:
+            outcomes = await self.executor.run(the_plan.actions, context)
+        except TransientFailure as exc:
+            raise RetryableError(str(exc)) from exc
+        records.extend(o.audit() for o in outcomes)
+        rule_errors = [t for t in the_plan.trace if t.error]
+        outcome = outcome_of(outcomes)
+        if rule_errors and outcome == "done":
+            outcome = "partial"
+        error = None
+        if outcome != "done":
+            failed = [f"{o.action.rule}/{o.action.action}: {o.error}" for o in outcomes if not o.ok]
+            failed += [f"{t.rule}: {t.error}" for t in rule_errors]
+            error = "; ".join(failed)[:2000]
+        return DispatchResult(outcome=outcome, records=records, error=error)
+
+    async def _plan(
+        self, event: Event, ruleset: RuleSet, event_uuid: str | None
+    ) -> tuple[Plan, RecordingReader]:
+        started = time.perf_counter()
+        now = self.now()
+        if self.gateway is None:
+            reader = RecordingReader(StaticReader())
+            result = plan(event, ruleset, reader, now=now)
+        else:
+
+            def in_thread(gl: Any) -> tuple[Plan, RecordingReader]:
+                ops = GitlabOps(gl, max_retries=self.max_retries)
+                recording = RecordingReader(self.reader_factory(ops))
+                return plan(event, ruleset, recording, now=now), recording
+
+            result, reader = await self.gateway.call(in_thread, event_uuid=event_uuid)
+        self.metrics.rule_eval.observe(time.perf_counter() - started)
+        return result, reader
+
+
+def _trace_records(the_plan: Plan) -> list[AuditRecord]:
+    records = []
+    for trace in the_plan.trace:
+        outcome = "error" if trace.error else ("matched" if trace.matched else "not_matched")
+        detail: dict[str, Any] = {"reason": trace.reason}
+        if trace.error:
+            detail["error"] = trace.error
+        if trace.subjects:
+            detail["subjects"] = trace.subjects
+        records.append(AuditRecord(kind="rule", outcome=outcome, detail=detail, rule=trace.rule))
+    return records

@@ -1,0 +1,277 @@
+"""Where a rule is matched: conditions as pure functions of the facts about one subject.
+
+`first_failure` returns None when the condition holds, else a short readable reason
+naming the first test that failed; the trace shows it to whoever asks "why (not)?".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from fnmatch import fnmatchcase
+from functools import cached_property
+from typing import Any
+
+from hooks.rules import templates
+from hooks.rules.model import AgeTest, Condition, DateTest, LabelSet, MilestoneTest
+from hooks.rules.reader import IssueInfo, MilestoneInfo
+
+_RELATIVE = re.compile(r"^([+-]?)(\d+)([dw])$")
+
+
+def relative_day(text: str, today: date) -> date:
+    """'today', '+3d', '-1w', '3d' or an ISO date, as a date."""
+    text = text.strip()
+    if text == "today":
+        return today
+    match = _RELATIVE.match(text)
+    if match:
+        sign = -1 if match.group(1) == "-" else 1
+        days = int(match.group(2)) * (7 if match.group(3) == "w" else 1)
+        return today + timedelta(days=sign * days)
+    return date.fromisoformat(text)
+
+
+def duration(text: str) -> timedelta:
+    """'3d', '12h', '2w', '30m' as a timedelta."""
+    match = re.match(r"^(\d+)([mhdw])$", text.strip())
+    if not match:
+        raise ValueError(f"bad duration {text!r}: use a number and m, h, d or w ('3d')")
+    unit = {"m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return timedelta(seconds=int(match.group(1)) * unit)
+
+
+def current_milestone(milestones: Sequence[MilestoneInfo], today: date) -> MilestoneInfo | None:
+    """The active milestone whose dates contain today (the earliest due if several)."""
+    running = [
+        m
+        for m in milestones
+        if m.state == "active"
+        and m.start_date is not None
+        and m.due_date is not None
+        and m.start_date <= today <= m.due_date
+    ]
+    return min(running, key=lambda m: (m.due_date, m.id)) if running else None
+
+
+def next_milestone(
+    milestones: Sequence[MilestoneInfo], after: MilestoneInfo | None, today: date
+) -> MilestoneInfo | None:
+    """The active milestone that starts next after `after` (or after today)."""
+    pivot = after.start_date if after is not None and after.start_date else today
+    later = [
+        m
+        for m in milestones
+        if m.state == "active"
+        and m.start_date is not None
+        and m.start_date > pivot
+        and (after is None or m.id != after.id)
+    ]
+    return min(later, key=lambda m: (m.start_date, m.id)) if later else None
+
+
+@dataclass
+class Facts:
+    """What is known about one subject while a rule is evaluated."""
+
+    kind: str
+    action: str | None
+    project: str
+    now: datetime
+    today: date
+    issue: IssueInfo | None = None
+    event_milestone: MilestoneInfo | None = None
+    release_tag: str | None = None
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: set[str] = field(default_factory=set)
+    load_milestones: Callable[[], list[MilestoneInfo]] = list
+    scope: Callable[[], dict[str, Any]] = dict
+
+    @cached_property
+    def milestones(self) -> list[MilestoneInfo]:
+        return self.load_milestones()
+
+    @cached_property
+    def milestone(self) -> MilestoneInfo | None:
+        """The subject's milestone: the issue's (resolved by id), or the event's own."""
+        if self.issue is None:
+            return self.event_milestone
+        known = self.issue.milestone
+        if known is None:
+            return None
+        if known.start_date is not None or known.due_date is not None:
+            return known
+        return next((m for m in self.milestones if m.id == known.id), known)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.issue.labels if self.issue else []
+
+
+def _has(labels: Sequence[str], pattern: str) -> bool:
+    return any(fnmatchcase(label, pattern) for label in labels)
+
+
+def _labels(test: LabelSet | list[str], labels: Sequence[str]) -> str | None:
+    spec = LabelSet(all=test) if isinstance(test, list) else test
+    for pattern in spec.all:
+        if not _has(labels, pattern):
+            return f"labels: '{pattern}' is missing"
+    if spec.any and not any(_has(labels, p) for p in spec.any):
+        return f"labels: none of {spec.any} is present"
+    for pattern in spec.none:
+        if _has(labels, pattern):
+            return f"labels: '{pattern}' is present"
+    return None
+
+
+def _date(name: str, test: DateTest, value: date | None, today: date) -> str | None:
+    if test.none is not None and (value is None) != test.none:
+        return f"{name}: {'is set' if value else 'is not set'}"
+    if value is None:
+        if test.before or test.after or test.within:
+            return f"{name}: is not set"
+        return None
+    if test.before and not value < relative_day(test.before, today):
+        return f"{name}: {value} is not before {test.before}"
+    if test.after and not value > relative_day(test.after, today):
+        return f"{name}: {value} is not after {test.after}"
+    if test.within and not (today <= value <= today + duration(test.within)):
+        return f"{name}: {value} is not within {test.within} of today"
+    return None
+
+
+def _age(test: AgeTest, when: datetime | None, now: datetime) -> str | None:
+    if when is None:
+        return "updated: unknown"
+    age = now - when
+    if test.older_than and not age > duration(test.older_than):
+        return f"updated: {age.days}d ago, not older than {test.older_than}"
+    if test.within and not age <= duration(test.within):
+        return f"updated: {age.days}d ago, not within {test.within}"
+    return None
+
+
+def _milestone(test: MilestoneTest, facts: Facts) -> str | None:
+    m = facts.milestone
+    if test.none is not None and (m is None) != test.none:
+        return "milestone: is set" if m else "milestone: none"
+    if test.any is not None and (m is not None) != test.any:
+        return "milestone: none" if m is None else "milestone: is set"
+    needs_one = any(
+        v is not None
+        for v in (test.title, test.current, test.next, test.due_within, test.expired, test.state)
+    )
+    if m is None:
+        return "milestone: none" if needs_one or test.has_next is not None else None
+    if test.title and not fnmatchcase(m.title, test.title):
+        return f"milestone: '{m.title}' does not match '{test.title}'"
+    if test.state and m.state != test.state:
+        return f"milestone: '{m.title}' is {m.state}, not {test.state}"
+    if test.current is not None:
+        current = current_milestone(facts.milestones, facts.today)
+        if (current is not None and current.id == m.id) != test.current:
+            return f"milestone: '{m.title}' is {'' if test.current is False else 'not '}current"
+    if test.next is not None:
+        upcoming = next_milestone(
+            facts.milestones, current_milestone(facts.milestones, facts.today), facts.today
+        )
+        if (upcoming is not None and upcoming.id == m.id) != test.next:
+            return f"milestone: '{m.title}' is {'' if test.next is False else 'not '}the next one"
+    if test.expired is not None:
+        expired = m.due_date is not None and m.due_date < facts.today
+        if expired != test.expired:
+            return f"milestone: '{m.title}' is {'' if expired else 'not '}past its due date"
+    if test.due_within and (
+        m.due_date is None
+        or not (facts.today <= m.due_date <= facts.today + duration(test.due_within))
+    ):
+        return f"milestone: '{m.title}' is not due within {test.due_within}"
+    if test.has_next is not None:
+        has = next_milestone(facts.milestones, m, facts.today) is not None
+        if has != test.has_next:
+            return f"milestone: there is {'a' if has else 'no'} later milestone than '{m.title}'"
+    return None
+
+
+def first_failure(cond: Condition, facts: Facts) -> str | None:
+    """None when `cond` holds for these facts, else why not."""
+    issue = facts.issue
+    if cond.all is not None:
+        for sub in cond.all:
+            reason = first_failure(sub, facts)
+            if reason:
+                return reason
+    if cond.any is not None:
+        reasons = [first_failure(sub, facts) for sub in cond.any]
+        if all(reasons):
+            return "any: " + "; ".join(r for r in reasons if r)
+    if cond.not_ is not None and first_failure(cond.not_, facts) is None:
+        return "not: the negated condition holds"
+    if cond.state and (issue is None or issue.state != cond.state):
+        return f"state: {issue.state if issue else 'no issue'}, not {cond.state}"
+    if cond.labels is not None:
+        reason = _labels(cond.labels, facts.labels)
+        if reason:
+            return reason
+    if cond.forbidden_labels:
+        for pattern in cond.forbidden_labels:
+            if _has(facts.labels, pattern):
+                return f"forbidden_labels: '{pattern}' is present"
+    if cond.label_added is not None and not any(_has(facts.added, p) for p in cond.label_added):
+        return f"label_added: none of {cond.label_added} was added"
+    if cond.label_removed is not None and not any(
+        _has(facts.removed, p) for p in cond.label_removed
+    ):
+        return f"label_removed: none of {cond.label_removed} was removed"
+    if cond.changed is not None and not facts.changed.intersection(cond.changed):
+        return f"changed: none of {cond.changed} changed"
+    if cond.due_date is not None:
+        reason = _date("due_date", cond.due_date, issue.due_date if issue else None, facts.today)
+        if reason:
+            return reason
+    if cond.updated is not None:
+        reason = _age(cond.updated, issue.updated_at if issue else None, facts.now)
+        if reason:
+            return reason
+    if cond.milestone is not None:
+        reason = _milestone(cond.milestone, facts)
+        if reason:
+            return reason
+    if cond.iteration is not None:
+        title = issue.iteration_title if issue else None
+        has = issue is not None and issue.iteration_id is not None
+        if cond.iteration.none is not None and (not has) != cond.iteration.none:
+            return "iteration: is set" if has else "iteration: none"
+        if cond.iteration.title and not (title and fnmatchcase(title, cond.iteration.title)):
+            return f"iteration: {title!r} does not match '{cond.iteration.title}'"
+    if cond.health is not None:
+        status = (issue.health_status if issue else None) or "none"
+        if status not in cond.health:
+            return f"health: {status}, not one of {cond.health}"
+    if cond.author is not None:
+        author = issue.author if issue else None
+        if author not in cond.author:
+            return f"author: {author or 'unknown'} is not one of {cond.author}"
+    if cond.assignees is not None:
+        assigned = issue.assignees if issue else []
+        if cond.assignees.none is not None and (not assigned) != cond.assignees.none:
+            return "assignees: someone is assigned" if assigned else "assignees: nobody"
+        if cond.assignees.any and not set(assigned).intersection(cond.assignees.any):
+            return f"assignees: none of {cond.assignees.any} is assigned"
+    if cond.project and not fnmatchcase(facts.project, cond.project):
+        return f"project: {facts.project} does not match '{cond.project}'"
+    if cond.confidential is not None:
+        confidential = bool(issue and issue.confidential) or facts.kind == "confidential_issue"
+        if confidential != cond.confidential:
+            return f"confidential: {str(confidential).lower()}"
+    if cond.release_tag and not (
+        facts.release_tag and fnmatchcase(facts.release_tag, cond.release_tag)
+    ):
+        return f"release_tag: {facts.release_tag!r} does not match '{cond.release_tag}'"
+    if cond.expr and not templates.evaluate(cond.expr, facts.scope()):
+        return f"expr: {cond.expr} is false"
+    return None

@@ -1,0 +1,268 @@
+"""Reads rule files and explains every mistake with its file, line, rule and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from hooks.rules import templates
+from hooks.rules.model import (
+    Action,
+    CommentSpec,
+    CreateIssueSpec,
+    Rule,
+    RuleSet,
+    SourceRef,
+)
+
+
+@dataclass(frozen=True)
+class RuleError:
+    file: str
+    line: int
+    rule: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"rule '{self.rule}': " if self.rule else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class RuleErrors(Exception):
+    """Every error found in a rules folder, in file and line order."""
+
+    def __init__(self, errors: list[RuleError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The rule files of a folder (sorted), or the one file given."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise RuleErrors([RuleError(str(path), 0, None, "no such rules file or folder")])
+    return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_rules(path: Path | str) -> RuleSet:
+    """Load and validate every rule file; raise RuleErrors listing all mistakes."""
+    ruleset = RuleSet()
+    errors: list[RuleError] = []
+    seen: dict[str, SourceRef] = {}
+    for file in rule_files(Path(path)):
+        loaded, file_errors = load_file(file)
+        errors.extend(file_errors)
+        for rule, line in loaded:
+            if rule.name in seen:
+                first = seen[rule.name]
+                errors.append(
+                    RuleError(
+                        str(file),
+                        line,
+                        rule.name,
+                        f"duplicate name; first defined at {first.file}:{first.line}",
+                    )
+                )
+                continue
+            seen[rule.name] = SourceRef(str(file), line)
+            ruleset.rules.append(rule)
+            ruleset.sources[rule.name] = seen[rule.name]
+    if errors:
+        raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
+    return ruleset
+
+
+def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
+    """The valid rules of one file with their lines, and the errors of the others."""
+    try:
+        data = YAML(typ="rt").load(file.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 0
+        return [], [RuleError(str(file), line, None, f"YAML: {exc.problem}")]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [RuleError(str(file), 0, None, str(exc))]
+    if data is None:
+        return [], []
+    if not isinstance(data, CommentedMap) or "rules" not in data:
+        return [], [RuleError(str(file), 1, None, "a rule file is a mapping with a 'rules' list")]
+    extra = [k for k in data if k != "rules"]
+    errors = [
+        RuleError(str(file), _line(data, [k]), None, f"unknown top-level key '{k}'; allowed: rules")
+        for k in extra
+    ]
+    items = data["rules"]
+    if not isinstance(items, CommentedSeq):
+        return [], [
+            *errors,
+            RuleError(str(file), _line(data, ["rules"]), None, "'rules' must be a list of rules"),
+        ]
+    loaded = []
+    for index, item in enumerate(items):
+        line = items.lc.item(index)[0] + 1
+        name = item.get("name") if isinstance(item, dict) else None
+        try:
+            rule = Rule.model_validate(_plain(item))
+        except ValidationError as exc:
+            errors.extend(_explain(file, items, index, name, exc))
+            continue
+        template_errors = _check_templates(file, item, rule)
+        if template_errors:
+            errors.extend(template_errors)
+            continue
+        loaded.append((rule, line))
+    return loaded, errors
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _line(node: Any, path: list[Any]) -> int:
+    """The 1-based line of the deepest node along `path` that exists."""
+    line = getattr(getattr(node, "lc", None), "line", 0) + 1
+    for part in path:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model that holds the key at the end of `loc` (walking pydantic's error path)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or current is None:
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            if part in fields:
+                current = _models_in(fields[part].annotation)
+                continue
+        if isinstance(current, list):
+            current = next(
+                (m for m in current if m.__name__ == part), current[0] if current else None
+            )
+    if isinstance(current, list):
+        current = current[0] if current else None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _models_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        found = [m for a in args for m in _flatten(_models_in(a))]
+        return found[0] if len(found) == 1 else found
+    return None
+
+
+def _flatten(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+_UNION_TAGS = ("str", "int", "bool", "list[str]", "literal['clear']")
+
+
+def _clean(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Drop pydantic's union-member tags ('CommentSpec', 'str', ...) from an error path.
+    return tuple(
+        p for p in loc if not (isinstance(p, str) and (p[:1].isupper() or p in _UNION_TAGS))
+    )
+
+
+def _explain(
+    file: Path, items: CommentedSeq, index: int, name: Any, exc: ValidationError
+) -> list[RuleError]:
+    found = [(_clean(tuple(e["loc"])), e) for e in exc.errors()]
+    # When one union member goes deeper (a typo inside a mapping), its error is the useful
+    # one; "Input should be a valid list" from the other member is noise.
+    kept = [
+        (loc, e)
+        for loc, e in found
+        if not any(len(other) > len(loc) and other[: len(loc)] == loc for other, _ in found)
+    ]
+    errors = []
+    shown: set[tuple[int, str]] = set()
+    for loc, error in kept:
+        line = _line(items, [index, *loc])
+        message = _message(error, loc)
+        if (line, message) in shown:
+            continue
+        shown.add((line, message))
+        errors.append(RuleError(str(file), line, str(name) if name else None, message))
+    return errors
+
+
+def _message(error: Any, loc: tuple[Any, ...]) -> str:
+    where = ".".join(str(p) for p in loc) or "rule"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(Rule, loc)
+        allowed = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        near = difflib.get_close_matches(key, allowed, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        return f"unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"required key '{loc[-1]}' is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+def _check_templates(file: Path, node: Any, rule: Rule) -> list[RuleError]:
+    """Compile every template of the rule now, so mistakes surface in `hooks check`."""
+    errors = []
+    for index, step in enumerate(rule.do):
+        sources: list[tuple[list[Any], str]] = []
+        if isinstance(step.comment, CommentSpec):
+            sources.append((["do", index, "comment", "body"], step.comment.body))
+        elif isinstance(step.comment, str):
+            sources.append((["do", index, "comment"], step.comment))
+        if isinstance(step.create_issue, CreateIssueSpec):
+            sources.append((["do", index, "create_issue", "title"], step.create_issue.title))
+            sources.append(
+                (["do", index, "create_issue", "description"], step.create_issue.description)
+            )
+        for path, source in sources:
+            try:
+                templates.check(source)
+            except templates.TemplateError as exc:
+                errors.append(RuleError(str(file), _line(node, path), rule.name, str(exc)))
+    conditions = [rule.if_] if rule.if_ else []
+    while conditions:
+        cond = conditions.pop()
+        if cond.expr:
+            try:
+                templates.check_expression(cond.expr)
+            except templates.TemplateError as exc:
+                errors.append(RuleError(str(file), _line(node, ["if"]), rule.name, f"expr: {exc}"))
+        conditions.extend(cond.all or [])
+        conditions.extend(cond.any or [])
+        if cond.not_:
+            conditions.append(cond.not_)
+    return errors
+
+
+__all__ = ["Action", "RuleError", "RuleErrors", "load_file", "load_rules", "rule_files"]

@@ -1,0 +1,320 @@
+"""The rules language: every key a rule file may hold, as pydantic models with descriptions.
+
+`hooks schema` prints the JSON Schema generated from these models; editors use it to
+complete and check rule files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hooks.rules.vocabulary import HealthStatus
+from hooks.triggers import Schedule
+
+IssueAction = Literal["open", "close", "reopen", "update"]
+ReleaseAction = Literal["create", "update", "delete"]
+MilestoneAction = Literal["create", "close", "reopen"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# -- triggers -------------------------------------------------------------------
+
+
+class Triggers(_Model):
+    """What starts the rule: webhook events with their actions, and/or a schedule."""
+
+    issue: list[IssueAction] | None = Field(None, description="Issue events: open, close, ...")
+    confidential_issue: list[IssueAction] | None = Field(
+        None, description="Confidential issue events."
+    )
+    work_item: list[IssueAction] | None = Field(None, description="Work item events.")
+    release: list[ReleaseAction] | None = Field(None, description="Release events.")
+    milestone: list[MilestoneAction] | None = Field(
+        None, description="Milestone events (GitLab 18.2+)."
+    )
+    schedule: Schedule | None = Field(None, description="Run on a schedule instead of an event.")
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> Triggers:
+        if not any(getattr(self, name) for name in type(self).model_fields):
+            raise ValueError(
+                "'on' needs at least one trigger: " + ", ".join(type(self).model_fields)
+            )
+        return self
+
+
+# -- conditions -----------------------------------------------------------------
+
+
+class LabelSet(_Model):
+    """Label tests; `scope::*` matches any label of that scope."""
+
+    all: list[str] = Field(default_factory=list, description="Every one of these is present.")
+    any: list[str] = Field(default_factory=list, description="At least one is present.")
+    none: list[str] = Field(default_factory=list, description="None of these is present.")
+
+
+class DateTest(_Model):
+    """A date relative to today: 'today', '+3d', '-1w' or an ISO date."""
+
+    before: str | None = Field(None, description="Strictly before this day.")
+    after: str | None = Field(None, description="Strictly after this day.")
+    within: str | None = Field(None, description="From today up to today plus this ('3d').")
+    none: bool | None = Field(None, description="true: the date is not set; false: it is.")
+
+
+class AgeTest(_Model):
+    """How long ago something happened."""
+
+    older_than: str | None = Field(None, description="More than this long ago ('7d').")
+    within: str | None = Field(None, description="At most this long ago ('1d').")
+
+
+class MilestoneTest(_Model):
+    """Tests of the subject's milestone (the event's own milestone for milestone events)."""
+
+    title: str | None = Field(None, description="Title glob, e.g. 'Sprint *'.")
+    none: bool | None = Field(None, description="true: the subject has no milestone.")
+    any: bool | None = Field(None, description="true: the subject has a milestone.")
+    current: bool | None = Field(None, description="It is the current one (start <= today <= due).")
+    next: bool | None = Field(None, description="It is the next one by start date.")
+    due_within: str | None = Field(None, description="Its due date is within this ('3d').")
+    expired: bool | None = Field(None, description="Its due date has passed.")
+    state: Literal["active", "closed"] | None = Field(None, description="active or closed.")
+    has_next: bool | None = Field(
+        None, description="Whether a later milestone (by start date) exists."
+    )
+
+
+class IterationTest(_Model):
+    """Tests of the subject's iteration."""
+
+    none: bool | None = Field(None, description="true: no iteration.")
+    title: str | None = Field(None, description="Title glob.")
+
+
+class AssigneeTest(_Model):
+    """Tests of the subject's assignees (usernames without @)."""
+
+    any: list[str] = Field(default_factory=list, description="One of these is assigned.")
+    none: bool | None = Field(None, description="true: nobody is assigned.")
+
+
+class Condition(_Model):
+    """Every key given must hold; `all`, `any` and `not` combine conditions."""
+
+    all: list[Condition] | None = Field(None, description="Every sub-condition holds.")
+    any: list[Condition] | None = Field(None, description="At least one sub-condition holds.")
+    not_: Condition | None = Field(None, alias="not", description="The sub-condition fails.")
+    state: Literal["opened", "closed"] | None = Field(None, description="Issue state.")
+    labels: LabelSet | list[str] | None = Field(
+        None, description="A list means all of them; or all/any/none."
+    )
+    forbidden_labels: list[str] | None = Field(None, description="None of these is present.")
+    label_added: list[str] | None = Field(None, description="One of these was added by the event.")
+    label_removed: list[str] | None = Field(
+        None, description="One of these was removed by the event."
+    )
+    changed: list[str] | None = Field(
+        None, description="One of these fields changed in the event ('milestone_id', 'due_date')."
+    )
+    due_date: DateTest | None = Field(None, description="The subject's due date.")
+    updated: AgeTest | None = Field(None, description="When the subject was last updated.")
+    milestone: MilestoneTest | None = Field(None, description="The subject's milestone.")
+    iteration: IterationTest | None = Field(None, description="The subject's iteration.")
+    health: list[HealthStatus | Literal["none"]] | None = Field(
+        None, description="Health status is one of these ('none': not set)."
+    )
+    author: list[str] | None = Field(None, description="Author is one of these usernames.")
+    assignees: AssigneeTest | None = Field(None, description="Assignee tests.")
+    project: str | None = Field(None, description="Project path glob, e.g. 'demo/*'.")
+    confidential: bool | None = Field(None, description="The subject is (not) confidential.")
+    release_tag: str | None = Field(None, description="Release tag glob, e.g. 'v1.*'.")
+    expr: str | None = Field(
+        None, description="Sandboxed Jinja expression, e.g. \"issue.title.startswith('Epic')\"."
+    )
+
+
+# -- fan-out --------------------------------------------------------------------
+
+
+class IssueQuery(_Model):
+    """Which issues a `for_each` rule acts on."""
+
+    project: str | None = Field(None, description="Project path; default: the event's project.")
+    milestone: str | None = Field(
+        None,
+        description="'current', 'next', 'event' (the milestone of a milestone event) or a title.",
+    )
+    state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
+    labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
+
+
+class ForEach(_Model):
+    """Fan-out: run the conditions and actions once per matching issue."""
+
+    issues: IssueQuery
+
+
+# -- actions --------------------------------------------------------------------
+
+
+class HealthSpec(_Model):
+    status: HealthStatus | Literal["clear"]
+    mode: Literal["label", "native", "both"] | None = Field(
+        None, description="Default: HOOKS_HEALTH_STATUS_MODE."
+    )
+
+
+class CommentSpec(_Model):
+    body: str = Field(description="Jinja template of the comment.")
+    internal: bool = Field(False, description="An internal note, visible to members only.")
+    target: str | None = Field(
+        None, description="Comment on this issue ('group/project#12') instead of the subject."
+    )
+
+
+class CreateIssueSpec(_Model):
+    project: str = Field(description="Project path where the issue is created.")
+    title: str = Field(description="Jinja template of the title.")
+    description: str = Field("", description="Jinja template of the description.")
+    labels: list[str] = Field(default_factory=list)
+    assignees: list[str] = Field(default_factory=list, description="Usernames.")
+    milestone: str | None = Field(None, description="'current', 'next' or a title.")
+    due_in_days: int | None = Field(None, description="Due date this many days from today.")
+    link: Literal["relates_to", "blocks", "is_blocked_by", "none"] = Field(
+        "relates_to", description="How the new issue is linked to the subject."
+    )
+    confidential: bool = Field(False, description="Forced on when the subject is confidential.")
+
+
+ACTION_KEYS = (
+    "add_labels",
+    "remove_labels",
+    "set_health",
+    "comment",
+    "move_to_milestone",
+    "set_iteration",
+    "create_issue",
+    "assign",
+    "close",
+    "reopen",
+)
+
+
+class Action(_Model):
+    """One step of `do:`; exactly one action key."""
+
+    add_labels: list[str] | None = None
+    remove_labels: list[str] | None = None
+    set_health: HealthStatus | Literal["clear"] | HealthSpec | None = None
+    comment: str | CommentSpec | None = None
+    move_to_milestone: str | None = Field(None, description="'next', 'none' or a title.")
+    set_iteration: str | int | None = Field(None, description="'next' or an iteration id.")
+    create_issue: CreateIssueSpec | None = None
+    assign: list[str] | None = Field(None, description="Usernames to assign.")
+    close: bool | None = None
+    reopen: bool | None = None
+    once: Literal["per_sprint"] | None = Field(
+        None, description="per_sprint: at most once per item per milestone."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [key for key in ACTION_KEYS if getattr(self, key) not in (None, False)]
+        if len(given) != 1:
+            found = f"found {', '.join(given)}" if given else "found none"
+            raise ValueError(f"an action needs exactly one of {', '.join(ACTION_KEYS)}; {found}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(key for key in ACTION_KEYS if getattr(self, key) not in (None, False))
+
+
+# -- examples -------------------------------------------------------------------
+
+
+class ExampleEvent(_Model):
+    header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
+    fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
+    payload: dict[str, Any] | None = Field(None, description="The payload inline.")
+    patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
+
+
+class ExampleGitlab(_Model):
+    milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+    issues: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+
+
+class Example(_Model):
+    """An event and the actions the rule must plan for it (run by `hooks test`)."""
+
+    name: str
+    event: ExampleEvent | None = None
+    scheduled_at: datetime | None = Field(None, description="For schedule rules.")
+    now: datetime | None = None
+    gitlab: ExampleGitlab = Field(default_factory=ExampleGitlab)
+    expect: list[dict[str, Any]] = Field(
+        description="Planned actions in order: {add_labels: [...]}, {comment: 'contains'}, ..."
+    )
+
+
+# -- rules ----------------------------------------------------------------------
+
+
+class Rule(_Model):
+    """One rule: when it runs, on what, under which conditions, doing what."""
+
+    name: str = Field(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=80,
+        description="Unique, kebab-case; used in keys, logs and the dashboard.",
+    )
+    description: str = ""
+    enabled: bool = True
+    dry_run: bool = Field(False, description="Shadow mode: plan and record, never write.")
+    on: Triggers
+    for_each: ForEach | None = None
+    if_: Condition | None = Field(None, alias="if")
+    do: list[Action] = Field(min_length=1)
+    allow_confidential_leak: bool = Field(
+        False, description="Allow text from a confidential subject to go somewhere wider."
+    )
+    examples: list[Example] = Field(default_factory=list)
+
+
+class RuleFile(_Model):
+    """A rule file: `rules: [...]`."""
+
+    rules: list[Rule] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    file: str
+    line: int
+
+
+@dataclass
+class RuleSet:
+    """The loaded rules in file order, with where each came from."""
+
+    rules: list[Rule] = field(default_factory=list)
+    sources: dict[str, SourceRef] = field(default_factory=dict)
+
+    def by_name(self, name: str) -> Rule:
+        for rule in self.rules:
+            if rule.name == name:
+                return rule
+        raise KeyError(name)
+
+    def scheduled(self) -> list[Rule]:
+        return [r for r in self.rules if r.enabled and r.on.schedule is not None]

@@ -1,0 +1,91 @@
+"""Jinja2 templates in a sandbox; every value they print from a payload is defused."""
+
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from hooks.rules.safety import defuse
+
+# What a template may name; `hooks check` refuses anything else.
+SCOPE = (
+    "event",
+    "issue",
+    "milestone",
+    "release",
+    "project",
+    "user",
+    "now",
+    "today",
+    "next_milestone",
+    "rule",
+)
+
+
+def _finalize(value: Any) -> Any:
+    # Runs on every {{ expression }} but not on the rule author's literal text, so the
+    # author's own "@team" stays a mention while a payload's "@all" does not.
+    return defuse(value) if isinstance(value, str) else value
+
+
+ENV = SandboxedEnvironment(undefined=StrictUndefined, finalize=_finalize, autoescape=False)
+
+
+class TemplateError(ValueError):
+    """A template that does not compile or names something not in scope."""
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> Any:
+    return ENV.from_string(source)
+
+
+def check(source: str) -> None:
+    """Raise TemplateError for a syntax error or an unknown variable."""
+    try:
+        ast = ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(
+            f"template syntax error on template line {exc.lineno}: {exc.message}"
+        ) from None
+    unknown = sorted(meta.find_undeclared_variables(ast) - set(SCOPE))
+    if unknown:
+        name = unknown[0]
+        near = difflib.get_close_matches(name, SCOPE, n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise TemplateError(
+            f"unknown template variable '{name}'{hint}; in scope: {', '.join(SCOPE)}"
+        )
+
+
+@lru_cache(maxsize=4096)
+def variables(source: str) -> frozenset[str]:
+    """The scope names a template uses (so only those are computed)."""
+    return frozenset(meta.find_undeclared_variables(ENV.parse(source)))
+
+
+def render(source: str, scope: dict[str, Any]) -> str:
+    """Render a template; undefined names and attributes raise."""
+    return str(_compiled(source).render(scope))
+
+
+def evaluate(expression: str, scope: dict[str, Any]) -> bool:
+    """Evaluate a sandboxed expression (the `expr` condition) to a truth value."""
+    return bool(_compiled_expression(expression)(**scope))
+
+
+@lru_cache(maxsize=1024)
+def _compiled_expression(expression: str) -> Any:
+    return ENV.compile_expression(expression, undefined_to_none=False)
+
+
+def check_expression(expression: str) -> None:
+    """Raise TemplateError when an `expr` does not parse or names something not in scope."""
+    check("{{ " + expression + " }}")
+
+
+__all__ = ["SCOPE", "TemplateError", "check", "check_expression", "evaluate", "render", "variables"]

@@ -1,0 +1,125 @@
+"""Assembles the parts that act on events: rules, gateway, bot identity, executor, dispatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from hooks.action_log import ActionLog
+from hooks.config import Settings
+from hooks.executor import Executor
+from hooks.gateway import Gateway, error_message
+from hooks.gitlab_ops import GitlabOps
+from hooks.metrics import Metrics
+from hooks.processor import BotUser, RulesDispatcher
+from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.loader import RuleErrors, load_rules
+from hooks.rules.model import RuleSet
+from hooks.store import Store
+
+log = structlog.get_logger("hooks.runtime")
+
+
+@dataclass
+class LoadedRules:
+    """The rule set in force, and what the last (re)load said."""
+
+    directory: Path
+    rules: RuleSet | None = None
+    loaded_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def load(self, now: datetime) -> list[str]:
+        """Load the folder; on errors keep the rules in force and return the errors."""
+        try:
+            fresh = load_rules(self.directory)
+        except RuleErrors as exc:
+            self.errors = [str(e) for e in exc.errors]
+            return self.errors
+        except OSError as exc:
+            self.errors = [f"{self.directory}: {exc.strerror or exc}"]
+            return self.errors
+        self.rules, self.loaded_at, self.errors = fresh, now, []
+        log.info("rules loaded", directory=str(self.directory), rules=len(fresh.rules))
+        return []
+
+
+class Runtime:
+    """The rules pipeline of one process; `start()` resolves the bot user."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        *,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.rules = LoadedRules(settings.rules_dir)
+        self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
+        self.bot: BotUser | None = None
+        self.executor = Executor(
+            ActionLog(store),
+            self.gateway,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            now=now,
+            metrics=metrics,
+            lease=timedelta(seconds=settings.lease_seconds),
+            health_mode=settings.health_status_mode,
+            dry_run=settings.effective_dry_run,
+            hourly_cap=settings.subject_hourly_cap,
+            parallel=settings.gitlab_threads,
+        )
+        self.dispatcher = RulesDispatcher(
+            lambda: self.rules.rules,
+            self.executor,
+            gateway=self.gateway,
+            reader_factory=GitlabReader,
+            bot=lambda: self.bot,
+            ignore_own_events=settings.ignore_own_events,
+            max_retries=settings.gitlab_max_retries,
+            metrics=metrics,
+            now=now,
+        )
+
+    async def start(self) -> None:
+        """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        if self.gateway is None:
+            return
+        try:
+            await self._resolve_bot()
+        except Exception as exc:
+            log.warning("could not resolve the bot user yet", error=error_message(exc))
+            self._retry_task = asyncio.create_task(self._resolve_bot_later())
+
+    async def _resolve_bot(self) -> None:
+        assert self.gateway is not None
+        user = await self.gateway.call(lambda gl: GitlabOps(gl, max_retries=1).current_user())
+        self.bot = BotUser(id=user.get("id"), username=user.get("username"))
+        log.info("acting as", bot=self.bot.username)
+
+    async def _resolve_bot_later(self) -> None:
+        delay = 1.0
+        while self.bot is None:
+            await asyncio.sleep(delay)
+            try:
+                await self._resolve_bot()
+            except Exception as exc:
+                log.warning("could not resolve the bot user yet", error=error_message(exc))
+                delay = min(delay * 2, 60.0)
+
+    async def close(self) -> None:
+        task = getattr(self, "_retry_task", None)
+        if task is not None:
+            task.cancel()
+        if self.gateway is not None:
+            self.gateway.close()

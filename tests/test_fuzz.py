@@ -1,0 +1,142 @@
+"""Hostile input: fuzzed payloads never crash the parser, and POST /webhook never answers 5xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hooks.config import Settings
+from hooks.events import EventParseError, parse_event
+from hooks.web import create_app
+from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
+
+FIXTURES = {name: json.loads(fixture_bytes(name)) for name in FIXTURE_EVENTS}
+HEADERS = sorted(set(FIXTURE_EVENTS.values()) | {"Confidential Issue Hook", "Push Hook", ""})
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        return {**value, head: _replace(value[head], rest, new)}
+    copy = list(value)
+    copy[head] = _replace(copy[head], rest, new)
+    return copy
+
+
+@st.composite
+def mutated_fixtures(draw: st.DrawFn) -> tuple[str, Any]:
+    """A shared fixture with a few fields replaced by nulls, wrong types or garbage."""
+    name = draw(st.sampled_from(sorted(FIXTURES)))
+    payload: Any = FIXTURES[name]
+    paths = _paths(payload)
+    for _ in range(draw(st.integers(min_value=1, max_value=6))):
+        path = draw(st.sampled_from(paths))
+        payload = _replace(payload, path, draw(json_values))
+        paths = _paths(payload) or paths
+    return FIXTURE_EVENTS[name], payload
+
+
+@given(mutated_fixtures())
+@settings(max_examples=400, deadline=None)
+def test_the_parser_reads_or_refuses_mutated_payloads_and_never_raises_otherwise(
+    case: tuple[str, Any],
+) -> None:
+    header, payload = case
+    try:
+        event = parse_event(header, json.dumps(payload))
+    except EventParseError as exc:
+        assert str(exc)  # a refusal always says why
+    else:
+        assert event.subject  # a parsed event can always name its subject
+
+
+@given(st.binary(max_size=300), st.sampled_from(HEADERS))
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_bytes_are_refused_with_a_reason(body: bytes, header: str) -> None:
+    try:
+        parse_event(header, body)
+    except EventParseError as exc:
+        assert str(exc)
+
+
+def test_deeply_nested_json_is_refused_not_a_crash() -> None:
+    body = "[" * 100_000 + "]" * 100_000
+    try:
+        parse_event("Issue Hook", body)
+    except EventParseError as exc:
+        assert "JSON" in str(exc) or "object" in str(exc)
+
+
+request_bodies = st.one_of(
+    st.binary(max_size=200),
+    st.builds(lambda p: json.dumps(p).encode(), json_values),
+    st.builds(lambda case: json.dumps(case[1]).encode(), mutated_fixtures()),
+    st.just(b"\xff\xfe{not utf-8"),
+)
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@given(
+    body=request_bodies,
+    event=st.one_of(st.sampled_from(HEADERS), header_values),
+    token=st.one_of(st.just(SECRET), st.just(""), header_values),
+    idem=st.one_of(st.none(), header_values),
+)
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_the_webhook_never_answers_5xx_to_fuzzed_requests(
+    settings: Settings, body: bytes, event: str, token: str, idem: str | None
+) -> None:
+    import asyncio
+
+    async def run() -> int:
+        client = TestClient(TestServer(create_app(settings)))
+        await client.start_server()
+        try:
+            headers = {"X-Gitlab-Event": event, "X-Gitlab-Token": token}
+            if idem is not None:
+                headers["Idempotency-Key"] = idem
+            response = await client.post("/webhook", data=body, headers=headers)
+            answer = await response.json()
+            assert isinstance(answer, dict) and answer
+            return response.status
+        finally:
+            await client.close()
+
+    status = asyncio.run(run())
+    assert status in (202, 400, 401, 413)
