@@ -1,10 +1,56 @@
-"""Sub-commands of this package (placeholder until filled in)."""
+"""`hooks simulate`: the GitLab simulator as a command, for trying rules offline."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
 from typing import Any
+
+from ruamel.yaml import YAML
+
+from hooks.testing.simulator import Simulator, SimulatorThread
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the simulator until interrupted."""
+    seed = None
+    if args.seed:
+        try:
+            seed = YAML(typ="safe").load(Path(args.seed).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            print(f"hooks: cannot read seed {args.seed}: {exc}", file=sys.stderr)
+            return 1
+    sim = Simulator(seed, token=args.token)
+    if args.hook_url:
+        for project in list(sim.state.projects.values()):
+            sim.add_hook(args.hook_url, args.hook_secret, project=project["path_with_namespace"])
+    runner = SimulatorThread(sim, host=args.host, port=args.port)
+    url = runner.start()
+    print(f"GitLab simulator at {url} (API {url}/api/v4), token {args.token}", flush=True)
+    if args.hook_url:
+        print(f"webhooks of every project go to {args.hook_url}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    runner.stop()
+    if args.dump:
+        YAML().dump(sim.dump(), Path(args.dump))
+        print(f"state written to {args.dump}")
+    return 0
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this package's sub-commands to the `hooks` parser."""
+    """Add `hooks simulate` to the `hooks` parser."""
+    simulate = sub.add_parser("simulate", help="run the GitLab simulator (offline rule trials)")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9000)
+    simulate.add_argument("--seed", metavar="FILE", help="YAML seed (default: the built-in demo)")
+    simulate.add_argument("--token", default="sim-token", help="the bot's API token")
+    simulate.add_argument("--hook-url", metavar="URL", help="send every project's webhooks here")
+    simulate.add_argument("--hook-secret", metavar="SECRET", help="X-Gitlab-Token of those hooks")
+    simulate.add_argument("--dump", metavar="FILE", help="write the final state here on exit")
+    simulate.set_defaults(handler=cmd_simulate)

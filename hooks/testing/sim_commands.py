@@ -1,0 +1,238 @@
+"""Notes with quick actions, and the GraphQL mutations the service uses.
+
+A note line that starts with a quick action is executed and removed from the note, as
+GitLab does; a note of quick actions only is not stored and answers 202.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from hooks.testing.sim_rest import API, ApiError, body, not_found, paginate
+from hooks.testing.sim_state import timestamp
+
+if TYPE_CHECKING:
+    from hooks.testing.simulator import Simulator
+
+_COMMAND = re.compile(r"^/(\w+)\s*(.*)$")
+_LABEL = re.compile(r'~"([^"]+)"|~(\S+)')
+HEALTH = {"on_track", "needs_attention", "at_risk"}
+GRAPHQL_HEALTH = {"onTrack": "on_track", "needsAttention": "needs_attention", "atRisk": "at_risk"}
+
+
+def quick_actions(
+    sim: Simulator, issue: dict[str, Any], text: str
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Split a note into (remaining text, field changes, summary) like GitLab's parser."""
+    s = sim.state
+    changes: dict[str, Any] = {}
+    summary: list[str] = []
+    kept: list[str] = []
+    in_code = False
+    labels = list(issue["labels"])
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            in_code = not in_code
+        match = None if in_code else _COMMAND.match(line)
+        if match is None:
+            kept.append(line)
+            continue
+        command, arg = match.group(1), match.group(2).strip()
+        if command in ("label", "labels"):
+            for quoted, bare in _LABEL.findall(arg):
+                if (quoted or bare) not in labels:
+                    labels.append(quoted or bare)
+            summary.append(f"Added {arg} label(s).")
+        elif command == "unlabel":
+            names = {q or b for q, b in _LABEL.findall(arg)}
+            labels = [lbl for lbl in labels if lbl not in names] if names else []
+            summary.append(f"Removed {arg or 'all'} label(s).")
+        elif command == "milestone":
+            title = arg.lstrip("%").strip('"')
+            project = s.projects[issue["project_id"]]
+            found = next((m for m in s.milestones_of(project) if m["title"] == title), None)
+            if found:
+                changes["milestone_id"] = found["id"]
+                summary.append(f"Set the milestone to %{title}.")
+        elif command == "health_status" and arg in HEALTH:
+            changes["health_status"] = arg
+            summary.append(f"Set health status to {arg}.")
+        elif command == "clear_health_status":
+            changes["health_status"] = None
+            summary.append("Removed health status.")
+        elif command == "close":
+            changes["state"] = "closed"
+            summary.append("Closed this issue.")
+        elif command == "reopen":
+            changes["state"] = "opened"
+            summary.append("Reopened this issue.")
+        elif command == "assign":
+            users = [s.user_by_name(u.lstrip("@")) for u in arg.split()]
+            changes["assignee_ids"] = [u["id"] for u in users if u]
+            summary.append(f"Assigned {arg}.")
+        else:
+            kept.append(line)
+    if labels != issue["labels"]:
+        changes["labels"] = labels
+    return "\n".join(kept).strip(), changes, summary
+
+
+def add_routes(app: web.Application, sim: Simulator) -> None:
+    """Notes and GraphQL routes (under the simulator's lock like the REST ones)."""
+    s = sim.state
+
+    def user_of(request: web.Request) -> int | None:
+        token = request.headers.get("PRIVATE-TOKEN")
+        auth = request.headers.get("Authorization", "")
+        if token is None and auth.startswith("Bearer "):
+            token = auth[7:]
+        return s.tokens.get(token or "")
+
+    def issue_of(request: web.Request) -> dict[str, Any]:
+        project = s.project(request.match_info["project"])
+        if project is None:
+            raise not_found("Project")
+        issue = s.issue(project["id"], int(request.match_info["iid"]))
+        if issue is None:
+            raise not_found("Issue")
+        return issue
+
+    async def notes(request: web.Request) -> web.Response:
+        if user_of(request) is None:
+            return web.json_response({"message": "401 Unauthorized"}, status=401)
+        try:
+            with sim.lock:
+                found = list(s.notes[issue_of(request)["id"]])
+                if request.query.get("sort", "desc") == "desc":
+                    found.reverse()
+                return paginate(request, found)
+        except ApiError as exc:
+            return web.json_response(exc.body, status=exc.status)
+
+    async def create_note(request: web.Request) -> web.Response:
+        uid = user_of(request)
+        if uid is None:
+            return web.json_response({"message": "401 Unauthorized"}, status=401)
+        data = await body(request)
+        try:
+            with sim.lock:
+                issue = issue_of(request)
+                text = str(data.get("body") or "")
+                if not text.strip():
+                    raise ApiError(400, {"error": "body is missing"})
+                remaining, changes, summary = quick_actions(sim, issue, text)
+                if changes:
+                    sim.update_issue(
+                        issue,
+                        changes,
+                        actor_id=uid,
+                        event_uuid=request.headers.get("X-Gitlab-Event-UUID"),
+                    )
+                if not remaining:
+                    return web.json_response(
+                        {"commands_changes": changes, "summary": summary}, status=202
+                    )
+                internal = str(data.get("internal", data.get("confidential", "false"))).lower()
+                note = {
+                    "id": s.new_id("note"),
+                    "type": None,
+                    "body": remaining,
+                    "author": sim.user_rest(uid),
+                    "created_at": timestamp(sim.now()),
+                    "updated_at": timestamp(sim.now()),
+                    "system": False,
+                    "noteable_id": issue["id"],
+                    "noteable_type": "Issue",
+                    "noteable_iid": issue["iid"],
+                    "project_id": issue["project_id"],
+                    "internal": internal in ("true", "1"),
+                    "confidential": internal in ("true", "1"),
+                }
+                s.notes[issue["id"]].append(note)
+                return web.json_response(note, status=201)
+        except ApiError as exc:
+            return web.json_response(exc.body, status=exc.status)
+
+    async def graphql(request: web.Request) -> web.Response:
+        uid = user_of(request)
+        if uid is None:
+            return web.json_response({"errors": [{"message": "Invalid token"}]}, status=401)
+        data = await body(request)
+        query = str(data.get("query", ""))
+        variables = data.get("variables") or {}
+        with sim.lock:
+            return web.json_response(_graphql(sim, uid, query, variables, request))
+
+    p = f"{API}/projects/{{project}}/issues/{{iid:\\d+}}/notes"
+    app.router.add_get(p, notes)
+    app.router.add_post(p, create_note)
+    app.router.add_post("/api/graphql", graphql)
+
+
+def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
+    """An input argument, inline (`iid: "3"`) or through a variable (`iid: $iid`)."""
+    match = re.search(rf"\b{name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
+    if match is None:
+        return None
+    raw = match.group(1)
+    if raw.startswith("$"):
+        return variables.get(raw[1:])
+    if raw == "null":
+        return None
+    return raw.strip('"')
+
+
+def _graphql(
+    sim: Simulator, uid: int, query: str, variables: dict[str, Any], request: web.Request
+) -> dict[str, Any]:
+    s = sim.state
+    if "currentUser" in query:
+        user = s.users[uid]
+        return {
+            "data": {
+                "currentUser": {"id": f"gid://gitlab/User/{uid}", "username": user["username"]}
+            }
+        }
+    field = (
+        "updateIssue"
+        if "updateIssue" in query
+        else "issueSetIteration"
+        if "issueSetIteration" in query
+        else None
+    )
+    if field is None:
+        return {
+            "errors": [
+                {"message": "this simulator answers updateIssue, issueSetIteration and currentUser"}
+            ]
+        }
+    project = s.project(str(_arg(query, "projectPath", variables) or ""))
+    iid = _arg(query, "iid", variables)
+    issue = s.issue(project["id"], int(iid)) if project and iid else None
+    if issue is None:
+        return {
+            "data": {field: None},
+            "errors": [
+                {"message": "The resource that you are attempting to access does not exist"}
+            ],
+        }
+    event_uuid = request.headers.get("X-Gitlab-Event-UUID")
+    if field == "updateIssue":
+        health = _arg(query, "healthStatus", variables)
+        value = GRAPHQL_HEALTH.get(str(health)) if health else None
+        if health and value is None:
+            return {
+                "data": {field: None},
+                "errors": [{"message": f"invalid healthStatus {health}"}],
+            }
+        sim.update_issue(issue, {"health_status": value}, actor_id=uid, event_uuid=event_uuid)
+        return {"data": {field: {"issue": {"healthStatus": health}, "errors": []}}}
+    gid = _arg(query, "iterationId", variables)
+    iteration_id = int(str(gid).rsplit("/", 1)[-1]) if gid else None
+    if iteration_id is not None and iteration_id not in s.iterations:
+        return {"data": {field: {"issue": None, "errors": ["Iteration not found"]}}}
+    sim.update_issue(issue, {"iteration_id": iteration_id}, actor_id=uid, event_uuid=event_uuid)
+    return {"data": {field: {"issue": {"iid": str(issue["iid"])}, "errors": []}}}

@@ -1,0 +1,157 @@
+"""Webhooks sent back like GitLab sends them: headers, payload shapes, recursion detection,
+and auto-disabling after failures (4 in a row: for a while; 40: for good)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+EVENT_FLAGS = {
+    "Issue Hook": "issues_events",
+    "Confidential Issue Hook": "confidential_issues_events",
+    "Release Hook": "releases_events",
+    "Milestone Hook": "milestone_events",
+}
+TEMPORARY_FAILURES = 4
+PERMANENT_FAILURES = 40
+
+
+@dataclass(frozen=True)
+class SentDelivery:
+    hook_id: int
+    url: str
+    event: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+    status: int | str  # HTTP status, "dropped" (hook disabled) or an error name
+
+
+class WebhookSender:
+    """Queues deliveries per hook and sends them in order from the simulator's loop."""
+
+    def __init__(self, instance_url: str) -> None:
+        self.instance_url = instance_url
+        self.public_url = instance_url  # set to the served address once it is known
+        self.recursion_detection = True
+        self.sent: list[SentDelivery] = []
+        self.timeout_s = 10.0
+        self._seen: set[tuple[str, int]] = set()  # (event UUID, hook id) already delivered
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._queues: dict[int, asyncio.Queue[tuple[dict[str, Any], str, dict[str, Any], str]]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return self._pending
+
+    def emit(
+        self, hooks: list[dict[str, Any]], event: str, payload: dict[str, Any], uuid_in: str | None
+    ) -> None:
+        """Queue `payload` for every hook that listens to `event` (call on the sim loop)."""
+        event_uuid = uuid_in or str(uuid.uuid4())
+        flag = EVENT_FLAGS[event]
+        for hook in hooks:
+            if not hook.get(flag):
+                continue
+            if self.recursion_detection and uuid_in and (event_uuid, hook["id"]) in self._seen:
+                continue  # GitLab's recursion detection: this hook already saw this UUID
+            self._seen.add((event_uuid, hook["id"]))
+            with self._lock:
+                self._pending += 1
+            queue = self._queues.get(hook["id"])
+            if queue is None:
+                queue = self._queues[hook["id"]] = asyncio.Queue()
+                self._tasks.append(asyncio.get_running_loop().create_task(self._drain(queue)))
+            queue.put_nowait((hook, event, payload, event_uuid))
+
+    async def _drain(
+        self, queue: asyncio.Queue[tuple[dict[str, Any], str, dict[str, Any], str]]
+    ) -> None:
+        while True:
+            hook, event, payload, event_uuid = await queue.get()
+            try:
+                await self.send(hook, event, payload, event_uuid)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    async def send(
+        self, hook: dict[str, Any], event: str, payload: dict[str, Any], event_uuid: str
+    ) -> int | str:
+        """Deliver one event to one hook now, updating the hook's failure state."""
+        now = datetime.now(UTC)
+        disabled_until = hook.get("disabled_until")
+        if hook["alert_status"] == "permanently_disabled" or (
+            disabled_until and datetime.fromisoformat(disabled_until) > now
+        ):
+            self.sent.append(SentDelivery(hook["id"], hook["url"], event, {}, payload, "dropped"))
+            return "dropped"
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "GitLab/18.5.0",
+            "X-Gitlab-Event": event,
+            "X-Gitlab-Event-UUID": event_uuid,
+            "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
+            "X-Gitlab-Instance": self.public_url,
+            "Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}")),
+        }
+        if hook.get("token"):
+            headers["X-Gitlab-Token"] = hook["token"]
+        status: int | str
+        try:
+            if self._session is None:
+                self._session = aiohttp.ClientSession()
+            async with self._session.post(
+                hook["url"],
+                data=json.dumps(payload).replace(self.instance_url, self.public_url),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            ) as response:
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status = type(exc).__name__
+        self._record(hook, isinstance(status, int) and 200 <= status < 400, now)
+        self.sent.append(SentDelivery(hook["id"], hook["url"], event, headers, payload, status))
+        return status
+
+    @staticmethod
+    def _record(hook: dict[str, Any], ok: bool, now: datetime) -> None:
+        if ok:
+            hook.update(recent_failures=0, alert_status="executable", disabled_until=None)
+            return
+        failures = hook.get("recent_failures", 0) + 1
+        hook["recent_failures"] = failures
+        if failures >= PERMANENT_FAILURES:
+            hook.update(alert_status="permanently_disabled", disabled_until=None)
+        elif failures >= TEMPORARY_FAILURES:
+            backoff = timedelta(minutes=min(2 ** (failures - TEMPORARY_FAILURES), 1440))
+            hook.update(
+                alert_status="temporarily_disabled", disabled_until=(now + backoff).isoformat()
+            )
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block (from another thread) until every queued delivery was attempted."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pending == 0:
+                return True
+            time.sleep(0.01)
+        return self.pending == 0
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,750 @@
+"""A GitLab simulator: state, REST shapes, changes that send webhooks; runs in a thread.
+
+Tests, benchmarks and `hooks simulate` share it. python-gitlab talks to it unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from hooks.testing import sim_commands, sim_rest
+from hooks.testing.sim_faults import Faults, RequestRecord, middleware
+from hooks.testing.sim_state import BASE_URL, State, demo_seed, timestamp, when
+from hooks.testing.sim_webhooks import WebhookSender
+
+
+class Simulator:
+    """One simulated GitLab instance."""
+
+    def __init__(
+        self,
+        seed: dict[str, Any] | None = None,
+        *,
+        token: str = "sim-token",
+        today: date | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.now = now or (lambda: datetime.now(UTC))
+        self.today = today or self.now().date()
+        self.lock = threading.RLock()
+        self.state = State()
+        self.faults = Faults()
+        self.requests: list[RequestRecord] = []
+        self._requests_lock = threading.Lock()
+        self.webhooks = WebhookSender(BASE_URL)
+        self.url = ""
+        self.bot_token = token
+        self.load(seed if seed is not None else demo_seed(self.today), token)
+
+    # -- seed ------------------------------------------------------------------
+
+    def load(self, seed: dict[str, Any], token: str) -> None:
+        """Fill the state from a seed (see sim_state's docstring for the format)."""
+        s, today = self.state, self.today
+        users = seed.get("users") or [{"username": "hooks-bot"}]
+        for i, spec in enumerate(users):
+            # The first user is the bot; it answers to `token` unless the seed says otherwise.
+            s.add_user(
+                spec["username"], spec.get("name"), spec.get("token") or (token if i == 0 else None)
+            )
+        if token not in s.tokens:
+            s.tokens[token] = 1
+        for spec in seed.get("groups") or []:
+            s.add_group(spec["path"])
+        for spec in seed.get("projects") or []:
+            s.add_project(spec["path"])
+        for spec in seed.get("labels") or []:
+            self._add_label(spec)
+        for spec in seed.get("milestones") or []:
+            self._add_milestone(spec, today)
+        for spec in seed.get("iterations") or []:
+            iid = s.new_id("iteration")
+            group = s.group(spec["group"]) if spec.get("group") else None
+            s.iterations[iid] = {
+                "id": iid,
+                "iid": iid,
+                "title": spec["title"],
+                "group_id": group["id"] if group else None,
+                "start_date": when(spec.get("start_date"), today),
+                "due_date": when(spec.get("due_date"), today),
+                "state": 2,
+                "web_url": f"{BASE_URL}/groups/{spec.get('group')}/-/iterations/{iid}",
+            }
+        for spec in seed.get("issues") or []:
+            project = s.project(spec["project"])
+            assert project is not None, f"seed issue in unknown project {spec['project']}"
+            author = s.user_by_name(spec.get("author", users[0]["username"]))
+            milestone = self._milestone_by_title(project, spec.get("milestone"))
+            self.create_issue(
+                project,
+                {
+                    "title": spec["title"],
+                    "description": spec.get("description", ""),
+                    "labels": spec.get("labels", []),
+                    "milestone_id": milestone["id"] if milestone else None,
+                    "assignee_ids": [s.user_by_name(u)["id"] for u in spec.get("assignees", [])],  # type: ignore[index]
+                    "due_date": when(spec.get("due_date"), today),
+                    "confidential": spec.get("confidential", False),
+                },
+                author_id=author["id"] if author else 1,
+                notify=False,
+            )
+            if spec.get("state") == "closed":
+                issue = s.issue(project["id"], s._next["iid:" + str(project["id"])])
+                assert issue is not None
+                issue["state"] = "closed"
+        for spec in seed.get("releases") or []:
+            project = s.project(spec["project"])
+            assert project is not None
+            s.releases[(project["id"], spec["tag"])] = {
+                "tag_name": spec["tag"],
+                "name": spec.get("name", spec["tag"]),
+                "description": spec.get("description", ""),
+                "created_at": timestamp(self.now()),
+                "released_at": timestamp(self.now()),
+                "milestones": [
+                    self.milestone_rest(m)
+                    for t in spec.get("milestones", [])
+                    if (m := self._milestone_by_title(project, t))
+                ],
+            }
+
+    def _add_label(self, spec: dict[str, Any]) -> dict[str, Any]:
+        s = self.state
+        lid = s.new_id("label")
+        group = s.group(spec["group"]) if spec.get("group") else None
+        project = s.project(spec["project"]) if spec.get("project") else None
+        label = {
+            "id": lid,
+            "name": spec["title"],
+            "color": spec.get("color", "#6699cc"),
+            "description": spec.get("description"),
+            "group_id": group["id"] if group else None,
+            "project_id": project["id"] if project else None,
+        }
+        s.labels[lid] = label
+        return label
+
+    def _add_milestone(self, spec: dict[str, Any], today: date) -> dict[str, Any]:
+        s = self.state
+        mid = s.new_id("milestone")
+        group = s.group(spec["group"]) if spec.get("group") else None
+        project = s.project(spec["project"]) if spec.get("project") else None
+        owner = group or project
+        assert owner is not None, "a milestone needs a group or a project"
+        key = f"miid:{'g' if group else 'p'}{owner['id']}"
+        iid = s.new_id(key)
+        path = group["full_path"] if group else project["path_with_namespace"]  # type: ignore[index]
+        stamp = timestamp(self.now())
+        milestone = {
+            "id": mid,
+            "iid": iid,
+            "group_id": group["id"] if group else None,
+            "project_id": project["id"] if project else None,
+            "title": spec["title"],
+            "description": spec.get("description", ""),
+            "state": spec.get("state", "active"),
+            "start_date": when(spec.get("start_date"), today),
+            "due_date": when(spec.get("due_date"), today),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "web_url": f"{BASE_URL}/{'groups/' if group else ''}{path}/-/milestones/{iid}",
+        }
+        s.milestones[mid] = milestone
+        return milestone
+
+    def _milestone_by_title(
+        self, project: dict[str, Any], title: str | None
+    ) -> dict[str, Any] | None:
+        if not title:
+            return None
+        return next((m for m in self.state.milestones_of(project) if m["title"] == title), None)
+
+    # -- REST shapes -----------------------------------------------------------
+
+    def user_rest(self, uid: int | None) -> dict[str, Any] | None:
+        user = self.state.users.get(uid) if uid is not None else None
+        return dict(user) if user else None
+
+    def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:
+        rest = {k: v for k, v in m.items() if v is not None or k in ("start_date", "due_date")}
+        rest["expired"] = bool(m["due_date"] and date.fromisoformat(m["due_date"]) < self.today)
+        return rest
+
+    def issue_rest(self, issue: dict[str, Any]) -> dict[str, Any]:
+        s = self.state
+        project = s.projects[issue["project_id"]]
+        path = project["path_with_namespace"]
+        milestone = s.milestones.get(issue["milestone_id"]) if issue["milestone_id"] else None
+        iteration = s.iterations.get(issue["iteration_id"]) if issue["iteration_id"] else None
+        assignees = [self.user_rest(u) for u in issue["assignee_ids"]]
+        return {
+            "id": issue["id"],
+            "iid": issue["iid"],
+            "project_id": issue["project_id"],
+            "title": issue["title"],
+            "description": issue["description"],
+            "state": issue["state"],
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "closed_at": issue["closed_at"],
+            "labels": list(issue["labels"]),
+            "milestone": self.milestone_rest(milestone) if milestone else None,
+            "assignees": assignees,
+            "assignee": assignees[0] if assignees else None,
+            "author": self.user_rest(issue["author_id"]),
+            "type": "ISSUE",
+            "issue_type": "issue",
+            "user_notes_count": len(s.notes.get(issue["id"], [])),
+            "due_date": issue["due_date"],
+            "confidential": issue["confidential"],
+            "web_url": f"{project['web_url']}/-/issues/{issue['iid']}",
+            "references": {
+                "short": f"#{issue['iid']}",
+                "relative": f"#{issue['iid']}",
+                "full": f"{path}#{issue['iid']}",
+            },
+            "health_status": issue["health_status"],
+            "iteration": dict(iteration) if iteration else None,
+            "weight": None,
+        }
+
+    def _label_object(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
+        label = self.state.label(title, project)
+        return {
+            "id": label["id"] if label else 0,
+            "title": title,
+            "color": label["color"] if label else "#6699cc",
+            "project_id": label.get("project_id") if label else project["id"],
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+            "template": False,
+            "description": label.get("description") if label else None,
+            "type": "GroupLabel" if label and label.get("group_id") else "ProjectLabel",
+            "group_id": label.get("group_id") if label else None,
+        }
+
+    def project_hook_payload(self, project: dict[str, Any]) -> dict[str, Any]:
+        path = project["path_with_namespace"]
+        return {
+            "id": project["id"],
+            "name": project["name"],
+            "description": project["description"],
+            "web_url": project["web_url"],
+            "avatar_url": None,
+            "git_ssh_url": f"git@gitlab.sim:{path}.git",
+            "git_http_url": f"{project['web_url']}.git",
+            "namespace": project["namespace"]["name"],
+            "visibility_level": 0,
+            "path_with_namespace": path,
+            "default_branch": "main",
+            "ci_config_path": None,
+            "homepage": project["web_url"],
+            "url": f"git@gitlab.sim:{path}.git",
+            "ssh_url": f"git@gitlab.sim:{path}.git",
+            "http_url": f"{project['web_url']}.git",
+        }
+
+    # -- changes ---------------------------------------------------------------
+
+    def hooks_for(self, project: dict[str, Any]) -> list[dict[str, Any]]:
+        group = self.state.project_group(project)
+        return [
+            h
+            for h in self.state.hooks.values()
+            if h.get("project_id") == project["id"]
+            or (group is not None and h.get("group_id") == group["id"])
+        ]
+
+    def create_issue(
+        self,
+        project: dict[str, Any],
+        fields: dict[str, Any],
+        *,
+        author_id: int,
+        event_uuid: str | None = None,
+        notify: bool = True,
+    ) -> dict[str, Any]:
+        s = self.state
+        iid = s.new_id("iid:" + str(project["id"]))
+        issue_id = s.new_id("issue")
+        stamp = timestamp(self.now())
+        issue = {
+            "id": issue_id,
+            "iid": iid,
+            "project_id": project["id"],
+            "title": fields["title"],
+            "description": fields.get("description") or "",
+            "state": "opened",
+            "labels": _unique(fields.get("labels") or []),
+            "milestone_id": fields.get("milestone_id") or None,
+            "assignee_ids": list(fields.get("assignee_ids") or []),
+            "author_id": author_id,
+            "due_date": fields.get("due_date") or None,
+            "confidential": bool(fields.get("confidential")),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "closed_at": None,
+            "health_status": None,
+            "iteration_id": None,
+        }
+        for title in issue["labels"]:
+            if s.label(title, project) is None:
+                self._add_label({"project": project["path_with_namespace"], "title": title})
+        s.issues[issue_id] = issue
+        s.by_iid[(project["id"], iid)] = issue_id
+        s.notes[issue_id] = []
+        s.label_events[issue_id] = [
+            self._label_event(issue, t, "add", author_id) for t in issue["labels"]
+        ]
+        if notify:
+            self._issue_hook(issue, "open", {}, author_id, event_uuid)
+        return issue
+
+    def update_issue(
+        self,
+        issue: dict[str, Any],
+        changes: dict[str, Any],
+        *,
+        actor_id: int,
+        event_uuid: str | None = None,
+    ) -> dict[str, Any]:
+        """Apply field changes; one webhook describing what really changed."""
+        s = self.state
+        project = s.projects[issue["project_id"]]
+        before = {k: (list(v) if isinstance(v, list) else v) for k, v in issue.items()}
+        for key, value in changes.items():
+            issue[key] = value
+        if "labels" in changes:
+            issue["labels"] = _unique(issue["labels"])
+            for title in issue["labels"]:
+                if s.label(title, project) is None:
+                    self._add_label({"project": project["path_with_namespace"], "title": title})
+        changed = {k for k in changes if before.get(k) != issue.get(k)}
+        if not changed:
+            return issue
+        issue["updated_at"] = timestamp(self.now())
+        action = "update"
+        if "state" in changed:
+            action = "close" if issue["state"] == "closed" else "reopen"
+            issue["closed_at"] = issue["updated_at"] if issue["state"] == "closed" else None
+        if "labels" in changed:
+            old, new = before["labels"], issue["labels"]
+            events = s.label_events.setdefault(issue["id"], [])
+            events += [self._label_event(issue, t, "add", actor_id) for t in new if t not in old]
+            events += [self._label_event(issue, t, "remove", actor_id) for t in old if t not in new]
+        hook_changes: dict[str, Any] = {}
+        for key in sorted(changed):
+            previous: Any = before.get(key)
+            current: Any = issue.get(key)
+            if key == "labels":
+                previous = [self._label_object(t, project) for t in previous or []]
+                current = [self._label_object(t, project) for t in current or []]
+            hook_changes[key] = {"previous": previous, "current": current}
+        hook_changes["updated_at"] = {
+            "previous": before["updated_at"],
+            "current": issue["updated_at"],
+        }
+        hook_changes["updated_by_id"] = {"previous": None, "current": actor_id}
+        self._issue_hook(issue, action, hook_changes, actor_id, event_uuid)
+        return issue
+
+    def _label_event(
+        self, issue: dict[str, Any], title: str, action: str, actor_id: int
+    ) -> dict[str, Any]:
+        project = self.state.projects[issue["project_id"]]
+        label = self._label_object(title, project)
+        return {
+            "id": self.state.new_id("label_event"),
+            "user": self.user_rest(actor_id),
+            "created_at": timestamp(self.now()),
+            "resource_type": "Issue",
+            "resource_id": issue["id"],
+            "label": {
+                "id": label["id"],
+                "name": title,
+                "color": label["color"],
+                "description": None,
+            },
+            "action": action,
+        }
+
+    def _issue_hook(
+        self,
+        issue: dict[str, Any],
+        action: str,
+        changes: dict[str, Any],
+        actor_id: int,
+        event_uuid: str | None,
+    ) -> None:
+        project = self.state.projects[issue["project_id"]]
+        labels = [self._label_object(t, project) for t in issue["labels"]]
+        actor = self.user_rest(actor_id) or {}
+        assignees = [
+            {"name": u["name"], "username": u["username"], "avatar_url": None}
+            for u in (self.user_rest(i) for i in issue["assignee_ids"])
+            if u
+        ]
+        confidential = issue["confidential"]
+        attrs = {
+            "id": issue["id"],
+            "iid": issue["iid"],
+            "title": issue["title"],
+            "description": issue["description"],
+            "assignee_ids": list(issue["assignee_ids"]),
+            "assignee_id": issue["assignee_ids"][0] if issue["assignee_ids"] else None,
+            "author_id": issue["author_id"],
+            "project_id": project["id"],
+            "created_at": issue["created_at"].replace("T", " ").replace("Z", " UTC")[:19] + " UTC",
+            "updated_at": issue["updated_at"].replace("T", " ")[:19] + " UTC",
+            "updated_by_id": actor_id,
+            "last_edited_at": None,
+            "last_edited_by_id": None,
+            "relative_position": None,
+            "milestone_id": issue["milestone_id"],
+            "state_id": 1 if issue["state"] == "opened" else 2,
+            "confidential": confidential,
+            "discussion_locked": None,
+            "due_date": issue["due_date"],
+            "moved_to_id": None,
+            "duplicated_to_id": None,
+            "time_estimate": 0,
+            "total_time_spent": 0,
+            "time_change": 0,
+            "human_total_time_spent": None,
+            "human_time_estimate": None,
+            "human_time_change": None,
+            "weight": None,
+            "health_status": issue["health_status"],
+            "type": "Issue",
+            "url": f"{project['web_url']}/-/issues/{issue['iid']}",
+            "state": issue["state"],
+            "action": action,
+            "severity": "unknown",
+            "escalation_status": None,
+            "escalation_policy": None,
+            "labels": labels,
+        }
+        payload = {
+            "object_kind": "issue",
+            "event_type": "confidential_issue" if confidential else "issue",
+            "user": {
+                "id": actor.get("id"),
+                "name": actor.get("name"),
+                "username": actor.get("username"),
+                "avatar_url": None,
+                "email": "[REDACTED]",
+            },
+            "project": self.project_hook_payload(project),
+            "object_attributes": attrs,
+            "repository": {
+                "name": project["name"],
+                "url": f"git@gitlab.sim:{project['path_with_namespace']}.git",
+                "description": project["description"],
+                "homepage": project["web_url"],
+            },
+            "assignees": assignees,
+            "assignee": assignees[0] if assignees else None,
+            "labels": labels,
+            "changes": changes,
+        }
+        header = "Confidential Issue Hook" if confidential else "Issue Hook"
+        self.webhooks.emit(self.hooks_for(project), header, payload, event_uuid)
+
+    def milestone_hook(
+        self, milestone: dict[str, Any], action: str, event_uuid: str | None
+    ) -> None:
+        s = self.state
+        projects = (
+            [s.projects[milestone["project_id"]]]
+            if milestone.get("project_id")
+            else [p for p in s.projects.values() if p["namespace"]["id"] == milestone["group_id"]]
+        )
+        sent: set[int] = set()
+        for project in projects:
+            hooks = [h for h in self.hooks_for(project) if h["id"] not in sent]
+            sent.update(h["id"] for h in hooks)
+            payload = {
+                "object_kind": "milestone",
+                "event_type": "milestone",
+                "project": self.project_hook_payload(project),
+                "object_attributes": {
+                    k: milestone[k]
+                    for k in (
+                        "id",
+                        "iid",
+                        "title",
+                        "description",
+                        "state",
+                        "created_at",
+                        "updated_at",
+                        "due_date",
+                        "start_date",
+                        "group_id",
+                        "project_id",
+                    )
+                },
+                "action": action,
+            }
+            self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
+
+    # -- helpers for tests -----------------------------------------------------
+
+    def _project_or_fail(self, path: str) -> dict[str, Any]:
+        project = self.state.project(path)
+        if project is None:
+            raise KeyError(f"no project {path}")
+        return project
+
+    def issue(self, path: str, iid: int) -> dict[str, Any]:
+        """An issue's REST shape (thread-safe)."""
+        with self.lock:
+            found = self.state.issue(self._project_or_fail(path)["id"], iid)
+            if found is None:
+                raise KeyError(f"no issue {path}#{iid}")
+            return self.issue_rest(found)
+
+    def issues(self, path: str) -> list[dict[str, Any]]:
+        with self.lock:
+            pid = self._project_or_fail(path)["id"]
+            return [
+                self.issue_rest(i) for i in self.state.issues.values() if i["project_id"] == pid
+            ]
+
+    def notes(self, path: str, iid: int) -> list[dict[str, Any]]:
+        with self.lock:
+            found = self.state.issue(self._project_or_fail(path)["id"], iid)
+            assert found is not None
+            return [dict(n) for n in self.state.notes[found["id"]]]
+
+    def links(self, path: str, iid: int) -> list[dict[str, Any]]:
+        with self.lock:
+            found = self.state.issue(self._project_or_fail(path)["id"], iid)
+            assert found is not None
+            return [dict(k) for k in self.state.links if found["id"] in (k["source"], k["target"])]
+
+    def milestone(self, title: str) -> dict[str, Any]:
+        with self.lock:
+            m = next(m for m in self.state.milestones.values() if m["title"] == title)
+            return self.milestone_rest(m)
+
+    def token_for(self, username: str) -> str:
+        with self.lock:
+            user = self.state.user_by_name(username)
+            assert user is not None, username
+            for token, uid in self.state.tokens.items():
+                if uid == user["id"]:
+                    return token
+            token = f"{username}-token"
+            self.state.tokens[token] = user["id"]
+            return token
+
+    def add_hook(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        project: str | None = None,
+        group: str | None = None,
+        **events: bool,
+    ) -> int:
+        """Register a webhook as `POST /projects/:id/hooks` would; returns its id."""
+        with self.lock:
+            hook = sim_rest.new_hook(
+                self,
+                {
+                    "url": url,
+                    "token": token,
+                    "issues_events": True,
+                    "confidential_issues_events": True,
+                    "releases_events": True,
+                    "milestone_events": True,
+                    **events,
+                },
+                project=self.state.project(project) if project else None,
+                group=self.state.group(group) if group else None,
+            )
+            return int(hook["id"])
+
+    def recorded(self, method: str | None = None, user: str | None = None) -> list[RequestRecord]:
+        """The request log, optionally only one method and/or one user's requests."""
+        with self._requests_lock:
+            return [
+                r
+                for r in self.requests
+                if (method is None or r.method == method) and (user is None or r.user == user)
+            ]
+
+    def clear_requests(self) -> None:
+        with self._requests_lock:
+            self.requests.clear()
+
+    def wait_webhooks_idle(self, timeout: float = 10.0) -> bool:
+        return self.webhooks.wait_idle(timeout)
+
+    def dump(self) -> dict[str, Any]:
+        """The current state in the seed format (round-trips through `load`)."""
+        with self.lock:
+            s = self.state
+            inverse = {uid: t for t, uid in s.tokens.items()}
+            return {
+                "users": [
+                    {"username": u["username"], "name": u["name"], "token": inverse.get(uid)}
+                    for uid, u in s.users.items()
+                ],
+                "groups": [{"path": g["full_path"]} for g in s.groups.values()],
+                "projects": [{"path": p["path_with_namespace"]} for p in s.projects.values()],
+                "labels": [
+                    {
+                        "title": lbl["name"],
+                        "color": lbl["color"],
+                        **(
+                            {"group": s.groups[lbl["group_id"]]["full_path"]}
+                            if lbl["group_id"]
+                            else {}
+                        ),
+                        **(
+                            {"project": s.projects[lbl["project_id"]]["path_with_namespace"]}
+                            if lbl["project_id"]
+                            else {}
+                        ),
+                    }
+                    for lbl in s.labels.values()
+                ],
+                "milestones": [
+                    {
+                        "title": m["title"],
+                        "state": m["state"],
+                        "start_date": m["start_date"],
+                        "due_date": m["due_date"],
+                        **(
+                            {"group": s.groups[m["group_id"]]["full_path"]} if m["group_id"] else {}
+                        ),
+                        **(
+                            {"project": s.projects[m["project_id"]]["path_with_namespace"]}
+                            if m["project_id"]
+                            else {}
+                        ),
+                    }
+                    for m in s.milestones.values()
+                ],
+                "issues": [
+                    {
+                        "project": s.projects[i["project_id"]]["path_with_namespace"],
+                        "title": i["title"],
+                        "description": i["description"],
+                        "labels": list(i["labels"]),
+                        "milestone": s.milestones[i["milestone_id"]]["title"]
+                        if i["milestone_id"]
+                        else None,
+                        "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
+                        "author": s.users[i["author_id"]]["username"],
+                        "due_date": i["due_date"],
+                        "state": i["state"],
+                        "confidential": i["confidential"],
+                    }
+                    for i in s.issues.values()
+                ],
+            }
+
+    # -- the app ---------------------------------------------------------------
+
+    def who(self, request: web.Request) -> str | None:
+        token = request.headers.get("PRIVATE-TOKEN")
+        auth = request.headers.get("Authorization", "")
+        if token is None and auth.startswith("Bearer "):
+            token = auth[7:]
+        uid = self.state.tokens.get(token or "")
+        return self.state.users[uid]["username"] if uid else None
+
+    async def _rebase(
+        self, request: web.Request, handler: Callable[[web.Request], Any]
+    ) -> web.StreamResponse:
+        # State keeps URLs under a placeholder host; answers carry the address really served.
+        response: web.StreamResponse = await handler(request)
+        if isinstance(response, web.Response) and response.body and self.url:
+            raw = response.body
+            if isinstance(raw, bytes) and BASE_URL.encode() in raw:
+                response.body = raw.replace(BASE_URL.encode(), self.url.encode())
+        return response
+
+    def app(self) -> web.Application:
+        """The aiohttp application speaking the REST and GraphQL subset."""
+        application = web.Application(
+            middlewares=[
+                middleware(self.faults, self.requests, self._requests_lock, self.who),
+                _rebase_middleware(self),
+            ]
+        )
+        sim_rest.add_routes(application, self)
+        sim_commands.add_routes(application, self)
+
+        async def closing(_app: web.Application) -> Any:
+            yield
+            await self.webhooks.close()
+
+        application.cleanup_ctx.append(closing)
+        return application
+
+
+def _rebase_middleware(sim: Simulator) -> Middleware:
+    @web.middleware
+    async def rebase(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        return await sim._rebase(request, handler)
+
+    return rebase
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class SimulatorThread:
+    """Runs a simulator on 127.0.0.1 in its own thread and event loop."""
+
+    def __init__(self, sim: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sim = sim
+        self.host = host
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, daemon=True, name="gitlab-sim"
+        )
+
+    def start(self) -> str:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self.sim.url
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(self.sim.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.sim.url = f"http://{self.host}:{port}"
+        self.sim.webhooks.public_url = self.sim.url
+        self.sim.webhooks.loop = self.loop
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+    def __enter__(self) -> Simulator:
+        self.start()
+        return self.sim
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,157 @@
+"""Deliveries end in the right changes on GitLab, each made once (against the simulator)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from hooks.testing.sim_faults import Fault
+from hooks.testing.simulator import Simulator
+from tests.conftest import SECRET
+from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
+
+BLOCKED_RULE = """
+rules:
+- name: blocked-needs-attention
+  on: {issue: [update]}
+  if: {label_added: [blocked]}
+  do:
+    - set_health: needs_attention
+    - comment: "Marked **Needs Attention**: this item is blocked. Flagging risk is not a negative."
+"""
+
+TITLE_RULE = """
+rules:
+- name: welcome
+  on: {issue: [open]}
+  do:
+    - comment: "Thanks @alice, we track {{ issue.title }} here."
+"""
+
+
+@pytest.fixture
+async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
+    server = await start_service(service_settings(gitlab_sim, tmp_path, BLOCKED_RULE))
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    yield server
+    await server.close()
+
+
+def block(sim: Simulator, iid: int, project: str = "demo/product") -> None:
+    issue = as_user(sim, "alice").projects.get(project, lazy=True).issues.get(iid)
+    issue.labels = [*issue.labels, "blocked"]
+    issue.save()
+
+
+async def test_a_label_rule_acts_once_and_its_own_echo_does_not_loop(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    gitlab_sim.webhooks.recursion_detection = False  # prove our own loop guard
+    gitlab_sim.clear_requests()
+
+    block(gitlab_sim, 1)
+    await settle(gitlab_sim, store_of(service))
+
+    issue = gitlab_sim.issue("demo/product", 1)
+    assert "health::needs attention" in issue["labels"]
+    notes = marked_notes(gitlab_sim, "demo/product", 1)
+    assert len(notes) == 1
+    assert "Flagging risk is not a negative" in notes[0]["body"]
+    bot_calls = gitlab_sim.recorded(user="hooks-bot")
+    # One PUT for the label, one POST for the note; the echoes made no call at all.
+    assert [(c.method, c.status) for c in bot_calls] == [("PUT", 200), ("POST", 201)]
+    echoes = [d for d in gitlab_sim.webhooks.sent if d.body["user"]["username"] == "hooks-bot"]
+    assert echoes, "the simulator did echo the bot's own change"
+
+
+async def test_the_api_calls_carry_the_deliverys_event_uuid(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    block(gitlab_sim, 1)
+    await settle(gitlab_sim, store_of(service))
+
+    sent = next(d for d in gitlab_sim.webhooks.sent if d.body["user"]["username"] == "alice")
+    writes = [c for c in gitlab_sim.recorded(user="hooks-bot") if c.method != "GET"]
+    assert writes and {c.event_uuid for c in writes} == {sent.headers["X-Gitlab-Event-UUID"]}
+
+
+async def test_gitlab_recursion_detection_stops_the_echo_of_the_bots_change(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    block(gitlab_sim, 1)
+    await settle(gitlab_sim, store_of(service))
+
+    assert [d.body["user"]["username"] for d in gitlab_sim.webhooks.sent] == ["alice"]
+
+
+async def test_a_resent_delivery_and_the_same_event_under_a_new_key_leave_one_comment(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    block(gitlab_sim, 1)
+    await settle(gitlab_sim, store_of(service))
+    original = next(d for d in gitlab_sim.webhooks.sent if d.body["user"]["username"] == "alice")
+    url = str(service.make_url("/webhook"))
+
+    async with aiohttp.ClientSession() as session:
+        again = await session.post(url, data=json.dumps(original.body), headers=original.headers)
+        assert (await again.json())["duplicate"] is True
+        new_key = {**original.headers, "Idempotency-Key": "manually-resent-1"}
+        other = await session.post(url, data=json.dumps(original.body), headers=new_key)
+        assert (await other.json())["duplicate"] is False
+    await settle(gitlab_sim, store_of(service))
+
+    assert len(marked_notes(gitlab_sim, "demo/product", 1)) == 1
+    trail = await store_of(service).audit_for(subject="demo/product#1")
+    repeats = [r for r in trail if r["kind"] == "action" and r["detail"].get("earlier")]
+    assert len(repeats) == 2  # the label and the comment, both recognised as done
+
+
+async def test_every_action_completes_once_through_errors_hangs_and_a_429_storm(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    settings = service_settings(gitlab_sim, tmp_path, BLOCKED_RULE, gitlab_timeout_s=0.5)
+    server = await start_service(settings)
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    try:
+        bot = "hooks-bot"
+        gitlab_sim.faults.add(
+            Fault(user=bot, path="/api/v4/projects/*", error_rate=0.3, hang_rate=0.05, hang_s=2.0)
+        )
+        gitlab_sim.faults.add(Fault(user=bot, rate_limit_per_minute=8, window_s=1.0))
+        targets = [1, 3, 4, 5, 6]
+        for iid in targets:
+            block(gitlab_sim, iid)
+        await settle(gitlab_sim, store_of(server), within_s=90)
+    finally:
+        await server.close()
+
+    for iid in targets:
+        assert len(marked_notes(gitlab_sim, "demo/product", iid)) == 1, iid
+        assert "health::needs attention" in gitlab_sim.issue("demo/product", iid)["labels"]
+    statuses = {c.status for c in gitlab_sim.recorded(user="hooks-bot")}
+    assert {429, 200, 201} <= statuses and statuses & {500, 502, 503}
+
+
+async def test_a_title_smuggling_a_quick_action_and_a_mass_mention_is_posted_defused(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    server = await start_service(service_settings(gitlab_sim, tmp_path, TITLE_RULE))
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    try:
+        project = as_user(gitlab_sim, "bob").projects.get("demo/product", lazy=True)
+        created = project.issues.create({"title": "Pricing\n/close\n@all please look"})
+        await settle(gitlab_sim, store_of(server))
+    finally:
+        await server.close()
+
+    issue = gitlab_sim.issue("demo/product", created.iid)
+    assert issue["state"] == "opened"
+    [note] = marked_notes(gitlab_sim, "demo/product", created.iid)
+    assert "@all" not in note["body"]
+    assert "Thanks @alice" in note["body"]  # the rule author's own mention stays
+    assert "\n/close" not in note["body"]
