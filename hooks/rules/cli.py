@@ -1,10 +1,166 @@
-"""Sub-commands of this package (placeholder until filled in)."""
+"""`hooks check`, `hooks schema`, `hooks plan` and `hooks test`: working on rules offline."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+
+from hooks.config import Settings
+from hooks.events import EventParseError, parse_event
+from hooks.rules.engine import Plan, plan
+from hooks.rules.examples import run_examples
+from hooks.rules.loader import RuleErrors, load_rules, rule_files
+from hooks.rules.model import RuleFile, RuleSet
+from hooks.rules.reader import Reader, StaticReader
+
+HEADERS = {
+    "issue": "Issue Hook",
+    "work_item": "Issue Hook",
+    "release": "Release Hook",
+    "milestone": "Milestone Hook",
+}
+
+
+def _rules_dir(given: str | None) -> Path:
+    return Path(given) if given else Settings().rules_dir
+
+
+def _load(directory: Path) -> RuleSet | None:
+    try:
+        return load_rules(directory)
+    except RuleErrors as exc:
+        for error in exc.errors:
+            print(error, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s)", file=sys.stderr)
+        return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate every rule file; exit 1 with every mistake, naming file and line."""
+    directory = _rules_dir(args.dir)
+    rules = _load(directory)
+    if rules is None:
+        return 1
+    files = len(rule_files(directory))
+    print(f"{len(rules.rules)} rules in {files} file(s) OK")
+    return 0
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of a rule file."""
+    document = RuleFile.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "gitlab-hooks rule file"
+    return document
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    """Print the JSON Schema of rule files (for editors)."""
+    print(json.dumps(schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _reader(settings: Settings) -> Reader:
+    if settings.gitlab_token is None:
+        return StaticReader(offline=True)
+    import gitlab
+
+    from hooks.gitlab_ops import GitlabOps
+    from hooks.rules.gitlab_reader import GitlabReader
+
+    gl = gitlab.Gitlab(
+        settings.gitlab_url,
+        private_token=settings.gitlab_token.get_secret_value(),
+        timeout=settings.gitlab_timeout_s,
+        retry_transient_errors=True,
+    )
+    return GitlabReader(GitlabOps(gl, max_retries=2))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print what the rules would do for a payload file; nothing is written."""
+    settings = Settings()
+    rules = _load(_rules_dir(args.rules))
+    if rules is None:
+        return 1
+    try:
+        payload = json.loads(Path(args.event_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"hooks: cannot read {args.event_file}: {exc}", file=sys.stderr)
+        return 1
+    header = args.event or HEADERS.get(str(payload.get("object_kind")), "Issue Hook")
+    try:
+        event = parse_event(header, payload)
+    except EventParseError as exc:
+        print(f"hooks: {args.event_file}: {exc}", file=sys.stderr)
+        return 1
+    result = plan(event, rules, _reader(settings), now=datetime.now(UTC))
+    if args.json:
+        print(json.dumps([a.as_dict() for a in result.actions], indent=2, default=str))
+    else:
+        print(render_plan(result))
+    return 1 if any(t.error for t in result.trace) else 0
+
+
+def render_plan(result: Plan) -> str:
+    """A plan as a readable table, then why each other rule did not act."""
+    lines = []
+    if result.actions:
+        lines.append(f"{'RULE':<28} {'ACTION':<18} {'SUBJECT':<24} DETAILS")
+        for a in result.actions:
+            detail = a.text if a.text is not None else json.dumps(a.params, default=str)
+            detail = detail.replace("\n", " / ")
+            if len(detail) > 70:
+                detail = detail[:67] + "..."
+            mark = " (dry-run)" if a.dry_run else ""
+            lines.append(f"{a.rule:<28} {a.action:<18} {a.subject or '-':<24} {detail}{mark}")
+    else:
+        lines.append("no action planned")
+    for t in result.trace:
+        if t.error:
+            lines.append(f"  ! {t.rule}: {t.error}")
+        elif not t.matched:
+            lines.append(f"  - {t.rule}: {t.reason}")
+    return "\n".join(lines)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    """Run every rule's examples; exit 1 if one fails."""
+    rules = _load(_rules_dir(args.dir))
+    if rules is None:
+        return 1
+    results = run_examples(rules)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        print(f"{'ok  ' if r.ok else 'FAIL'} {r.rule}: {r.example}")
+        for problem in r.problems:
+            print(f"       {problem}")
+    missing = [rule.name for rule in rules.rules if not rule.examples]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed", end="")
+    print(f"; rules without examples: {', '.join(missing)}" if missing else "")
+    return 1 if failed or not results else 0
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
-    """Add this package's sub-commands to the `hooks` parser."""
+    """Add the rule commands to the `hooks` parser."""
+    check = sub.add_parser("check", help="validate rule files (errors name file and line)")
+    check.add_argument("dir", nargs="?", help="rules folder or file (default: HOOKS_RULES_DIR)")
+    check.set_defaults(handler=cmd_check)
+
+    schema_cmd = sub.add_parser("schema", help="print the JSON Schema of rule files")
+    schema_cmd.set_defaults(handler=cmd_schema)
+
+    plan_cmd = sub.add_parser("plan", help="what the rules would do for a payload (no writes)")
+    plan_cmd.add_argument("event_file", metavar="EVENT.json")
+    plan_cmd.add_argument("--event", help="X-Gitlab-Event header (default: from object_kind)")
+    plan_cmd.add_argument("--json", action="store_true", help="print the actions as JSON")
+    plan_cmd.add_argument("--rules", help="rules folder (default: HOOKS_RULES_DIR)")
+    plan_cmd.set_defaults(handler=cmd_plan)
+
+    test = sub.add_parser("test", help="run the examples inside rule files")
+    test.add_argument("dir", nargs="?", help="rules folder or file (default: HOOKS_RULES_DIR)")
+    test.set_defaults(handler=cmd_test)

@@ -177,7 +177,9 @@ class _Planner:
         event: Event | None,
         fingerprint: str,
         today: date | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> None:
+        self.variables = variables or {}
         self.reader = reader
         self.now = now
         self.today = today or now.date()
@@ -229,7 +231,12 @@ class _Planner:
             "user": self._payload.get("user") or {},
             "issue": facts.issue.model_dump(mode="json") if facts.issue else None,
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
+            "vars": self.variables,
         }
+        if want("milestone_issues"):
+            m = facts.milestone
+            found = self.reader.milestone_issues(facts.project, m, "opened") if m else []
+            scope["milestone_issues"] = [i.model_dump(mode="json") for i in found]
         if want("milestone"):
             m = facts.milestone
             scope["milestone"] = m.model_dump(mode="json") if m else None
@@ -251,6 +258,18 @@ class _Planner:
             if not isinstance(self.event, MilestoneEvent):
                 raise PlanError("for_each milestone 'event' needs a milestone event")
             milestone = milestone_from_event(self.event)
+        elif query.milestone == "closed":
+            if isinstance(self.event, MilestoneEvent):
+                milestone = milestone_from_event(self.event)
+            else:
+                closed = [
+                    m
+                    for m in self.milestones(project)
+                    if m.state == "closed" and m.due_date is not None and m.due_date < self.today
+                ]
+                milestone = max(closed, key=lambda m: (m.due_date, m.id)) if closed else None
+            if milestone is None:
+                return []
         elif query.milestone == "current":
             milestone = current_milestone(self.milestones(project), self.today)
             if milestone is None:
@@ -287,6 +306,10 @@ class _Planner:
         if step.once == "per_sprint":
             sprint = facts.milestone.id if facts.milestone else "none"
             fingerprint = f"sprint:{sprint}"
+        elif step.once == "per_subject":
+            fingerprint = "subject"
+        elif step.once:
+            fingerprint = "once:" + self.render(step.once, rule, facts)
         params, text, target = self._params(rule, kind, step, facts)
         if kind not in ("create_issue",) and target is None and issue is None:
             raise PlanError(f"{kind} needs an issue subject; add for_each or a target")
@@ -399,7 +422,11 @@ class _Planner:
             "project": spec.project,
             "title": self.render(spec.title, rule, facts),
             "labels": list(spec.labels),
-            "assignees": [a.lstrip("@") for a in spec.assignees],
+            "assignees": [
+                name.strip().lstrip("@")
+                for a in spec.assignees
+                if (name := self.render(a, rule, facts)).strip()
+            ],
             "milestone_id": milestone_id,
             "due_date": (self.today + timedelta(days=spec.due_in_days)).isoformat()
             if spec.due_in_days is not None
@@ -470,7 +497,7 @@ def _run(
 def plan(event: Event, rules: RuleSet, reader: Reader, *, now: datetime) -> Plan:
     """The actions the rules ask for in answer to one event, in rule order."""
     fingerprint = event_fingerprint(event)
-    planner = _Planner(reader, now, event, fingerprint)
+    planner = _Planner(reader, now, event, fingerprint, variables=rules.vars)
     subject = issue_from_event(event) if isinstance(event, IssueEvent) else None
     return _run(
         rules.rules,
@@ -482,9 +509,16 @@ def plan(event: Event, rules: RuleSet, reader: Reader, *, now: datetime) -> Plan
 
 
 def plan_schedule(
-    rule: Rule, scheduled_at: datetime, reader: Reader, *, now: datetime, today: date | None = None
+    rule: Rule,
+    scheduled_at: datetime,
+    reader: Reader,
+    *,
+    now: datetime,
+    today: date | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> Plan:
     """The actions of a scheduled rule for one fire time (its keys carry that time)."""
-    planner = _Planner(reader, now, None, f"schedule:{scheduled_at.isoformat()}", today)
+    fingerprint = f"schedule:{scheduled_at.isoformat()}"
+    planner = _Planner(reader, now, None, fingerprint, today, variables)
     project = rule.for_each.issues.project if rule.for_each and rule.for_each.issues.project else ""
     return _run([rule], planner, project, None, lambda r: None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -59,8 +60,19 @@ def load_rules(path: Path | str) -> RuleSet:
     ruleset = RuleSet()
     errors: list[RuleError] = []
     seen: dict[str, SourceRef] = {}
-    for file in rule_files(Path(path)):
-        loaded, file_errors = load_file(file)
+    files = rule_files(Path(path))
+    documents = [(file, *_read(file)) for file in files]
+    variables: dict[str, Any] = {}
+    for file, data, read_errors in documents:
+        errors.extend(read_errors)
+        if isinstance(data, CommentedMap) and isinstance(data.get("vars"), dict):
+            for key, value in data["vars"].items():
+                if key in variables:
+                    line = data["vars"].lc.key(key)[0] + 1
+                    errors.append(RuleError(str(file), line, None, f"variable '{key}' set twice"))
+                variables[str(key)] = _plain(value)
+    for file, data, _ in documents:
+        loaded, file_errors = load_document(file, data, variables)
         errors.extend(file_errors)
         for rule, line in loaded:
             if rule.name in seen:
@@ -79,27 +91,79 @@ def load_rules(path: Path | str) -> RuleSet:
             ruleset.sources[rule.name] = seen[rule.name]
     if errors:
         raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
+    ruleset.vars = variables
     return ruleset
 
 
-def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
-    """The valid rules of one file with their lines, and the errors of the others."""
+def _read(file: Path) -> tuple[Any, list[RuleError]]:
     try:
-        data = YAML(typ="rt").load(file.read_text(encoding="utf-8"))
+        return YAML(typ="rt").load(file.read_text(encoding="utf-8")), []
     except MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        return [], [RuleError(str(file), line, None, f"YAML: {exc.problem}")]
+        return None, [RuleError(str(file), line, None, f"YAML: {exc.problem}")]
     except (OSError, UnicodeDecodeError) as exc:
-        return [], [RuleError(str(file), 0, None, str(exc))]
+        return None, [RuleError(str(file), 0, None, str(exc))]
+
+
+_VAR = re.compile(r"\$\{(\w+)\}")
+
+
+def _substitute(node: Any, variables: dict[str, Any], missing: list[tuple[str, Any]]) -> Any:
+    """Replace ${name} with the value of a `vars:` entry (a whole-string ${name} keeps lists)."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, variables, missing) for k, v in node.items()}
+    if isinstance(node, list):
+        out: list[Any] = []
+        for item in node:
+            value = _substitute(item, variables, missing)
+            whole = isinstance(item, str) and _VAR.fullmatch(item.strip())
+            if whole and isinstance(value, list):
+                out.extend(value)  # a list variable inside a list is spliced in
+            else:
+                out.append(value)
+        return out
+    if isinstance(node, str):
+        whole = _VAR.fullmatch(node.strip())
+        if whole and whole.group(1) in variables:
+            return variables[whole.group(1)]
+
+        def one(match: re.Match[str]) -> str:
+            if match.group(1) not in variables:
+                missing.append((match.group(1), node))
+                return match.group(0)
+            value = variables[match.group(1)]
+            return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+        return _VAR.sub(one, node)
+    return node
+
+
+def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
+    """The valid rules of one file (on its own variables) and the errors of the others."""
+    data, errors = _read(file)
+    if errors:
+        return [], errors
+    variables = dict(data.get("vars") or {}) if isinstance(data, CommentedMap) else {}
+    return load_document(file, data, variables)
+
+
+def load_document(
+    file: Path, data: Any, variables: dict[str, Any]
+) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
+    """The valid rules of one parsed file with their lines, and the errors of the others."""
     if data is None:
         return [], []
-    if not isinstance(data, CommentedMap) or "rules" not in data:
+    if not isinstance(data, CommentedMap) or not ("rules" in data or "vars" in data):
         return [], [RuleError(str(file), 1, None, "a rule file is a mapping with a 'rules' list")]
-    extra = [k for k in data if k != "rules"]
+    extra = [k for k in data if k not in ("rules", "vars")]
     errors = [
-        RuleError(str(file), _line(data, [k]), None, f"unknown top-level key '{k}'; allowed: rules")
+        RuleError(
+            str(file), _line(data, [k]), None, f"unknown top-level key '{k}'; allowed: rules, vars"
+        )
         for k in extra
     ]
+    if "rules" not in data:
+        return [], errors
     items = data["rules"]
     if not isinstance(items, CommentedSeq):
         return [], [
@@ -110,8 +174,22 @@ def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
     for index, item in enumerate(items):
         line = items.lc.item(index)[0] + 1
         name = item.get("name") if isinstance(item, dict) else None
+        missing: list[tuple[str, Any]] = []
+        plain = _substitute(_plain(item), variables, missing)
+        if missing:
+            unknown = sorted({m[0] for m in missing})
+            known = ", ".join(sorted(variables)) or "none defined"
+            errors.append(
+                RuleError(
+                    str(file),
+                    line,
+                    str(name) if name else None,
+                    f"unknown variable ${{{unknown[0]}}}; vars: {known}",
+                )
+            )
+            continue
         try:
-            rule = Rule.model_validate(_plain(item))
+            rule = Rule.model_validate(plain)
         except ValidationError as exc:
             errors.extend(_explain(file, items, index, name, exc))
             continue
@@ -245,6 +323,11 @@ def _check_templates(file: Path, node: Any, rule: Rule) -> list[RuleError]:
             sources.append(
                 (["do", index, "create_issue", "description"], step.create_issue.description)
             )
+            sources += [
+                (["do", index, "create_issue", "assignees"], a) for a in step.create_issue.assignees
+            ]
+        if step.once and step.once not in ("per_sprint", "per_subject"):
+            sources.append((["do", index, "once"], step.once))
         for path, source in sources:
             try:
                 templates.check(source)

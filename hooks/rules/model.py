@@ -151,7 +151,8 @@ class IssueQuery(_Model):
     project: str | None = Field(None, description="Project path; default: the event's project.")
     milestone: str | None = Field(
         None,
-        description="'current', 'next', 'event' (the milestone of a milestone event) or a title.",
+        description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
+        " (the event's closed milestone, else the latest closed past-due one) or a title.",
     )
     state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
     labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
@@ -186,7 +187,9 @@ class CreateIssueSpec(_Model):
     title: str = Field(description="Jinja template of the title.")
     description: str = Field("", description="Jinja template of the description.")
     labels: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(default_factory=list, description="Usernames.")
+    assignees: list[str] = Field(
+        default_factory=list, description="Usernames (templates allowed, e.g. from vars)."
+    )
     milestone: str | None = Field(None, description="'current', 'next' or a title.")
     due_in_days: int | None = Field(None, description="Due date this many days from today.")
     link: Literal["relates_to", "blocks", "is_blocked_by", "none"] = Field(
@@ -222,8 +225,10 @@ class Action(_Model):
     assign: list[str] | None = Field(None, description="Usernames to assign.")
     close: bool | None = None
     reopen: bool | None = None
-    once: Literal["per_sprint"] | None = Field(
-        None, description="per_sprint: at most once per item per milestone."
+    once: str | None = Field(
+        None,
+        description="per_sprint: at most once per item per milestone; per_subject: once per item"
+        " ever; any other text is a template whose value is the dedupe key.",
     )
 
     @model_validator(mode="after")
@@ -292,8 +297,9 @@ class Rule(_Model):
 
 
 class RuleFile(_Model):
-    """A rule file: `rules: [...]`."""
+    """A rule file: `rules: [...]`, and `vars:` that any rule file may use as ${name}."""
 
+    vars: dict[str, Any] = Field(default_factory=dict, description="Values for ${name}.")
     rules: list[Rule] = Field(default_factory=list)
 
 
@@ -309,6 +315,7 @@ class RuleSet:
 
     rules: list[Rule] = field(default_factory=list)
     sources: dict[str, SourceRef] = field(default_factory=dict)
+    vars: dict[str, Any] = field(default_factory=dict)
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:

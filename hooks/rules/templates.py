@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -23,16 +24,52 @@ SCOPE = (
     "today",
     "next_milestone",
     "rule",
+    "vars",
+    "milestone_issues",
 )
+
+
+class Trusted(str):
+    """Text a filter vouches for; printed as is."""
+
+
+_USERNAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_MASS = {"all", "here", "channel", "everyone"}
+
+
+def mention(username: Any) -> str:
+    """`{{ user | mention }}`: an @mention of one real-looking user, never @all or a stray."""
+    name = str(username or "").lstrip("@")
+    if not _USERNAME.match(name) or name.lower() in _MASS:
+        return defuse(f"@{name}") if name else ""
+    return Trusted(f"@{name}")
 
 
 def _finalize(value: Any) -> Any:
     # Runs on every {{ expression }} but not on the rule author's literal text, so the
     # author's own "@team" stays a mention while a payload's "@all" does not.
+    if isinstance(value, Trusted):
+        return str(value)
     return defuse(value) if isinstance(value, str) else value
 
 
 ENV = SandboxedEnvironment(undefined=StrictUndefined, finalize=_finalize, autoescape=False)
+ENV.filters["mention"] = mention
+
+
+def pick(keys: Any, mapping: Any, default: Any = None) -> Any:
+    """`{{ issue.labels | pick(vars.pmm_by_area, vars.pmm_default) }}`: first key's value."""
+    return next((mapping[k] for k in keys or [] if k in (mapping or {})), default)
+
+
+def labelled(issue: Any, labels: Any) -> bool:
+    """`select('labelled', vars.deprioritized_labels)`: issues carrying any of the labels."""
+    wanted = [labels] if isinstance(labels, str) else list(labels or [])
+    return any(label in (issue or {}).get("labels", []) for label in wanted)
+
+
+ENV.filters["pick"] = pick
+ENV.tests["labelled"] = labelled
 
 
 class TemplateError(ValueError):

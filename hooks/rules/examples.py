@@ -1,0 +1,144 @@
+"""Rule examples: an event and the actions expected, checked like unit tests (`hooks test`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hooks.events import EventParseError, parse_event
+from hooks.rules.engine import Plan, PlannedAction, plan, plan_schedule
+from hooks.rules.model import Example, Rule, RuleSet
+from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader
+
+DEFAULT_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TEXT_KEYS = ("title", "description", "text")
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    rule: str
+    example: str
+    problems: list[str]
+    planned: list[PlannedAction]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _merge(base: Any, patch: Any) -> Any:
+    if isinstance(base, dict) and isinstance(patch, dict):
+        return {**base, **{k: _merge(base.get(k), v) for k, v in patch.items()}}
+    return patch
+
+
+def example_event(example: Example, rule_file: Path) -> tuple[str, dict[str, Any]]:
+    """The example's delivery header and payload (fixture + patch, or inline)."""
+    assert example.event is not None
+    spec = example.event
+    payload: dict[str, Any] = {}
+    if spec.fixture:
+        path = (rule_file.parent / spec.fixture).resolve()
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    if spec.payload:
+        payload = _merge(payload, spec.payload)
+    if spec.patch:
+        payload = _merge(payload, spec.patch)
+    return spec.header, payload
+
+
+def example_plan(
+    rule: Rule, example: Example, rule_file: Path, variables: dict[str, Any] | None = None
+) -> Plan:
+    """Plan the example against its rule alone, with the GitLab state the example gives."""
+    reader = StaticReader(
+        [MilestoneInfo.from_rest(m) for m in example.gitlab.milestones],
+        [IssueInfo.from_rest(i) for i in example.gitlab.issues],
+    )
+    now = example.now or DEFAULT_NOW
+    rule = rule.model_copy(update={"enabled": True})  # examples test a disabled rule's logic too
+    if example.event is None:
+        scheduled = example.scheduled_at or now
+        return plan_schedule(
+            rule, scheduled, reader, now=now, today=scheduled.date(), variables=variables
+        )
+    header, payload = example_event(example, rule_file)
+    event = parse_event(header, payload)
+    return plan(event, RuleSet([rule], vars=variables or {}), reader, now=now)
+
+
+def _contains(text: str | None, wanted: Any) -> bool:
+    pieces = wanted if isinstance(wanted, list) else [wanted]
+    return all(str(p) in (text or "") for p in pieces)
+
+
+def _mismatch(expected: dict[str, Any], got: PlannedAction) -> str | None:
+    if len(expected) != 1:
+        return f"an expectation names one action, not {sorted(expected)}"
+    (kind, want), params = next(iter(expected.items())), got.params
+    if kind != got.action:
+        return f"expected {kind}, planned {got.action}"
+    if kind in ("add_labels", "remove_labels"):
+        ok = list(want) == params["labels"]
+    elif kind == "set_health":
+        ok = (None if want == "clear" else want) == params["status"]
+    elif kind == "comment":
+        spec = want if isinstance(want, dict) else {"contains": want}
+        ok = _contains(got.text, spec.get("contains", "")) and all(
+            params.get(k) == v for k, v in spec.items() if k != "contains"
+        )
+    elif kind == "move_to_milestone":
+        ok = (None if want == "none" else want) == params["milestone_title"]
+    elif kind == "set_iteration":
+        ok = want in (params["iteration_id"], params["iteration_title"])
+    elif kind == "assign":
+        ok = [u.lstrip("@") for u in want] == params["usernames"]
+    elif kind == "create_issue":
+        ok = all(
+            _contains(got.text if k == "description" else params.get(k), v)
+            if k in TEXT_KEYS
+            else params.get(k) == v
+            for k, v in dict(want).items()
+        )
+    else:
+        ok = True
+    if ok:
+        return None
+    shown = got.text if kind == "comment" else json.dumps(params, sort_keys=True, default=str)
+    return f"{kind}: expected {want!r}, planned {shown!r}"
+
+
+def run_example(
+    rule: Rule, example: Example, rule_file: Path, variables: dict[str, Any] | None = None
+) -> ExampleResult:
+    """Plan one example and compare with what it expects."""
+    try:
+        result = example_plan(rule, example, rule_file, variables)
+    except (OSError, ValueError, EventParseError) as exc:
+        return ExampleResult(rule.name, example.name, [f"cannot build the example: {exc}"], [])
+    problems = [f"rule error: {t.error}" for t in result.trace if t.error]
+    if len(result.actions) != len(example.expect):
+        planned = [a.action for a in result.actions]
+        reason = next((t.reason for t in result.trace if t.reason), None)
+        problems.append(
+            f"expected {len(example.expect)} action(s), planned {len(planned)} {planned}"
+            + (f"; first failing condition: {reason}" if reason and not planned else "")
+        )
+    else:
+        for index, (want, got) in enumerate(zip(example.expect, result.actions, strict=True)):
+            problem = _mismatch(want, got)
+            if problem:
+                problems.append(f"action {index + 1}: {problem}")
+    return ExampleResult(rule.name, example.name, problems, result.actions)
+
+
+def run_examples(rules: RuleSet) -> list[ExampleResult]:
+    """Every example of every rule, in file order."""
+    results: list[ExampleResult] = []
+    for rule in rules.rules:
+        source = Path(rules.sources[rule.name].file) if rule.name in rules.sources else Path(".")
+        results.extend(run_example(rule, ex, source, rules.vars) for ex in rule.examples)
+    return results

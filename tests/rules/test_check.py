@@ -1,0 +1,177 @@
+"""`hooks check`: every kind of mistake named with file, line, rule, what is wrong and allowed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hooks.cli import main
+
+
+def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    (tmp_path / "rules.yaml").write_text(textwrap.dedent(text).lstrip())
+    status = main(["check", str(tmp_path)])
+    captured = capsys.readouterr()
+    return status, captured.err + captured.out
+
+
+GOOD = """
+rules:
+- name: ok-rule
+  on: {issue: [open]}
+  do: [{add_labels: [x]}]
+"""
+
+
+def test_valid_rules_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = check(tmp_path, GOOD, capsys)
+    assert (status, out.strip()) == (0, "1 rules in 1 file(s) OK")
+
+
+def test_an_unknown_key_names_the_nearest_valid_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: typo
+          on: {issue: [open]}
+          if:
+            lables: [x]
+          do: [{add_labels: [x]}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert (
+        "rules.yaml:5: rule 'typo': unknown key 'lables' (did you mean 'labels'?); allowed: all, any, not, state, labels,"
+        in out
+    )
+
+
+def test_a_bad_value_says_what_is_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: bad-action
+          on: {issue: [opened]}
+          do: [{add_labels: [x]}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert (
+        "rules.yaml:3: rule 'bad-action': on.issue.0: Input should be 'open', 'close', 'reopen' or 'update'"
+        in out
+    )
+
+
+def test_a_bad_cron_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: bad-cron
+          on: {schedule: {cron: "61 * * * *"}}
+          do: [{create_issue: {project: a/b, title: t}}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert "rules.yaml:3: rule 'bad-cron': on.schedule.cron: bad cron '61 * * * *'" in out
+
+
+def test_a_duplicate_name_points_at_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(tmp_path, GOOD + GOOD.replace("rules:\n", ""), capsys)
+    assert status == 1
+    assert "rules.yaml:6: rule 'ok-rule': duplicate name; first defined at" in out
+    assert "rules.yaml:2" in out
+
+
+def test_a_template_syntax_error_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: bad-template
+          on: {issue: [open]}
+          do:
+            - comment: "Hello {{ issue.title "
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert "rules.yaml:5: rule 'bad-template': template syntax error" in out
+
+
+def test_an_unknown_template_variable_names_the_scope(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: bad-variable
+          on: {issue: [open]}
+          do:
+            - comment: "Hello {{ isue.title }}"
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert (
+        "rules.yaml:5: rule 'bad-variable': unknown template variable 'isue' (did you mean 'issue'?); in scope: event, issue,"
+        in out
+    )
+
+
+def test_an_unknown_rules_variable_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        vars: {team: "@a"}
+        rules:
+        - name: bad-var
+          on: {issue: [open]}
+          do: [{add_labels: ["${lable}"]}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert "rule 'bad-var': unknown variable ${lable}; vars: team" in out
+
+
+def test_an_action_needs_exactly_one_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: two-actions
+          on: {issue: [open]}
+          do: [{add_labels: [x], close: true}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert "an action needs exactly one of add_labels" in out
+    assert "found add_labels, close" in out
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out = check(tmp_path, "rules:\n- name: x\n  on: {issue: [open]\n", capsys)
+    assert status == 1
+    assert "rules.yaml:4: YAML:" in out or "rules.yaml:3: YAML:" in out
