@@ -161,7 +161,7 @@ class RulesDispatcher:
         the_plan, reader = await self._plan(event, ruleset, delivery.event_uuid)
         if reader.transient:
             raise RetryableError(f"reading GitLab failed: {reader.transient}")
-        records.extend(_trace_records(the_plan))
+        records.extend(trace_records(the_plan))
 
         snapshots = {key: snapshot_of(issue) for key, issue in reader.seen.items()}
         if isinstance(event, IssueEvent):
@@ -188,24 +188,30 @@ class RulesDispatcher:
     async def _plan(
         self, event: Event, ruleset: RuleSet, event_uuid: str | None
     ) -> tuple[Plan, RecordingReader]:
-        started = time.perf_counter()
         now = self.now()
+        return await self.planned(lambda reader: plan(event, ruleset, reader, now=now), event_uuid)
+
+    async def planned(
+        self, make: Callable[[Reader], Plan], event_uuid: str | None = None
+    ) -> tuple[Plan, RecordingReader]:
+        """Run a planning function with a GitLab reader (in a gateway thread) and time it."""
+        started = time.perf_counter()
         if self.gateway is None:
-            reader = RecordingReader(StaticReader())
-            result = plan(event, ruleset, reader, now=now)
+            reader = RecordingReader(StaticReader(offline=True))
+            result = make(reader)
         else:
 
             def in_thread(gl: Any) -> tuple[Plan, RecordingReader]:
                 ops = GitlabOps(gl, max_retries=self.max_retries)
                 recording = RecordingReader(self.reader_factory(ops))
-                return plan(event, ruleset, recording, now=now), recording
+                return make(recording), recording
 
             result, reader = await self.gateway.call(in_thread, event_uuid=event_uuid)
         self.metrics.rule_eval.observe(time.perf_counter() - started)
         return result, reader
 
 
-def _trace_records(the_plan: Plan) -> list[AuditRecord]:
+def trace_records(the_plan: Plan) -> list[AuditRecord]:
     records = []
     for trace in the_plan.trace:
         outcome = "error" if trace.error else ("matched" if trace.matched else "not_matched")

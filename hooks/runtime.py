@@ -18,11 +18,14 @@ from hooks.config import Settings
 from hooks.executor import Executor
 from hooks.gateway import Gateway, error_message
 from hooks.gitlab_ops import GitlabOps
+from hooks.ledger import RunLedger
 from hooks.metrics import Metrics
 from hooks.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
+from hooks.schedule_runner import ScheduleRunner
+from hooks.scheduler import Scheduler
 from hooks.store import Store
 
 log = structlog.get_logger("hooks.runtime")
@@ -67,6 +70,7 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        self.scheduler: Scheduler | None = None
         self.executor = Executor(
             ActionLog(store),
             self.gateway,
@@ -91,8 +95,39 @@ class Runtime:
             now=now,
         )
 
+    def build_scheduler(
+        self, store: Store, metrics: Metrics, now: Callable[[], datetime]
+    ) -> Scheduler:
+        """The scheduler of this process, running schedule rules through the same pipeline."""
+        runner = ScheduleRunner(
+            lambda: self.rules.rules,
+            self.dispatcher,
+            store,
+            default_tz=self.settings.timezone,
+            now=now,
+        )
+        self.scheduler = Scheduler(
+            RunLedger(store),
+            runner,
+            now=now,
+            default_tz=self.settings.timezone,
+            owner=self.executor.owner,
+            on_outcome=lambda rule, outcome: metrics.schedule_runs.labels(rule, outcome).inc(),
+        )
+        self.sync_schedules()
+        return self.scheduler
+
+    def sync_schedules(self) -> None:
+        """Give the scheduler the schedule rules now loaded."""
+        if self.scheduler is not None and self.rules.rules is not None:
+            self.scheduler.set_rules(
+                [(r.name, r.on.schedule) for r in self.rules.rules.scheduled() if r.on.schedule]
+            )
+
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        if self.scheduler is not None:
+            await self.scheduler.start()
         if self.gateway is None:
             return
         try:
@@ -118,6 +153,8 @@ class Runtime:
                 delay = min(delay * 2, 60.0)
 
     async def close(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         task = getattr(self, "_retry_task", None)
         if task is not None:
             task.cancel()

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
-from typing import Literal
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice, takewhile
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.base import BaseTrigger
+from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -28,12 +32,10 @@ def parse_duration(value: object) -> object:
 
 def validate_cron(expr: str) -> str | None:
     """None for a valid five-field crontab, else what is wrong with it."""
-    from apscheduler.triggers.cron import CronTrigger
-
     if len(expr.split()) != 5:
         return f"bad cron {expr!r}: needs 5 fields (minute hour day month weekday)"
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        cron_trigger(expr, "UTC")
     except ValueError as exc:
         return f"bad cron {expr!r}: {exc}"
     return None
@@ -119,3 +121,149 @@ class Schedule(BaseModel):
                 + (f", not {' and '.join(forms)}" if forms else "")
             )
         return self
+
+
+# -- fire times -------------------------------------------------------------------------
+#
+# Monthly and fortnightly schedules are computed in local wall time with dateutil.rrule and
+# only then given their zone: a 10:00 meeting stays at 10:00 across DST switches. A local
+# time that does not exist (the spring-forward gap) moves forward by the gap; an ambiguous
+# one (the autumn repeat) takes its first occurrence. Fortnightly counts 14 days from its
+# start date, so ISO week numbering (53-week years) cannot disturb it, unlike cron's
+# week='*/2'; the rrule start is always the schedule's own date, never "now".
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def zone_of(schedule: Schedule, default_tz: str) -> ZoneInfo:
+    """The schedule's zone, else the service default."""
+    return ZoneInfo(schedule.timezone or default_tz)
+
+
+def localize(naive: datetime, zone: ZoneInfo) -> datetime:
+    """A wall-clock time in `zone`: gaps move forward, repeats take the first."""
+    aware = naive.replace(tzinfo=zone, fold=0)
+    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:  # in the gap: shift by how much the clock jumped
+        shift = aware.utcoffset() - naive.replace(tzinfo=zone, fold=1).utcoffset()  # type: ignore[operator]
+        aware = (naive + abs(shift)).replace(tzinfo=zone)
+    return aware
+
+
+def _rrule(schedule: Schedule, from_local: datetime) -> rrule:
+    at = schedule.at
+    if schedule.monthly is not None:
+        day = _WEEKDAYS.index(schedule.monthly.weekday)
+        start = from_local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return rrule(
+            MONTHLY,
+            dtstart=start,
+            byweekday=[weekday(day)(n) for n in schedule.monthly.nth],
+            byhour=at.hour,
+            byminute=at.minute,
+            bysecond=0,
+        )
+    assert schedule.fortnightly is not None
+    return rrule(WEEKLY, interval=2, dtstart=datetime.combine(schedule.fortnightly.start, at))
+
+
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _cron_weekdays(field: str) -> str:
+    """Crontab's day-of-week (0 or 7 = Sunday) as names: APScheduler 3 counts from Monday."""
+    if field == "*" or not any(ch.isdigit() for ch in field):
+        return field
+    days: list[str] = []
+    for part in field.split(","):
+        spec, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if spec == "*":
+            low, high = 0, 6
+        elif "-" in spec:
+            a, b = spec.split("-", 1)
+            low, high = (
+                (int(a) if a.isdigit() else _CRON_DAYS.index(a.lower())),
+                (int(b) if b.isdigit() else _CRON_DAYS.index(b.lower())),
+            )
+        else:
+            low = high = int(spec) if spec.isdigit() else _CRON_DAYS.index(spec.lower())
+        if not 0 <= low <= high <= 7:
+            raise ValueError(f"day of week {spec!r} must be within 0-7 (0 and 7 are Sunday)")
+        days += [_CRON_DAYS[n] for n in range(low, high + 1, step)]
+    return ",".join(dict.fromkeys(days))
+
+
+def cron_trigger(expr: str, zone: ZoneInfo | str) -> Any:
+    """APScheduler's CronTrigger for a standard five-field crontab, Sunday being 0."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    minute, hour, day, month, dow = expr.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_cron_weekdays(dow),
+        timezone=zone,
+    )
+
+
+def _cron_times(schedule: Schedule, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
+    assert schedule.cron is not None
+    trigger = cron_trigger(schedule.cron, zone)
+    previous = None
+    moment = after
+    while True:
+        fire = trigger.get_next_fire_time(previous, moment)
+        if fire is None:
+            return
+        if fire > after:
+            yield fire
+        previous, moment = fire, fire + timedelta(seconds=1)
+
+
+def iter_fire_times(schedule: Schedule, after: datetime, default_tz: str) -> Iterator[datetime]:
+    """Fire times strictly after `after`, in the schedule's zone, in order."""
+    zone = zone_of(schedule, default_tz)
+    if schedule.cron is not None:
+        yield from _cron_times(schedule, zone, after)
+        return
+    local_after = after.astimezone(zone).replace(tzinfo=None)
+    # Start a little early: an occurrence moved forward out of a gap may still be ahead.
+    for naive in _rrule(schedule, local_after - timedelta(days=1)).xafter(
+        local_after - timedelta(days=1), inc=True
+    ):
+        fire = localize(naive, zone)
+        if fire > after:
+            yield fire
+
+
+def fire_times(schedule: Schedule, after: datetime, count: int, default_tz: str) -> list[datetime]:
+    """The next `count` fire times strictly after `after`."""
+    return list(islice(iter_fire_times(schedule, after, default_tz), count))
+
+
+def occurrences_between(
+    schedule: Schedule, start: datetime, end: datetime, default_tz: str
+) -> list[datetime]:
+    """Fire times in (start, end]."""
+    return list(takewhile(lambda t: t <= end, iter_fire_times(schedule, start, default_tz)))
+
+
+class RuleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no type hints
+    """An APScheduler 3 trigger firing exactly at `fire_times` (zone passed explicitly)."""
+
+    def __init__(self, schedule: Schedule, default_tz: str) -> None:
+        self.schedule = schedule
+        self.default_tz = default_tz
+        self.timezone = zone_of(schedule, default_tz)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        after = previous_fire_time or (now - timedelta(microseconds=1))
+        return next(iter_fire_times(self.schedule, after, self.default_tz), None)
+
+    def __str__(self) -> str:
+        return f"rule trigger ({self.timezone})"

@@ -251,7 +251,12 @@ def _default_checks(service: Service) -> dict[str, ReadyCheck]:
                 return Check(False, "bot user not resolved yet (GET /user failing)")
             return Check(True, f"acting as @{runtime.bot.username}")
 
-        checks.update(rules=rules, gitlab=gitlab)
+        async def scheduler() -> Check:
+            running = runtime.scheduler is not None and runtime.scheduler.running
+            jobs = len(runtime.scheduler.rules) if runtime.scheduler else 0
+            return Check(running, f"{jobs} scheduled rules" if running else "not running")
+
+        checks.update(rules=rules, gitlab=gitlab, scheduler=scheduler)
     return checks
 
 
@@ -273,6 +278,7 @@ def create_app(
         if errors:
             raise StartupError("rules do not load:\n" + "\n".join(errors))
         dispatcher = runtime.dispatcher
+        runtime.build_scheduler(store, metrics, now)
     verifier = (
         SignatureVerifier(
             signing_key(settings.webhook_signing_token.get_secret_value()),
@@ -292,6 +298,8 @@ def create_app(
         now=now,
     )
     service = Service(settings, store, worker, metrics, verifier, now, {}, runtime)
+    if runtime is not None:
+        service.rules_listeners.append(runtime.sync_schedules)
     service.ready_checks.update(_default_checks(service))
 
     # The body limit is enforced by the webhook handler itself, with a clear 413.

@@ -470,6 +470,29 @@ def _parse_target(target: str) -> tuple[str, int]:
     return project, int(iid)
 
 
+_HEALTH_ORDER = {"at_risk": 0, "needs_attention": 1, "on_track": 2, None: 3}
+
+
+def _lowest_health_only(actions: list[PlannedAction]) -> list[PlannedAction]:
+    """Of several set_health actions on one subject in one plan, keep the lowest.
+
+    Automation only lowers health: when a new item is both new to the sprint (On Track)
+    and blocked (Needs Attention), it goes straight to Needs Attention, one write.
+    """
+    lowest: dict[str, PlannedAction] = {}
+    for a in actions:
+        if a.action == "set_health" and a.subject is not None:
+            kept = lowest.get(a.subject)
+            rank = _HEALTH_ORDER.get(a.params.get("status"), 3)
+            if kept is None or rank < _HEALTH_ORDER.get(kept.params.get("status"), 3):
+                lowest[a.subject] = a
+    return [
+        a
+        for a in actions
+        if a.action != "set_health" or a.subject is None or lowest[a.subject] is a
+    ]
+
+
 def _run(
     rules: list[Rule],
     planner: _Planner,
@@ -491,7 +514,7 @@ def _run(
             continue
         actions.extend(planned)
         trace.append(rule_trace)
-    return Plan(actions, trace, planner.fingerprint)
+    return Plan(_lowest_health_only(actions), trace, planner.fingerprint)
 
 
 def plan(event: Event, rules: RuleSet, reader: Reader, *, now: datetime) -> Plan:

@@ -1,0 +1,279 @@
+"""Schedules fire at the right local times, once, across restarts and replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from hooks.ledger import RunLedger
+from hooks.scheduler import Scheduler
+from hooks.store import Store
+from hooks.triggers import Schedule, fire_times, validate_cron
+from hooks.worker import RetryPolicy
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def local(times: list[datetime]) -> list[str]:
+    return [t.strftime("%Y-%m-%d %H:%M %z") for t in times]
+
+
+# -- fire times on a fixed clock ------------------------------------------------------------
+
+
+def test_second_and_fourth_wednesday_across_the_year_end_and_dst() -> None:
+    retro = Schedule(
+        monthly={"weekday": "wednesday", "nth": [2, 4]}, at="10:00", timezone="Europe/Berlin"
+    )
+
+    times = fire_times(retro, datetime(2026, 12, 1, tzinfo=UTC), 10, "UTC")
+
+    assert local(times) == [
+        "2026-12-09 10:00 +0100",
+        "2026-12-23 10:00 +0100",
+        "2027-01-13 10:00 +0100",
+        "2027-01-27 10:00 +0100",
+        "2027-02-10 10:00 +0100",
+        "2027-02-24 10:00 +0100",
+        "2027-03-10 10:00 +0100",
+        "2027-03-24 10:00 +0100",
+        "2027-04-14 10:00 +0200",
+        "2027-04-28 10:00 +0200",  # summer time: still 10:00 local
+    ]
+
+
+def test_fortnightly_stays_fourteen_days_apart_through_a_53_week_year() -> None:
+    # 2026 has an ISO week 53: cron's week='*/2' would fire in weeks 53 and 1 back to back.
+    every_other = Schedule(fortnightly={"start": "2026-12-16"}, at="09:00")
+
+    times = fire_times(every_other, datetime(2026, 12, 1, tzinfo=UTC), 5, "Europe/Berlin")
+
+    assert local(times) == [
+        "2026-12-16 09:00 +0100",
+        "2026-12-30 09:00 +0100",
+        "2027-01-13 09:00 +0100",
+        "2027-01-27 09:00 +0100",
+        "2027-02-10 09:00 +0100",
+    ]
+    assert {(b - a).days for a, b in zip(times, times[1:], strict=False)} == {14}
+    assert [t.isocalendar().week for t in times[:3]] == [51, 53, 2]
+
+
+def test_a_fortnightly_start_in_the_past_does_not_fire_for_every_missed_period() -> None:
+    every_other = Schedule(fortnightly={"start": "2020-01-01"}, at="09:00", timezone="UTC")
+
+    times = fire_times(every_other, datetime(2026, 11, 23, tzinfo=UTC), 2, "UTC")
+
+    assert local(times) == ["2026-11-25 09:00 +0000", "2026-12-09 09:00 +0000"]
+
+
+def test_a_time_in_the_spring_forward_gap_moves_forward() -> None:
+    early = Schedule(fortnightly={"start": "2027-03-14"}, at="02:30", timezone="Europe/Berlin")
+
+    times = fire_times(early, datetime(2027, 3, 1, tzinfo=UTC), 3, "UTC")
+
+    assert local(times) == [
+        "2027-03-14 02:30 +0100",
+        "2027-03-28 03:30 +0200",
+        "2027-04-11 02:30 +0200",
+    ]
+
+
+def test_weekday_cron_in_new_york_across_both_dst_switches() -> None:
+    mornings = Schedule(cron="0 9 * * 1-5", timezone="America/New_York")
+
+    march = fire_times(mornings, datetime(2027, 3, 12, 12, tzinfo=UTC), 2, "UTC")
+    november = fire_times(mornings, datetime(2027, 11, 5, 12, tzinfo=UTC), 2, "UTC")
+
+    assert local(march) == ["2027-03-12 09:00 -0500", "2027-03-15 09:00 -0400"]
+    assert local(november) == ["2027-11-05 09:00 -0400", "2027-11-08 09:00 -0500"]
+
+
+def test_cron_day_of_week_counts_sunday_as_zero_like_crontab() -> None:
+    sundays = Schedule(cron="0 8 * * 0", timezone="UTC")
+
+    times = fire_times(sundays, datetime(2026, 11, 23, tzinfo=UTC), 2, "UTC")
+
+    assert [t.strftime("%A") for t in times] == ["Sunday", "Sunday"]
+
+
+def test_the_last_friday_of_the_month() -> None:
+    last = Schedule(monthly={"weekday": "friday", "nth": [-1]}, at="16:00", timezone="UTC")
+
+    times = fire_times(last, datetime(2026, 12, 1, tzinfo=UTC), 3, "UTC")
+
+    assert local(times) == [
+        "2026-12-25 16:00 +0000",
+        "2027-01-29 16:00 +0000",
+        "2027-02-26 16:00 +0000",
+    ]
+
+
+def test_bad_crons_say_what_is_wrong() -> None:
+    assert (
+        validate_cron("0 9 * *")
+        == "bad cron '0 9 * *': needs 5 fields (minute hour day month weekday)"
+    )
+    assert "day of week '9'" in (validate_cron("0 9 * * 9") or "")
+    assert validate_cron("*/15 8-17 * * 1-5") is None
+
+
+# -- the ledger and the scheduler ----------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, delta: timedelta) -> None:
+        self.moment += delta
+
+
+WEEKLY = Schedule(cron="0 9 * * 3", timezone="UTC")  # Wednesdays 09:00 UTC
+WED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    s = Store.open(database_url)
+    await s.migrate()
+    yield s
+    await s.close()
+
+
+def scheduler(
+    store: Store,
+    clock: Clock,
+    runs: list[tuple[str, datetime, bool]],
+    fail: int = 0,
+    owner: str = "a",
+) -> Scheduler:
+    failures = {"left": fail}
+
+    async def run(rule: str, at: datetime, late: bool) -> str:
+        await asyncio.sleep(0.01)  # long enough for a competing replica to try
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise RuntimeError("GitLab said 502")
+        runs.append((rule, at, late))
+        return "done"
+
+    s = Scheduler(
+        RunLedger(store),
+        run,
+        now=clock,
+        default_tz="UTC",
+        owner=owner,
+        retry=RetryPolicy(max_attempts=3, base_s=60, cap_s=600),
+    )
+    s.set_rules([("retro", WEEKLY)])
+    return s
+
+
+async def test_a_due_run_fires_once_at_its_time(store: Store) -> None:
+    clock, runs = Clock(WED - timedelta(minutes=1)), []
+    sched = scheduler(store, clock, runs)
+
+    await sched.tick()
+    clock.advance(timedelta(minutes=2))
+    await sched.tick()
+    await sched.tick()
+
+    assert runs == [("retro", WED, False)]
+
+
+async def test_two_replicas_racing_for_the_same_run_run_it_once(store: Store) -> None:
+    clock, runs = Clock(WED + timedelta(seconds=5)), []
+    first, second = (
+        scheduler(store, clock, runs, owner="a"),
+        scheduler(store, clock, runs, owner="b"),
+    )
+
+    outcomes = await asyncio.gather(first.fire("retro", WED), second.fire("retro", WED))
+
+    assert runs == [("retro", WED, False)]
+    assert sorted(outcomes, key=str) == [None, "done"]
+
+
+async def test_after_downtime_the_latest_run_within_grace_runs_late_and_older_are_missed(
+    store: Store,
+) -> None:
+    clock, runs = Clock(WED), []
+    await scheduler(store, clock, runs).fire("retro", WED)
+    # Down for three weeks; back 2 hours after the third missed Wednesday.
+    clock.advance(timedelta(weeks=3, hours=2))
+    restarted = scheduler(store, clock, runs)
+
+    await restarted.catch_up(clock())
+
+    ledger = RunLedger(store)
+    missed = [(await ledger.get("retro", WED + timedelta(weeks=w))) for w in (1, 2)]
+    assert [m.status for m in missed if m] == ["missed", "missed"]
+    assert runs[-1] == ("retro", WED + timedelta(weeks=3), True)
+    late = await ledger.get("retro", WED + timedelta(weeks=3))
+    assert late is not None and late.late and late.status == "done"
+
+
+async def test_a_run_missed_beyond_grace_is_recorded_not_run(store: Store) -> None:
+    clock, runs = Clock(WED), []
+    await scheduler(store, clock, runs).fire("retro", WED)
+    clock.advance(timedelta(weeks=1, days=2))  # the next Wednesday was two days ago
+
+    await scheduler(store, clock, runs).catch_up(clock())
+
+    run = await RunLedger(store).get("retro", WED + timedelta(weeks=1))
+    assert run is not None and run.status == "missed" and "grace" in (run.error or "")
+    assert len(runs) == 1
+
+
+async def test_a_failing_run_is_retried_with_backoff_and_its_failure_recorded(
+    store: Store,
+) -> None:
+    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    sched = scheduler(store, clock, runs, fail=1)
+
+    assert await sched.fire("retro", WED) == "retry"
+    first = await RunLedger(store).get("retro", WED)
+    await sched.retry_due()  # not due yet
+    clock.advance(timedelta(minutes=2))
+    await sched.retry_due()
+
+    assert first is not None and first.status == "retry" and "502" in (first.error or "")
+    assert runs == [("retro", WED, False)]
+    done = await RunLedger(store).get("retro", WED)
+    assert done is not None and done.status == "done" and done.attempts == 2
+
+
+async def test_a_run_failing_every_time_ends_failed_with_its_error(store: Store) -> None:
+    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    sched = scheduler(store, clock, runs, fail=10)
+
+    await sched.fire("retro", WED)
+    for _ in range(3):
+        clock.advance(timedelta(minutes=15))
+        await sched.retry_due()
+
+    run = await RunLedger(store).get("retro", WED)
+    assert run is not None and run.status == "failed" and run.attempts == 3
+    assert runs == []
+
+
+async def test_a_run_whose_replica_died_is_taken_over_after_its_lease(store: Store) -> None:
+    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    ledger = RunLedger(store)
+    assert await ledger.claim("retro", WED, owner="dead", lease=timedelta(minutes=5), now=clock())
+
+    survivor = scheduler(store, clock, runs, owner="b")
+    await survivor.retry_due()
+    clock.advance(timedelta(minutes=6))
+    await survivor.retry_due()
+
+    assert runs == [("retro", WED, False)]
