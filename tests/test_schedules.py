@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -60,7 +61,7 @@ def test_fortnightly_stays_fourteen_days_apart_through_a_53_week_year() -> None:
         "2027-01-27 09:00 +0100",
         "2027-02-10 09:00 +0100",
     ]
-    assert {(b - a).days for a, b in zip(times, times[1:], strict=False)} == {14}
+    assert {(b - a).days for a, b in pairwise(times)} == {14}
     assert [t.isocalendar().week for t in times[:3]] == [51, 53, 2]
 
 
