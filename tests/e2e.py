@@ -18,12 +18,19 @@ from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 from tests.conftest import SECRET
 
+RULE_PACK = Path(__file__).resolve().parents[1] / "rules"
 
-def service_settings(sim: Simulator, tmp_path: Path, rules: str, **overrides: Any) -> Settings:
-    """Settings of a service acting on the simulator with the given rule file text."""
-    rules_dir = tmp_path / "rules"
-    rules_dir.mkdir(exist_ok=True)
-    (rules_dir / "rules.yaml").write_text(rules)
+
+def service_settings(
+    sim: Simulator, tmp_path: Path, rules: str | Path, **overrides: Any
+) -> Settings:
+    """Settings of a service acting on the simulator with a rules folder or rule file text."""
+    if isinstance(rules, Path):
+        rules_dir = rules
+    else:
+        rules_dir = tmp_path / "rules"
+        rules_dir.mkdir(exist_ok=True)
+        (rules_dir / "rules.yaml").write_text(rules)
     values: dict[str, Any] = {
         "database_url": f"sqlite:///{tmp_path / 'hooks.db'}",
         "webhook_secret": SECRET,

@@ -309,7 +309,24 @@ class _Planner:
         elif step.once == "per_subject":
             fingerprint = "subject"
         elif step.once:
-            fingerprint = "once:" + self.render(step.once, rule, facts)
+            # A once-group shared by every rule naming the same text: each action kind acts
+            # once per subject across all of them (e.g. one "needs attention" per sprint).
+            group = self.render(step.once, rule, facts)
+            key = f"once.{_digest(kind, subject, group)}"
+            return self._planned(rule, kind, step, facts, key)
+        return self._planned(
+            rule,
+            kind,
+            step,
+            facts,
+            action_key(rule.name, index, kind, subject_for_key, fingerprint),
+        )
+
+    def _planned(
+        self, rule: Rule, kind: str, step: Action, facts: Facts, key: str
+    ) -> PlannedAction:
+        issue = facts.issue
+        subject = issue.subject if issue else None
         params, text, target = self._params(rule, kind, step, facts)
         if kind not in ("create_issue",) and target is None and issue is None:
             raise PlanError(f"{kind} needs an issue subject; add for_each or a target")
@@ -325,7 +342,7 @@ class _Planner:
             iid=iid,
             params=params,
             text=text,
-            key=action_key(rule.name, index, kind, subject_for_key, fingerprint),
+            key=key,
             dry_run=rule.dry_run,
         )
 
@@ -477,7 +494,9 @@ def _lowest_health_only(actions: list[PlannedAction]) -> list[PlannedAction]:
     """Of several set_health actions on one subject in one plan, keep the lowest.
 
     Automation only lowers health: when a new item is both new to the sprint (On Track)
-    and blocked (Needs Attention), it goes straight to Needs Attention, one write.
+    and blocked (Needs Attention), it goes straight to Needs Attention, one write. The
+    comments of the rules whose health change was dropped go too: one change, one
+    explanation (the first rule's, among equals).
     """
     lowest: dict[str, PlannedAction] = {}
     for a in actions:
@@ -486,10 +505,15 @@ def _lowest_health_only(actions: list[PlannedAction]) -> list[PlannedAction]:
             rank = _HEALTH_ORDER.get(a.params.get("status"), 3)
             if kept is None or rank < _HEALTH_ORDER.get(kept.params.get("status"), 3):
                 lowest[a.subject] = a
+    dropped = {
+        (a.rule, a.subject)
+        for a in actions
+        if a.action == "set_health" and a.subject is not None and lowest[a.subject] is not a
+    }
     return [
         a
         for a in actions
-        if a.action != "set_health" or a.subject is None or lowest[a.subject] is a
+        if (a.rule, a.subject) not in dropped or a.action not in ("set_health", "comment")
     ]
 
 
