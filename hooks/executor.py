@@ -440,6 +440,7 @@ class _Performer:
         project: str = p["project"]
         tag = marker(action.key)
         created = self._find_created(project, action.key, tag) if resumed else None
+        found = created is not None
         if created is None:
             fields: dict[str, Any] = {
                 "title": p["title"],
@@ -460,6 +461,8 @@ class _Performer:
             "iid": created["iid"],
             "web_url": created.get("web_url"),
         }
+        if found:
+            result["found_by_marker"] = True
         link = p.get("link")
         if link and action.project and action.iid is not None:
             self._link(action.project, action.iid, project, created["iid"], link)
