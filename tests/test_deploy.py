@@ -53,8 +53,13 @@ def replicas() -> dict[str, dict[str, Any]]:
     return {name: svc for name, svc in services.items() if name.startswith("hooks-")}
 
 
+def dockerfile() -> str:
+    """The Dockerfile with continuation lines joined, one instruction per line."""
+    return re.sub(r"\\\n\s*", " ", (DEPLOY / "Dockerfile").read_text())
+
+
 def dockerfile_json_list(instruction: str) -> list[str]:
-    text = (DEPLOY / "Dockerfile").read_text()
+    text = dockerfile()
     match = re.search(rf"^{instruction}\s+(\[.*\])\s*$", text, re.MULTILINE)
     assert match, f"no exec-form {instruction} in the Dockerfile"
     value: list[str] = json.loads(match.group(1))  # exec form is a JSON array
@@ -97,7 +102,7 @@ def test_kustomization_lists_every_manifest() -> None:
 
 
 def test_dockerfile_uses_slim_python_311_and_a_non_root_user() -> None:
-    text = (DEPLOY / "Dockerfile").read_text()
+    text = dockerfile()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
     user = re.search(r"^USER\s+(\S+)", text, re.MULTILINE)
     assert user and user.group(1).split(":")[0] not in ("root", "0")
@@ -107,7 +112,7 @@ def test_dockerfile_command_is_a_real_serve_invocation_on_8080() -> None:
     assert dockerfile_json_list("ENTRYPOINT") == ["hooks"]
     args = build_parser().parse_args(dockerfile_json_list("CMD"))
     assert (args.command, args.host, args.port) == ("serve", "0.0.0.0", 8080)
-    assert re.search(r"^EXPOSE 8080$", (DEPLOY / "Dockerfile").read_text(), re.MULTILINE)
+    assert re.search(r"^EXPOSE 8080$", dockerfile(), re.MULTILINE)
 
 
 def test_hooks_serve_help_exits_cleanly(capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,7 +213,7 @@ def all_deploy_env_names() -> set[str]:
     names |= set(env_file(DEPLOY / "env.example"))
     for line in unit()["Service"].get("Environment", "").splitlines():
         names |= {pair.split("=", 1)[0] for pair in shlex.split(line)}
-    names |= set(re.findall(r"\b(HOOKS_[A-Z_]+)=", (DEPLOY / "Dockerfile").read_text()))
+    names |= set(re.findall(r"\b(HOOKS_[A-Z_]+)=", dockerfile()))
     return names
 
 
@@ -237,7 +242,7 @@ def test_settings_from_compose_environment_and_env_file(monkeypatch: pytest.Monk
     replica = next(iter(replicas().values()))
     for name, value in replica["environment"].items():
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=DEPLOY / "env.example")  # type: ignore[call-arg]
+    settings = Settings(_env_file=DEPLOY / "env.example")
     assert settings.database_url == "postgresql://hooks:hooks@postgres:5432/hooks"
     assert settings.rules_dir == Path("/app/rules")
     assert settings.log_format == "json"
