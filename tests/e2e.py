@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +11,9 @@ from pydantic import SecretStr
 
 from hooks.config import Settings
 from hooks.store import Store
+from hooks.testing.harness import settle
 from hooks.testing.simulator import Simulator
 from hooks.web import SERVICE, create_app
-from hooks.worker import utcnow
 from tests.conftest import SECRET
 
 RULE_PACK = Path(__file__).resolve().parents[1] / "rules"
@@ -65,23 +63,17 @@ def as_user(sim: Simulator, username: str) -> gitlab.Gitlab:
     return gitlab.Gitlab(sim.url, private_token=sim.token_for(username), timeout=5)
 
 
-async def settle(sim: Simulator, store: Store, within_s: float = 30.0) -> None:
-    """Wait until no webhook is in flight and no delivery is pending or processing."""
-    deadline = time.monotonic() + within_s
-    quiet = 0
-    while time.monotonic() < deadline:
-        await asyncio.to_thread(sim.wait_webhooks_idle, 5)
-        stats = await store.stats(utcnow())
-        if stats.pending == 0 and stats.processing == 0 and sim.webhooks.pending == 0:
-            quiet += 1
-            if quiet >= 3:  # stable across a few polls: echoes have come and gone
-                return
-        else:
-            quiet = 0
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not settled within {within_s}s: {stats}")
-
-
 def marked_notes(sim: Simulator, path: str, iid: int) -> list[dict[str, Any]]:
     """Notes the service posted (they carry its hidden marker)."""
     return [n for n in sim.notes(path, iid) if "<!-- hooks:" in n["body"]]
+
+
+__all__ = [
+    "RULE_PACK",
+    "as_user",
+    "marked_notes",
+    "service_settings",
+    "settle",
+    "start_service",
+    "store_of",
+]
