@@ -125,7 +125,8 @@ class Demo:
         self.out("")
 
     async def play(self) -> None:
-        product = lambda who: self.as_user(who).projects.get("demo/product", lazy=True)  # noqa: E731
+        def product(who: str) -> Any:
+            return self.as_user(who).projects.get("demo/product", lazy=True)
 
         def relabel(who: str, iid: int, add: str) -> Callable[[], None]:
             def change() -> None:
@@ -163,7 +164,9 @@ class Demo:
             "Roll-over: alice closes Sprint 42",
             lambda: self._close(sprint["id"]),
         )
-        scheduler = self.app[SERVICE].runtime.scheduler  # type: ignore[union-attr]
+        runtime = self.app[SERVICE].runtime
+        assert runtime is not None and runtime.scheduler is not None
+        scheduler = runtime.scheduler
         today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
         wednesday = today + timedelta(days=(2 - today.weekday()) % 7)
         self.out(f"== Retro reminder: the scheduler fires retro-reminder for {wednesday:%Y-%m-%d}")
