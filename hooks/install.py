@@ -1,0 +1,191 @@
+"""`hooks install-webhook`: register this service's webhook on a GitLab project or group, once."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import gitlab
+import structlog
+from gitlab.v4.objects import Group, Project
+
+from hooks.config import Settings
+
+log = structlog.get_logger()
+
+DEFAULT_SECRET_ENV = "HOOKS_WEBHOOK_SECRET"
+
+# The events the rules act on are on; everything else is off so GitLab sends us nothing to drop.
+WANTED_EVENTS: dict[str, bool] = {
+    "issues_events": True,
+    "confidential_issues_events": True,
+    "releases_events": True,
+    "milestone_events": True,
+    "push_events": False,
+    "tag_push_events": False,
+    "merge_requests_events": False,
+    "note_events": False,
+    "confidential_note_events": False,
+    "job_events": False,
+    "pipeline_events": False,
+    "wiki_page_events": False,
+    "deployment_events": False,
+    "enable_ssl_verification": True,
+}
+
+Action = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What `ensure_webhook` did to which hook; `changed` names the settings it corrected."""
+
+    action: Action
+    hook_id: int
+    target: str
+    changed: tuple[str, ...] = ()
+
+    @property
+    def message(self) -> str:
+        """One line for the operator."""
+        if self.action == "created":
+            return f"created hook {self.hook_id} on {self.target}"
+        if self.action == "updated":
+            return f"updated hook {self.hook_id} on {self.target}: {', '.join(self.changed)}"
+        return f"hook {self.hook_id} on {self.target} already up to date"
+
+
+class TargetNotFound(LookupError):
+    """Neither a project nor a group has the given path (or the token cannot see it)."""
+
+
+def find_target(gl: gitlab.Gitlab, path: str) -> Project | Group:
+    """The project at `path`, else the group at `path`."""
+    try:
+        return gl.projects.get(path)
+    except gitlab.exceptions.GitlabGetError as exc:
+        if exc.response_code != 404:
+            raise
+    try:
+        return gl.groups.get(path)
+    except gitlab.exceptions.GitlabGetError as exc:
+        if exc.response_code != 404:
+            raise
+    raise TargetNotFound(f"no project or group {path!r} visible to this token")
+
+
+def _differences(hook: Any) -> dict[str, bool]:
+    """The wanted settings this hook has otherwise.
+
+    Only settings the server reports are compared: an older GitLab (or a group hook) that lacks a
+    flag would otherwise look different on every run and be rewritten forever.
+    """
+    current = hook.attributes
+    return {k: v for k, v in WANTED_EVENTS.items() if k in current and current[k] is not v}
+
+
+def ensure_webhook(
+    gl: gitlab.Gitlab,
+    target: str,
+    url: str,
+    secret: str,
+    *,
+    update_token: bool = False,
+) -> InstallResult:
+    """Create the webhook on `target`, or correct the one with the same URL; no write if right.
+
+    GitLab never returns a hook's token, so an existing hook's token is only rewritten when its
+    settings differ anyway or when `update_token` asks for it (after a secret rotation).
+    """
+    owner = find_target(gl, target)
+    name = str(owner.attributes.get("path_with_namespace") or owner.attributes["full_path"])
+    existing = next((h for h in owner.hooks.list(get_all=True) if h.url == url), None)
+    if existing is None:
+        hook = owner.hooks.create({"url": url, "token": secret, **WANTED_EVENTS})
+        log.info("webhook.created", target=name, hook_id=hook.id, url=url)
+        return InstallResult("created", int(hook.id), name)
+    changes: dict[str, Any] = dict(_differences(existing))
+    if not changes and not update_token:
+        return InstallResult("unchanged", int(existing.id), name)
+    changed = tuple(sorted(changes)) + (("token",) if update_token else ())
+    owner.hooks.update(existing.id, {**changes, "token": secret})
+    log.info("webhook.updated", target=name, hook_id=existing.id, url=url, changed=changed)
+    return InstallResult("updated", int(existing.id), name, changed)
+
+
+def _secret(settings: Settings, env_name: str) -> str | None:
+    """The first secret of a comma-separated rotation list: the one GitLab should send."""
+    if env_name == DEFAULT_SECRET_ENV:
+        secrets = [s.decode() for s in settings.webhook_secrets]
+    else:
+        secrets = [s.strip() for s in os.environ.get(env_name, "").split(",") if s.strip()]
+    return secrets[0] if secrets else None
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        text = text.replace(value, "***")
+    return text
+
+
+def cmd_install_webhook(args: argparse.Namespace) -> int:
+    """Register or update the webhook and print what was done."""
+    settings = Settings()
+    if settings.gitlab_token is None:
+        print(
+            "hooks: HOOKS_GITLAB_TOKEN is not set; it is needed to register a webhook",
+            file=sys.stderr,
+        )
+        return 1
+    secret = _secret(settings, args.secret_env)
+    if secret is None:
+        print(
+            f"hooks: {args.secret_env} is not set; the webhook needs a secret token",
+            file=sys.stderr,
+        )
+        return 1
+    hidden = [*settings.secret_values(), secret]
+    try:
+        with gitlab.Gitlab(
+            settings.gitlab_url,
+            private_token=settings.gitlab_token.get_secret_value(),
+            timeout=settings.gitlab_timeout_s,
+        ) as gl:
+            result = ensure_webhook(
+                gl, args.target, args.url, secret, update_token=args.update_token
+            )
+    except TargetNotFound as exc:
+        print(f"hooks: {exc}", file=sys.stderr)
+        return 1
+    except gitlab.exceptions.GitlabError as exc:
+        status = f" ({exc.response_code})" if exc.response_code else ""
+        print(f"hooks: GitLab refused{status}: {_scrub(str(exc), hidden)}", file=sys.stderr)
+        return 1
+    print(result.message)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add `hooks install-webhook` to the command line."""
+    parser = sub.add_parser(
+        "install-webhook",
+        help="register or update this service's webhook on a project or group",
+        description="Creates the webhook, or corrects the one with the same URL; idempotent.",
+    )
+    parser.add_argument("target", metavar="GROUP_OR_PROJECT", help="path, e.g. demo/product")
+    parser.add_argument("--url", required=True, help="where GitLab sends events (…/webhook)")
+    parser.add_argument(
+        "--secret-env",
+        default=DEFAULT_SECRET_ENV,
+        metavar="NAME",
+        help="environment variable holding the secret; its first value is used",
+    )
+    parser.add_argument(
+        "--update-token",
+        action="store_true",
+        help="rewrite the token of an existing hook (GitLab never shows it, so after rotation)",
+    )
+    parser.set_defaults(handler=cmd_install_webhook)
