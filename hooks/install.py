@@ -13,6 +13,7 @@ import structlog
 from gitlab.v4.objects import Group, Project
 
 from hooks.config import Settings
+from hooks.logs import configure_logging
 
 log = structlog.get_logger()
 
@@ -111,7 +112,8 @@ def ensure_webhook(
     if not changes and not update_token:
         return InstallResult("unchanged", int(existing.id), name)
     changed = tuple(sorted(changes)) + (("token",) if update_token else ())
-    owner.hooks.update(existing.id, {**changes, "token": secret})
+    # GitLab requires the URL on every edit of a hook.
+    owner.hooks.update(existing.id, {"url": url, **changes, "token": secret})
     log.info("webhook.updated", target=name, hook_id=existing.id, url=url, changed=changed)
     return InstallResult("updated", int(existing.id), name, changed)
 
@@ -148,6 +150,8 @@ def cmd_install_webhook(args: argparse.Namespace) -> int:
         )
         return 1
     hidden = [*settings.secret_values(), secret]
+    # Logs go to stderr, scrubbed of secrets: stdout carries only the one-line result.
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=hidden)
     try:
         with gitlab.Gitlab(
             settings.gitlab_url,
