@@ -48,6 +48,7 @@ class InstallResult:
     hook_id: int
     target: str
     changed: tuple[str, ...] = ()
+    alert_status: str = "executable"
 
     @property
     def message(self) -> str:
@@ -57,6 +58,16 @@ class InstallResult:
         if self.action == "updated":
             return f"updated hook {self.hook_id} on {self.target}: {', '.join(self.changed)}"
         return f"hook {self.hook_id} on {self.target} already up to date"
+
+    @property
+    def warning(self) -> str | None:
+        """Set when GitLab has disabled the hook after failed deliveries: nothing arrives."""
+        if self.alert_status in ("executable", ""):
+            return None
+        return (
+            f"hook {self.hook_id} on {self.target} is {self.alert_status.replace('_', ' ')} by"
+            " GitLab after failed deliveries; re-enable it with 'Test' in the hook settings"
+        )
 
 
 class TargetNotFound(LookupError):
@@ -109,13 +120,14 @@ def ensure_webhook(
         log.info("webhook.created", target=name, hook_id=hook.id, url=url)
         return InstallResult("created", int(hook.id), name)
     changes: dict[str, Any] = dict(_differences(existing))
+    status = str(existing.attributes.get("alert_status") or "executable")
     if not changes and not update_token:
-        return InstallResult("unchanged", int(existing.id), name)
+        return InstallResult("unchanged", int(existing.id), name, alert_status=status)
     changed = tuple(sorted(changes)) + (("token",) if update_token else ())
     # GitLab requires the URL on every edit of a hook.
     owner.hooks.update(existing.id, {"url": url, **changes, "token": secret})
     log.info("webhook.updated", target=name, hook_id=existing.id, url=url, changed=changed)
-    return InstallResult("updated", int(existing.id), name, changed)
+    return InstallResult("updated", int(existing.id), name, changed, status)
 
 
 def _secret(settings: Settings, env_name: str) -> str | None:
@@ -169,6 +181,8 @@ def cmd_install_webhook(args: argparse.Namespace) -> int:
         print(f"hooks: GitLab refused{status}: {_scrub(str(exc), hidden)}", file=sys.stderr)
         return 1
     print(result.message)
+    if result.warning:
+        print(f"hooks: warning: {result.warning}", file=sys.stderr)
     return 0
 
 

@@ -95,6 +95,17 @@ def test_correct_hook_keeps_its_token_unless_asked_to_update_it(env: Simulator) 
     assert hooks_on(env, "demo/product")[0]["token"] == SECRET
 
 
+def test_a_hook_gitlab_disabled_is_reported(
+    env: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hook_id = env.add_hook(URL, SECRET, project="demo/product", push_events=False)
+    with env.lock:
+        env.state.hooks[hook_id]["alert_status"] = "temporarily_disabled"
+    assert main(["install-webhook", "demo/product", "--url", URL]) == 0
+    err = capsys.readouterr().err
+    assert f"hook {hook_id} on demo/product is temporarily disabled by GitLab" in err
+
+
 def test_hooks_with_other_urls_are_left_alone(env: Simulator) -> None:
     other = env.add_hook("https://ci.example.com/hook", "x", project="demo/product")
     main(["install-webhook", "demo/product", "--url", URL])
