@@ -88,7 +88,7 @@ class Facts:
     removed: list[str] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
     load_milestones: Callable[[], list[MilestoneInfo]] = list
-    scope: Callable[[], dict[str, Any]] = dict
+    scope: Callable[[frozenset[str] | None], dict[str, Any]] = lambda _wanted: {}
 
     @cached_property
     def milestones(self) -> list[MilestoneInfo]:
@@ -111,18 +111,25 @@ class Facts:
         return self.issue.labels if self.issue else []
 
 
+_GLOB = re.compile(r"[*?\[]")
+
+
 def _has(labels: Sequence[str], pattern: str) -> bool:
+    if not _GLOB.search(pattern):
+        return pattern in labels
     return any(fnmatchcase(label, pattern) for label in labels)
 
 
 def _labels(test: LabelSet | list[str], labels: Sequence[str]) -> str | None:
-    spec = LabelSet(all=test) if isinstance(test, list) else test
-    for pattern in spec.all:
+    every, some, none = (
+        (test, (), ()) if isinstance(test, list) else (test.all, test.any, test.none)
+    )
+    for pattern in every:
         if not _has(labels, pattern):
             return f"labels: '{pattern}' is missing"
-    if spec.any and not any(_has(labels, p) for p in spec.any):
-        return f"labels: none of {spec.any} is present"
-    for pattern in spec.none:
+    if some and not any(_has(labels, p) for p in some):
+        return f"labels: none of {list(some)} is present"
+    for pattern in none:
         if _has(labels, pattern):
             return f"labels: '{pattern}' is present"
     return None
@@ -198,19 +205,11 @@ def _milestone(test: MilestoneTest, facts: Facts) -> str | None:
 
 
 def first_failure(cond: Condition, facts: Facts) -> str | None:
-    """None when `cond` holds for these facts, else why not."""
+    """None when `cond` holds for these facts, else why not.
+
+    Plain tests run first, then all/any/not, then `expr`: the cheap ones usually decide.
+    """
     issue = facts.issue
-    if cond.all is not None:
-        for sub in cond.all:
-            reason = first_failure(sub, facts)
-            if reason:
-                return reason
-    if cond.any is not None:
-        reasons = [first_failure(sub, facts) for sub in cond.any]
-        if all(reasons):
-            return "any: " + "; ".join(r for r in reasons if r)
-    if cond.not_ is not None and first_failure(cond.not_, facts) is None:
-        return "not: the negated condition holds"
     if cond.state and (issue is None or issue.state != cond.state):
         return f"state: {issue.state if issue else 'no issue'}, not {cond.state}"
     if cond.labels is not None:
@@ -272,6 +271,19 @@ def first_failure(cond: Condition, facts: Facts) -> str | None:
         facts.release_tag and fnmatchcase(facts.release_tag, cond.release_tag)
     ):
         return f"release_tag: {facts.release_tag!r} does not match '{cond.release_tag}'"
-    if cond.expr and not templates.evaluate(cond.expr, facts.scope()):
+    if cond.all is not None:
+        for sub in cond.all:
+            reason = first_failure(sub, facts)
+            if reason:
+                return reason
+    if cond.any is not None:
+        reasons = [first_failure(sub, facts) for sub in cond.any]
+        if all(reasons):
+            return "any: " + "; ".join(r for r in reasons if r)
+    if cond.not_ is not None and first_failure(cond.not_, facts) is None:
+        return "not: the negated condition holds"
+    if cond.expr and not templates.evaluate(
+        cond.expr, facts.scope(templates.variables("{{ " + cond.expr + " }}"))
+    ):
         return f"expr: {cond.expr} is false"
     return None

@@ -119,8 +119,7 @@ def not_triggered(on: Triggers, event: Event) -> str | None:
     """None when the rule listens to this event, else why it does not."""
     listens: list[str] | None = getattr(on, event.kind, None)
     if listens is None:
-        kinds = [k for k in type(on).model_fields if getattr(on, k) and k != "schedule"]
-        return f"on: listens to {', '.join(kinds) or 'schedule only'}, not {event.kind}"
+        return f"on: does not listen to {event.kind} events"
     if event.action not in listens:
         return f"on: {event.kind} action {event.action!r} is not one of {listens}"
     return None
@@ -186,6 +185,8 @@ class _Planner:
         self.event = event
         self.fingerprint = fingerprint
         self._milestones: dict[str, list[MilestoneInfo]] = {}
+        self._dumps: dict[int, dict[str, Any]] = {}
+        self._facts: dict[tuple[int, str], Facts] = {}
         self._payload = event.model_dump(mode="json", by_alias=True) if event else {}
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
@@ -196,6 +197,15 @@ class _Planner:
     # facts -------------------------------------------------------------------------
 
     def facts(self, rule: Rule, issue: IssueInfo | None, project: str) -> Facts:
+        """The facts about one subject, built once per plan and shared by every rule."""
+        cache_key = (id(issue), project)
+        facts = self._facts.get(cache_key)
+        if facts is None:
+            facts = self._facts[cache_key] = self._new_facts(issue, project)
+        facts.scope = lambda wanted: self.scope(rule, facts, wanted)
+        return facts
+
+    def _new_facts(self, issue: IssueInfo | None, project: str) -> Facts:
         event = self.event
         facts = Facts(
             kind=event.kind if event else "schedule",
@@ -213,7 +223,6 @@ class _Planner:
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
             facts.release_tag = event.tag
-        facts.scope = lambda: self.scope(rule, facts, None)
         return facts
 
     def scope(self, rule: Rule, facts: Facts, wanted: frozenset[str] | None) -> dict[str, Any]:
@@ -229,7 +238,7 @@ class _Planner:
             "rule": {"name": rule.name, "description": rule.description},
             "project": self._payload.get("project") or {"path_with_namespace": facts.project},
             "user": self._payload.get("user") or {},
-            "issue": facts.issue.model_dump(mode="json") if facts.issue else None,
+            "issue": self._dump(facts.issue),
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
             "vars": self.variables,
         }
@@ -245,6 +254,15 @@ class _Planner:
             upcoming = next_milestone(facts.milestones, after, self.today)
             scope["next_milestone"] = upcoming.model_dump(mode="json") if upcoming else None
         return scope
+
+    def _dump(self, issue: IssueInfo | None) -> dict[str, Any] | None:
+        # One JSON view per subject per plan: every rule's templates share it.
+        if issue is None:
+            return None
+        found = self._dumps.get(id(issue))
+        if found is None:
+            found = self._dumps[id(issue)] = issue.model_dump(mode="json")
+        return found
 
     def render(self, source: str, rule: Rule, facts: Facts) -> str:
         return templates.render(source, self.scope(rule, facts, templates.variables(source)))

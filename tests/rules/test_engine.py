@@ -179,7 +179,7 @@ def test_the_trace_names_the_first_failing_condition(rules: RuleSet) -> None:
     reasons = {t.rule: t.reason for t in result.trace}
     assert reasons["on-label-added"] == "label_added: none of ['blocked'] was added"
     assert reasons["on-open"] == "on: issue action 'update' is not one of ['open']"
-    assert reasons["on-release-update"] == "on: listens to release, not issue"
+    assert reasons["on-release-update"] == "on: does not listen to issue events"
 
 
 def test_a_resent_event_plans_the_same_keys_and_a_new_change_new_ones(rules: RuleSet) -> None:
