@@ -44,7 +44,9 @@ def rule_text(n: int, match_all: bool = False) -> str:
   do: [{{create_issue: {{project: demo/marketing, title: "R {{{{ release.tag }}}}"}}}}]""",
         f"""- name: expr-{n}
   on: {{issue: [update]}}
-  if: {{labels: ["{team}"], any: [{{label_added: [blocked]}}, {{expr: "issue.title.startswith('Write')"}}]}}
+  if:
+    labels: ["{team}"]
+    any: [{{label_added: [blocked]}}, {{expr: "issue.title.startswith('Write')"}}]
   do: [{{set_health: needs_attention}}]""",
     ]
     return kinds[n % len(kinds)]
