@@ -78,11 +78,14 @@ class ActionLog:
         owner: str,
         lease: timedelta,
         now: datetime,
-    ) -> tuple[Claim, ActionRow | None]:
+        recent_since: datetime | None = None,
+    ) -> tuple[Claim, ActionRow | None, int]:
         """Take the right to perform the action with this key.
 
         "new": first time; "resume": tried before and not finished (look for its marker);
         "finished": done already (the row says how); "busy": another worker is on it.
+        With `recent_since`, also count the writes to the subject since then (same round
+        trip: the runaway-rule cap costs no extra query).
         """
         a = actions.c
         insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
@@ -108,8 +111,21 @@ class ActionLog:
             .returning(a.id)
         )
         async with self.store.engine.begin() as conn:
+            recent = 0
+            if recent_since is not None and subject is not None:
+                recent = int(
+                    (
+                        await conn.execute(
+                            select(func.count()).where(
+                                (a.subject == subject)
+                                & (a.status == "done")
+                                & (a.updated_at >= recent_since)
+                            )
+                        )
+                    ).scalar_one()
+                )
             if (await conn.execute(stmt)).scalar_one_or_none() is not None:
-                return "new", None
+                return "new", None, recent
             taken = await conn.execute(
                 update(actions)
                 .where(
@@ -128,8 +144,8 @@ class ActionLog:
             row = (await conn.execute(select(actions).where(a.key == key))).one()
         current = _row(row)
         if taken.rowcount == 1:
-            return "resume", current
-        return ("finished" if current.status in FINAL else "busy"), current
+            return "resume", current, recent
+        return ("finished" if current.status in FINAL else "busy"), current, recent
 
     async def finish(
         self,

@@ -219,7 +219,7 @@ class Executor:
         self, action: PlannedActionLike, context: ExecutionContext
     ) -> ActionOutcome:
         now = self.now()
-        claim, row = await self.ledger.claim(
+        claim, row, recent = await self.ledger.claim(
             key=action.key,
             rule=action.rule,
             action=action.action,
@@ -230,6 +230,7 @@ class Executor:
             owner=self.owner,
             lease=self.lease,
             now=now,
+            recent_since=now - timedelta(hours=1),
         )
         if claim == "finished":
             return _earlier(action, row)
@@ -239,7 +240,7 @@ class Executor:
             would = {"would": action.action, "params": action.params}
             await self.ledger.finish(action.key, status="dry_run", now=now, result=would)
             return ActionOutcome(action, "dry_run", would)
-        if action.subject and await self._over_cap(action.subject, now):
+        if action.subject and recent >= self.hourly_cap:
             why = f"more than {self.hourly_cap} writes to {action.subject} in the last hour"
             await self.ledger.finish(action.key, status="capped", now=now, error=why)
             return ActionOutcome(action, "capped", error=why)
@@ -257,9 +258,6 @@ class Executor:
             return ActionOutcome(action, "failed", error=str(exc))
         await self.ledger.finish(action.key, status=status, now=self.now(), result=result)
         return ActionOutcome(action, status, result)
-
-    async def _over_cap(self, subject: str, now: datetime) -> bool:
-        return await self.ledger.done_since(subject, now - timedelta(hours=1)) >= self.hourly_cap
 
     async def _perform(
         self, action: PlannedActionLike, context: ExecutionContext, *, resumed: bool

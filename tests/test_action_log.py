@@ -45,7 +45,7 @@ async def test_a_finished_action_is_not_performed_again(ledger: ActionLog) -> No
     await claim(ledger)
     await ledger.finish("k1", status="done", now=NOW, result={"note_id": 7})
 
-    state, row = await claim(ledger, owner="w2")
+    state, row, _ = await claim(ledger, owner="w2")
 
     assert state == "finished"
     assert row is not None and row.result == {"note_id": 7}
@@ -60,7 +60,7 @@ async def test_an_action_in_progress_elsewhere_is_busy(ledger: ActionLog) -> Non
 async def test_an_action_whose_worker_died_is_resumed_after_its_lease(ledger: ActionLog) -> None:
     await claim(ledger, owner="dead")
 
-    state, row = await claim(ledger, owner="w2", now=NOW + LEASE + timedelta(seconds=1))
+    state, row, _ = await claim(ledger, owner="w2", now=NOW + LEASE + timedelta(seconds=1))
 
     assert state == "resume"
     assert row is not None and row.attempts == 2

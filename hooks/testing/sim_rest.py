@@ -38,6 +38,8 @@ def paginate(request: web.Request, items: list[Any]) -> web.Response:
         page = max(1, int(q.get("page", 1)))
     except ValueError:
         raise ApiError(400, {"error": "page and per_page must be integers"}) from None
+    if q.get("pagination") == "keyset" and all("id" in item for item in items):
+        return _keyset(request, items, per_page)
     total = len(items)
     pages = max(1, -(-total // per_page))
     chunk = items[(page - 1) * per_page : page * per_page]
@@ -62,6 +64,31 @@ def paginate(request: web.Request, items: list[Any]) -> web.Response:
         "X-Prev-Page": str(page - 1) if page > 1 else "",
         "Link": ", ".join(links),
     }
+    return web.json_response(chunk, headers=headers)
+
+
+def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Response:
+    """Keyset pagination by id: only a `next` Link (id_after/id_before), no totals, as GitLab."""
+    q = request.query
+    descending = q.get("sort", "asc") == "desc"
+    try:
+        after = int(q["id_after"]) if "id_after" in q else None
+        before = int(q["id_before"]) if "id_before" in q else None
+    except ValueError:
+        raise ApiError(400, {"error": "id_after and id_before must be integers"}) from None
+    ordered = sorted(items, key=lambda item: int(item["id"]), reverse=descending)
+    if after is not None:
+        ordered = [item for item in ordered if item["id"] > after]
+    if before is not None:
+        ordered = [item for item in ordered if item["id"] < before]
+    chunk = ordered[:per_page]
+    headers = {"X-Per-Page": str(per_page)}
+    if len(ordered) > per_page:
+        cursor = "id_before" if descending else "id_after"
+        query = {k: v for k, v in q.items() if k not in ("id_after", "id_before", "page")}
+        query[cursor] = str(chunk[-1]["id"])
+        base = f"{request.scheme}://{request.host}{request.path}"
+        headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
     return web.json_response(chunk, headers=headers)
 
 
