@@ -43,7 +43,7 @@ def paginate(request: web.Request, items: list[Any]) -> web.Response:
     total = len(items)
     pages = max(1, -(-total // per_page))
     chunk = items[(page - 1) * per_page : page * per_page]
-    base = f"{request.scheme}://{request.host}{request.path}"
+    base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
 
     def link(p: int) -> str:
         query = {**q, "page": str(p), "per_page": str(per_page)}
@@ -87,7 +87,7 @@ def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Respon
         cursor = "id_before" if descending else "id_after"
         query = {k: v for k, v in q.items() if k not in ("id_after", "id_before", "page")}
         query[cursor] = str(chunk[-1]["id"])
-        base = f"{request.scheme}://{request.host}{request.path}"
+        base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
         headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
     return web.json_response(chunk, headers=headers)
 

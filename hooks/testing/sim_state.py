@@ -3,7 +3,7 @@
 Seed file format (YAML), every section optional; dates may be ISO dates or offsets from
 today such as '-14d' or '+3d':
 
-    users:      [{username: alice, name: Alice, token: alice-token}]
+    users:      [{username: alice, name: Alice, token: alice-token, read_only: false}]
     groups:     [{path: demo}]
     projects:   [{path: demo/product}]
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"}]

@@ -51,9 +51,11 @@ class Simulator:
         users = seed.get("users") or [{"username": "hooks-bot"}]
         for i, spec in enumerate(users):
             # The first user is the bot; it answers to `token` unless the seed says otherwise.
-            s.add_user(
+            uid = s.add_user(
                 spec["username"], spec.get("name"), spec.get("token") or (token if i == 0 else None)
             )
+            if spec.get("read_only"):  # a token that may read but not write: 403 on writes
+                s.users[uid]["read_only"] = True
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
