@@ -6,15 +6,23 @@ import importlib
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-BENCHMARKS = ("simulator", "rules", "intake", "end_to_end", "rollover")
+PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "intake")
+
+
+def available() -> list[str]:
+    """The bench_*.py modules present, in the preferred order, others after them by name."""
+    found = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    return [n for n in PREFERRED if n in found] + [n for n in found if n not in PREFERRED]
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
-    unknown = [n for n in names if n not in BENCHMARKS]
+    benchmarks = available()
+    names = argv or benchmarks
+    unknown = [n for n in names if n not in benchmarks]
     if unknown:
-        print(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
+        print(f"unknown benchmark(s) {unknown}; choose from {', '.join(benchmarks)}")
         return 2
     print(f"# benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, python {sys.version.split()[0]}")
     for name in names:
