@@ -20,7 +20,10 @@ def api(
 
 
 def test_keyset_pages_link_only_the_next_page_and_carry_no_totals(gitlab_sim: Simulator) -> None:
-    r = api(gitlab_sim, "/projects/demo%2Fproduct/issues?pagination=keyset&order_by=id&per_page=3")
+    r = api(
+        gitlab_sim,
+        "/projects/demo%2Fproduct/issues?pagination=keyset&order_by=id&sort=asc&per_page=3",
+    )
 
     ids = [issue["id"] for issue in r.json()]
     assert ids == sorted(ids) and len(ids) == 3

@@ -70,7 +70,7 @@ def paginate(request: web.Request, items: list[Any]) -> web.Response:
 def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Response:
     """Keyset pagination by id: only a `next` Link (id_after/id_before), no totals, as GitLab."""
     q = request.query
-    descending = q.get("sort", "asc") == "desc"
+    descending = q.get("sort", "desc") == "desc"  # GitLab lists default to descending
     try:
         after = int(q["id_after"]) if "id_after" in q else None
         before = int(q["id_before"]) if "id_before" in q else None
