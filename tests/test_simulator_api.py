@@ -13,9 +13,14 @@ from hooks.testing.simulator import Simulator, SimulatorThread
 
 
 def api(
-    sim: Simulator, path: str, method: str = "GET", token: str | None = "sim-token", **kwargs: Any
+    sim: Simulator,
+    path: str,
+    method: str = "GET",
+    token: str | None = "sim-token",
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> requests.Response:
-    headers = {"PRIVATE-TOKEN": token} if token else {}
+    headers = {**({"PRIVATE-TOKEN": token} if token else {}), **(headers or {})}
     return requests.request(method, f"{sim.url}/api/v4{path}", headers=headers, timeout=5, **kwargs)
 
 
@@ -105,3 +110,65 @@ def test_a_read_only_token_reads_but_is_refused_writes_with_403() -> None:
     assert read.status_code == 200
     assert write.status_code == 403
     assert write.json() == {"message": "403 Forbidden"}
+
+
+def test_python_gitlab_graphql_sets_the_iteration_from_variables(gitlab_sim: Simulator) -> None:
+    client = gitlab.GraphQL(gitlab_sim.url, token=gitlab_sim.bot_token)
+    iteration = api(gitlab_sim, "/groups/demo/iterations").json()[1]
+
+    client.execute(
+        "mutation($path: ID!, $iid: String!, $it: IterationID) {"
+        " issueSetIteration(input: {projectPath: $path, iid: $iid, iterationId: $it})"
+        " { issue { iid } errors } }",
+        variable_values={
+            "path": "demo/product",
+            "iid": "3",
+            "it": f"gid://gitlab/Iteration/{iteration['id']}",
+        },
+    )
+
+    assert gitlab_sim.issue("demo/product", 3)["iteration"]["title"] == "Iteration 43"
+
+
+def test_graphql_answers_the_current_user(gitlab_sim: Simulator) -> None:
+    r = requests.post(
+        f"{gitlab_sim.url}/api/graphql",
+        headers={"Authorization": "Bearer sim-token"},
+        json={"query": "query { currentUser { id username } }"},
+        timeout=5,
+    )
+
+    assert r.json()["data"]["currentUser"]["username"] == "hooks-bot"
+
+
+def test_a_change_carrying_an_event_uuid_is_not_echoed_to_a_hook_that_saw_it(
+    gitlab_sim: Simulator,
+) -> None:
+    hook_id = gitlab_sim.add_hook("http://127.0.0.1:9/unreachable", None, project="demo/product")
+    path = "/projects/demo%2Fproduct/issues/1"
+    api(gitlab_sim, path, "PUT", json={"title": "First"})
+    gitlab_sim.wait_webhooks_idle()
+    first = gitlab_sim.webhooks.sent[-1]
+
+    uuid = first.headers["X-Gitlab-Event-UUID"]
+    api(gitlab_sim, path, "PUT", json={"title": "Echo"}, headers={"X-Gitlab-Event-UUID": uuid})
+    gitlab_sim.wait_webhooks_idle()
+
+    assert first.hook_id == hook_id
+    assert [d.body["object_attributes"]["title"] for d in gitlab_sim.webhooks.sent] == ["First"]
+
+
+def test_recursion_detection_can_be_switched_off(gitlab_sim: Simulator) -> None:
+    gitlab_sim.webhooks.recursion_detection = False
+    gitlab_sim.add_hook("http://127.0.0.1:9/unreachable", None, project="demo/product")
+    path = "/projects/demo%2Fproduct/issues/1"
+    api(gitlab_sim, path, "PUT", json={"title": "First"})
+    gitlab_sim.wait_webhooks_idle()
+    uuid = gitlab_sim.webhooks.sent[-1].headers["X-Gitlab-Event-UUID"]
+
+    api(gitlab_sim, path, "PUT", json={"title": "Echo"}, headers={"X-Gitlab-Event-UUID": uuid})
+    gitlab_sim.wait_webhooks_idle()
+
+    sent = gitlab_sim.webhooks.sent
+    assert [d.body["object_attributes"]["title"] for d in sent] == ["First", "Echo"]
+    assert sent[-1].headers["X-Gitlab-Event-UUID"] == uuid

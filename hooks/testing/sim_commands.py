@@ -174,7 +174,8 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
 
 def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
     """An input argument, inline (`iid: "3"`) or through a variable (`iid: $iid`)."""
-    match = re.search(rf"\b{name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
+    # Not preceded by `$`: `$iid: String!` declares a variable, it is not the argument.
+    match = re.search(rf"(?<![$\w]){name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
     if match is None:
         return None
     raw = match.group(1)
@@ -211,7 +212,7 @@ def _graphql(
         }
     project = s.project(str(_arg(query, "projectPath", variables) or ""))
     iid = _arg(query, "iid", variables)
-    issue = s.issue(project["id"], int(iid)) if project and iid else None
+    issue = s.issue(project["id"], int(iid)) if project and str(iid).isdigit() else None
     if issue is None:
         return {
             "data": {field: None},
@@ -231,8 +232,9 @@ def _graphql(
         sim.update_issue(issue, {"health_status": value}, actor_id=uid, event_uuid=event_uuid)
         return {"data": {field: {"issue": {"healthStatus": health}, "errors": []}}}
     gid = _arg(query, "iterationId", variables)
-    iteration_id = int(str(gid).rsplit("/", 1)[-1]) if gid else None
-    if iteration_id is not None and iteration_id not in s.iterations:
+    tail = str(gid).rsplit("/", 1)[-1] if gid else None
+    iteration_id = int(tail) if tail and tail.isdigit() else None
+    if gid and iteration_id not in s.iterations:
         return {"data": {field: {"issue": None, "errors": ["Iteration not found"]}}}
     sim.update_issue(issue, {"iteration_id": iteration_id}, actor_id=uid, event_uuid=event_uuid)
     return {"data": {field: {"issue": {"iid": str(issue["iid"])}, "errors": []}}}
