@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -90,6 +90,26 @@ def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Respon
         base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
         headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
     return web.json_response(chunk, headers=headers)
+
+
+def special_milestones(milestones: list[dict[str, Any]], which: str, today: date) -> set[int]:
+    """GitLab's `Started` (active, begun, not yet due) or `Upcoming` (per owner, the active
+    milestone with the nearest future due date) milestone ids."""
+    now = today.isoformat()
+    active = [m for m in milestones if m["state"] == "active"]
+    if which == "Started":
+        return {
+            m["id"]
+            for m in active
+            if m["start_date"] and m["start_date"] <= now and (m["due_date"] or now) >= now
+        }
+    nearest: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for m in active:
+        if m["due_date"] and m["due_date"] > now:
+            owner = (m.get("project_id"), m.get("group_id"))
+            if owner not in nearest or m["due_date"] < nearest[owner]["due_date"]:
+                nearest[owner] = m
+    return {m["id"] for m in nearest.values()}
 
 
 async def body(request: web.Request) -> dict[str, Any]:
@@ -207,17 +227,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             elif milestone == "Any":
                 issues = [i for i in issues if i["milestone_id"]]
             elif milestone in ("Upcoming", "Started"):
-                today = sim.today.isoformat()
-                ok = {
-                    m["id"]
-                    for m in s.milestones.values()
-                    if m["start_date"]
-                    and (
-                        m["start_date"] > today
-                        if milestone == "Upcoming"
-                        else m["start_date"] <= today
-                    )
-                }
+                ok = special_milestones(list(s.milestones.values()), milestone, sim.today)
                 issues = [i for i in issues if i["milestone_id"] in ok]
             else:
                 ids = {m["id"] for m in s.milestones.values() if m["title"] == milestone}
