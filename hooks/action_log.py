@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hooks.schema import actions
@@ -57,6 +57,30 @@ def _row(row: Any) -> ActionRow:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    key: str
+    rule: str
+    action: str
+    subject: str | None
+    params: dict[str, Any]
+    delivery_id: int | None
+    run_key: str | None
+
+
+@dataclass(frozen=True)
+class Finish:
+    key: str
+    status: str
+    now: datetime
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class ActionLog:
@@ -146,6 +170,121 @@ class ActionLog:
         if taken.rowcount == 1:
             return "resume", current, recent
         return ("finished" if current.status in FINAL else "busy"), current, recent
+
+    async def claim_many(
+        self,
+        requests: list[ClaimRequest],
+        *,
+        owner: str,
+        lease: timedelta,
+        now: datetime,
+        recent_since: datetime,
+    ) -> dict[str, tuple[Claim, ActionRow | None, int]]:
+        """`claim` for a whole plan in one transaction (a thousand-item roll-over is one
+        INSERT, not a thousand); a key repeated within the batch is claimed once."""
+        a = actions.c
+        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        unique = list({r.key: r for r in requests}.values())
+        subjects = sorted({r.subject for r in unique if r.subject})
+        result: dict[str, tuple[Claim, ActionRow | None, int]] = {}
+        async with self.store.engine.begin() as conn:
+            recent: dict[str, int] = {}
+            for chunk in _chunks(subjects, 500):
+                rows = await conn.execute(
+                    select(a.subject, func.count())
+                    .where(
+                        a.subject.in_(chunk) & (a.status == "done") & (a.updated_at >= recent_since)
+                    )
+                    .group_by(a.subject)
+                )
+                recent.update({row[0]: int(row[1]) for row in rows})
+            inserted: set[str] = set()
+            for chunk in _chunks(unique, 200):
+                values = [
+                    {
+                        "key": r.key,
+                        "rule": r.rule,
+                        "action": r.action,
+                        "subject": r.subject,
+                        "params": json.dumps(r.params, sort_keys=True, default=str),
+                        "status": "started",
+                        "attempts": 1,
+                        "owner": owner,
+                        "lease_expires_at": now + lease,
+                        "delivery_id": r.delivery_id,
+                        "run_key": r.run_key,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for r in chunk
+                ]
+                stmt = (
+                    insert(actions)
+                    .values(values)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(a.key)
+                )
+                inserted.update(k for (k,) in (await conn.execute(stmt)).all())
+            for r in unique:
+                count = recent.get(r.subject or "", 0)
+                if r.key in inserted:
+                    result[r.key] = ("new", None, count)
+                    continue
+                taken = await conn.execute(
+                    update(actions)
+                    .where(
+                        (a.key == r.key)
+                        & a.status.not_in(FINAL)
+                        & (
+                            (a.status != "started")
+                            | (a.owner == owner)
+                            | (a.lease_expires_at <= now)
+                        )
+                    )
+                    .values(
+                        status="started",
+                        owner=owner,
+                        lease_expires_at=now + lease,
+                        attempts=a.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+                current = _row((await conn.execute(select(actions).where(a.key == r.key))).one())
+                if taken.rowcount == 1:
+                    result[r.key] = ("resume", current, count)
+                else:
+                    state: Claim = "finished" if current.status in FINAL else "busy"
+                    result[r.key] = (state, current, count)
+        return result
+
+    async def finish_many(self, outcomes: list[Finish]) -> None:
+        """Record several actions' outcomes in one transaction."""
+        if not outcomes:
+            return
+        stmt = (
+            update(actions)
+            .where(actions.c.key == bindparam("k"))
+            .values(
+                status=bindparam("s"),
+                result=bindparam("r"),
+                error=bindparam("e"),
+                owner=None,
+                lease_expires_at=None,
+                updated_at=bindparam("t"),
+            )
+        )
+        rows = [
+            {
+                "k": f.key,
+                "s": f.status,
+                "r": json.dumps(f.result, sort_keys=True, default=str) if f.result else None,
+                "e": f.error,
+                "t": f.now,
+            }
+            for f in outcomes
+        ]
+        async with self.store.engine.begin() as conn:
+            await conn.execute(stmt, rows)
 
     async def finish(
         self,

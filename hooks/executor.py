@@ -18,7 +18,7 @@ import gitlab
 import requests
 import structlog
 
-from hooks.action_log import ActionLog, ActionRow
+from hooks.action_log import ActionLog, ActionRow, Claim, ClaimRequest, Finish
 from hooks.events import IssueEvent
 from hooks.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab_ops import GitlabOps
@@ -181,17 +181,48 @@ class Executor:
         self, planned: Sequence[PlannedActionLike], context: ExecutionContext
     ) -> list[ActionOutcome]:
         """Perform every action; if any must be retried, raise TransientFailure at the end."""
+        if not planned:
+            return []
+        now = self.now()
+        claims = await self.ledger.claim_many(
+            [
+                ClaimRequest(
+                    a.key,
+                    a.rule,
+                    a.action,
+                    a.subject,
+                    a.params,
+                    context.delivery_id,
+                    context.run_key,
+                )
+                for a in planned
+            ],
+            owner=self.owner,
+            lease=self.lease,
+            now=now,
+            recent_since=now - timedelta(hours=1),
+        )
         groups: dict[str, list[int]] = {}
         for index, action in enumerate(planned):
             groups.setdefault(action.subject or f"#{index}", []).append(index)
         outcomes: list[ActionOutcome | None] = [None] * len(planned)
+        seen: set[str] = set()
+        pending = _Finishes(self.ledger)
 
         async def run_group(indexes: list[int]) -> None:
             async with self._slots:
                 for i in indexes:
-                    outcomes[i] = await self._one(planned[i], context)
+                    action = planned[i]
+                    if action.key in seen:  # the same once-group twice in one plan
+                        outcomes[i] = ActionOutcome(action, "satisfied", earlier=True)
+                        continue
+                    seen.add(action.key)
+                    outcomes[i] = await self._one(action, context, claims[action.key], pending)
 
-        await asyncio.gather(*(run_group(g) for g in groups.values()))
+        try:
+            await asyncio.gather(*(run_group(g) for g in groups.values()))
+        finally:
+            await pending.flush()
         done = [o for o in outcomes if o is not None]
         retry = [o for o in done if o.status in ("retry", "busy")]
         if retry:
@@ -202,8 +233,14 @@ class Executor:
             )
         return done
 
-    async def _one(self, action: PlannedActionLike, context: ExecutionContext) -> ActionOutcome:
-        outcome = await self._claim_and_perform(action, context)
+    async def _one(
+        self,
+        action: PlannedActionLike,
+        context: ExecutionContext,
+        claimed: tuple[Claim, ActionRow | None, int],
+        pending: _Finishes,
+    ) -> ActionOutcome:
+        outcome = await self._claim_and_perform(action, context, claimed, pending)
         self.metrics.actions.labels(action.action, outcome.status).inc()
         log.info(
             "action",
@@ -216,47 +253,39 @@ class Executor:
         return outcome
 
     async def _claim_and_perform(
-        self, action: PlannedActionLike, context: ExecutionContext
+        self,
+        action: PlannedActionLike,
+        context: ExecutionContext,
+        claimed: tuple[Claim, ActionRow | None, int],
+        pending: _Finishes,
     ) -> ActionOutcome:
         now = self.now()
-        claim, row, recent = await self.ledger.claim(
-            key=action.key,
-            rule=action.rule,
-            action=action.action,
-            subject=action.subject,
-            params=action.params,
-            delivery_id=context.delivery_id,
-            run_key=context.run_key,
-            owner=self.owner,
-            lease=self.lease,
-            now=now,
-            recent_since=now - timedelta(hours=1),
-        )
+        claim, row, recent = claimed
         if claim == "finished":
             return _earlier(action, row)
         if claim == "busy":
             return ActionOutcome(action, "busy", error="another worker is performing it")
         if self.dry_run or action.dry_run:
             would = {"would": action.action, "params": action.params}
-            await self.ledger.finish(action.key, status="dry_run", now=now, result=would)
+            await pending.add(Finish(action.key, "dry_run", now, would))
             return ActionOutcome(action, "dry_run", would)
         if action.subject and recent >= self.hourly_cap:
             why = f"more than {self.hourly_cap} writes to {action.subject} in the last hour"
-            await self.ledger.finish(action.key, status="capped", now=now, error=why)
+            await pending.add(Finish(action.key, "capped", now, error=why))
             return ActionOutcome(action, "capped", error=why)
         try:
             status, result = await self._perform(action, context, resumed=claim == "resume")
         except TRANSIENT as exc:
             message = error_message(exc)
             if is_permanent(exc):
-                await self.ledger.finish(action.key, status="failed", now=self.now(), error=message)
+                await pending.add(Finish(action.key, "failed", self.now(), error=message))
                 return ActionOutcome(action, "failed", error=message)
-            await self.ledger.release(action.key, error=message, now=self.now())
+            await pending.add(Finish(action.key, "retry", self.now(), error=message))
             return ActionOutcome(action, "retry", error=message)
         except ValueError as exc:  # a plan the executor cannot carry out, e.g. unknown user
-            await self.ledger.finish(action.key, status="failed", now=self.now(), error=str(exc))
+            await pending.add(Finish(action.key, "failed", self.now(), error=str(exc)))
             return ActionOutcome(action, "failed", error=str(exc))
-        await self.ledger.finish(action.key, status=status, now=self.now(), result=result)
+        await pending.add(Finish(action.key, status, self.now(), result))
         return ActionOutcome(action, status, result)
 
     async def _perform(
@@ -267,6 +296,31 @@ class Executor:
             lambda gl: _Performer(GitlabOps(gl), self, context).perform(action, resumed=resumed),
             event_uuid=context.event_uuid,
         )
+
+
+class _Finishes:
+    """Outcomes recorded in small batches: one transaction per batch, not per action.
+
+    Safe to delay: an action whose record is lost in a crash is resumed, and resuming looks
+    for its marker (creations) or finds the change already made (edits).
+    """
+
+    BATCH = 32
+
+    def __init__(self, ledger: ActionLog) -> None:
+        self.ledger = ledger
+        self.items: list[Finish] = []
+        self.lock = asyncio.Lock()
+
+    async def add(self, item: Finish) -> None:
+        self.items.append(item)
+        if len(self.items) >= self.BATCH:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            batch, self.items = self.items, []
+            await self.ledger.finish_many(batch)
 
 
 def _earlier(action: PlannedActionLike, row: ActionRow | None) -> ActionOutcome:

@@ -366,3 +366,11 @@ def test_a_dump_loads_back_into_the_same_state() -> None:
     second = Simulator(first.dump())
 
     assert second.dump() == first.dump()
+
+
+def test_pagination_links_keep_an_encoded_project_path(gitlab_sim: Simulator) -> None:
+    r = api(gitlab_sim, "/projects/demo%2Fproduct/issues?per_page=3")
+
+    next_link = r.links["next"]["url"]
+    assert "/projects/demo%2Fproduct/issues" in next_link
+    assert requests.get(next_link, headers={"PRIVATE-TOKEN": "sim-token"}, timeout=5).ok
