@@ -112,6 +112,10 @@ class Schedule(BaseModel):
                 raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    def zone(self, default: str) -> ZoneInfo:
+        """The rule's own zone, else `default` (the service's HOOKS_TIMEZONE)."""
+        return ZoneInfo(self.timezone or default)
+
     @model_validator(mode="after")
     def _exactly_one_form(self) -> Schedule:
         forms = [name for name in ("cron", "monthly", "fortnightly") if getattr(self, name)]
@@ -137,7 +141,7 @@ _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 def zone_of(schedule: Schedule, default_tz: str) -> ZoneInfo:
     """The schedule's zone, else the service default."""
-    return ZoneInfo(schedule.timezone or default_tz)
+    return schedule.zone(default_tz)
 
 
 def localize(naive: datetime, zone: ZoneInfo) -> datetime:
@@ -267,3 +271,8 @@ class RuleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no ty
 
     def __str__(self) -> str:
         return f"rule trigger ({self.timezone})"
+
+
+def apscheduler_trigger(schedule: Schedule, default_tz: str) -> BaseTrigger:
+    """The APScheduler 3 trigger for a schedule, its zone set explicitly."""
+    return RuleTrigger(schedule, default_tz)
