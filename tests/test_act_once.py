@@ -155,3 +155,101 @@ async def test_a_title_smuggling_a_quick_action_and_a_mass_mention_is_posted_def
     assert "@all" not in note["body"]
     assert "Thanks @alice" in note["body"]  # the rule author's own mention stays
     assert "\n/close" not in note["body"]
+
+
+COMMENT_EVERY_UPDATE = """
+rules:
+- name: chatty
+  on: {issue: [update]}
+  do: [{comment: "Update seen: {{ issue.title }}"}]
+"""
+
+
+async def test_a_runaway_rule_is_capped_per_subject_and_the_audit_says_why(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    settings = service_settings(gitlab_sim, tmp_path, COMMENT_EVERY_UPDATE, subject_hourly_cap=2)
+    server = await start_service(settings)
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    try:
+        for n in range(4):
+            issue = (
+                as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
+            )
+            issue.title = f"Title {n}"
+            issue.save()
+            await settle(gitlab_sim, store_of(server))
+        trail = await store_of(server).audit_for(subject="demo/product#1")
+    finally:
+        await server.close()
+
+    assert len(marked_notes(gitlab_sim, "demo/product", 1)) == 2
+    capped = [r for r in trail if r["kind"] == "action" and r["outcome"] == "capped"]
+    assert len(capped) == 2
+    assert capped[0]["detail"]["error"] == "more than 2 writes to demo/product#1 in the last hour"
+
+
+DRY = """
+rules:
+- name: shadow
+  dry_run: true
+  on: {issue: [update]}
+  do:
+    - add_labels: [shadowed]
+    - comment: "Would say hello"
+"""
+
+
+@pytest.mark.parametrize("how", ["rule", "HOOKS_DRY_RUN"])
+async def test_dry_run_records_what_would_be_done_and_writes_nothing(
+    gitlab_sim: Simulator, tmp_path: Path, how: str
+) -> None:
+    rules = DRY if how == "rule" else DRY.replace("  dry_run: true\n", "")
+    overrides = {"dry_run": True} if how == "HOOKS_DRY_RUN" else {}
+    server = await start_service(service_settings(gitlab_sim, tmp_path, rules, **overrides))
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    try:
+        gitlab_sim.clear_requests()
+        issue = as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
+        issue.title = "Renamed"
+        issue.save()
+        await settle(gitlab_sim, store_of(server))
+        trail = await store_of(server).audit_for(subject="demo/product#1")
+    finally:
+        await server.close()
+
+    assert [r for r in gitlab_sim.recorded(user="hooks-bot") if r.method != "GET"] == []
+    would = [r["detail"] for r in trail if r["kind"] == "action"]
+    assert [d["action"] for d in would] == ["add_labels", "comment"]
+    assert {r["outcome"] for r in trail if r["kind"] == "action"} == {"dry_run"}
+    assert would[0]["params"] == {"labels": ["shadowed"]}
+    assert would[1]["text"] == "Would say hello"
+
+
+MISSING_TARGET = """
+rules:
+- name: to-nowhere
+  on: {issue: [update]}
+  do:
+    - comment: {body: "Cross-post", target: "demo/product#999"}
+    - add_labels: [still-done]
+"""
+
+
+async def test_a_refusal_retrying_cannot_fix_fails_that_action_with_gitlabs_message(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    server = await start_service(service_settings(gitlab_sim, tmp_path, MISSING_TARGET))
+    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    try:
+        issue = as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
+        issue.title = "Renamed"
+        issue.save()
+        await settle(gitlab_sim, store_of(server))
+        [delivery] = await store_of(server).list_deliveries(limit=10)
+    finally:
+        await server.close()
+
+    assert delivery.status == "partial" and delivery.attempts == 1
+    assert "404 Issue Not Found" in (delivery.last_error or "")
+    assert "still-done" in gitlab_sim.issue("demo/product", 1)["labels"]

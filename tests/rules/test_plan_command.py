@@ -1,0 +1,61 @@
+"""`hooks plan`: what the rules would do for a payload file, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hooks.cli import main
+
+RULES = Path(__file__).resolve().parents[2] / "rules"
+ISSUE = RULES / "fixtures" / "issue.json"
+
+
+def payload_with(tmp_path: Path, **attrs: object) -> Path:
+    body = json.loads(ISSUE.read_text())
+    body["object_attributes"].update(attrs)
+    body["labels"] = [{"title": "case-study"}]
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+def test_plan_prints_a_readable_table_and_why_other_rules_did_not_act(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOOKS_GITLAB_TOKEN", raising=False)
+
+    status = main(["plan", str(payload_with(tmp_path)), "--rules", str(RULES)])
+
+    out = capsys.readouterr().out
+    assert "case-study-checklist" in out and "comment" in out and "demo/product#12" in out
+    assert "  - retro-reminder: on: does not listen to issue events" in out
+    # Rules that need GitLab data say so instead of guessing.
+    assert "cannot read the milestones of demo/product: no GitLab token" in out
+    assert status == 1
+
+
+def test_plan_json_lists_actions_with_rule_subject_params_text_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOOKS_GITLAB_TOKEN", raising=False)
+
+    main(["plan", str(payload_with(tmp_path)), "--json", "--rules", str(RULES)])
+
+    [action] = [
+        a for a in json.loads(capsys.readouterr().out) if a["rule"] == "case-study-checklist"
+    ]
+    assert set(action) == {"rule", "action", "subject", "params", "text", "key", "dry_run"}
+    assert action["subject"] == "demo/product#12" and "Headline" in action["text"]
+
+
+def test_plan_refuses_an_unreadable_payload_with_a_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+
+    assert main(["plan", str(bad), "--rules", str(RULES)]) == 1
+    assert "cannot read" in capsys.readouterr().err
