@@ -54,6 +54,8 @@ class Scheduler:
         self.on_outcome = on_outcome or (lambda _rule, _outcome: None)
         self.retry_poll_s = retry_poll_s
         self.rules: dict[str, Schedule] = {}
+        # When each rule was first seen: a brand-new rule never fires for times before it.
+        self._watched_from: dict[str, datetime] = {}
         self._aps: AsyncIOScheduler | None = None
         self._rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -65,6 +67,8 @@ class Scheduler:
     def set_rules(self, rules: list[tuple[str, Schedule]]) -> None:
         """(Re)build the jobs from the scheduled rules."""
         self.rules = dict(rules)
+        now = self.now()
+        self._watched_from = {name: self._watched_from.get(name, now) for name in self.rules}
         if self._aps is not None:
             self._install_jobs()
 
@@ -182,8 +186,8 @@ class Scheduler:
         """Fire what is due at `now()` without APScheduler's timer (tests, one-shot runs)."""
         now = self.now()
         for rule, schedule in self.rules.items():
-            since = await self.ledger.last_fire(rule)
-            start = max(since, now - schedule.grace) if since else now - schedule.grace
+            since = await self.ledger.last_fire(rule) or self._watched_from.get(rule, now)
+            start = max(since, now - schedule.grace)
             for fire_time in occurrences_between(schedule, start, now, self.default_tz):
                 await self.fire(rule, fire_time)
         await self.retry_due()
