@@ -242,6 +242,19 @@ class _Planner:
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
             "vars": self.variables,
         }
+        if want("open_issues"):
+
+            def open_issues(project: str, labels: list[str] | None = None) -> list[dict[str, Any]]:
+                query = {"state": "opened", "labels": ",".join(labels or [])}
+                return [i.model_dump(mode="json") for i in self.reader.issues(project, query)]
+
+            scope["open_issues"] = open_issues
+        if want("milestones_of"):
+
+            def milestones_of(project: str) -> list[dict[str, Any]]:
+                return [m.model_dump(mode="json") for m in self.milestones(project)]
+
+            scope["milestones_of"] = milestones_of
         if want("milestone_issues"):
             m = facts.milestone
             found = self.reader.milestone_issues(facts.project, m, "opened") if m else []

@@ -26,6 +26,8 @@ SCOPE = (
     "rule",
     "vars",
     "milestone_issues",
+    "open_issues",
+    "milestones_of",
 )
 
 
