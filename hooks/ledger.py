@@ -107,13 +107,21 @@ class RunLedger:
         now: datetime,
         error: str | None = None,
         next_attempt_at: datetime | None = None,
-    ) -> None:
-        """Record a run's outcome (or, with status 'retry', when to try again)."""
+        owner: str | None = None,
+    ) -> bool:
+        """Record a run's outcome (or, with status 'retry', when to try again).
+
+        With `owner`, only while that owner still holds the claim: a replica whose lease
+        expired and was taken over must not overwrite the new claimer's run. False if not.
+        """
         r = schedule_runs.c
+        where = (r.rule == rule) & (r.scheduled_at == scheduled_at)
+        if owner is not None:
+            where &= (r.owner == owner) & (r.status == "running")
         async with self.store.engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 update(schedule_runs)
-                .where((r.rule == rule) & (r.scheduled_at == scheduled_at))
+                .where(where)
                 .values(
                     status=status,
                     error=error,
@@ -123,6 +131,15 @@ class RunLedger:
                     lease_expires_at=None,
                 )
             )
+        return bool(result.rowcount == 1)
+
+    async def retry_later(
+        self, rule: str, scheduled_at: datetime, owner: str, at: datetime, error: str
+    ) -> bool:
+        """Give up this attempt; the run is due again (for any replica) at `at`."""
+        return await self.finish(
+            rule, scheduled_at, status="retry", now=at, error=error, next_attempt_at=at, owner=owner
+        )
 
     async def record_missed(self, rule: str, scheduled_at: datetime, now: datetime) -> None:
         """A run too old to catch up on: recorded, never run."""

@@ -155,7 +155,11 @@ class Scheduler:
                 outcome = await self.run(rule, scheduled_at, late)
             except Exception as exc:
                 return await self._failed(rule, scheduled_at, f"{type(exc).__name__}: {exc}")
-            await self.ledger.finish(rule, scheduled_at, status=outcome, now=self.now())
+            if not await self.ledger.finish(
+                rule, scheduled_at, status=outcome, now=self.now(), owner=self.owner
+            ):
+                log.warning("scheduled run finished after its claim was taken over")
+                return None
             self.on_outcome(rule, "late" if late and outcome == "done" else outcome)
             log.info("scheduled run", outcome=outcome, late=late)
             return outcome
@@ -165,14 +169,14 @@ class Scheduler:
         attempts = run.attempts if run else 1
         now = self.now()
         if attempts >= self.retry.max_attempts:
-            await self.ledger.finish(rule, scheduled_at, status="failed", now=now, error=error)
+            await self.ledger.finish(
+                rule, scheduled_at, status="failed", now=now, error=error, owner=self.owner
+            )
             self.on_outcome(rule, "failed")
             log.error("scheduled run failed", attempts=attempts, error=error)
             return "failed"
         at = now + self.retry.delay(attempts, self._rng)
-        await self.ledger.finish(
-            rule, scheduled_at, status="retry", now=now, error=error, next_attempt_at=at
-        )
+        await self.ledger.retry_later(rule, scheduled_at, self.owner, at, error)
         log.warning("scheduled run will be retried", attempts=attempts, at=at.isoformat())
         return "retry"
 
