@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from hooks.schema import audit, deliveries
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: replicas starting together take turns migrating.
 _MIGRATION_LOCK_ID = 0x686F6F6B73
+INTAKE_BATCH = 200  # deliveries per group commit
 
 
 def async_url(url: str) -> str:
@@ -129,6 +131,8 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._intake: list[tuple[NewDelivery, asyncio.Future[tuple[int, bool]]]] = []
+        self._intake_task: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -180,34 +184,80 @@ class Store:
     # -- intake ---------------------------------------------------------------
 
     async def add_delivery(self, new: NewDelivery) -> tuple[int, bool]:
-        """Store a delivery unless its dedup key is known; return (id, duplicate)."""
+        """Store a delivery unless its dedup key is known; return (id, duplicate).
+
+        Concurrent calls are committed together (group commit): one transaction and one
+        fsync for every delivery that arrived while the previous batch was being written.
+        Each caller still returns only once its own delivery is on disk.
+        """
+        future: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
+        self._intake.append((new, future))
+        if self._intake_task is None or self._intake_task.done():
+            self._intake_task = asyncio.create_task(self._write_intake())
+        return await future
+
+    async def _write_intake(self) -> None:
+        while self._intake:
+            batch, self._intake = self._intake[:INTAKE_BATCH], self._intake[INTAKE_BATCH:]
+            try:
+                results = await self._insert_deliveries([new for new, _ in batch])
+            except Exception as exc:  # every caller of the batch learns it was not stored
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _insert_deliveries(self, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        first: dict[str, NewDelivery] = {}
+        for new in batch:
+            first.setdefault(new.dedup_key, new)
+        rows = [
+            {
+                "dedup_key": new.dedup_key,
+                "event_header": new.event_header,
+                "kind": new.kind,
+                "project": new.project,
+                "event_uuid": new.event_uuid,
+                "headers": json.dumps(new.headers),
+                "body": new.body,
+                "received_at": new.received_at,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": new.received_at,
+            }
+            for new in first.values()
+        ]
         stmt = (
             insert(deliveries)
-            .values(
-                dedup_key=new.dedup_key,
-                event_header=new.event_header,
-                kind=new.kind,
-                project=new.project,
-                event_uuid=new.event_uuid,
-                headers=json.dumps(new.headers),
-                body=new.body,
-                received_at=new.received_at,
-                status="pending",
-                attempts=0,
-                next_attempt_at=new.received_at,
-            )
+            .values(rows)
             .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(deliveries.c.id)
+            .returning(deliveries.c.id, deliveries.c.dedup_key)
         )
         async with self.engine.begin() as conn:
-            inserted = (await conn.execute(stmt)).scalar_one_or_none()
-            if inserted is not None:
-                return int(inserted), False
-            existing = await conn.execute(
-                select(deliveries.c.id).where(deliveries.c.dedup_key == new.dedup_key)
-            )
-            return int(existing.scalar_one()), True
+            inserted = {key: int(i) for i, key in (await conn.execute(stmt)).all()}
+            known = [key for key in first if key not in inserted]
+            existing: dict[str, int] = {}
+            if known:
+                found = await conn.execute(
+                    select(deliveries.c.id, deliveries.c.dedup_key).where(
+                        deliveries.c.dedup_key.in_(known)
+                    )
+                )
+                existing = {key: int(i) for i, key in found.all()}
+        results = []
+        claimed: set[str] = set()
+        for new in batch:
+            key = new.dedup_key
+            if key in inserted and key not in claimed:
+                claimed.add(key)  # the first of the batch inserted it; repeats are duplicates
+                results.append((inserted[key], False))
+            else:
+                results.append((inserted.get(key) or existing[key], True))
+        return results
 
     # -- worker ---------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
+from hooks.worker import utcnow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -128,3 +129,26 @@ async def test_audit_is_queryable_by_subject(store: Store) -> None:
     await store.finish(d.id, "w", status="done", now=T0, records=records)
     [line] = await store.audit_for(subject="demo/product#2")
     assert (line["rule"], line["outcome"], line["delivery_id"]) == ("r", "matched", d.id)
+
+
+async def test_concurrent_deliveries_are_committed_together_and_each_answered(
+    database_url: str,
+) -> None:
+    import asyncio
+
+    store = Store.open(database_url)
+    await store.migrate()
+    try:
+        news = [
+            NewDelivery(f"key:{n % 40}", "Issue Hook", "issue", "a/b", None, {}, b"{}", utcnow())
+            for n in range(100)
+        ]
+        results = await asyncio.gather(*(store.add_delivery(n) for n in news))
+    finally:
+        stored = await store.list_deliveries(limit=1000)
+        await store.close()
+
+    assert len(stored) == 40
+    assert sum(not duplicate for _, duplicate in results) == 40
+    ids = {n.dedup_key: i for n, (i, dup) in zip(news, results, strict=True) if not dup}
+    assert all(i == ids[n.dedup_key] for n, (i, _) in zip(news, results, strict=True))
