@@ -9,6 +9,7 @@ made and does not make a second one. Actions already true on GitLab make no writ
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -427,18 +428,47 @@ class _Performer:
         result = {"status": status, "milestone": snap.milestone_title}
         return ("done" if wrote else "satisfied"), result
 
+    def _create_once(
+        self, create: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
+    ) -> tuple[dict[str, Any], bool]:
+        """Create something at most once: (what was created or found, found by marker).
+
+        A 5xx or a timeout does not say whether GitLab made it (a proxy's 502, an answer
+        lost in transit), so before sending again look for the marker it would carry.
+        """
+        attempt = 0
+        while True:
+            try:
+                return create(), False
+            except TRANSIENT as exc:
+                if is_permanent(exc) or attempt >= self.ops.max_retries:
+                    raise
+            attempt += 1
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+            found = find()
+            if found is not None:
+                return found, True
+
     def _comment(self, action: PlannedActionLike, resumed: bool) -> tuple[Status, dict[str, Any]]:
         project, iid = self._subject(action)
         tag = marker(action.key)
-        if resumed:
-            for note in self.ops.notes(project, iid):
-                if tag in (note.get("body") or ""):
-                    return "done", {"note_id": note["id"], "found_by_marker": True}
+
+        def find() -> dict[str, Any] | None:
+            notes = self.ops.notes(project, iid)
+            return next((n for n in notes if tag in (n.get("body") or "")), None)
+
+        found = find() if resumed else None
+        if found is not None:
+            return "done", {"note_id": found["id"], "found_by_marker": True}
         body = f"{action.text or ''}\n\n{tag}"
-        note = self.ops.create_note(
-            project, iid, body, internal=bool(action.params.get("internal"))
+        internal = bool(action.params.get("internal"))
+        note, by_marker = self._create_once(
+            lambda: self.ops.create_note(project, iid, body, internal=internal), find
         )
-        return "done", {"note_id": note.get("id")}
+        result: dict[str, Any] = {"note_id": note.get("id")}
+        if by_marker:
+            result["found_by_marker"] = True
+        return "done", result
 
     def _move_to_milestone(
         self, action: PlannedActionLike, _resumed: bool
@@ -507,7 +537,10 @@ class _Performer:
                 fields["milestone_id"] = p["milestone_id"]
             if p.get("due_date"):
                 fields["due_date"] = p["due_date"]
-            created = self.ops.create_issue(project, **fields)
+            created, found = self._create_once(
+                lambda: self.ops.create_issue(project, **fields),
+                lambda: self._find_created(project, action.key, tag),
+            )
         result = {
             "project": project,
             "iid": created["iid"],

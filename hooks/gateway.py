@@ -161,6 +161,11 @@ class Gateway:
         self._context = _CallContext()
         self._clients: list[gitlab.Gitlab] = []
         self._clients_lock = threading.Lock()
+        self._usage_lock = threading.Lock()
+        self.busy = 0  # threads running a call
+        self.waiting = 0  # calls queued for a thread
+        self.metrics.gitlab_threads_busy.set_function(lambda: self.busy)
+        self.metrics.gitlab_calls_waiting.set_function(lambda: self.waiting)
 
     def client(self) -> gitlab.Gitlab:
         """This thread's python-gitlab client (created on first use)."""
@@ -182,15 +187,32 @@ class Gateway:
 
     async def call(self, fn: Callable[[gitlab.Gitlab], T], *, event_uuid: str | None = None) -> T:
         """Run `fn(client)` in the pool; its requests carry `event_uuid`."""
+        started = False  # set under the usage lock by whichever side counts the start
 
         def run() -> T:
+            nonlocal started
+            with self._usage_lock:
+                if not started:
+                    started = True
+                    self.waiting -= 1
+                self.busy += 1
             self._context.event_uuid = event_uuid
             try:
                 return fn(self.client())
             finally:
                 self._context.event_uuid = None
+                with self._usage_lock:
+                    self.busy -= 1
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+        with self._usage_lock:
+            self.waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+        finally:
+            with self._usage_lock:
+                if not started:  # cancelled before a thread took it
+                    started = True
+                    self.waiting -= 1
 
     def close(self) -> None:
         """Stop the pool and close every client's connections."""

@@ -42,8 +42,12 @@ class GitlabOps:
     def _put(self, path: str, data: dict[str, Any]) -> Any:
         return self.gl.http_put(path, post_data=data, max_retries=self.max_retries)
 
-    def _post(self, path: str, data: dict[str, Any]) -> Any:
-        return self.gl.http_post(path, post_data=data, max_retries=self.max_retries)
+    def _post(self, path: str, data: dict[str, Any], *, resend: bool = True) -> Any:
+        # resend=False: a 5xx or timeout is raised, not re-sent; a 429 is still waited out
+        # (GitLab did nothing). The caller decides whether the first send took effect.
+        return self.gl.http_post(
+            path, post_data=data, max_retries=self.max_retries, retry_transient_errors=resend
+        )
 
     # -- reads --------------------------------------------------------------
 
@@ -86,14 +90,19 @@ class GitlabOps:
         return issue
 
     def create_note(self, project: str, iid: int, body: str, *, internal: bool) -> dict[str, Any]:
+        """POST a note once; a failure is raised (it may have been created: look first)."""
         note: dict[str, Any] = self._post(
             f"/projects/{_project(project)}/issues/{iid}/notes",
             {"body": body, "internal": internal},
+            resend=False,
         )
         return note
 
     def create_issue(self, project: str, **fields: Any) -> dict[str, Any]:
-        issue: dict[str, Any] = self._post(f"/projects/{_project(project)}/issues", fields)
+        """POST an issue once; a failure is raised (it may have been created: look first)."""
+        issue: dict[str, Any] = self._post(
+            f"/projects/{_project(project)}/issues", fields, resend=False
+        )
         return issue
 
     def link_issues(

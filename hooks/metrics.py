@@ -54,6 +54,16 @@ class Metrics:
             "Time spent waiting for the shared GitLab rate budget or Retry-After.",
             registry=r,
         )
+        self.gitlab_threads_busy = Gauge(
+            "hooks_gitlab_threads_busy",
+            "Gateway threads running a python-gitlab call (at most HOOKS_GITLAB_THREADS).",
+            registry=r,
+        )
+        self.gitlab_calls_waiting = Gauge(
+            "hooks_gitlab_calls_waiting",
+            "python-gitlab calls waiting for a free gateway thread.",
+            registry=r,
+        )
         self.rule_eval = Histogram(
             "hooks_rule_evaluation_seconds",
             "Time to plan one event against the loaded rules.",

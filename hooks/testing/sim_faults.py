@@ -70,6 +70,10 @@ class Faults:
             self.rules.append(fault)
         return fault
 
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            self.rules.remove(fault)
+
     def clear(self) -> None:
         with self._lock:
             self.rules.clear()
