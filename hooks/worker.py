@@ -155,27 +155,35 @@ class Worker:
             delivery=delivery.id, kind=delivery.kind, project=delivery.project
         ):
             try:
-                result = await self._dispatch(delivery)
-            except RetryableError as exc:
-                await self._retry_or_fail(delivery, str(exc))
-                return
+                await self._process_and_record(delivery)
             except Exception as exc:
-                log.exception("dispatch raised")
-                await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
-                return
-            recorded = await self.store.finish(
-                delivery.id,
-                self.owner,
-                status=result.outcome,
-                now=self.now(),
-                records=result.records,
-                error=result.error,
-            )
-            if recorded:
-                self.metrics.processed.labels(delivery.kind or "?", result.outcome).inc()
-                log.info("delivery processed", outcome=result.outcome, attempt=delivery.attempts)
-            else:
-                log.warning("lease lost before recording; another worker owns the delivery")
+                # The database went away while recording: the claim's lease lapses and the
+                # delivery is claimed again, its actions resumed from the ledger.
+                log.warning("recording the outcome failed; will be claimed again", error=str(exc))
+
+    async def _process_and_record(self, delivery: Delivery) -> None:
+        try:
+            result = await self._dispatch(delivery)
+        except RetryableError as exc:
+            await self._retry_or_fail(delivery, str(exc))
+            return
+        except Exception as exc:
+            log.exception("dispatch raised")
+            await self._retry_or_fail(delivery, f"{type(exc).__name__}: {exc}")
+            return
+        recorded = await self.store.finish(
+            delivery.id,
+            self.owner,
+            status=result.outcome,
+            now=self.now(),
+            records=result.records,
+            error=result.error,
+        )
+        if recorded:
+            self.metrics.processed.labels(delivery.kind or "?", result.outcome).inc()
+            log.info("delivery processed", outcome=result.outcome, attempt=delivery.attempts)
+        else:
+            log.warning("lease lost before recording; another worker owns the delivery")
 
     async def _dispatch(self, delivery: Delivery) -> DispatchResult:
         try:
