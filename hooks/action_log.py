@@ -8,6 +8,7 @@ lease, and the executor then looks for the hidden marker before creating anythin
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -330,6 +331,11 @@ class ActionLog:
 
     async def for_subject(self, subject: str) -> list[ActionRow]:
         return await self._select(actions.c.subject == subject)
+
+    async def of_kinds(self, kinds: Sequence[str], since: datetime) -> list[ActionRow]:
+        """Actions of these kinds last updated since `since` (the dashboard's sprint health)."""
+        a = actions.c
+        return await self._select(a.action.in_(list(kinds)) & (a.updated_at >= since))
 
     async def get(self, key: str) -> ActionRow | None:
         found = await self._select(actions.c.key == key)

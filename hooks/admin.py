@@ -47,21 +47,26 @@ async def require_admin(
     return await handler(request)
 
 
+async def queue_replay(service: Service, delivery_id: int) -> tuple[int, str | None]:
+    """Queue a stored delivery again: (202, None), or (404 | 409, why not)."""
+    if await service.store.get_delivery(delivery_id) is None:
+        return 404, f"no delivery {delivery_id}"
+    if not await service.store.replay(delivery_id, service.now()):
+        return 409, f"delivery {delivery_id} is being processed right now"
+    service.worker.notify()
+    log.info("delivery replayed", delivery=delivery_id)
+    return 202, None
+
+
 async def replay(request: web.Request) -> web.Response:
     """Queue a stored delivery again."""
-    service = _service(request)
     try:
         delivery_id = int(request.match_info["id"])
     except ValueError:
         return web.json_response({"error": "delivery id must be a number"}, status=400)
-    if await service.store.get_delivery(delivery_id) is None:
-        return web.json_response({"error": f"no delivery {delivery_id}"}, status=404)
-    if not await service.store.replay(delivery_id, service.now()):
-        return web.json_response(
-            {"error": f"delivery {delivery_id} is being processed right now"}, status=409
-        )
-    service.worker.notify()
-    log.info("delivery replayed", delivery=delivery_id)
+    status, error = await queue_replay(_service(request), delivery_id)
+    if error is not None:
+        return web.json_response({"error": error}, status=status)
     return web.json_response({"delivery": delivery_id, "queued": True}, status=202)
 
 

@@ -60,11 +60,16 @@ class Settings(BaseSettings):
 
     # Operations
     admin_token: SecretStr | None = None
+    ui_token: SecretStr | None = Field(
+        default=None, description="Read-only dashboard token: /ui without Replay."
+    )
     timezone: str = "UTC"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
-    @field_validator("webhook_secret", "webhook_signing_token", "gitlab_token", "admin_token")
+    @field_validator(
+        "webhook_secret", "webhook_signing_token", "gitlab_token", "admin_token", "ui_token"
+    )
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
@@ -85,7 +90,12 @@ class Settings(BaseSettings):
     def secret_values(self) -> list[str]:
         """Every configured secret, for scrubbing logs and error texts."""
         values = [s.decode() for s in self.webhook_secrets]
-        for field in (self.webhook_signing_token, self.gitlab_token, self.admin_token):
+        for field in (
+            self.webhook_signing_token,
+            self.gitlab_token,
+            self.admin_token,
+            self.ui_token,
+        ):
             if field is not None:
                 values.append(field.get_secret_value())
         return [v for v in values if v]

@@ -5,23 +5,61 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hooks.config import Settings
 from hooks.ledger import Run, RunLedger
 from hooks.rules.loader import RuleErrors, load_rules
+from hooks.rules.model import RuleSet
 from hooks.store import Store
 from hooks.triggers import fire_times, zone_of
 
 
-async def _last_runs(database_url: str, names: list[str]) -> dict[str, Run | None]:
-    store = Store.open(database_url)
+@dataclass(frozen=True)
+class ScheduledRule:
+    """One scheduled rule as operators see it: its zone, next fire times, latest runs."""
+
+    name: str
+    zone: ZoneInfo
+    next_times: list[datetime]
+    last_runs: list[Run]
+
+
+async def scheduled_rules(
+    rules: RuleSet, ledger: RunLedger, now: datetime, *, count: int, runs: int, default_tz: str
+) -> list[ScheduledRule]:
+    """Each enabled schedule rule with its next `count` fire times and last `runs` runs."""
+    found = []
+    for rule in rules.scheduled():
+        schedule = rule.on.schedule
+        assert schedule is not None
+        found.append(
+            ScheduledRule(
+                name=rule.name,
+                zone=zone_of(schedule, default_tz),
+                next_times=fire_times(schedule, now, count, default_tz),
+                last_runs=await ledger.last_runs(rule.name, runs),
+            )
+        )
+    return found
+
+
+async def _overview(settings: Settings, rules: RuleSet, count: int) -> list[ScheduledRule]:
+    store = Store.open(settings.database_url)
     try:
         await store.migrate()
-        ledger = RunLedger(store)
-        return {n: next(iter(await ledger.last_runs(n, 1)), None) for n in names}
+        return await scheduled_rules(
+            rules,
+            RunLedger(store),
+            datetime.now(UTC),
+            count=count,
+            runs=1,
+            default_tz=settings.timezone,
+        )
     finally:
         await store.close()
 
@@ -34,23 +72,18 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     except RuleErrors as exc:
         print(exc, file=sys.stderr)
         return 1
-    scheduled = [r for r in rules.scheduled() if r.on.schedule is not None]
-    if not scheduled:
+    if not rules.scheduled():
         print("no scheduled rules")
         return 0
-    last = asyncio.run(_last_runs(settings.database_url, [r.name for r in scheduled]))
-    now = datetime.now(UTC)
-    for rule in scheduled:
-        schedule = rule.on.schedule
-        assert schedule is not None
-        zone = zone_of(schedule, settings.timezone)
+    for rule in asyncio.run(_overview(settings, rules, args.count)):
+        zone = rule.zone
         print(f"{rule.name}  ({zone.key})")
-        for when in fire_times(schedule, now, args.count, settings.timezone):
+        for when in rule.next_times:
             print(f"    next  {when:%a %Y-%m-%d %H:%M %Z}")
-        run = last[rule.name]
-        if run is None:
+        if not rule.last_runs:
             print("    last  never run")
         else:
+            run = rule.last_runs[0]
             late = " (late)" if run.late else ""
             error = f": {run.error}" if run.error else ""
             print(

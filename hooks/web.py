@@ -16,6 +16,7 @@ from aiohttp import web
 from hooks.admin import install_sighup, setup_admin
 from hooks.auth import SignatureVerifier, signing_key, token_matches
 from hooks.config import Settings
+from hooks.dashboard import setup_dashboard
 from hooks.dispatch import Dispatcher
 from hooks.events import event_kind
 from hooks.metrics import Metrics
@@ -310,6 +311,7 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     setup_admin(app)
+    setup_dashboard(app, settings)
     app.cleanup_ctx.append(_lifecycle)
     return app
 

@@ -28,7 +28,7 @@ from hooks.rules.model import (
     RuleSet,
     Triggers,
 )
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError
 
 
 class PlanError(Exception):
@@ -105,6 +105,16 @@ def event_fingerprint(event: Event) -> str:
         event.created_at,
         event.description,
     )
+
+
+def _sprint(facts: Facts) -> str | None:
+    """The subject's milestone title, if it is known or can be read."""
+    try:
+        milestone = facts.milestone
+    except ReaderError:  # offline planning: the title stays unknown, the action goes on
+        known = facts.issue.milestone if facts.issue else None
+        return known.title or None if known else None
+    return milestone.title or None if milestone else None
 
 
 def action_key(rule: str, index: int, action: str, subject: str | None, fingerprint: str) -> str:
@@ -387,7 +397,8 @@ class _Planner:
             spec = step.set_health
             health = spec if isinstance(spec, HealthSpec) else HealthSpec(status=spec)
             status = None if health.status == "clear" else health.status
-            return {"status": status, "mode": health.mode}, None, None
+            # The sprint the item is in when its health changes: the dashboard's health chart.
+            return {"status": status, "mode": health.mode, "sprint": _sprint(facts)}, None, None
         if kind == "comment":
             spec_c = step.comment
             comment = spec_c if isinstance(spec_c, CommentSpec) else CommentSpec(body=str(spec_c))

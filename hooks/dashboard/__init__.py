@@ -1,0 +1,97 @@
+"""The dashboard at /ui: what the bot did and why, for team members and operators."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+
+from hooks.config import Settings
+from hooks.dashboard import views
+from hooks.dashboard.session import COOKIE, Sessions
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# No script may run on these pages at all: a payload that slipped past escaping stays inert.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+OPEN_PATHS = ("/ui/login",)
+
+
+def _refuse(request: web.Request, status: int, message: str) -> web.Response:
+    return views.render(request, "ui_error.html", {"message": message}, status=status)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Sessions on /ui: login for browsers, bearer for scripts; admin and CSRF for POSTs."""
+    if request.path != "/ui" and not request.path.startswith("/ui/"):
+        return await handler(request)
+    response = await _guarded(request, handler)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sessions = request.app[views.SESSIONS]
+    if not sessions.enabled:
+        return _refuse(
+            request, 403, "The dashboard is off: set HOOKS_ADMIN_TOKEN or HOOKS_UI_TOKEN."
+        )
+    if request.path in OPEN_PATHS:
+        return await handler(request)
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        session = sessions.from_header(authorization)
+        if session is None:
+            return _refuse(request, 401, "That token is not accepted.")
+    else:
+        session = sessions.read(request.cookies.get(COOKIE))
+    if session is None:
+        if request.method in ("GET", "HEAD"):
+            return views.redirect(f"/ui/login?next={quote(request.path_qs)}")
+        return _refuse(request, 401, "Log in first.")
+    request[views.SESSION] = session
+    if request.method == "POST":
+        form = await request.post()
+        if not sessions.csrf_ok(session, str(form.get("csrf", "")) or None):
+            return _refuse(request, 403, "This form is stale or came from another site (CSRF).")
+        if request.path != "/ui/logout" and not session.admin:
+            return _refuse(request, 403, "Only an admin session may do this.")
+    return await handler(request)
+
+
+def setup_dashboard(app: web.Application, settings: Settings) -> None:
+    """Add the /ui routes, their templates and their session guard to the app."""
+    import aiohttp_jinja2
+
+    aiohttp_jinja2.setup(
+        app,
+        app_key=views.JINJA,
+        loader=jinja2.PackageLoader("hooks", "templates"),
+        autoescape=True,
+    )
+    app[views.SESSIONS] = Sessions(settings.admin_token, settings.ui_token)
+    app.middlewares.append(guard)
+    router = app.router
+    router.add_get("/ui", views.index)
+    router.add_get("/ui/login", views.login_form)
+    router.add_post("/ui/login", views.login)
+    router.add_post("/ui/logout", views.logout)
+    router.add_get("/ui/deliveries", views.deliveries)
+    router.add_get("/ui/deliveries/{id}", views.delivery_trace)
+    router.add_post("/ui/deliveries/{id}/replay", views.replay)
+    router.add_get("/ui/subjects", views.subject_history)
+    router.add_get("/ui/schedules", views.schedules)
+    router.add_get("/ui/sprints", views.sprints)
+    router.add_get("/ui/rules", views.rules)

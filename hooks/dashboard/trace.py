@@ -1,0 +1,46 @@
+"""A delivery's audit trail as runs: each processing of it, with rules, actions and notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# The audit line that opens a processing of a delivery (see hooks.processor).
+_RUN_STARTS = ("received", "recorded", "scheduled")
+
+
+@dataclass
+class Run:
+    """One processing of a delivery (the first, or a retry or replay after it)."""
+
+    number: int
+    started_at: datetime | None
+    event: dict[str, Any] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def matched(self) -> int:
+        return sum(r["outcome"] == "matched" for r in self.rules)
+
+
+def runs_of(trail: list[dict[str, Any]]) -> list[Run]:
+    """Split audit lines (oldest first) into runs; lines before any run open run 0."""
+    runs: list[Run] = []
+    for line in trail:
+        starts = line["kind"] == "event" and line["outcome"] in _RUN_STARTS
+        if starts or not runs:
+            number = len([r for r in runs if r.number > 0]) + 1 if starts else 0
+            runs.append(Run(number=number, started_at=line["created_at"]))
+        run = runs[-1]
+        if starts:
+            run.event = line["detail"]
+        elif line["kind"] == "rule":
+            run.rules.append(line)
+        elif line["kind"] == "action":
+            run.actions.append(line)
+        else:  # loop guard, retries, replays: said in words under the run
+            run.notes.append(line)
+    return runs
