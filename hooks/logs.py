@@ -37,6 +37,16 @@ class SecretScrubber:
         return {k: self._scrub(v) for k, v in event_dict.items()}
 
 
+class _Stderr:
+    """Whatever sys.stderr is at the time of writing (tests and daemons swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     *, level: str = "INFO", fmt: str = "auto", secrets: Iterable[str] = ()
 ) -> None:
@@ -57,12 +67,12 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # Libraries (aiohttp access log, alembic, apscheduler) log through stdlib;
     # send them through the same processors so every line has one format.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_Stderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

@@ -54,6 +54,21 @@ async def start_service(settings: Settings) -> TestServer:
     return server
 
 
+async def serve_rule_pack(sim: Simulator, tmp_path: Path, **overrides: Any) -> TestServer:
+    """The service on the shipped rules, acting on the simulator, which sends it demo's hooks."""
+    server = await start_service(service_settings(sim, tmp_path, RULE_PACK, **overrides))
+    sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    return server
+
+
+def close_milestone(sim: Simulator, title: str, user: str = "alice") -> None:
+    """A team member closes a group milestone of demo (a sprint ends)."""
+    sprint = sim.milestone(title)
+    milestone = as_user(sim, user).groups.get("demo", lazy=True).milestones.get(sprint["id"])
+    milestone.state_event = "close"
+    milestone.save()
+
+
 def store_of(server: TestServer) -> Store:
     return server.app[SERVICE].store
 
@@ -71,7 +86,9 @@ def marked_notes(sim: Simulator, path: str, iid: int) -> list[dict[str, Any]]:
 __all__ = [
     "RULE_PACK",
     "as_user",
+    "close_milestone",
     "marked_notes",
+    "serve_rule_pack",
     "service_settings",
     "settle",
     "start_service",

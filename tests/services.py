@@ -10,6 +10,7 @@ import sys
 import time
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
+CHROMIUM = "/usr/bin/chromium"  # the dashboard's browser test drives Debian's Chromium
 
 
 def _listening(host: str, port: int) -> bool:
@@ -38,5 +39,20 @@ def ensure_postgres() -> None:
     sys.exit("PostgreSQL did not come up on 127.0.0.1:5432")
 
 
+def ensure_chromium() -> None:
+    """Install Debian's Chromium and its driver for the browser tests when they are missing."""
+    if os.path.exists(CHROMIUM):
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"{CHROMIUM} is missing: as root, apt-get install chromium chromium-driver")
+    print("installing chromium and chromium-driver ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"], check=True, env=env
+    )
+
+
 if __name__ == "__main__":
     ensure_postgres()
+    ensure_chromium()

@@ -6,7 +6,6 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -182,18 +181,23 @@ async def test_the_trace_shows_every_rule_with_why_and_the_actions_in_dry_run(
 
     assert "New API: create/update/delete file" in page
     assert re.search(r"triage-api-issues</td><td class=\"matched\">matched", page)
-    assert re.search(r"comment-on-bugs</td><td class=\"not_matched\">not matched</td>\s*<td>labels", page)
+    assert re.search(
+        r"comment-on-bugs</td><td class=\"not_matched\">not matched</td>\s*<td>labels", page
+    )
     assert "Rules (1 of 3 matched)" in page
     assert "add_labels" in page and "triaged" in page
     assert 'class="dry_run">dry-run' in page
-    assert f'href="/ui/subjects?subject=gitlabhq%2Fgitlab-test%2323"' in page
+    assert 'href="/ui/subjects?subject=gitlabhq%2Fgitlab-test%2323"' in page
 
 
 async def test_a_script_in_a_title_is_shown_as_text(client: TestClient) -> None:
     delivery = await deliver(client, title="<script>alert('owned')</script> Fix it")
     await log_in(client)
 
-    for path in (f"/ui/deliveries/{delivery}", f"/ui/subjects?subject={SUBJECT.replace('#', '%23')}"):
+    for path in (
+        f"/ui/deliveries/{delivery}",
+        f"/ui/subjects?subject={SUBJECT.replace('#', '%23')}",
+    ):
         page = await (await client.get(path)).text()
         assert "<script>alert" not in page
     trace = await (await client.get(f"/ui/deliveries/{delivery}")).text()
@@ -204,7 +208,9 @@ async def test_the_list_filters_by_kind_project_and_outcome(client: TestClient) 
     done = await deliver(client)
     await log_in(client)
 
-    shown = await (await client.get("/ui/deliveries?kind=issue&project=gitlabhq/gitlab-test&outcome=done")).text()
+    shown = await (
+        await client.get("/ui/deliveries?kind=issue&project=gitlabhq/gitlab-test&outcome=done")
+    ).text()
     other_project = await (await client.get("/ui/deliveries?project=demo/product")).text()
     failed = await (await client.get("/ui/deliveries?outcome=failed")).text()
 
@@ -353,11 +359,16 @@ async def test_filters_and_paging_on_sqlite_and_postgresql(
     store = Store.open(database_url)
     await store.migrate()
     batch = [await _stored(store, "issue", "team/app", n) for n in range(53)]
-    batch += [await _stored(store, "release", "team/app", 0), await _stored(store, "issue", "team/web", 0)]
+    batch += [
+        await _stored(store, "release", "team/app", 0),
+        await _stored(store, "issue", "team/web", 0),
+    ]
     ids = [i for i, _ in await asyncio.gather(*(store.add_delivery(d) for d in batch))]
     async with store.engine.begin() as conn:
         await conn.execute(update(deliveries).values(status="done"))
-        await conn.execute(update(deliveries).where(deliveries.c.id == ids[0]).values(status="failed"))
+        await conn.execute(
+            update(deliveries).where(deliveries.c.id == ids[0]).values(status="failed")
+        )
     client = await aiohttp_client(create_app(ui_settings, store=store))
     await log_in(client)
 

@@ -16,8 +16,7 @@ from pydantic import SecretStr
 from hooks.action_log import ActionLog, ActionRow
 from hooks.dashboard.sprint_health import rollovers, sprint_health
 from hooks.testing.simulator import Simulator
-from tests.conftest import SECRET
-from tests.e2e import RULE_PACK, as_user, service_settings, settle, start_service, store_of
+from tests.e2e import as_user, close_milestone, serve_rule_pack, settle, store_of
 
 ADMIN = "admin-token-0123"
 DAY1 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
@@ -74,9 +73,7 @@ def test_roll_overs_are_counted_per_sprint_left_once_per_item() -> None:
 
 @pytest.fixture
 async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    settings = service_settings(gitlab_sim, tmp_path, RULE_PACK, admin_token=SecretStr(ADMIN))
-    server = await start_service(settings)
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await serve_rule_pack(gitlab_sim, tmp_path, admin_token=SecretStr(ADMIN))
     yield server
     await server.close()
 
@@ -89,10 +86,7 @@ async def test_the_sprint_page_charts_the_health_the_bot_set_and_the_roll_overs(
     issue.save()
     await settle(gitlab_sim, store_of(service))
     recorded = await ActionLog(store_of(service)).for_subject("demo/product#1")
-    sprint = gitlab_sim.milestone("Sprint 42")
-    milestone = as_user(gitlab_sim, "alice").groups.get("demo", lazy=True).milestones.get(sprint["id"])
-    milestone.state_event = "close"
-    milestone.save()
+    close_milestone(gitlab_sim, "Sprint 42")
     await settle(gitlab_sim, store_of(service))
 
     jar = aiohttp.CookieJar(unsafe=True)  # the service listens on an IP address

@@ -20,6 +20,7 @@ from tests.conftest import SECRET
 from tests.e2e import (
     RULE_PACK,
     as_user,
+    close_milestone,
     marked_notes,
     service_settings,
     settle,
@@ -106,12 +107,7 @@ async def test_deprioritized_items_stay_behind_and_are_listed_once(
     issue = product_issue(gitlab_sim, "alice", 2)
     issue.labels = [*issue.labels, "deprioritized"]
     issue.save()
-    sprint = gitlab_sim.milestone("Sprint 42")
-    milestone = (
-        as_user(gitlab_sim, "alice").groups.get("demo", lazy=True).milestones.get(sprint["id"])
-    )
-    milestone.state_event = "close"
-    milestone.save()
+    close_milestone(gitlab_sim, "Sprint 42")
     await settle(gitlab_sim, store_of(service))
 
     assert gitlab_sim.issue("demo/product", 2)["milestone"]["title"] == "Sprint 42"

@@ -82,8 +82,8 @@ class _Membership:
             sprint, level = row.params.get("sprint"), row.params.get("status")
             # A roll-over plans its health change before the move lands: it is about the
             # sprint the item went to.
-            source, target = self.moved.get(subject, ("", ""))
-            sprint = target if sprint and sprint == source else sprint
+            left, went_to = self.moved.get(subject, ("", ""))
+            sprint = went_to if sprint and sprint == left else sprint
             for members in self.state.values():  # an item is in one sprint at a time
                 members.pop(subject, None)
             if sprint and level in LEVELS:

@@ -106,6 +106,12 @@ class Facts:
             return known
         return next((m for m in self.milestones if m.id == known.id), known)
 
+    def milestone_if_read(self) -> MilestoneInfo | None:
+        """The subject's milestone as far as known without another GitLab read."""
+        if "milestone" in self.__dict__ or "milestones" in self.__dict__:
+            return self.milestone  # resolved already, or resolvable from the loaded list
+        return self.issue.milestone if self.issue is not None else self.event_milestone
+
     @property
     def labels(self) -> list[str]:
         return self.issue.labels if self.issue else []

@@ -28,7 +28,7 @@ from hooks.rules.model import (
     RuleSet,
     Triggers,
 )
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 
 
 class PlanError(Exception):
@@ -108,12 +108,8 @@ def event_fingerprint(event: Event) -> str:
 
 
 def _sprint(facts: Facts) -> str | None:
-    """The subject's milestone title, if it is known or can be read."""
-    try:
-        milestone = facts.milestone
-    except ReaderError:  # offline planning: the title stays unknown, the action goes on
-        known = facts.issue.milestone if facts.issue else None
-        return known.title or None if known else None
+    """The title of the subject's milestone, if known without another GitLab read."""
+    milestone = facts.milestone_if_read()
     return milestone.title or None if milestone else None
 
 
