@@ -25,6 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check hooks tests bench
 	$(BIN)/mypy
 
+soak: $(STAMP)
+	$(BIN)/python -m tests.services
+	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
