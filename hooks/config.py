@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -98,4 +101,7 @@ class Settings(BaseSettings):
         ):
             if field is not None:
                 values.append(field.get_secret_value())
+        # A driver error could quote the URL; its password is a secret too.
+        with contextlib.suppress(ArgumentError):
+            values.append(make_url(self.database_url).password or "")
         return [v for v in values if v]
