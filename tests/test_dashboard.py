@@ -142,6 +142,26 @@ async def test_login_sets_a_signed_httponly_strict_cookie_that_opens_the_pages(
         assert ADMIN not in await answer.text() and VIEWER not in await answer.text()
 
 
+async def test_scripts_may_read_with_a_bearer_token_and_only_the_admin_token_replays(
+    client: TestClient,
+) -> None:
+    delivery = await deliver(client)
+
+    read = await client.get("/ui/deliveries", headers={"Authorization": f"Bearer {VIEWER}"})
+    refused = await client.post(
+        f"/ui/deliveries/{delivery}/replay", headers={"Authorization": f"Bearer {VIEWER}"}
+    )
+    replayed = await client.post(
+        f"/ui/deliveries/{delivery}/replay",
+        headers={"Authorization": f"Bearer {ADMIN}"},
+        allow_redirects=False,
+    )
+
+    assert read.status == 200 and f'href="/ui/deliveries/{delivery}"' in await read.text()
+    assert refused.status == 403
+    assert replayed.status == 303
+
+
 async def test_login_never_redirects_to_another_site(client: TestClient) -> None:
     response = await client.post(
         "/ui/login", data={"token": ADMIN, "next": "//evil.example/ui"}, allow_redirects=False

@@ -22,7 +22,9 @@ ADMIN = "admin-token-0123"
 DAY1 = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 
 
-def row(day: int, action: str, subject: str, **params: Any) -> ActionRow:
+def row(
+    day: int, action: str, subject: str, result: dict[str, Any] | None = None, **params: Any
+) -> ActionRow:
     when = DAY1 + timedelta(days=day)
     return ActionRow(
         key=f"{action}-{subject}-{day}",
@@ -32,7 +34,7 @@ def row(day: int, action: str, subject: str, **params: Any) -> ActionRow:
         params=params,
         status="done",
         attempts=1,
-        result=None,
+        result=result,
         error=None,
         delivery_id=None,
         run_key=None,
@@ -62,6 +64,17 @@ def test_each_day_counts_the_latest_health_of_the_items_in_each_sprint() -> None
         "at_risk": [0, 1, 1, 0],
     }
     assert s43.now == {"on_track": 0, "needs_attention": 1, "at_risk": 0}
+
+
+def test_the_milestone_the_executor_saw_wins_over_the_planned_one() -> None:
+    moved = row(
+        1, "set_health", "p#1", {"milestone": "Sprint 43"}, status="at_risk", sprint="Sprint 42"
+    )
+
+    [s43, s42] = sprint_health([HISTORY[0], moved], date(2026, 11, 17), days=2)
+
+    assert (s43.sprint, s43.counts["at_risk"]) == ("Sprint 43", [0, 1])
+    assert s42.counts["on_track"] == [1, 0]
 
 
 def test_roll_overs_are_counted_per_sprint_left_once_per_item() -> None:

@@ -1,6 +1,7 @@
 """Sprint health over time, derived from the actions ledger (no extra bookkeeping).
 
-Each `set_health` action records the sprint its item was in; a roll-over
+Each `set_health` action records the sprint its item was in (the executor's result, else
+the plan's parameters); a roll-over
 (`move_to_milestone` away from a sprint) takes the item out of that sprint's counts.
 Only items the bot has set a health on are counted: it is the bot's view of the sprint.
 """
@@ -79,7 +80,10 @@ class _Membership:
         """Replay one action; return the sprint whose health it set, if any."""
         subject = row.subject or ""
         if row.action == "set_health":
-            sprint, level = row.params.get("sprint"), row.params.get("status")
+            # The executor's answer names the milestone the item was in when it acted (when it
+            # read the issue); else the one the plan saw.
+            sprint = (row.result or {}).get("milestone") or row.params.get("sprint")
+            level = row.params.get("status")
             # A roll-over plans its health change before the move lands: it is about the
             # sprint the item went to.
             left, went_to = self.moved.get(subject, ("", ""))
