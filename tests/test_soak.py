@@ -69,6 +69,7 @@ async def queue_depth(session: aiohttp.ClientSession, url: str) -> dict[str, flo
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(DURATION_S + 600)
 async def test_a_steady_stream_for_half_an_hour_keeps_memory_flat_and_leaves_no_backlog(
     tmp_path: Path,
 ) -> None:
