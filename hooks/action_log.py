@@ -258,13 +258,13 @@ class ActionLog:
                     result[r.key] = (state, current, count)
         return result
 
-    async def finish_many(self, outcomes: list[Finish]) -> None:
-        """Record several actions' outcomes in one transaction."""
+    async def finish_many(self, outcomes: list[Finish], owner: str) -> None:
+        """Record several actions' outcomes in one transaction, where `owner` still holds them."""
         if not outcomes:
             return
         stmt = (
             update(actions)
-            .where(actions.c.key == bindparam("k"))
+            .where((actions.c.key == bindparam("k")) & (actions.c.owner == owner))
             .values(
                 status=bindparam("s"),
                 result=bindparam("r"),
@@ -286,6 +286,17 @@ class ActionLog:
         ]
         async with self.store.engine.begin() as conn:
             await conn.execute(stmt, rows)
+
+    async def extend(self, keys: list[str], owner: str, until: datetime) -> None:
+        """Keep the leases of the actions `owner` is still performing."""
+        a = actions.c
+        async with self.store.engine.begin() as conn:
+            for chunk in _chunks(keys, 500):
+                await conn.execute(
+                    update(actions)
+                    .where(a.key.in_(chunk) & (a.owner == owner) & (a.status == "started"))
+                    .values(lease_expires_at=until)
+                )
 
     async def finish(
         self,

@@ -9,7 +9,9 @@ made and does not make a second one. Actions already true on GitLab make no writ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -185,6 +187,9 @@ class Executor:
         if not planned:
             return []
         now = self.now()
+        # Each run claims under an owner of its own: two deliveries of one event in this
+        # process must not both take the same action as "theirs" and both perform it.
+        owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
         claims = await self.ledger.claim_many(
             [
                 ClaimRequest(
@@ -198,17 +203,18 @@ class Executor:
                 )
                 for a in planned
             ],
-            owner=self.owner,
+            owner=owner,
             lease=self.lease,
             now=now,
             recent_since=now - timedelta(hours=1),
         )
+        held = [key for key, (claim, _row, _recent) in claims.items() if claim in ("new", "resume")]
         groups: dict[str, list[int]] = {}
         for index, action in enumerate(planned):
             groups.setdefault(action.subject or f"#{index}", []).append(index)
         outcomes: list[ActionOutcome | None] = [None] * len(planned)
         seen: set[str] = set()
-        pending = _Finishes(self.ledger)
+        pending = _Finishes(self.ledger, owner)
 
         async def run_group(indexes: list[int]) -> None:
             async with self._slots:
@@ -220,10 +226,16 @@ class Executor:
                     seen.add(action.key)
                     outcomes[i] = await self._one(action, context, claims[action.key], pending)
 
+        keeper = asyncio.create_task(self._keep_leases(held, owner))
         try:
             await asyncio.gather(*(run_group(g) for g in groups.values()))
         finally:
-            await pending.flush()
+            try:
+                await pending.flush()
+            finally:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
         done = [o for o in outcomes if o is not None]
         retry = [o for o in done if o.status in ("retry", "busy")]
         if retry:
@@ -233,6 +245,17 @@ class Executor:
                 f"{first.action.action} on {first.action.subject}: {first.error}"
             )
         return done
+
+    async def _keep_leases(self, keys: list[str], owner: str) -> None:
+        # A plan can outlast the lease (a slow GitLab, a long roll-over): while this run is
+        # alive nobody may take its actions over, or both would perform them.
+        period = max(self.lease.total_seconds() / 3, 0.05)
+        while keys:
+            await asyncio.sleep(period)
+            try:
+                await self.ledger.extend(keys, owner, self.now() + self.lease)
+            except Exception as exc:  # the database briefly away: the next beat tries again
+                log.warning("could not extend action leases", error=str(exc))
 
     async def _one(
         self,
@@ -308,8 +331,9 @@ class _Finishes:
 
     BATCH = 32
 
-    def __init__(self, ledger: ActionLog) -> None:
+    def __init__(self, ledger: ActionLog, owner: str) -> None:
         self.ledger = ledger
+        self.owner = owner
         self.items: list[Finish] = []
         self.lock = asyncio.Lock()
 
@@ -321,7 +345,7 @@ class _Finishes:
     async def flush(self) -> None:
         async with self.lock:
             batch, self.items = self.items, []
-            await self.ledger.finish_many(batch)
+            await self.ledger.finish_many(batch, self.owner)
 
 
 def _earlier(action: PlannedActionLike, row: ActionRow | None) -> ActionOutcome:

@@ -111,6 +111,21 @@ async def test_a_resent_delivery_and_the_same_event_under_a_new_key_leave_one_co
     assert len(repeats) == 2  # the label and the comment, both recognised as done
 
 
+async def test_one_event_sent_by_a_group_hook_and_a_project_hook_at_once_is_acted_on_once(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    gitlab_sim.add_hook(str(service.make_url("/webhook")), SECRET, project="demo/product")
+    # Slow writes keep the two deliveries of the change in flight together in one process.
+    gitlab_sim.faults.add(Fault(user="hooks-bot", method="POST", latency_s=0.3))
+
+    block(gitlab_sim, 1)
+    await settle(gitlab_sim, store_of(service))
+
+    sent = [d for d in gitlab_sim.webhooks.sent if d.body["user"]["username"] == "alice"]
+    assert len({d.headers["Idempotency-Key"] for d in sent}) == 2
+    assert len(marked_notes(gitlab_sim, "demo/product", 1)) == 1
+
+
 async def test_every_action_completes_once_through_errors_hangs_and_a_429_storm(
     gitlab_sim: Simulator, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hooks.ledger import RunLedger
 from hooks.store import Store
+from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow
 from tests.burst import (
@@ -26,6 +27,9 @@ from tests.burst import (
     seed,
     serve_env,
 )
+from tests.conftest import SECRET
+from tests.e2e import marked_notes, service_settings, settle, start_service, store_of
+from tests.test_act_once import block
 from tests.test_serve_process import ServeProcess, wait_all_finished
 
 COUNT = 1000
@@ -114,3 +118,39 @@ async def test_two_replicas_on_postgresql_do_each_delivery_and_schedule_once_whe
         finally:
             victim.stop()
             assert survivor.stop(signal.SIGTERM) == 0
+
+
+THREE_NOTES = """
+rules:
+- name: three-notes
+  on: {issue: [update]}
+  if: {label_added: [blocked]}
+  do:
+    - comment: "First of three."
+    - comment: "Second of three."
+    - comment: "Third of three."
+"""
+
+
+async def test_a_replica_does_not_take_over_actions_another_replica_is_still_performing(
+    gitlab_sim: Simulator, postgres_url: str, tmp_path: Path
+) -> None:
+    # Each write outlasts the action lease; the same event reaches both replicas (a group
+    # hook and a project hook), so the second waits while the first is at it, then skips.
+    settings = service_settings(
+        gitlab_sim, tmp_path, THREE_NOTES, database_url=postgres_url, lease_seconds=0.5
+    )
+    replicas = [await start_service(settings) for _ in range(2)]
+    try:
+        gitlab_sim.add_hook(str(replicas[0].make_url("/webhook")), SECRET, group="demo")
+        gitlab_sim.add_hook(str(replicas[1].make_url("/webhook")), SECRET, project="demo/product")
+        gitlab_sim.faults.add(Fault(user="hooks-bot", method="POST", latency_s=0.6))
+
+        block(gitlab_sim, 1)
+        await settle(gitlab_sim, store_of(replicas[0]))
+
+        notes = [n["body"].split("\n")[0] for n in marked_notes(gitlab_sim, "demo/product", 1)]
+        assert sorted(notes) == ["First of three.", "Second of three.", "Third of three."]
+    finally:
+        for replica in replicas:
+            await replica.close()
