@@ -1,53 +1,20 @@
-"""Helpers of the fault tests: deliveries sent like GitLab with a 1 s patience, a database
-link that can be cut, and a simulator seeded with a project full of issues."""
+"""Helpers of the fault tests: deliveries sent like GitLab with a 1 s patience, and a database
+link that can be cut."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 import aiohttp
 
-from tests.conftest import SECRET, fixture_bytes
+from tests.conftest import SECRET
 
 ACK_PATIENCE_S = 1.0  # the issue's bound on answering POST /webhook
-
-
-def issue_event(project: str, iid: int, title: str, *, user: str = "alice", uid: int = 2) -> bytes:
-    """A real `Issue Hook` payload (the shared fixture) re-aimed at one issue of the simulator."""
-    payload: dict[str, Any] = json.loads(fixture_bytes("issue_open.json"))
-    payload["user"].update(id=uid, username=user, name=user.title())
-    payload["project"]["path_with_namespace"] = project
-    payload["object_attributes"].update(iid=iid, title=title, action="open", state="opened")
-    return json.dumps(payload).encode()
-
-
-def seed(issues: int) -> dict[str, Any]:
-    """A simulator seed: the bot, alice, demo/product with `issues` open issues, demo/marketing."""
-    today = date.today()
-    return {
-        "users": [{"username": "hooks-bot"}, {"username": "alice", "token": "alice-token"}],
-        "groups": [{"path": "demo"}],
-        "projects": [{"path": "demo/product"}, {"path": "demo/marketing"}],
-        "milestones": [
-            {
-                "group": "demo",
-                "title": "Sprint 1",
-                "start_date": str(today),
-                "due_date": str(today + timedelta(days=13)),
-            }
-        ],
-        "issues": [
-            {"project": "demo/product", "title": f"Item {n}", "author": "alice"}
-            for n in range(1, issues + 1)
-        ],
-    }
 
 
 @dataclass

@@ -18,9 +18,10 @@ from sqlalchemy.engine import make_url
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow
+from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import marked_notes, service_settings, start_service, store_of
-from tests.faults import Acks, CuttableLink, issue_event, seed
+from tests.faults import Acks, CuttableLink
 from tests.test_gitlab_faults import BOT, TRIAGE, finished
 
 
@@ -50,8 +51,7 @@ async def test_while_postgresql_is_down_intake_answers_503_and_afterwards_nothin
         try:
             async with aiohttp.ClientSession() as session:
                 acked = [
-                    await before.post(session, webhook, issue_event("demo/product", n, f"Item {n}"))
-                    for n in range(1, 7)
+                    await before.post(session, webhook, issue_opened(sim, n)) for n in range(1, 7)
                 ]
                 for _ in range(500):  # cut while deliveries are being worked on
                     if (await store_of(server).stats(utcnow())).processing:
@@ -59,22 +59,18 @@ async def test_while_postgresql_is_down_intake_answers_503_and_afterwards_nothin
                     await asyncio.sleep(0.01)
                 link.cut()
                 refused = [
-                    await during.post(session, webhook, issue_event("demo/product", 9, "Lost"))
-                    for _ in range(3)
+                    await during.post(session, webhook, issue_opened(sim, 9)) for _ in range(3)
                 ]
                 async with session.post(
                     webhook,
-                    data=issue_event("demo/product", 9, "Lost"),
+                    data=issue_opened(sim, 9),
                     headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
                 ) as response:
                     down_answer = (response.status, await response.json(), response.headers)
                 down_ready = await readiness(session, ready_url)
                 await asyncio.sleep(1.0)  # the worker meets the outage too
                 link.restore()
-                acked += [
-                    await after.post(session, webhook, issue_event("demo/product", n, f"Item {n}"))
-                    for n in (7, 8)
-                ]
+                acked += [await after.post(session, webhook, issue_opened(sim, n)) for n in (7, 8)]
                 await finished(store_of(server), [d for d in acked if d is not None], within_s=60)
                 up_ready = await readiness(session, ready_url)
             store = store_of(server)
@@ -108,8 +104,8 @@ async def test_while_postgresql_is_down_intake_answers_503_and_afterwards_nothin
     assert [d.status for d in deliveries if d is not None] == ["done"] * 8
     assert received == [1] * 8
     for n in range(1, 9):
-        assert len(marked_notes(sim, "demo/product", n)) == 1, n
-        assert "triaged" in sim.issue("demo/product", n)["labels"], n
-    follow_ups = sorted(i["title"] for i in sim.issues("demo/marketing"))
+        assert len(marked_notes(sim, ITEMS, n)) == 1, n
+        assert "triaged" in sim.issue(ITEMS, n)["labels"], n
+    follow_ups = sorted(i["title"] for i in sim.issues(SISTERS))
     assert follow_ups == sorted(f"Follow-up: Item {n}" for n in range(1, 9))
-    assert marked_notes(sim, "demo/product", 9) == []  # the refused delivery was not taken
+    assert marked_notes(sim, ITEMS, 9) == []  # the refused delivery was not taken

@@ -23,9 +23,10 @@ from hooks.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.web import SERVICE
+from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
-from tests.faults import Acks, issue_event, seed
+from tests.faults import Acks
 
 BOT = "hooks-bot"
 
@@ -77,16 +78,16 @@ async def test_an_answer_lost_after_gitlab_made_the_change_does_not_make_it_twic
     assert outcome["outcome"] == "done" and outcome["detail"]["result"]["found_by_marker"] is True
 
 
-TRIAGE = """
+TRIAGE = f"""
 rules:
 - name: triage
-  on: {issue: [open]}
-  if: {project: demo/product, labels: {none: [quiet]}}
+  on: {{issue: [open]}}
+  if: {{project: {ITEMS}, labels: {{none: [quiet]}}}}
   do:
     - add_labels: [triaged]
     - set_health: on_track
-    - comment: "Triaged: {{ issue.title }}."
-    - create_issue: {project: demo/marketing, title: "Follow-up: {{ issue.title }}", link: relates_to}
+    - comment: "Triaged: {{{{ issue.title }}}}."
+    - create_issue: {{project: {SISTERS}, title: "Follow-up: {{{{ issue.title }}}}", link: relates_to}}
 """
 
 
@@ -181,7 +182,7 @@ async def test_a_burst_through_every_fault_kind_does_each_action_once_while_inta
         acks = Acks()
         stop = asyncio.Event()
         # Events no rule acts on (the `quiet` label), sent all along to time the intake.
-        quiet = json.loads(issue_event("demo/product", 1, "Quiet"))
+        quiet = json.loads(issue_opened(sim, 1))
         quiet["labels"] = quiet["object_attributes"]["labels"] = [{"title": "quiet"}]
         bodies = (json.dumps({**quiet, "n": n}).encode() for n in itertools.count())
         try:
@@ -190,7 +191,7 @@ async def test_a_burst_through_every_fault_kind_does_each_action_once_while_inta
                 async with aiohttp.ClientSession() as session:
                     burst = await asyncio.gather(
                         *(
-                            acks.post(session, url, issue_event("demo/product", n, f"Item {n}"))
+                            acks.post(session, url, issue_opened(sim, n))
                             for n in range(1, targets + 1)
                         )
                     )
@@ -215,11 +216,11 @@ async def test_a_burst_through_every_fault_kind_does_each_action_once_while_inta
     assert all(burst) and acks.statuses == {202}  # every answer a 202 within 1 s
     assert len(stored) == len(acks.answers) and {d.status for d in stored} == {"done"}
     for n in range(1, targets + 1):
-        issue = sim.issue("demo/product", n)
+        issue = sim.issue(ITEMS, n)
         assert {"triaged", "health::on track"} <= set(issue["labels"]), n
-        assert len(marked_notes(sim, "demo/product", n)) == 1, n
-        assert len(sim.links("demo/product", n)) == 1, n
-    follow_ups = [i for i in sim.issues("demo/marketing") if i["title"].startswith("Follow-up")]
+        assert len(marked_notes(sim, ITEMS, n)) == 1, n
+        assert len(sim.links(ITEMS, n)) == 1, n
+    follow_ups = [i for i in sim.issues(SISTERS) if i["title"].startswith("Follow-up")]
     assert sorted(i["title"] for i in follow_ups) == sorted(
         f"Follow-up: Item {n}" for n in range(1, targets + 1)
     )
@@ -246,23 +247,14 @@ async def test_hung_calls_filling_the_whole_pool_do_not_hold_up_acknowledgements
         acks = Acks()
         try:
             async with aiohttp.ClientSession() as session:
-                first = [
-                    await acks.post(session, url, issue_event("demo/product", n, f"Item {n}"))
-                    for n in (1, 2, 3)
-                ]
-                later = [
-                    await acks.post(session, url, issue_event("demo/product", n, f"Item {n}"))
-                    for n in (4, 5, 6)
-                ]
+                first = [await acks.post(session, url, issue_opened(sim, n)) for n in (1, 2, 3)]
+                later = [await acks.post(session, url, issue_opened(sim, n)) for n in (4, 5, 6)]
                 for _ in range(100):  # until every thread hangs and calls queue behind them
                     if gateway.busy == settings.gitlab_threads and gateway.waiting > 0:
                         break
                     await asyncio.sleep(0.02)
                 exhausted = (gateway.busy, gateway.waiting)
-                more = [
-                    await acks.post(session, url, issue_event("demo/product", n, f"Item {n}"))
-                    for n in (7, 8)
-                ]
+                more = [await acks.post(session, url, issue_opened(sim, n)) for n in (7, 8)]
                 health = (await session.get(str(server.make_url("/healthz")))).status
             sim.faults.remove(hang)  # GitLab recovers; the hung calls time out and are retried
             await finished(store_of(server), [d for d in first + later + more if d is not None])
@@ -278,5 +270,5 @@ async def test_hung_calls_filling_the_whole_pool_do_not_hold_up_acknowledgements
     assert all(first + later + more) and acks.statuses == {202} and health == 200
     assert done == (0, 0)
     for n in range(1, 9):
-        assert len(marked_notes(sim, "demo/product", n)) == 1, n
-        assert "triaged" in sim.issue("demo/product", n)["labels"], n
+        assert len(marked_notes(sim, ITEMS, n)) == 1, n
+        assert "triaged" in sim.issue(ITEMS, n)["labels"], n

@@ -29,8 +29,8 @@ from hooks.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow
-from tests.conftest import fixture_bytes
-from tests.faults import CuttableLink, seed
+from tests.burst import issue_opened, seed
+from tests.faults import CuttableLink
 from tests.test_gitlab_faults import BOT, TRIAGE
 from tests.test_serve_process import ServeProcess
 
@@ -40,14 +40,6 @@ SIGNING_TOKEN = "whsec_" + base64.b64encode(SIGNING_KEY).decode()
 GITLAB_TOKEN = f"glpat-{secrets.token_hex(10)}"
 ADMIN_TOKEN = f"admin-{secrets.token_hex(12)}"
 DB_PASSWORD = f"pw-{secrets.token_hex(10)}"  # trust auth: the server ignores it, the URL has it
-
-
-def body(n: int) -> bytes:
-    payload = json.loads(fixture_bytes("issue_open.json"))
-    payload["user"].update(id=2, username="alice")
-    payload["project"]["path_with_namespace"] = "demo/product"
-    payload["object_attributes"].update(iid=n, title=f"Item {n}")
-    return json.dumps(payload).encode()
 
 
 def signed(data: bytes, msg_id: str) -> dict[str, str]:
@@ -71,6 +63,10 @@ async def test_no_configured_secret_appears_in_the_logs_through_faults_and_refus
     (tmp_path / "rules" / "triage.yaml").write_text(TRIAGE)
     target = make_url(postgres_url)
     sim = Simulator(seed(6), token=GITLAB_TOKEN)
+
+    def body(n: int) -> bytes:
+        return issue_opened(sim, n)
+
     for fault in (
         Fault(user=BOT, path="/api/v4/projects/*", error_rate=0.3),
         Fault(user=BOT, path="/api/v4/projects/*", hang_rate=0.05, hang_s=2.0),
