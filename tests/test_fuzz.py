@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hooks.config import Settings
 from hooks.events import EventParseError, parse_event
-from hooks.web import create_app
+from hooks.web import SERVICE, create_app
 from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
 
 FIXTURES = {name: json.loads(fixture_bytes(name)) for name in FIXTURE_EVENTS}
@@ -140,3 +140,30 @@ def test_the_webhook_never_answers_5xx_to_fuzzed_requests(
 
     status = asyncio.run(run())
     assert status in (202, 400, 401, 413)
+
+
+async def test_a_stored_payload_that_cannot_be_parsed_ends_failed_with_the_reason(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    body = json.loads(fixture_bytes("issue_open.json"))
+    body["object_attributes"]["iid"] = "twenty-three"  # JSON, an issue event, but unreadable
+
+    response = await client.post(
+        "/webhook",
+        data=json.dumps(body),
+        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
+    )
+    delivery_id = (await response.json())["delivery"]
+    service = client.app[SERVICE]
+    await service.worker.run_until_idle()
+
+    delivery = await service.store.get_delivery(delivery_id)
+    assert response.status == 202  # stored: nothing a sender could fix by sending again
+    assert delivery is not None and (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error is not None
+    assert delivery.last_error.startswith("unparseable payload: ") and "iid" in delivery.last_error
+    [trail] = [
+        r for r in await service.store.audit_for(delivery_id=delivery_id) if r["kind"] == "error"
+    ]
+    assert trail["outcome"] == "unparseable" and "iid" in trail["detail"]["error"]
