@@ -7,6 +7,7 @@ lease, and the executor then looks for the hidden marker before creating anythin
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,6 +83,37 @@ class Finish:
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+# Statements run for every plan, built once (building one costs about as much CPU as
+# the SQLite transaction that runs it).
+_RECENT_WRITES = (
+    select(actions.c.subject, func.count())
+    .where(
+        actions.c.subject.in_(bindparam("b_subjects", expanding=True))
+        & (actions.c.status == "done")
+        & (actions.c.updated_at >= bindparam("b_since"))
+    )
+    .group_by(actions.c.subject)
+)
+_FINISH = (
+    update(actions)
+    .where((actions.c.key == bindparam("k")) & (actions.c.owner == bindparam("o")))
+    .values(
+        status=bindparam("s"),
+        result=bindparam("r"),
+        error=bindparam("e"),
+        owner=None,
+        lease_expires_at=None,
+        updated_at=bindparam("t"),
+    )
+)
+
+
+@functools.cache
+def _claim_insert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(actions).on_conflict_do_nothing(index_elements=["key"]).returning(actions.c.key)
 
 
 class ActionLog:
@@ -184,7 +216,6 @@ class ActionLog:
         """`claim` for a whole plan in one transaction (a thousand-item roll-over is one
         INSERT, not a thousand); a key repeated within the batch is claimed once."""
         a = actions.c
-        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
         unique = list({r.key: r for r in requests}.values())
         subjects = sorted({r.subject for r in unique if r.subject})
         result: dict[str, tuple[Claim, ActionRow | None, int]] = {}
@@ -192,14 +223,12 @@ class ActionLog:
             recent: dict[str, int] = {}
             for chunk in _chunks(subjects, 500):
                 rows = await conn.execute(
-                    select(a.subject, func.count())
-                    .where(
-                        a.subject.in_(chunk) & (a.status == "done") & (a.updated_at >= recent_since)
-                    )
-                    .group_by(a.subject)
+                    _RECENT_WRITES, {"b_subjects": chunk, "b_since": recent_since}
                 )
                 recent.update({row[0]: int(row[1]) for row in rows})
             inserted: set[str] = set()
+            # Executed with many parameter sets, the statement is compiled once and cached.
+            stmt = _claim_insert(self.store.dialect)
             for chunk in _chunks(unique, 200):
                 values = [
                     {
@@ -219,13 +248,7 @@ class ActionLog:
                     }
                     for r in chunk
                 ]
-                stmt = (
-                    insert(actions)
-                    .values(values)
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(a.key)
-                )
-                inserted.update(k for (k,) in (await conn.execute(stmt)).all())
+                inserted.update(k for (k,) in (await conn.execute(stmt, values)).all())
             for r in unique:
                 count = recent.get(r.subject or "", 0)
                 if r.key in inserted:
@@ -262,18 +285,6 @@ class ActionLog:
         """Record several actions' outcomes in one transaction, where `owner` still holds them."""
         if not outcomes:
             return
-        stmt = (
-            update(actions)
-            .where((actions.c.key == bindparam("k")) & (actions.c.owner == owner))
-            .values(
-                status=bindparam("s"),
-                result=bindparam("r"),
-                error=bindparam("e"),
-                owner=None,
-                lease_expires_at=None,
-                updated_at=bindparam("t"),
-            )
-        )
         rows = [
             {
                 "k": f.key,
@@ -281,11 +292,12 @@ class ActionLog:
                 "r": json.dumps(f.result, sort_keys=True, default=str) if f.result else None,
                 "e": f.error,
                 "t": f.now,
+                "o": owner,
             }
             for f in outcomes
         ]
         async with self.store.engine.begin() as conn:
-            await conn.execute(stmt, rows)
+            await conn.execute(_FINISH, rows)
 
     async def extend(self, keys: list[str], owner: str, until: datetime) -> None:
         """Keep the leases of the actions `owner` is still performing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, func, select, text, update
+from sqlalchemy import Connection, bindparam, event, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -144,8 +145,16 @@ class Store:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # SQLite has one writer: one connection serialises work in the event loop
             # instead of threads contending for the file lock (13 vs 17 ms per delivery measured).
+            # No rollback on return to the pool: every use of a connection here ends in
+            # commit, rollback, or close (which rolls back what it began), so the pool's
+            # extra ROLLBACK was one more thread round trip per transaction for nothing.
             engine = create_async_engine(
-                full, connect_args={"timeout": 5}, pool_size=1, max_overflow=0, pool_timeout=30
+                full,
+                connect_args={"timeout": 5},
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=30,
+                pool_reset_on_return=None,
             )
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         else:
@@ -231,14 +240,15 @@ class Store:
             }
             for new in first.values()
         ]
+        # One statement executed with many parameter sets: SQLAlchemy compiles it once and
+        # caches it, where a multi-row .values(rows) was compiled anew for every batch.
         stmt = (
             insert(deliveries)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(deliveries.c.id, deliveries.c.dedup_key)
         )
         async with self.engine.begin() as conn:
-            inserted = {key: int(i) for i, key in (await conn.execute(stmt)).all()}
+            inserted = {key: int(i) for i, key in (await conn.execute(stmt, rows)).all()}
             known = [key for key in first if key not in inserted]
             existing: dict[str, int] = {}
             if known:
@@ -265,30 +275,9 @@ class Store:
         self, owner: str, limit: int, lease: timedelta, now: datetime
     ) -> list[Delivery]:
         """Lease up to `limit` due deliveries, including those whose lease ran out."""
-        d = deliveries.c
-        due = (
-            select(d.id)
-            .where(
-                ((d.status == "pending") & (d.next_attempt_at <= now))
-                | ((d.status == "processing") & (d.lease_expires_at < now))
-            )
-            .order_by(d.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        stmt = (
-            update(deliveries)
-            .where(d.id.in_(due.scalar_subquery()))
-            .values(
-                status="processing",
-                lease_owner=owner,
-                lease_expires_at=now + lease,
-                attempts=d.attempts + 1,
-            )
-            .returning(*deliveries.c)
-        )
+        params = {"b_now": now, "b_owner": owner, "b_until": now + lease}
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(_claim_statement(limit), params)).all()
         return sorted((_delivery(row) for row in rows), key=lambda x: x.id)
 
     async def extend_lease(self, ids: Sequence[int], owner: str, until: datetime) -> None:
@@ -317,19 +306,15 @@ class Store:
         Returns False when the lease was lost (another worker reclaimed the
         delivery): nothing is written, so the outcome is recorded exactly once.
         """
-        d = deliveries.c
+        params = {
+            "b_id": delivery_id,
+            "b_owner": owner,
+            "b_status": status,
+            "b_now": now,
+            "b_error": error,
+        }
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(deliveries)
-                .where((d.id == delivery_id) & (d.lease_owner == owner))
-                .values(
-                    status=status,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    last_error=error,
-                )
-            )
+            result = await conn.execute(_FINISH, params)
             if result.rowcount != 1:
                 return False
             await self._insert_audit(conn, records, now, delivery_id=delivery_id)
@@ -420,7 +405,7 @@ class Store:
         if not records:
             return
         await conn.execute(
-            audit.insert(),
+            _AUDIT_INSERT,
             [
                 {
                     "delivery_id": delivery_id,
@@ -503,6 +488,49 @@ class Store:
             failed=counts.get("failed", 0),
             oldest_pending_age_s=max(age, 0.0),
         )
+
+
+# The statements run for every delivery are built once: building a SQLAlchemy statement
+# and its cache key costs about as much CPU as the SQLite transaction that runs it.
+_D = deliveries.c
+_FINISH = (
+    update(deliveries)
+    .where((_D.id == bindparam("b_id")) & (_D.lease_owner == bindparam("b_owner")))
+    .values(
+        status=bindparam("b_status"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=bindparam("b_now"),
+        last_error=bindparam("b_error"),
+    )
+)
+_AUDIT_INSERT = audit.insert()
+
+
+@functools.cache
+def _claim_statement(limit: int) -> Any:
+    """Lease up to `limit` due deliveries (one statement per limit, built once)."""
+    due = (
+        select(_D.id)
+        .where(
+            ((_D.status == "pending") & (_D.next_attempt_at <= bindparam("b_now")))
+            | ((_D.status == "processing") & (_D.lease_expires_at < bindparam("b_now")))
+        )
+        .order_by(_D.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(deliveries)
+        .where(_D.id.in_(due.scalar_subquery()))
+        .values(
+            status="processing",
+            lease_owner=bindparam("b_owner"),
+            lease_expires_at=bindparam("b_until"),
+            attempts=_D.attempts + 1,
+        )
+        .returning(*deliveries.c)
+    )
 
 
 def _upgrade(sync_conn: Connection) -> None:

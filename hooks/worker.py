@@ -72,6 +72,10 @@ class Worker:
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
+        # True when more deliveries may be due than the last claim took: a finished one
+        # then wakes the loop to claim again; otherwise only a notify or the poll does
+        # (an empty claim is a wasted transaction on the one SQLite connection).
+        self._backlog = True
 
     @property
     def running(self) -> bool:
@@ -79,6 +83,7 @@ class Worker:
 
     def notify(self) -> None:
         """Wake the claim loop: something new was stored."""
+        self._backlog = True
         self._wake.set()
 
     async def start(self) -> None:
@@ -114,20 +119,20 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             while not self._stopping:
+                # Cleared before claiming, so a notify during the claim is not lost.
+                self._wake.clear()
                 free = self.concurrency - len(self._in_flight)
-                claimed: list[Delivery] = []
                 if free > 0:
+                    claimed: list[Delivery] = []
                     try:
                         claimed = await self.store.claim(self.owner, free, self.lease, self.now())
                     except Exception as exc:  # database down: keep serving, try again
                         log.warning("claim failed", error=str(exc))
-                for delivery in claimed:
-                    task = asyncio.create_task(self._process(delivery))
-                    self._in_flight[delivery.id] = task
-                    task.add_done_callback(functools.partial(self._finished, delivery.id))
-                if claimed and len(self._in_flight) < self.concurrency:
-                    continue
-                self._wake.clear()
+                    for delivery in claimed:
+                        task = asyncio.create_task(self._process(delivery))
+                        self._in_flight[delivery.id] = task
+                        task.add_done_callback(functools.partial(self._finished, delivery.id))
+                    self._backlog = len(claimed) == free
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
         finally:
@@ -137,7 +142,8 @@ class Worker:
 
     def _finished(self, delivery_id: int, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
-        self._wake.set()
+        if self._backlog:
+            self._wake.set()
 
     async def _heartbeat(self) -> None:
         # A long dispatch (a sprint roll-over) must not lose its lease to another worker.

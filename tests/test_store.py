@@ -152,3 +152,30 @@ async def test_concurrent_deliveries_are_committed_together_and_each_answered(
     assert sum(not duplicate for _, duplicate in results) == 40
     ids = {n.dedup_key: i for n, (i, dup) in zip(news, results, strict=True) if not dup}
     assert all(i == ids[n.dedup_key] for n, (i, _) in zip(news, results, strict=True))
+
+
+async def test_a_batch_mixing_stored_and_new_keys_answers_each_with_its_own_id(
+    database_url: str,
+) -> None:
+    import asyncio
+    import dataclasses
+
+    store = Store.open(database_url)
+    await store.migrate()
+    try:
+
+        def numbered(n: int) -> NewDelivery:
+            return dataclasses.replace(delivery(f"key:{n}"), body=str(n).encode())
+
+        first = [await store.add_delivery(numbered(n)) for n in range(0, 30, 3)]
+        results = await asyncio.gather(*(store.add_delivery(numbered(n)) for n in range(30)))
+        stored = await store.list_deliveries(limit=1000)
+    finally:
+        await store.close()
+
+    assert len(stored) == 30
+    assert [results[n] for n in range(0, 30, 3)] == [(i, True) for i, _ in first]
+    new = [results[n] for n in range(30) if n % 3]
+    assert all(not duplicate for _, duplicate in new)
+    by_number = {int(d.body): d.id for d in stored}
+    assert all(results[n][0] == by_number[n] for n in range(30))
