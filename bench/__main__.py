@@ -8,6 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.report import Row, load, table
+
 PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "intake")
 
 
@@ -24,12 +26,16 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark(s) {unknown}; choose from {', '.join(benchmarks)}")
         return 2
-    print(f"# benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, python {sys.version.split()[0]}")
+    began = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {load()}"
+    print(f"# benchmarks, {began}, python {sys.version.split()[0]}")
+    rows: list[Row] = []
     for name in names:
         started = time.perf_counter()
-        print(f"\n## {name}")
-        importlib.import_module(f"bench.bench_{name}").main()
+        print(f"\n## {name} ({load()})")
+        rows += importlib.import_module(f"bench.bench_{name}").main() or []
         print(f"({time.perf_counter() - started:.0f} s)")
+    print(f"\n# summary: started {began}; ended {datetime.now(UTC):%H:%M} UTC, {load()}")
+    print(table(sorted(rows, key=lambda r: r.number)))
     return 0
 
 

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hooks.schema import actions
-from hooks.store import Store
+from hooks.store import Store, dialect_insert
 
 # Outcomes after which the action is never performed again for the same key.
 FINAL = ("done", "satisfied")
@@ -112,7 +111,7 @@ _FINISH = (
 
 @functools.cache
 def _claim_insert(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     return insert(actions).on_conflict_do_nothing(index_elements=["key"]).returning(actions.c.key)
 
 
@@ -145,7 +144,7 @@ class ActionLog:
         trip: the runaway-rule cap costs no extra query).
         """
         a = actions.c
-        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(self.store.dialect)
         values = {
             "key": key,
             "rule": rule,

@@ -23,8 +23,6 @@ from pydantic import SecretStr
 
 from hooks.config import Settings
 from hooks.store import Store
-from hooks.testing.harness import settle
-from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 
@@ -57,6 +55,10 @@ class Demo:
     """The simulator and the service, side by side in one process."""
 
     def __init__(self, rules_dir: Path, workdir: Path, out: Callable[[str], None]) -> None:
+        # Imported here, not at the top: `hooks serve` loads this module for its command
+        # line and should not carry the simulator in memory.
+        from hooks.testing.simulator import Simulator
+
         self.sim = Simulator()
         self.rules_dir = rules_dir
         self.workdir = workdir
@@ -67,6 +69,8 @@ class Demo:
         return gitlab.Gitlab(self.sim.url, private_token=self.sim.token_for(username), timeout=10)
 
     async def run(self) -> None:
+        from hooks.testing.simulator import SimulatorThread
+
         with SimulatorThread(self.sim):
             settings = Settings(
                 _env_file=None,
@@ -96,6 +100,8 @@ class Demo:
 
     async def step(self, title: str, action: Callable[[], Any]) -> None:
         self.out(f"== {title}")
+        from hooks.testing.harness import settle
+
         await asyncio.to_thread(action)
         await settle(self.sim, self.store)
         await self.report()

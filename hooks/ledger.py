@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hooks.schema import schedule_runs
-from hooks.store import Store
+from hooks.store import Store, dialect_insert
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class RunLedger:
     ) -> bool:
         """True if this owner may run it now (first claim, dead claimer, or retry due)."""
         r = schedule_runs.c
-        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(self.store.dialect)
         stmt = (
             insert(schedule_runs)
             .values(
@@ -143,7 +142,7 @@ class RunLedger:
 
     async def record_missed(self, rule: str, scheduled_at: datetime, now: datetime) -> None:
         """A run too old to catch up on: recorded, never run."""
-        insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(self.store.dialect)
         async with self.store.engine.begin() as conn:
             await conn.execute(
                 insert(schedule_runs)

@@ -179,3 +179,23 @@ async def test_a_batch_mixing_stored_and_new_keys_answers_each_with_its_own_id(
     assert all(not duplicate for _, duplicate in new)
     by_number = {int(d.body): d.id for d in stored}
     assert all(results[n][0] == by_number[n] for n in range(30))
+
+
+def test_the_newest_migration_is_read_from_the_scripts_as_alembic_reads_it() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from hooks.store import MIGRATIONS, head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert [head_revision()] == ScriptDirectory.from_config(config).get_heads()
+
+
+async def test_a_database_already_at_the_newest_migration_is_left_as_it_is(
+    store: Store,
+) -> None:
+    stored = await store.add_delivery(delivery("key:kept"))
+    await store.migrate()
+
+    assert await store.add_delivery(delivery("key:kept")) == (stored[0], True)

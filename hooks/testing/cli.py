@@ -11,11 +11,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from hooks.testing.simulator import Simulator, SimulatorThread
-
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the simulator until interrupted."""
+    # Imported here: `hooks serve` loads this module for its command line only.
+    from hooks.testing.simulator import Simulator, SimulatorThread
+
     seed = None
     if args.seed:
         try:
