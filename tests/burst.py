@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from hooks.schema import deliveries
+from hooks.schema import audit, deliveries
 from hooks.store import Store
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET, fixture_bytes
@@ -158,6 +158,19 @@ async def processed_once(database_url: str, ids: Sequence[int]) -> dict[int, int
             assert len(received) == 1, f"delivery {delivery_id} recorded {len(received)} times"
             attempts[delivery_id] = delivery.attempts
         return attempts
+    finally:
+        await store.close()
+
+
+async def found_by_marker(database_url: str) -> int:
+    """How many actions a resumed attempt found already made on GitLab (write before a kill)."""
+    store = Store.open(database_url)
+    try:
+        async with store.engine.connect() as conn:
+            rows = await conn.execute(select(audit.c.detail).where(audit.c.kind == "action"))
+            return sum(
+                1 for (detail,) in rows if json.loads(detail)["result"].get("found_by_marker")
+            )
     finally:
         await store.close()
 

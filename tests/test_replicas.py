@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.burst import (
     SISTERS,
     Burst,
     comments_per_issue,
+    found_by_marker,
     held_by,
     issues_titled,
     label_added_per_issue,
@@ -105,6 +107,11 @@ async def test_two_replicas_on_postgresql_do_each_delivery_and_schedule_once_whe
             assert all(attempts[i] >= 2 for i in held)
             # Waiting out a dead owner's action lease costs at most a retry or two.
             assert max(attempts.values()) <= 4
+            print(
+                f"killed holding {len(held)} deliveries; attempts "
+                f"{sorted(Counter(attempts.values()).items())}; effects found made by the killed "
+                f"replica {await found_by_marker(postgres_url)}"
+            )
 
             assert set(comments_per_issue(sim, COUNT).values()) == {1}
             assert set(label_added_per_issue(sim, "tracked", COUNT).values()) == {1}
