@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from hooks import demo, install, schedule_cli
+from hooks import demo, install, reconcile_cli, schedule_cli
 from hooks.config import Settings
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
@@ -188,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cli.register(sub)
     schedule_cli.register(sub)
     install.register(sub)
+    reconcile_cli.register(sub)
     demo.register(sub)
     testing_cli.register(sub)
     return parser

@@ -61,6 +61,25 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 10.0
     ready_max_pending_age_s: float = 900.0
 
+    # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
+    watched_hooks: str = Field(
+        default="", description="Hooks to watch besides those install-webhook recorded: PATH:ID,..."
+    )
+    watchdog_interval_s: float = Field(default=300.0, description="0 turns the watchdog off.")
+    watchdog_reenable: bool = Field(
+        default=False, description="Re-enable a disabled hook with GitLab's test delivery."
+    )
+    watchdog_test_trigger: str = "push_events"
+    silence_after_s: float = Field(
+        default=7200.0, description="No delivery this long in working hours while issues change."
+    )
+    working_hours: str = Field(default="mon-fri 09:00-17:00", description="In HOOKS_TIMEZONE.")
+    reconcile_interval_s: float = Field(default=900.0, description="0 turns the sweep off.")
+    reconcile_max_items: int = Field(default=500, description="Changes applied per sweep.")
+    reconcile_lookback_s: float = Field(
+        default=86400.0, description="First sweep of a scope with no delivery seen: how far back."
+    )
+
     # Operations
     admin_token: SecretStr | None = None
     ui_token: SecretStr | None = Field(

@@ -76,6 +76,7 @@ class Snapshot:
     assignees: set[str] = field(default_factory=set)
     health: str | None = None
     iteration_id: int | None = None
+    updated_at: str | None = None  # GitLab's, when read from the API (after the bot's edit)
 
     @classmethod
     def from_event(cls, event: IssueEvent) -> Snapshot:
@@ -101,6 +102,7 @@ class Snapshot:
             assignees={a["username"] for a in issue.get("assignees") or [] if "username" in a},
             health=issue.get("health_status"),
             iteration_id=iteration.get("id"),
+            updated_at=issue.get("updated_at"),
         )
 
 

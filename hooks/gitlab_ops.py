@@ -80,6 +80,47 @@ class GitlabOps:
     def group_issues(self, group: str, **query: Any) -> list[dict[str, Any]]:
         return self._list(f"/groups/{_project(group)}/issues", **query)
 
+    def first_page(self, path: str, **query: Any) -> list[dict[str, Any]]:
+        """One page of a list (`per_page`, `page` in the query), not the whole list."""
+        result = self.gl.http_list(
+            path, query_data=query, get_all=False, iterator=False, max_retries=self.max_retries
+        )
+        return list(result)
+
+    def scope_path(self, kind: str, scope: str) -> str:
+        """`/projects/<path>` or `/groups/<path>`."""
+        return f"/{'groups' if kind == 'group' else 'projects'}/{_project(scope)}"
+
+    def scope_kind(self, scope: str) -> str:
+        """'project' when a project has this path, else 'group' (404 when neither has)."""
+        try:
+            self._get(f"/projects/{_project(scope)}")
+            return "project"
+        except gitlab.exceptions.GitlabHttpError as exc:
+            if exc.response_code != 404:
+                raise
+        self._get(f"/groups/{_project(scope)}")
+        return "group"
+
+    def label_events(self, project: str, iid: int) -> list[dict[str, Any]]:
+        return self._list(f"/projects/{_project(project)}/issues/{iid}/resource_label_events")
+
+    def hook(self, kind: str, scope: str, hook_id: int) -> dict[str, Any]:
+        hook: dict[str, Any] = self._get(f"{self.scope_path(kind, scope)}/hooks/{hook_id}")
+        return hook
+
+    def hook_failures(self, kind: str, scope: str, hook_id: int) -> list[dict[str, Any]]:
+        """The hook's recent failed deliveries (GitLab 17.3+: GET .../hooks/:id/events)."""
+        path = f"{self.scope_path(kind, scope)}/hooks/{hook_id}/events"
+        failed = []
+        for status in ("client_failure", "server_failure"):
+            failed += self.first_page(path, status=status, per_page=100)
+        return failed
+
+    def test_hook(self, kind: str, scope: str, hook_id: int, trigger: str) -> None:
+        """GitLab's test delivery, which re-enables a disabled hook when it succeeds."""
+        self._post(f"{self.scope_path(kind, scope)}/hooks/{hook_id}/test/{trigger}", {})
+
     def project_iterations(self, project: str) -> list[dict[str, Any]]:
         return self._list(f"/projects/{_project(project)}/iterations", include_ancestors="true")
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import gitlab
@@ -14,6 +16,8 @@ from gitlab.v4.objects import Group, Project
 
 from hooks.config import Settings
 from hooks.logs import configure_logging
+from hooks.store import Store
+from hooks.watch_store import WatchStore
 
 log = structlog.get_logger()
 
@@ -49,6 +53,7 @@ class InstallResult:
     target: str
     changed: tuple[str, ...] = ()
     alert_status: str = "executable"
+    kind: str = "project"
 
     @property
     def message(self) -> str:
@@ -114,20 +119,21 @@ def ensure_webhook(
     """
     owner = find_target(gl, target)
     name = str(owner.attributes.get("path_with_namespace") or owner.attributes["full_path"])
+    kind = "group" if isinstance(owner, Group) else "project"
     existing = next((h for h in owner.hooks.list(get_all=True) if h.url == url), None)
     if existing is None:
         hook = owner.hooks.create({"url": url, "token": secret, **WANTED_EVENTS})
         log.info("webhook.created", target=name, hook_id=hook.id, url=url)
-        return InstallResult("created", int(hook.id), name)
+        return InstallResult("created", int(hook.id), name, kind=kind)
     changes: dict[str, Any] = dict(_differences(existing))
     status = str(existing.attributes.get("alert_status") or "executable")
     if not changes and not update_token:
-        return InstallResult("unchanged", int(existing.id), name, alert_status=status)
+        return InstallResult("unchanged", int(existing.id), name, alert_status=status, kind=kind)
     changed = tuple(sorted(changes)) + (("token",) if update_token else ())
     # GitLab requires the URL on every edit of a hook.
     owner.hooks.update(existing.id, {"url": url, **changes, "token": secret})
     log.info("webhook.updated", target=name, hook_id=existing.id, url=url, changed=changed)
-    return InstallResult("updated", int(existing.id), name, changed, status)
+    return InstallResult("updated", int(existing.id), name, changed, status, kind)
 
 
 def _secret(settings: Settings, env_name: str) -> str | None:
@@ -143,6 +149,18 @@ def _scrub(text: str, secrets: list[str]) -> str:
     for value in secrets:
         text = text.replace(value, "***")
     return text
+
+
+async def record_hook(database_url: str, result: InstallResult, url: str) -> None:
+    """Remember the hook in the service database, so the watchdog and the sweep watch it."""
+    store = Store.open(database_url)
+    try:
+        await store.migrate()
+        await WatchStore(store).record_hook(
+            result.target, result.hook_id, datetime.now(UTC), kind=result.kind, url=url
+        )
+    finally:
+        await store.close()
 
 
 def cmd_install_webhook(args: argparse.Namespace) -> int:
@@ -181,6 +199,16 @@ def cmd_install_webhook(args: argparse.Namespace) -> int:
         print(f"hooks: GitLab refused{status}: {_scrub(str(exc), hidden)}", file=sys.stderr)
         return 1
     print(result.message)
+    try:
+        asyncio.run(record_hook(settings.database_url, result, args.url))
+    except Exception as exc:  # registered on GitLab, but the watchdog will not know it
+        print(
+            f"hooks: registered, but not recorded for the watchdog ({type(exc).__name__}: "
+            f"{_scrub(str(exc), hidden)}); set HOOKS_WATCHED_HOOKS={result.target}:"
+            f"{result.hook_id}",
+            file=sys.stderr,
+        )
+        return 1
     if result.warning:
         print(f"hooks: warning: {result.warning}", file=sys.stderr)
     return 0

@@ -77,6 +77,33 @@ class Metrics:
             registry=r,
         )
 
+        self.reconcile_items = Counter(
+            "hooks_reconcile_items_total",
+            "Changes swept by reconciliation: applied (rules run on a change no delivery"
+            " covered), skipped (covered), not_reconcilable (a rule needs an unknown change),"
+            " failed.",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_disabled = Gauge(
+            "hooks_webhook_disabled",
+            "1 while GitLab has disabled a watched webhook (its events are dropped).",
+            ["hook"],
+            registry=r,
+        )
+        self.webhook_silent = Gauge(
+            "hooks_webhook_silent",
+            "1 while a watched webhook delivers nothing in working hours though GitLab changes.",
+            ["hook"],
+            registry=r,
+        )
+        self.webhook_reenabled = Counter(
+            "hooks_webhook_reenabled_total",
+            "Disabled webhooks re-enabled by the watchdog's test delivery.",
+            ["hook"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         """The text exposition format."""
         return bytes(generate_latest(self.registry))

@@ -27,6 +27,8 @@ from hooks.rules.model import RuleSet
 from hooks.schedule_runner import ScheduleRunner
 from hooks.scheduler import Scheduler
 from hooks.store import Store
+from hooks.watch_jobs import WatchJobs
+from hooks.watch_jobs import build as build_watch_jobs
 
 log = structlog.get_logger("hooks.runtime")
 
@@ -94,6 +96,8 @@ class Runtime:
             metrics=metrics,
             now=now,
         )
+        # The webhook watchdog and reconciliation sweep (None without a GitLab token).
+        self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)
 
     def build_scheduler(
         self, store: Store, metrics: Metrics, now: Callable[[], datetime]
@@ -135,6 +139,12 @@ class Runtime:
         except Exception as exc:
             log.warning("could not resolve the bot user yet", error=error_message(exc))
             self._retry_task = asyncio.create_task(self._resolve_bot_later())
+        if self.watch_jobs is not None:
+            await self.watch_jobs.start()
+
+    async def resolve_bot(self) -> None:
+        """Find out who the bot is now (GET /user); raises when GitLab cannot say."""
+        await self._resolve_bot()
 
     async def _resolve_bot(self) -> None:
         assert self.gateway is not None
@@ -153,6 +163,8 @@ class Runtime:
                 delay = min(delay * 2, 60.0)
 
     async def close(self) -> None:
+        if self.watch_jobs is not None:
+            await self.watch_jobs.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         task = getattr(self, "_retry_task", None)

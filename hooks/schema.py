@@ -136,3 +136,50 @@ schedule_runs = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("rule", "scheduled_at", name="uq_schedule_runs_rule_time"),
 )
+
+# The webhooks the service watches (recorded by `hooks install-webhook` or configured), with
+# what the watchdog last read of them: GitLab drops events while a hook is disabled.
+watched_hooks = Table(
+    "watched_hooks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(400), nullable=False),  # project or group path
+    Column("scope_kind", String(20), nullable=True),  # project | group (None: not resolved yet)
+    Column("hook_id", BigInteger, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=True),
+    # executable | temporarily_disabled | permanently_disabled | missing | error
+    Column("alert_status", String(40), nullable=True),
+    Column("disabled_until", UTCDateTime, nullable=True),
+    Column("recent_failures", Integer, nullable=True),
+    Column("silent_since", UTCDateTime, nullable=True),
+    Column("reenabled_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=True),
+    UniqueConstraint("scope", "hook_id", name="uq_watched_hooks_scope_hook"),
+)
+
+# Reconciliation: per watched scope and kind (issue, milestone), the GitLab `updated_at` up to
+# which changes were swept (oldest first), so a long backlog resumes where it stopped.
+reconcile_cursors = Table(
+    "reconcile_cursors",
+    metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("kind", String(20), primary_key=True),
+    Column("updated_after", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Changes the reconciler handled (or the bot itself made while reconciling): with the stored
+# deliveries, what decides that a change is already covered.
+reconciled_changes = Table(
+    "reconciled_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subject", String(400), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    # applied | not_reconcilable | own_write
+    Column("outcome", String(30), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subject", "changed_at", name="uq_reconciled_subject_time"),
+)

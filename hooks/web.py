@@ -22,6 +22,7 @@ from hooks.events import event_kind
 from hooks.metrics import Metrics
 from hooks.runtime import Runtime
 from hooks.store import NewDelivery, Store, dedup_key
+from hooks.watchdog import hook_statuses
 from hooks.worker import RetryPolicy, Worker, utcnow
 
 log = structlog.get_logger("hooks.web")
@@ -220,6 +221,30 @@ async def metrics_view(request: web.Request) -> web.Response:
     )
 
 
+async def webhooks_check(store: Store, now: datetime) -> Check:
+    """Watched hooks GitLab disabled or that went silent: said, but still ready.
+
+    A disabled hook is GitLab's side: taking this replica out of rotation cannot fix it, and
+    would make the watchdog's test delivery, which re-enables the hook, fail as well.
+    """
+    hooks = await hook_statuses(store, now)
+    if not hooks:
+        return Check(True, "no watched webhooks")
+    problems = [
+        f"{h['scope']}:{h['hook_id']} {h['alert_status']}"
+        + (f" until {h['disabled_until']}" if h["disabled_until"] else "")
+        for h in hooks
+        if h["disabled"]
+    ] + [
+        f"{h['scope']}:{h['hook_id']} silent since {h['silent_since']}"
+        for h in hooks
+        if h["silent_since"]
+    ]
+    if not problems:
+        return Check(True, f"{len(hooks)} watched, all delivering")
+    return Check(True, f"{len(hooks)} watched; GitLab drops events: " + "; ".join(problems))
+
+
 def _default_checks(service: Service) -> dict[str, ReadyCheck]:
     async def database() -> Check:
         stats = await service.store.stats(service.now())
@@ -258,6 +283,8 @@ def _default_checks(service: Service) -> dict[str, ReadyCheck]:
             return Check(running, f"{jobs} scheduled rules" if running else "not running")
 
         checks.update(rules=rules, gitlab=gitlab, scheduler=scheduler)
+        if runtime.watch_jobs is not None:
+            checks["webhooks"] = lambda: webhooks_check(service.store, service.now())
     return checks
 
 

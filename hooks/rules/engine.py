@@ -579,9 +579,21 @@ def _run(
     return Plan(_lowest_health_only(actions), trace, planner.fingerprint)
 
 
-def plan(event: Event, rules: RuleSet, reader: Reader, *, now: datetime) -> Plan:
-    """The actions the rules ask for in answer to one event, in rule order."""
-    fingerprint = event_fingerprint(event)
+def plan(
+    event: Event,
+    rules: RuleSet,
+    reader: Reader,
+    *,
+    now: datetime,
+    fingerprint: str | None = None,
+    skip: Callable[[Rule], str | None] | None = None,
+) -> Plan:
+    """The actions the rules ask for in answer to one event, in rule order.
+
+    `fingerprint` replaces the event's own (a change reconstructed from GitLab's current
+    state has no delivery content to take it from); `skip` names rules not to run, and why.
+    """
+    fingerprint = fingerprint or event_fingerprint(event)
     planner = _Planner(reader, now, event, fingerprint, variables=rules.vars)
     subject = issue_from_event(event) if isinstance(event, IssueEvent) else None
     return _run(
@@ -589,7 +601,7 @@ def plan(event: Event, rules: RuleSet, reader: Reader, *, now: datetime) -> Plan
         planner,
         event.project_path,
         subject,
-        lambda rule: not_triggered(rule.on, event),
+        lambda rule: not_triggered(rule.on, event) or (skip(rule) if skip else None),
     )
 
 

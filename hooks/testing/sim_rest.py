@@ -240,12 +240,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         if q.get("author_username"):
             author = s.user_by_name(q["author_username"])
             issues = [i for i in issues if author and i["author_id"] == author["id"]]
-        if q.get("updated_after"):
-            after = q["updated_after"].replace(" ", "T")
-            issues = [i for i in issues if i["updated_at"] > after]
-        if q.get("updated_before"):
-            before = q["updated_before"].replace(" ", "T")
-            issues = [i for i in issues if i["updated_at"] < before]
+        issues = updated_between(q, issues)
         if q.get("search"):
             term = q["search"].lower()
             fields = q.get("in", "title,description").split(",")
@@ -403,6 +398,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         if q.get("iids[]"):
             iids = {int(v) for v in q.getall("iids[]")}
             items = [m for m in items if m["iid"] in iids]
+        items = updated_between(q, items)
         return [sim.milestone_rest(m) for m in sorted(items, key=lambda m: m["id"])]
 
     async def project_milestones(request: web.Request, uid: int) -> web.Response:
@@ -471,7 +467,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             m["state"], action = "closed", "close"
         elif event == "activate" and m["state"] != "active":
             m["state"], action = "active", "reopen"
-        m["updated_at"] = timestamp(datetime.now(UTC))
+        m["updated_at"] = timestamp(sim.now())
         if action:
             sim.milestone_hook(m, action, request.headers.get("X-Gitlab-Event-UUID"))
         return web.json_response(sim.milestone_rest(m))
@@ -590,7 +586,23 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         target = project or next(iter(s.projects.values()))
         # GitLab's "test" delivery also re-enables a disabled hook when it succeeds.
         hook.update(alert_status="executable", disabled_until=None, recent_failures=0)
+        trigger = str(request.match_info["trigger"])
         sample = next((i for i in s.issues.values() if i["project_id"] == target["id"]), None)
+        if trigger == "push_events":
+            # GitLab's push test uses the project's last commits; the simulator has no
+            # repository, so the payload carries none.
+            push = {
+                "object_kind": "push",
+                "event_name": "push",
+                "ref": "refs/heads/main",
+                "project": sim.project_hook_payload(target),
+                "commits": [],
+                "total_commits_count": 0,
+            }
+            status = await sim.webhooks.send(hook, "Push Hook", push, trigger)
+            if not (isinstance(status, int) and 200 <= status < 400):
+                return web.json_response({"message": f"[{status}] hook test failed"}, status=422)
+            return web.json_response({"message": "201 Created"}, status=201)
         payload: dict[str, Any] = {
             "object_kind": "issue",
             "project": sim.project_hook_payload(target),
@@ -602,12 +614,23 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
                 "project": sim.project_hook_payload(target),
                 "object_attributes": {**sim.issue_rest(sample), "action": "open"},
             }
-        status = await sim.webhooks.send(
-            hook, "Issue Hook", payload, str(request.match_info["trigger"])
-        )
+        status = await sim.webhooks.send(hook, "Issue Hook", payload, trigger)
         if not (isinstance(status, int) and 200 <= status < 400):
             return web.json_response({"message": f"[{status}] hook test failed"}, status=422)
         return web.json_response({"message": "201 Created"}, status=201)
+
+    async def hook_events(request: web.Request, uid: int) -> web.Response:
+        # GitLab 17.3+: the hook's recent deliveries, newest first, filtered by status.
+        hook = hook_of(request)
+        wanted = request.query.get("status")
+        found = [
+            e
+            for e in reversed(sim.webhooks.log(hook["id"]))
+            if wanted is None
+            or _status_class(e["response_status"]) == wanted
+            or str(e["response_status"]) == wanted
+        ]
+        return paginate(request, found)
 
     p = f"{API}/projects/{{project}}"
     g = f"{API}/groups/{{group}}"
@@ -650,13 +673,40 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         ("PUT", f"{p}/hooks/{{hook_id:\\d+}}", api(edit_hook)),
         ("DELETE", f"{p}/hooks/{{hook_id:\\d+}}", api(delete_hook)),
         ("POST", f"{p}/hooks/{{hook_id:\\d+}}/test/{{trigger}}", api(test_hook)),
+        ("GET", f"{p}/hooks/{{hook_id:\\d+}}/events", api(hook_events)),
         ("GET", f"{g}/hooks", api(list_hooks)),
         ("POST", f"{g}/hooks", api(add_hook)),
         ("GET", f"{g}/hooks/{{hook_id:\\d+}}", api(get_hook)),
         ("PUT", f"{g}/hooks/{{hook_id:\\d+}}", api(edit_hook)),
         ("DELETE", f"{g}/hooks/{{hook_id:\\d+}}", api(delete_hook)),
         ("POST", f"{g}/hooks/{{hook_id:\\d+}}/test/{{trigger}}", api(test_hook)),
+        ("GET", f"{g}/hooks/{{hook_id:\\d+}}/events", api(hook_events)),
     ]
+
+
+def updated_between(q: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GitLab's `updated_after`/`updated_before`: updated on or after / on or before."""
+    if q.get("updated_after"):
+        after = _stamp(q["updated_after"])
+        items = [i for i in items if _stamp(i["updated_at"]) >= after]
+    if q.get("updated_before"):
+        before = _stamp(q["updated_before"])
+        items = [i for i in items if _stamp(i["updated_at"]) <= before]
+    return items
+
+
+def _stamp(value: str) -> datetime:
+    text = value.strip().replace(" UTC", "Z").replace(" ", "T")
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _status_class(status: int | str) -> str:
+    if isinstance(status, int) and 200 <= status < 300:
+        return "successful"
+    if isinstance(status, int) and 400 <= status < 500:
+        return "client_failure"
+    return "server_failure"
 
 
 HOOK_FLAGS = (

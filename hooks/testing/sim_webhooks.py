@@ -20,6 +20,14 @@ EVENT_FLAGS = {
     "Release Hook": "releases_events",
     "Milestone Hook": "milestone_events",
 }
+TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
+    "Issue Hook": "issue_hooks",
+    "Confidential Issue Hook": "confidential_issue_hooks",
+    "Release Hook": "release_hooks",
+    "Milestone Hook": "milestone_hooks",
+    "Push Hook": "push_hooks",
+}
+LOG_SIZE = 100
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
 
@@ -44,6 +52,7 @@ class WebhookSender:
         self.sent: list[SentDelivery] = []
         self.timeout_s = 10.0
         self._seen: set[tuple[str, int]] = set()  # (event UUID, hook id) already delivered
+        self._logs: dict[int, list[dict[str, Any]]] = {}  # per hook, as GitLab's WebHookLog
         self._pending = 0
         self._lock = threading.Lock()
         self._queues: dict[int, asyncio.Queue[tuple[dict[str, Any], str, dict[str, Any], str]]] = {}
@@ -123,8 +132,40 @@ class WebhookSender:
         except (aiohttp.ClientError, TimeoutError) as exc:
             status = type(exc).__name__
         self._record(hook, isinstance(status, int) and 200 <= status < 400, now)
+        self._log(hook, event, headers, payload, status, started=now)
         self.sent.append(SentDelivery(hook["id"], hook["url"], event, headers, payload, status))
         return status
+
+    def _log(
+        self,
+        hook: dict[str, Any],
+        event: str,
+        headers: dict[str, str],
+        payload: dict[str, Any],
+        status: int | str,
+        started: datetime,
+    ) -> None:
+        logs = self._logs.setdefault(hook["id"], [])
+        logs.append(
+            {
+                "id": len(logs) + 1,
+                "url": hook["url"],
+                "trigger": TRIGGERS.get(event, event),
+                "request_headers": {k: v for k, v in headers.items() if k != "X-Gitlab-Token"},
+                "request_data": payload,
+                "response_headers": {},
+                "response_body": "",
+                "execution_duration": (datetime.now(UTC) - started).total_seconds(),
+                # GitLab logs a connection failure as "internal error", not a status code.
+                "response_status": status if isinstance(status, int) else "internal error",
+                "created_at": started.isoformat(),
+            }
+        )
+        del logs[:-LOG_SIZE]
+
+    def log(self, hook_id: int) -> list[dict[str, Any]]:
+        """The hook's recent delivery attempts, oldest first (dropped events are not logged)."""
+        return list(self._logs.get(hook_id, []))
 
     @staticmethod
     def _record(hook: dict[str, Any], ok: bool, now: datetime) -> None:

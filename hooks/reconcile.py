@@ -1,0 +1,641 @@
+"""Reconciliation: do once what GitLab's dropped webhooks would have done.
+
+For each watched scope (a project or group with a watched hook), issues and milestones
+updated since the cursor (or, the first time, since the last delivery seen) are listed
+oldest first (`updated_after`, `order_by=updated_at`). A change a stored delivery or an
+earlier reconciliation covers is skipped (see `hooks.watch_store`); any other is rebuilt
+into the event GitLab would have sent (open/close/update for issues, create/close for
+milestones; label changes from resource label events) and planned against the rules that
+can run on it, then executed with the same executor and idempotency ledger as a delivery.
+The cursor moves after each item, so a sweep stopped by its budget or a restart resumes.
+Every GitLab call goes through the gateway, i.e. the process's shared rate budget.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from hooks.events import Event, IssueEvent, MilestoneEvent, parse_event
+from hooks.executor import ActionOutcome, ExecutionContext, Snapshot, TransientFailure
+from hooks.gateway import error_message
+from hooks.gitlab_ops import GitlabOps
+from hooks.metrics import Metrics
+from hooks.processor import BotUser, RulesDispatcher, snapshot_of, trace_records
+from hooks.rules.engine import not_triggered, plan
+from hooks.rules.model import Rule, RuleSet
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
+from hooks.rules.reconcilable import needs_label_history, not_reconcilable
+from hooks.store import AuditRecord, Store
+from hooks.watch_store import (
+    SLACK,
+    WatchStore,
+    covers,
+    issue_subject,
+    milestone_subject,
+    whole_seconds,
+)
+
+log = structlog.get_logger("hooks.reconcile")
+
+PAGE = 100
+# Actions that write through `PUT /issues/:iid`, whose answer carries the new updated_at.
+REST_EDITS = frozenset(
+    {"add_labels", "remove_labels", "move_to_milestone", "assign", "close", "reopen"}
+)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """GitLab's REST timestamps ('2026-11-24T10:00:00.123Z') as aware datetimes."""
+    if not isinstance(value, str) or not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def gitlab_time(moment: datetime) -> str:
+    """A time as the API takes it, to the millisecond GitLab stores."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _digest(*parts: object) -> str:
+    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+@dataclass
+class ScopeReport:
+    """What one sweep did for one watched scope."""
+
+    scope: str
+    applied: int = 0
+    skipped: int = 0
+    not_reconcilable: int = 0
+    failed: int = 0
+    finished: bool = True  # False: the budget ran out or a failure stopped it; resumes later
+    cursor: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Budget:
+    left: int
+
+
+class _RetryLater(Exception):
+    """GitLab was briefly unavailable for this item: stop here, the cursor stays before it."""
+
+
+class SweepReader:
+    """The plan's reader, with milestones and iterations read once per sweep, not per item."""
+
+    def __init__(self, inner: Reader, cache: dict[tuple[str, str], Any]) -> None:
+        self.inner = inner
+        self.cache = cache
+
+    def milestones(self, project: str) -> list[MilestoneInfo]:
+        key = ("milestones", project)
+        if key not in self.cache:
+            self.cache[key] = self.inner.milestones(project)
+        found: list[MilestoneInfo] = self.cache[key]
+        return found
+
+    def iterations(self, project: str) -> list[MilestoneInfo]:
+        key = ("iterations", project)
+        if key not in self.cache:
+            self.cache[key] = self.inner.iterations(project)
+        found: list[MilestoneInfo] = self.cache[key]
+        return found
+
+    def milestone_issues(
+        self, project: str, milestone: MilestoneInfo, state: str = "opened"
+    ) -> list[IssueInfo]:
+        return self.inner.milestone_issues(project, milestone, state)
+
+    def issue(self, project: str, iid: int) -> IssueInfo:
+        return self.inner.issue(project, iid)
+
+    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
+        return self.inner.issues(project, query)
+
+
+def previous_labels(current: list[str], events: list[dict[str, Any]], after: datetime) -> list[str]:
+    """The labels before the label events later than `after`, undone newest first."""
+    labels = list(current)
+    later = [e for e in events if (parse_time(e.get("created_at")) or after) > after]
+    for e in sorted(
+        later, key=lambda e: (e.get("created_at") or "", e.get("id") or 0), reverse=True
+    ):
+        name = (e.get("label") or {}).get("name")
+        if not name:
+            continue
+        if e.get("action") == "add" and name in labels:
+            labels.remove(name)
+        elif e.get("action") == "remove" and name not in labels:
+            labels.append(name)
+    return labels
+
+
+def issue_event(
+    raw: dict[str, Any], info: IssueInfo, action: str, changes: dict[str, Any]
+) -> IssueEvent:
+    """The issue event GitLab would have sent for this state (the opener as its user)."""
+    labels = [{"title": t} for t in info.labels]
+    milestone = raw.get("milestone") or {}
+    iteration = raw.get("iteration") or {}
+    author = raw.get("author") or {}
+    header = "Confidential Issue Hook" if info.confidential else "Issue Hook"
+    payload = {
+        "object_kind": "issue",
+        "event_type": "confidential_issue" if info.confidential else "issue",
+        "user": author if action == "open" else None,
+        "project": {"id": raw.get("project_id"), "path_with_namespace": info.project_path},
+        "object_attributes": {
+            "id": raw.get("id"),
+            "iid": info.iid,
+            "title": info.title,
+            "description": info.description,
+            "state": info.state,
+            "action": action,
+            "confidential": info.confidential,
+            "milestone_id": milestone.get("id"),
+            "iteration_id": iteration.get("id"),
+            "author_id": author.get("id"),
+            "due_date": raw.get("due_date"),
+            "created_at": raw.get("created_at"),
+            "updated_at": raw.get("updated_at"),
+            "closed_at": raw.get("closed_at"),
+            "health_status": raw.get("health_status"),
+            "url": raw.get("web_url"),
+            "labels": labels,
+        },
+        "labels": labels,
+        "assignees": raw.get("assignees") or [],
+        "changes": changes,
+    }
+    event = parse_event(header, payload)
+    assert isinstance(event, IssueEvent)
+    return event
+
+
+def milestone_event(raw: dict[str, Any], project: str, action: str) -> MilestoneEvent:
+    """The milestone event GitLab (18.2+) would have sent."""
+    attrs = {
+        k: raw.get(k)
+        for k in (
+            "id",
+            "iid",
+            "title",
+            "description",
+            "state",
+            "created_at",
+            "updated_at",
+            "due_date",
+            "start_date",
+            "group_id",
+            "project_id",
+        )
+    }
+    payload = {
+        "object_kind": "milestone",
+        "event_type": "milestone",
+        "project": {"path_with_namespace": project},
+        "object_attributes": attrs,
+        "action": action,
+    }
+    event = parse_event("Milestone Hook", payload)
+    assert isinstance(event, MilestoneEvent)
+    return event
+
+
+class Reconciler:
+    """Sweeps the watched scopes; one instance per process, runs claimed via the run ledger."""
+
+    def __init__(
+        self,
+        *,
+        rules: Callable[[], RuleSet | None],
+        dispatcher: RulesDispatcher,
+        store: Store,
+        metrics: Metrics,
+        bot: Callable[[], BotUser | None],
+        now: Callable[[], datetime],
+        require_bot: bool = True,
+        max_items: int = 500,
+        lookback: timedelta = timedelta(days=1),
+    ) -> None:
+        self.require_bot = require_bot
+        self.rules = rules
+        self.dispatcher = dispatcher
+        self.store = store
+        self.watch = WatchStore(store)
+        self.metrics = metrics
+        self.bot = bot
+        self.now = now
+        self.max_items = max_items
+        self.lookback = lookback
+
+    # -- the sweep --------------------------------------------------------------------
+
+    async def sweep(
+        self, *, since: datetime | None = None, max_items: int | None = None
+    ) -> list[ScopeReport]:
+        """One budgeted pass over every watched scope, oldest changes first."""
+        if self.dispatcher.gateway is None:
+            raise RuntimeError("reconciliation reads GitLab: set HOOKS_GITLAB_TOKEN")
+        if self.require_bot and self.bot() is None:
+            # Acting before knowing who the bot is could answer its own changes.
+            raise RuntimeError("the bot user is not known yet (GET /user failed)")
+        budget = _Budget(max_items if max_items is not None else self.max_items)
+        scopes: dict[str, str | None] = {}
+        for hook in await self.watch.hooks():
+            scopes.setdefault(hook.scope, hook.scope_kind)
+        reports = []
+        for scope, kind in scopes.items():
+            report = ScopeReport(scope)
+            with structlog.contextvars.bound_contextvars(scope=scope):
+                try:
+                    await self._scope(scope, kind or await self._kind(scope), since, budget, report)
+                except _RetryLater as exc:
+                    report.finished = False
+                    report.errors.append(str(exc))
+                except Exception as exc:  # one scope's failure must not stop the others
+                    report.finished = False
+                    report.errors.append(error_message(exc))
+                    log.warning("reconcile scope failed", error=error_message(exc))
+            log.info("reconciled", **report.as_dict())
+            reports.append(report)
+        return reports
+
+    async def _kind(self, scope: str) -> str:
+        kind: str = await self._call(lambda ops: ops.scope_kind(scope))
+        return kind
+
+    async def _call(self, fn: Callable[[GitlabOps], Any]) -> Any:
+        assert self.dispatcher.gateway is not None
+        retries = self.dispatcher.max_retries
+        return await self.dispatcher.gateway.call(lambda gl: fn(GitlabOps(gl, max_retries=retries)))
+
+    async def _start(self, scope: str, kind: str, since: datetime | None) -> datetime:
+        if since is not None:
+            return since
+        cursor = await self.watch.cursor(scope, kind)
+        if cursor is not None:
+            return cursor
+        last = await self.watch.last_delivery_at(scope)
+        return last - SLACK if last is not None else self.now() - self.lookback
+
+    async def _scope(
+        self,
+        scope: str,
+        kind: str,
+        since: datetime | None,
+        budget: _Budget,
+        report: ScopeReport,
+    ) -> None:
+        issues_from = await self._start(scope, "issue", since)
+        milestones_from = await self._start(scope, "milestone", since)
+        seen = await self.watch.coverage(scope, min(issues_from, milestones_from) - SLACK)
+        cache: dict[tuple[str, str], Any] = {}
+        await self._milestones(scope, kind, milestones_from, seen, cache, budget, report)
+        await self._issues(scope, kind, issues_from, seen, cache, budget, report)
+
+    # -- issues -------------------------------------------------------------------------
+
+    async def _issues(
+        self,
+        scope: str,
+        kind: str,
+        start: datetime,
+        seen: dict[str, datetime],
+        cache: dict[tuple[str, str], Any],
+        budget: _Budget,
+        report: ScopeReport,
+    ) -> None:
+        cursor, page = start, 1
+        while True:
+            # Always from the cursor, not by offset: items this sweep edits move to the end of
+            # the order, and an offset would then skip as many unvisited ones.
+            query = {
+                "updated_after": gitlab_time(cursor),
+                "order_by": "updated_at",
+                "sort": "asc",
+                "state": "all",
+                "per_page": PAGE,
+                "page": page,
+            }
+            batch = await self._page(kind, scope, query)
+            if not batch:
+                report.cursor = gitlab_time(cursor)
+                return
+            done_before = await self.watch.reconciled(
+                issue_subject(IssueInfo.from_rest(r).project_path, r["iid"]) for r in batch
+            )
+            moved = False
+            for raw in batch:
+                info = IssueInfo.from_rest(raw)
+                changed_at = parse_time(raw.get("updated_at")) or cursor
+                last = max(
+                    (t for t in (seen.get(info.subject), done_before.get(info.subject)) if t),
+                    default=None,
+                )
+                if covers(last, changed_at):
+                    report.skipped += 1
+                    self.metrics.reconcile_items.labels("skipped").inc()
+                else:
+                    if budget.left <= 0:
+                        report.finished = False
+                        report.cursor = gitlab_time(cursor)
+                        return
+                    budget.left -= 1
+                    await self._issue(raw, info, changed_at, start, last, cache, report)
+                if changed_at > cursor:
+                    cursor, moved = changed_at, True
+                    await self.watch.advance(scope, "issue", cursor, self.now())
+            if len(batch) < PAGE:
+                report.cursor = gitlab_time(cursor)
+                return
+            # A full page all at the cursor's own time: step past it by offset.
+            page = 1 if moved else page + 1
+
+    async def _page(self, kind: str, scope: str, query: dict[str, Any]) -> list[dict[str, Any]]:
+        def read(ops: GitlabOps) -> list[dict[str, Any]]:
+            return ops.first_page(f"{ops.scope_path(kind, scope)}/issues", **query)
+
+        found: list[dict[str, Any]] = await self._call(read)
+        return found
+
+    async def _issue(
+        self,
+        raw: dict[str, Any],
+        info: IssueInfo,
+        changed_at: datetime,
+        window_start: datetime,
+        last_seen: datetime | None,
+        cache: dict[tuple[str, str], Any],
+        report: ScopeReport,
+    ) -> None:
+        ruleset = self.rules()
+        if ruleset is None:
+            raise _RetryLater("no rules loaded")
+        created = parse_time(raw.get("created_at"))
+        closed = parse_time(raw.get("closed_at"))
+        after = last_seen or window_start
+        events: list[tuple[str, dict[str, Any]]] = []
+        opened_here = last_seen is None and created is not None and created >= window_start
+        if opened_here:
+            events.append(("open", {}))
+        if not opened_here or whole_seconds(changed_at) > whole_seconds(created or changed_at):
+            action = "close" if info.state == "closed" and closed and closed > after else "update"
+            events.append((action, {}))
+        bot = self.bot()
+        author = (raw.get("author") or {}).get("username")
+        records: list[AuditRecord] = []
+        outcomes: list[ActionOutcome] = []
+        blocked: dict[str, str] = {}
+        snapshots = {info.subject: Snapshot.from_rest(raw)}
+        for action, changes in events:
+            if action == "open" and bot is not None and author == bot.username:
+                records.append(_note("ignored", "opened by the bot's own user; loop guard"))
+                continue
+            probe = issue_event(raw, info, action, changes)
+            listening = [r for r in ruleset.rules if r.enabled and not not_triggered(r.on, probe)]
+            skip = {r.name: why for r in listening if (why := not_reconcilable(r))}
+            if action != "open" and any(
+                needs_label_history(r, info.labels) for r in listening if r.name not in skip
+            ):
+                try:
+                    history = await self._call(
+                        lambda ops: ops.label_events(info.project_path, info.iid)
+                    )
+                except Exception as exc:
+                    why = f"not reconcilable: label history unavailable ({error_message(exc)})"
+                    skip.update(
+                        (r.name, why) for r in listening if needs_label_history(r, info.labels)
+                    )
+                else:
+                    before = previous_labels(info.labels, history, after)
+                    if sorted(before) != sorted(info.labels):
+                        changes = {
+                            "labels": {
+                                "previous": [{"title": t} for t in before],
+                                "current": [{"title": t} for t in info.labels],
+                            }
+                        }
+            event = issue_event(raw, info, action, changes)
+            moment = created if action == "open" else changed_at
+            fingerprint = "reconcile:" + _digest(event.kind, action, raw.get("id"), moment, changes)
+            blocked.update(skip)
+            records.append(
+                AuditRecord(
+                    kind="event",
+                    outcome="reconciled",
+                    detail={
+                        "action": action,
+                        "updated_at": raw.get("updated_at"),
+                        "changes": changes,
+                    },
+                    subject=info.subject,
+                )
+            )
+            outcomes += await self._execute(
+                event, ruleset, fingerprint, skip, snapshots, cache, records
+            )
+        await self._finish(info.subject, changed_at, blocked, records, outcomes, report)
+        await self._own_writes(info, raw, snapshots, outcomes)
+
+    async def _own_writes(
+        self,
+        info: IssueInfo,
+        raw: dict[str, Any],
+        snapshots: dict[str, Snapshot],
+        outcomes: list[ActionOutcome],
+    ) -> None:
+        """Record the bot's own change of the subject, so the next sweep does not redo it."""
+        wrote = [
+            o
+            for o in outcomes
+            if o.status == "done" and not o.earlier and o.action.subject == info.subject
+        ]
+        if not wrote:
+            return
+        health_mode = self.dispatcher.executor.health_mode
+        rest_only = all(
+            o.action.action in REST_EDITS
+            or (
+                o.action.action == "set_health"
+                and (o.action.params.get("mode") or health_mode) == "label"
+            )
+            for o in wrote
+        )
+        new = snapshots[info.subject].updated_at
+        if not rest_only or new in (None, raw.get("updated_at")):
+            # A note or a GraphQL write also moves updated_at; only a read tells where to.
+            fresh = await self._call(lambda ops: ops.issue(info.project_path, info.iid))
+            new = fresh.get("updated_at")
+        at = parse_time(new)
+        if at is not None:
+            await self.watch.mark_reconciled([(info.subject, at, "own_write")], self.now())
+
+    # -- milestones -------------------------------------------------------------------
+
+    async def _milestones(
+        self,
+        scope: str,
+        kind: str,
+        start: datetime,
+        seen: dict[str, datetime],
+        cache: dict[tuple[str, str], Any],
+        budget: _Budget,
+        report: ScopeReport,
+    ) -> None:
+        query: dict[str, Any] = {"updated_after": gitlab_time(start)}
+        if kind == "project":
+            query["include_ancestors"] = "true"
+
+        def listed(ops: GitlabOps) -> list[dict[str, Any]]:
+            return ops._list(f"{ops.scope_path(kind, scope)}/milestones", **query)
+
+        found = sorted(
+            await self._call(listed),
+            key=lambda m: (m.get("updated_at") or "", m["id"]),
+        )
+        done_before = await self.watch.reconciled(milestone_subject(m["id"]) for m in found)
+        ruleset = self.rules()
+        if ruleset is None:
+            raise _RetryLater("no rules loaded")
+        for raw in found:
+            subject = milestone_subject(raw["id"])
+            changed_at = parse_time(raw.get("updated_at")) or start
+            last = max(
+                (t for t in (seen.get(subject), done_before.get(subject)) if t), default=None
+            )
+            if covers(last, changed_at):
+                report.skipped += 1
+                self.metrics.reconcile_items.labels("skipped").inc()
+                await self.watch.advance(scope, "milestone", changed_at, self.now())
+                continue
+            if budget.left <= 0:
+                report.finished = False
+                return
+            budget.left -= 1
+            created = parse_time(raw.get("created_at"))
+            actions = []
+            if last is None and created is not None and created >= start:
+                actions.append("create")
+            if raw.get("state") == "closed":
+                actions.append("close")
+            records: list[AuditRecord] = []
+            outcomes: list[ActionOutcome] = []
+            blocked: dict[str, str] = {}
+            if not actions:
+                # An edit or a reopen: GitLab keeps no history telling which.
+                probe = milestone_event(raw, scope, "reopen")
+                for rule in ruleset.rules:
+                    if rule.enabled and not not_triggered(rule.on, probe):
+                        blocked[rule.name] = "not reconcilable: cannot tell a reopen from an edit"
+            for action in actions:
+                event = milestone_event(raw, scope, action)
+                skip = {
+                    r.name: why
+                    for r in ruleset.rules
+                    if r.enabled and not not_triggered(r.on, event) and (why := not_reconcilable(r))
+                }
+                blocked.update(skip)
+                records.append(
+                    AuditRecord(
+                        kind="event",
+                        outcome="reconciled",
+                        detail={"action": action, "updated_at": raw.get("updated_at")},
+                        subject=subject,
+                    )
+                )
+                fingerprint = "reconcile:" + _digest("milestone", action, raw["id"], changed_at)
+                outcomes += await self._execute(
+                    event, ruleset, fingerprint, skip, {}, cache, records
+                )
+            await self._finish(subject, changed_at, blocked, records, outcomes, report)
+            await self.watch.advance(scope, "milestone", changed_at, self.now())
+
+    # -- shared ---------------------------------------------------------------------------
+
+    async def _execute(
+        self,
+        event: Event,
+        ruleset: RuleSet,
+        fingerprint: str,
+        skip: dict[str, str],
+        snapshots: dict[str, Snapshot],
+        cache: dict[tuple[str, str], Any],
+        records: list[AuditRecord],
+    ) -> list[ActionOutcome]:
+        now = self.now()
+
+        def skipped(rule: Rule) -> str | None:
+            return skip.get(rule.name)
+
+        the_plan, reader = await self.dispatcher.planned(
+            lambda r: plan(
+                event,
+                ruleset,
+                SweepReader(r, cache),
+                now=now,
+                fingerprint=fingerprint,
+                skip=skipped,
+            )
+        )
+        if reader.transient:
+            raise _RetryLater(f"reading GitLab failed: {reader.transient}")
+        records.extend(trace_records(the_plan))
+        for subject, issue in reader.seen.items():
+            snapshots.setdefault(subject, snapshot_of(issue))
+        context = ExecutionContext(run_key=f"reconcile:{event.subject}", snapshots=snapshots)
+        try:
+            outcomes = await self.dispatcher.executor.run(the_plan.actions, context)
+        except TransientFailure as exc:
+            raise _RetryLater(str(exc)) from exc
+        records.extend(o.audit() for o in outcomes)
+        return outcomes
+
+    async def _finish(
+        self,
+        subject: str,
+        changed_at: datetime,
+        blocked: dict[str, str],
+        records: list[AuditRecord],
+        outcomes: list[ActionOutcome],
+        report: ScopeReport,
+    ) -> None:
+        """Audit the item, count it, and record its change as handled."""
+        records.extend(
+            AuditRecord(kind="rule", outcome="not_reconcilable", detail={"reason": why}, rule=name)
+            for name, why in sorted(blocked.items())
+        )
+        failed = [o for o in outcomes if not o.ok]
+        report.applied += 1
+        self.metrics.reconcile_items.labels("applied").inc()
+        if blocked:
+            report.not_reconcilable += 1
+            self.metrics.reconcile_items.labels("not_reconcilable").inc()
+        if failed:
+            report.failed += 1
+            self.metrics.reconcile_items.labels("failed").inc()
+            report.errors += [f"{o.action.rule}/{o.action.action}: {o.error}" for o in failed]
+        key = f"reconcile:{subject}@{changed_at.isoformat()}"
+        await self.store.add_audit(records, self.now(), run_key=key)
+        outcome = "not_reconcilable" if blocked and not outcomes else "applied"
+        await self.watch.mark_reconciled([(subject, changed_at, outcome)], self.now())
+
+
+def _note(outcome: str, reason: str) -> AuditRecord:
+    return AuditRecord(kind="event", outcome=outcome, detail={"reason": reason})
