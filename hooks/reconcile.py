@@ -39,7 +39,6 @@ from hooks.watch_store import (
     covers,
     issue_subject,
     milestone_subject,
-    whole_seconds,
 )
 
 log = structlog.get_logger("hooks.reconcile")
@@ -395,7 +394,7 @@ class Reconciler:
         opened_here = last_seen is None and created is not None and created >= window_start
         if opened_here:
             events.append(("open", {}))
-        if not opened_here or whole_seconds(changed_at) > whole_seconds(created or changed_at):
+        if not opened_here or changed_at > (created or changed_at):
             action = "close" if info.state == "closed" and closed and closed > after else "update"
             events.append((action, {}))
         bot = self.bot()
@@ -618,7 +617,13 @@ class Reconciler:
     ) -> None:
         """Audit the item, count it, and record its change as handled."""
         records.extend(
-            AuditRecord(kind="rule", outcome="not_reconcilable", detail={"reason": why}, rule=name)
+            AuditRecord(
+                kind="rule",
+                outcome="not_reconcilable",
+                detail={"reason": why},
+                subject=subject,
+                rule=name,
+            )
             for name, why in sorted(blocked.items())
         )
         failed = [o for o in outcomes if not o.ok]

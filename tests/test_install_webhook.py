@@ -188,3 +188,27 @@ def test_wanted_events_are_issue_release_and_milestone_only() -> None:
         "milestone_events",
         "enable_ssl_verification",
     }
+
+
+def test_the_registered_hook_is_recorded_for_the_watchdog(
+    env: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    import asyncio
+
+    from hooks.store import Store
+    from hooks.watch_store import WatchStore
+
+    assert main(["install-webhook", "demo", "--url", URL]) == 0
+    assert main(["install-webhook", "demo", "--url", URL]) == 0  # twice: still one record
+
+    async def recorded() -> list[tuple[str, str | None, int, str | None]]:
+        store = Store.open(f"sqlite:///{tmp_path}/var/hooks.db")
+        try:
+            return [
+                (h.scope, h.scope_kind, h.hook_id, h.url) for h in await WatchStore(store).hooks()
+            ]
+        finally:
+            await store.close()
+
+    [hook] = [h for h in env.state.hooks.values() if h.get("group_id")]
+    assert asyncio.run(recorded()) == [("demo", "group", hook["id"], URL)]

@@ -1,0 +1,337 @@
+"""Never miss what GitLab drops: the watchdog re-enables a disabled hook, and reconciliation
+runs the rules once on every change no stored delivery covers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hooks.config import Settings
+from hooks.metrics import Metrics
+from hooks.rules.model import Rule
+from hooks.rules.reconcilable import not_reconcilable
+from hooks.runtime import Runtime
+from hooks.store import NewDelivery, Store
+from hooks.testing.sim_faults import Fault
+from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.watch_jobs import RECONCILE, WatchJobs
+from hooks.watch_store import WatchStore, covers, issue_subject
+from hooks.web import SERVICE
+from hooks.worker import utcnow
+from tests.conftest import SECRET
+from tests.e2e import as_user, marked_notes, service_settings, settle, start_service
+
+RULES = """
+rules:
+- name: sprint-item-on-track
+  on: {issue: [open, update, reopen]}
+  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
+  do: [{set_health: on_track, once: per_sprint}]
+- name: blocked-comment
+  on: {issue: [update]}
+  if: {label_added: [blocked]}
+  do: [{comment: "Blocked: what does it need?"}]
+- name: due-date-moved
+  on: {issue: [update]}
+  if: {changed: [due_date]}
+  do: [{comment: "The due date moved."}]
+"""
+
+NO_TIMERS = {"watchdog_interval_s": 0, "reconcile_interval_s": 0}
+
+
+def seed(extra_issues: int = 0) -> dict[str, Any]:
+    issues = [
+        {
+            "project": "demo/product",
+            "title": "Blocked later",
+            "milestone": "Sprint 1",
+            "labels": ["health::on track"],
+            "author": "alice",
+        },
+        {
+            "project": "demo/product",
+            "title": "Due date moves",
+            "milestone": "Sprint 1",
+            "labels": ["health::on track"],
+            "author": "alice",
+        },
+        {"project": "demo/product", "title": "Joins the sprint", "author": "alice"},
+        {"project": "demo/product", "title": "Unplanned", "author": "alice"},
+    ]
+    issues += [
+        {
+            "project": "demo/product",
+            "title": f"Backlog {n}",
+            "milestone": "Sprint 1",
+            "author": "alice",
+        }
+        for n in range(extra_issues)
+    ]
+    return {
+        "users": [
+            {"username": "hooks-bot", "token": "sim-token"},
+            {"username": "alice", "token": "alice-token"},
+        ],
+        "groups": [{"path": "demo"}],
+        "projects": [{"path": "demo/product"}],
+        "milestones": [
+            {"group": "demo", "title": "Sprint 1", "start_date": "-3d", "due_date": "+10d"}
+        ],
+        "issues": issues,
+    }
+
+
+def bot_writes(sim: Simulator) -> list[str]:
+    """What the bot changed on GitLab (its hook tests excluded: they change no issue)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in sim.recorded(user="hooks-bot")
+        if r.method in ("PUT", "POST") and "/hooks/" not in r.path and "graphql" not in r.path
+    ]
+
+
+async def watch(store: Store, hook_id: int) -> None:
+    await WatchStore(store).record_hook(
+        "demo/product", hook_id, utcnow(), kind="project", url="http://service/webhook"
+    )
+
+
+# -- what "a change no stored delivery covers" means -------------------------------------
+
+
+async def test_a_change_is_covered_only_by_a_delivery_at_or_after_it(sqlite_url: str) -> None:
+    store = Store.open(sqlite_url)
+    await store.migrate()
+    payload = {
+        "object_kind": "issue",
+        "project": {"path_with_namespace": "demo/product"},
+        "object_attributes": {"iid": 7, "updated_at": "2026-11-24 10:00:05 UTC"},
+    }
+    await store.add_delivery(
+        NewDelivery(
+            "k1",
+            "Issue Hook",
+            "issue",
+            "demo/product",
+            None,
+            {},
+            json.dumps(payload).encode(),
+            datetime(2026, 11, 24, 10, 0, 6, tzinfo=UTC),
+        )
+    )
+    seen = await WatchStore(store).coverage("demo", datetime(2026, 11, 24, 9, tzinfo=UTC))
+    await store.close()
+    delivered = seen[issue_subject("demo/product", 7)]
+    # Webhooks carry whole seconds, the API milliseconds: the same second is covered.
+    assert covers(delivered, datetime(2026, 11, 24, 10, 0, 5, 900_000, tzinfo=UTC))
+    assert not covers(delivered, datetime(2026, 11, 24, 10, 0, 6, tzinfo=UTC))
+    assert not covers(None, datetime(2026, 11, 24, 10, 0, 5, tzinfo=UTC))
+
+
+def test_rules_on_what_changed_are_reconcilable_only_for_labels() -> None:
+    labels = Rule.model_validate(
+        {
+            "name": "a",
+            "on": {"issue": ["update"]},
+            "if": {"label_added": ["x"]},
+            "do": [{"close": True}],
+        }
+    )
+    due = Rule.model_validate(
+        {
+            "name": "b",
+            "on": {"issue": ["update"]},
+            "if": {"any": [{"changed": ["due_date"]}]},
+            "do": [{"close": True}],
+        }
+    )
+    state = Rule.model_validate(
+        {
+            "name": "c",
+            "on": {"issue": ["update"]},
+            "if": {"state": "opened"},
+            "do": [{"close": True}],
+        }
+    )
+    assert not_reconcilable(labels) is None and not_reconcilable(state) is None
+    assert "due_date" in (not_reconcilable(due) or "")
+
+
+# -- the whole story on the simulator ------------------------------------------------------
+
+
+async def test_dropped_events_are_reported_reenabled_and_reconciled_exactly_once(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(seed())
+    with SimulatorThread(sim):
+        settings = service_settings(sim, tmp_path, RULES, **NO_TIMERS)
+        server = await start_service(settings)
+        service = server.app[SERVICE]
+        jobs = service.runtime.watch_jobs if service.runtime else None
+        assert jobs is not None and jobs.watchdog is not None and jobs.reconciler is not None
+        hook_id = sim.add_hook(
+            str(server.make_url("/webhook")), "wrong-secret", project="demo/product"
+        )
+        await watch(service.store, hook_id)
+        alice = as_user(sim, "alice")
+        product = alice.projects.get("demo/product")
+        unplanned = product.issues.get(4)
+        try:
+            # Four deliveries refused (wrong secret): GitLab disables the hook.
+            for n in range(4):
+                unplanned.labels = [f"tried-{n}"]
+                await asyncio.to_thread(unplanned.save)
+            await asyncio.to_thread(sim.wait_webhooks_idle, 10)
+            with sim.lock:
+                sim.state.hooks[hook_id]["token"] = SECRET  # the operator fixes the secret
+            # While disabled, three changes happen; GitLab drops their events.
+            blocked, moved, joins = (product.issues.get(i) for i in (1, 2, 3))
+            blocked.labels = ["health::on track", "blocked"]
+            await asyncio.to_thread(blocked.save)
+            moved.due_date = "2030-01-31"
+            await asyncio.to_thread(moved.save)
+            joins.milestone_id = sim.milestone("Sprint 1")["id"]
+            await asyncio.to_thread(joins.save)
+            await asyncio.to_thread(sim.wait_webhooks_idle, 10)
+            assert [d.status for d in sim.webhooks.sent[-3:]] == ["dropped"] * 3
+            assert bot_writes(sim) == []
+
+            # The watchdog notices and says so: /readyz detail, metric, stored status.
+            await jobs.watchdog.check()
+            client_answer = await ready(server)
+            assert client_answer["ready"] is True
+            assert (
+                f"demo/product:{hook_id} temporarily_disabled"
+                in client_answer["checks"]["webhooks"]["detail"]
+            )
+            metrics = (await (await server_get(server, "/metrics")).read()).decode()
+            assert f'hooks_webhook_disabled{{hook="demo/product:{hook_id}"}} 1.0' in metrics
+            [status] = await WatchStore(service.store).hooks()
+            assert status.recent_failures == 4
+
+            # Configured to, it re-enables the hook with GitLab's test delivery.
+            jobs.watchdog.reenable = True
+            [status] = await jobs.watchdog.check()
+            assert status.alert_status == "executable" and status.reenabled_at is not None
+            with sim.lock:
+                assert sim.state.hooks[hook_id]["alert_status"] == "executable"
+            assert (
+                sim.webhooks.sent[-1].event == "Push Hook" and sim.webhooks.sent[-1].status == 202
+            )
+            assert "all delivering" in (await ready(server))["checks"]["webhooks"]["detail"]
+
+            # Reconciliation does what the three dropped events would have done, once.
+            [report] = await jobs.reconciler.sweep()
+            await settle(sim, service.store)
+            assert report.finished and not report.errors
+            # Four issues and the sprint were swept. Every issue update might have moved a due
+            # date: the rule on it is reported for each (GitLab keeps no due date history).
+            assert report.applied == 5 and report.not_reconcilable == 4
+            notes = marked_notes(sim, "demo/product", 1)
+            assert [n["body"].split("\n")[0] for n in notes] == ["Blocked: what does it need?"]
+            assert "health::on track" in sim.issue("demo/product", 3)["labels"]
+            assert marked_notes(sim, "demo/product", 2) == []
+            assert sorted(bot_writes(sim)) == sorted(
+                [
+                    "POST /api/v4/projects/demo%2Fproduct/issues/1/notes",
+                    "PUT /api/v4/projects/demo%2Fproduct/issues/3",
+                ]
+            )
+            audit = await service.store.audit_for(subject="demo/product#2")
+            assert any(
+                a["outcome"] == "not_reconcilable" and a["rule"] == "due-date-moved" for a in audit
+            )
+
+            # A second run in a row writes nothing.
+            before = len(bot_writes(sim))
+            [again] = await jobs.reconciler.sweep()
+            assert again.applied == 0 and len(bot_writes(sim)) == before
+            # ... and neither does one told to look again from before the outage.
+            [since] = await jobs.reconciler.sweep(since=datetime(2020, 1, 1, tzinfo=UTC))
+            assert since.applied == 0 and len(bot_writes(sim)) == before
+        finally:
+            await server.close()
+
+
+async def test_a_backlog_reconciles_under_the_rate_limit_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    # 200 items; GitLab's limit scaled to 100 requests per 1 s window, the budget below it.
+    sim = Simulator(seed(extra_issues=200))
+    sim.faults.add(Fault(user="hooks-bot", rate_limit_per_minute=100, window_s=1.0))
+    with SimulatorThread(sim):
+        settings = service_settings(sim, tmp_path, RULES, gitlab_rate_per_minute=5_700, **NO_TIMERS)
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
+        first = await one_sweep(settings, hook_id, max_items=100)  # then the process stops
+        second = await one_sweep(settings, hook_id, max_items=1_000)  # a new one resumes
+        third = await one_sweep(settings, hook_id, max_items=1_000)
+
+    assert not first.finished and first.applied == 100
+    assert second.finished and first.applied + second.applied == 205  # 204 issues, 1 sprint
+    assert third.applied == 0
+    puts: dict[str, int] = {}
+    for r in sim.recorded(user="hooks-bot"):
+        if r.method == "PUT":
+            puts[r.path] = puts.get(r.path, 0) + 1
+    assert len(puts) == 200 and set(puts.values()) == {1}  # each item once, none twice
+    assert [r for r in sim.recorded(user="hooks-bot") if r.status == 429] == []
+    on_track = [i for i in sim.issues("demo/product") if "health::on track" in i["labels"]]
+    assert len(on_track) == 202
+
+
+async def test_each_slot_runs_on_one_replica_only(tmp_path: Path) -> None:
+    sim = Simulator(seed())
+    with SimulatorThread(sim):
+        settings = service_settings(sim, tmp_path, RULES, **NO_TIMERS)
+        store = Store.open(settings.database_url)
+        await store.migrate()
+        replicas = [Runtime(settings, store, Metrics(), now=utcnow) for _ in range(2)]
+        for runtime in replicas:
+            runtime.rules.load(utcnow())
+            await runtime.resolve_bot()
+        slot = datetime(2026, 11, 24, 10, tzinfo=UTC)
+        jobs: list[WatchJobs] = [r.watch_jobs for r in replicas if r.watch_jobs is not None]
+        outcomes = await asyncio.gather(*(j.run(RECONCILE, slot) for j in jobs))
+        for runtime in replicas:
+            await runtime.close()
+        await store.close()
+    assert sorted(outcomes, key=str) == [None, "done"]
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+async def one_sweep(settings: Settings, hook_id: int, max_items: int) -> Any:
+    store = Store.open(settings.database_url)
+    await store.migrate()
+    runtime = Runtime(settings, store, Metrics(), now=utcnow)
+    try:
+        runtime.rules.load(utcnow())
+        await runtime.resolve_bot()
+        await watch(store, hook_id)
+        assert runtime.watch_jobs is not None and runtime.watch_jobs.reconciler is not None
+        [report] = await runtime.watch_jobs.reconciler.sweep(max_items=max_items)
+        return report
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+async def server_get(server: Any, path: str) -> Any:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        response = await session.get(server.make_url(path))
+        await response.read()
+        return response
+
+
+async def ready(server: Any) -> dict[str, Any]:
+    response = await server_get(server, "/readyz")
+    data: dict[str, Any] = json.loads(await response.read())
+    return data
