@@ -146,6 +146,22 @@ class MilestoneAttributes(Model):
     group_id: int | None = None
 
 
+# The milestone fields GitLab puts in a milestone event's object_attributes.
+MILESTONE_HOOK_FIELDS = (
+    "id",
+    "iid",
+    "title",
+    "description",
+    "state",
+    "created_at",
+    "updated_at",
+    "due_date",
+    "start_date",
+    "group_id",
+    "project_id",
+)
+
+
 class _Event(Model):
     object_kind: str | None = None
     project: Project = Field(default_factory=Project)

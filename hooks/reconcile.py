@@ -17,17 +17,24 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
-from hooks.events import Event, IssueEvent, MilestoneEvent, parse_event
+from hooks.events import Event
 from hooks.executor import ActionOutcome, ExecutionContext, Snapshot, TransientFailure
 from hooks.gateway import error_message
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
 from hooks.processor import BotUser, RulesDispatcher, snapshot_of, trace_records
+from hooks.reconcile_events import (
+    gitlab_time,
+    issue_event,
+    milestone_event,
+    parse_time,
+    previous_labels,
+)
 from hooks.rules.engine import not_triggered, plan
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
@@ -48,20 +55,6 @@ PAGE = 100
 REST_EDITS = frozenset(
     {"add_labels", "remove_labels", "move_to_milestone", "assign", "close", "reopen"}
 )
-
-
-def parse_time(value: Any) -> datetime | None:
-    """GitLab's REST timestamps ('2026-11-24T10:00:00.123Z') as aware datetimes."""
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def gitlab_time(moment: datetime) -> str:
-    """A time as the API takes it, to the millisecond GitLab stores."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _digest(*parts: object) -> str:
@@ -89,6 +82,36 @@ class ScopeReport:
 @dataclass
 class _Budget:
     left: int
+
+
+@dataclass
+class _ScopeRun:
+    """One scope's share of a sweep: what it reads once and what it reports."""
+
+    scope: str
+    kind: str
+    seen: dict[str, datetime]  # per subject, the latest updated_at in stored deliveries
+    budget: _Budget
+    report: ScopeReport
+    cache: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def last_seen(self, subject: str, reconciled: dict[str, datetime]) -> datetime | None:
+        """The latest state of the subject a delivery or a reconciliation covered."""
+        return max(
+            (t for t in (self.seen.get(subject), reconciled.get(subject)) if t), default=None
+        )
+
+    def spend(self) -> bool:
+        """Take one item from the budget; False (and unfinished) when none is left."""
+        if self.budget.left <= 0:
+            self.report.finished = False
+            return False
+        self.budget.left -= 1
+        return True
+
+    def skipped(self, metrics: Metrics) -> None:
+        self.report.skipped += 1
+        metrics.reconcile_items.labels("skipped").inc()
 
 
 class _RetryLater(Exception):
@@ -126,95 +149,6 @@ class SweepReader:
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
         return self.inner.issues(project, query)
-
-
-def previous_labels(current: list[str], events: list[dict[str, Any]], after: datetime) -> list[str]:
-    """The labels before the label events later than `after`, undone newest first."""
-    labels = list(current)
-    later = [e for e in events if (parse_time(e.get("created_at")) or after) > after]
-    for e in sorted(
-        later, key=lambda e: (e.get("created_at") or "", e.get("id") or 0), reverse=True
-    ):
-        name = (e.get("label") or {}).get("name")
-        if not name:
-            continue
-        if e.get("action") == "add" and name in labels:
-            labels.remove(name)
-        elif e.get("action") == "remove" and name not in labels:
-            labels.append(name)
-    return labels
-
-
-def issue_event(
-    raw: dict[str, Any], info: IssueInfo, action: str, changes: dict[str, Any]
-) -> IssueEvent:
-    """The issue event GitLab would have sent for this state (the opener as its user)."""
-    labels = [{"title": t} for t in info.labels]
-    milestone = raw.get("milestone") or {}
-    iteration = raw.get("iteration") or {}
-    author = raw.get("author") or {}
-    header = "Confidential Issue Hook" if info.confidential else "Issue Hook"
-    payload = {
-        "object_kind": "issue",
-        "event_type": "confidential_issue" if info.confidential else "issue",
-        "user": author if action == "open" else None,
-        "project": {"id": raw.get("project_id"), "path_with_namespace": info.project_path},
-        "object_attributes": {
-            "id": raw.get("id"),
-            "iid": info.iid,
-            "title": info.title,
-            "description": info.description,
-            "state": info.state,
-            "action": action,
-            "confidential": info.confidential,
-            "milestone_id": milestone.get("id"),
-            "iteration_id": iteration.get("id"),
-            "author_id": author.get("id"),
-            "due_date": raw.get("due_date"),
-            "created_at": raw.get("created_at"),
-            "updated_at": raw.get("updated_at"),
-            "closed_at": raw.get("closed_at"),
-            "health_status": raw.get("health_status"),
-            "url": raw.get("web_url"),
-            "labels": labels,
-        },
-        "labels": labels,
-        "assignees": raw.get("assignees") or [],
-        "changes": changes,
-    }
-    event = parse_event(header, payload)
-    assert isinstance(event, IssueEvent)
-    return event
-
-
-def milestone_event(raw: dict[str, Any], project: str, action: str) -> MilestoneEvent:
-    """The milestone event GitLab (18.2+) would have sent."""
-    attrs = {
-        k: raw.get(k)
-        for k in (
-            "id",
-            "iid",
-            "title",
-            "description",
-            "state",
-            "created_at",
-            "updated_at",
-            "due_date",
-            "start_date",
-            "group_id",
-            "project_id",
-        )
-    }
-    payload = {
-        "object_kind": "milestone",
-        "event_type": "milestone",
-        "project": {"path_with_namespace": project},
-        "object_attributes": attrs,
-        "action": action,
-    }
-    event = parse_event("Milestone Hook", payload)
-    assert isinstance(event, MilestoneEvent)
-    return event
 
 
 class Reconciler:
@@ -305,22 +239,14 @@ class Reconciler:
         issues_from = await self._start(scope, "issue", since)
         milestones_from = await self._start(scope, "milestone", since)
         seen = await self.watch.coverage(scope, min(issues_from, milestones_from) - SLACK)
-        cache: dict[tuple[str, str], Any] = {}
-        await self._milestones(scope, kind, milestones_from, seen, cache, budget, report)
-        await self._issues(scope, kind, issues_from, seen, cache, budget, report)
+        run = _ScopeRun(scope, kind, seen, budget, report)
+        await self._milestones(run, milestones_from)
+        await self._issues(run, issues_from)
 
     # -- issues -------------------------------------------------------------------------
 
-    async def _issues(
-        self,
-        scope: str,
-        kind: str,
-        start: datetime,
-        seen: dict[str, datetime],
-        cache: dict[tuple[str, str], Any],
-        budget: _Budget,
-        report: ScopeReport,
-    ) -> None:
+    async def _issues(self, run: _ScopeRun, start: datetime) -> None:
+        report = run.report
         cursor, page = start, 1
         while True:
             # Always from the cursor, not by offset: items this sweep edits move to the end of
@@ -333,7 +259,7 @@ class Reconciler:
                 "per_page": PAGE,
                 "page": page,
             }
-            batch = await self._page(kind, scope, query)
+            batch = await self._page(run.kind, run.scope, query)
             if not batch:
                 report.cursor = gitlab_time(cursor)
                 return
@@ -344,23 +270,17 @@ class Reconciler:
             for raw in batch:
                 info = IssueInfo.from_rest(raw)
                 changed_at = parse_time(raw.get("updated_at")) or cursor
-                last = max(
-                    (t for t in (seen.get(info.subject), done_before.get(info.subject)) if t),
-                    default=None,
-                )
+                last = run.last_seen(info.subject, done_before)
                 if covers(last, changed_at):
-                    report.skipped += 1
-                    self.metrics.reconcile_items.labels("skipped").inc()
+                    run.skipped(self.metrics)
                 else:
-                    if budget.left <= 0:
-                        report.finished = False
+                    if not run.spend():
                         report.cursor = gitlab_time(cursor)
                         return
-                    budget.left -= 1
-                    await self._issue(raw, info, changed_at, start, last, cache, report)
+                    await self._issue(run, raw, info, changed_at, start, last)
                 if changed_at > cursor:
                     cursor, moved = changed_at, True
-                    await self.watch.advance(scope, "issue", cursor, self.now())
+                    await self.watch.advance(run.scope, "issue", cursor, self.now())
             if len(batch) < PAGE:
                 report.cursor = gitlab_time(cursor)
                 return
@@ -376,13 +296,12 @@ class Reconciler:
 
     async def _issue(
         self,
+        run: _ScopeRun,
         raw: dict[str, Any],
         info: IssueInfo,
         changed_at: datetime,
         window_start: datetime,
         last_seen: datetime | None,
-        cache: dict[tuple[str, str], Any],
-        report: ScopeReport,
     ) -> None:
         ruleset = self.rules()
         if ruleset is None:
@@ -448,9 +367,9 @@ class Reconciler:
                 )
             )
             outcomes += await self._execute(
-                event, ruleset, fingerprint, skip, snapshots, cache, records
+                run, event, ruleset, fingerprint, skip, snapshots, records
             )
-        await self._finish(info.subject, changed_at, blocked, records, outcomes, report)
+        await self._finish(run, info.subject, changed_at, blocked, records, outcomes)
         await self._own_writes(info, raw, snapshots, outcomes)
 
     async def _own_writes(
@@ -488,16 +407,8 @@ class Reconciler:
 
     # -- milestones -------------------------------------------------------------------
 
-    async def _milestones(
-        self,
-        scope: str,
-        kind: str,
-        start: datetime,
-        seen: dict[str, datetime],
-        cache: dict[tuple[str, str], Any],
-        budget: _Budget,
-        report: ScopeReport,
-    ) -> None:
+    async def _milestones(self, run: _ScopeRun, start: datetime) -> None:
+        scope, kind = run.scope, run.kind
         query: dict[str, Any] = {"updated_after": gitlab_time(start)}
         if kind == "project":
             query["include_ancestors"] = "true"
@@ -516,18 +427,13 @@ class Reconciler:
         for raw in found:
             subject = milestone_subject(raw["id"])
             changed_at = parse_time(raw.get("updated_at")) or start
-            last = max(
-                (t for t in (seen.get(subject), done_before.get(subject)) if t), default=None
-            )
+            last = run.last_seen(subject, done_before)
             if covers(last, changed_at):
-                report.skipped += 1
-                self.metrics.reconcile_items.labels("skipped").inc()
+                run.skipped(self.metrics)
                 await self.watch.advance(scope, "milestone", changed_at, self.now())
                 continue
-            if budget.left <= 0:
-                report.finished = False
+            if not run.spend():
                 return
-            budget.left -= 1
             created = parse_time(raw.get("created_at"))
             actions = []
             if last is None and created is not None and created >= start:
@@ -560,22 +466,20 @@ class Reconciler:
                     )
                 )
                 fingerprint = "reconcile:" + _digest("milestone", action, raw["id"], changed_at)
-                outcomes += await self._execute(
-                    event, ruleset, fingerprint, skip, {}, cache, records
-                )
-            await self._finish(subject, changed_at, blocked, records, outcomes, report)
+                outcomes += await self._execute(run, event, ruleset, fingerprint, skip, {}, records)
+            await self._finish(run, subject, changed_at, blocked, records, outcomes)
             await self.watch.advance(scope, "milestone", changed_at, self.now())
 
     # -- shared ---------------------------------------------------------------------------
 
     async def _execute(
         self,
+        run: _ScopeRun,
         event: Event,
         ruleset: RuleSet,
         fingerprint: str,
         skip: dict[str, str],
         snapshots: dict[str, Snapshot],
-        cache: dict[tuple[str, str], Any],
         records: list[AuditRecord],
     ) -> list[ActionOutcome]:
         now = self.now()
@@ -587,7 +491,7 @@ class Reconciler:
             lambda r: plan(
                 event,
                 ruleset,
-                SweepReader(r, cache),
+                SweepReader(r, run.cache),
                 now=now,
                 fingerprint=fingerprint,
                 skip=skipped,
@@ -608,14 +512,15 @@ class Reconciler:
 
     async def _finish(
         self,
+        run: _ScopeRun,
         subject: str,
         changed_at: datetime,
         blocked: dict[str, str],
         records: list[AuditRecord],
         outcomes: list[ActionOutcome],
-        report: ScopeReport,
     ) -> None:
         """Audit the item, count it, and record its change as handled."""
+        report = run.report
         records.extend(
             AuditRecord(
                 kind="rule",

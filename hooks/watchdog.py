@@ -24,7 +24,7 @@ import structlog
 from hooks.gateway import Gateway, error_message
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
-from hooks.reconcile import gitlab_time, parse_time
+from hooks.reconcile_events import gitlab_time, parse_time
 from hooks.store import Store
 from hooks.watch_store import WatchedHook, WatchStore
 

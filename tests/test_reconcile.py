@@ -15,6 +15,7 @@ from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
 from hooks.runtime import Runtime
 from hooks.store import NewDelivery, Store
+from hooks.testing.seeds import sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.watch_jobs import RECONCILE, WatchJobs
@@ -44,45 +45,16 @@ NO_TIMERS = {"watchdog_interval_s": 0, "reconcile_interval_s": 0}
 
 
 def seed(extra_issues: int = 0) -> dict[str, Any]:
-    issues = [
-        {
-            "project": "demo/product",
-            "title": "Blocked later",
-            "milestone": "Sprint 1",
-            "labels": ["health::on track"],
-            "author": "alice",
-        },
-        {
-            "project": "demo/product",
-            "title": "Due date moves",
-            "milestone": "Sprint 1",
-            "labels": ["health::on track"],
-            "author": "alice",
-        },
-        {"project": "demo/product", "title": "Joins the sprint", "author": "alice"},
-        {"project": "demo/product", "title": "Unplanned", "author": "alice"},
-    ]
-    issues += [
-        {
-            "project": "demo/product",
-            "title": f"Backlog {n}",
-            "milestone": "Sprint 1",
-            "author": "alice",
-        }
-        for n in range(extra_issues)
-    ]
-    return {
-        "users": [
-            {"username": "hooks-bot", "token": "sim-token"},
-            {"username": "alice", "token": "alice-token"},
-        ],
-        "groups": [{"path": "demo"}],
-        "projects": [{"path": "demo/product"}],
-        "milestones": [
-            {"group": "demo", "title": "Sprint 1", "start_date": "-3d", "due_date": "+10d"}
-        ],
-        "issues": issues,
-    }
+    sprint = {"milestone": "Sprint 1", "labels": ["health::on track"]}
+    return sprint_seed(
+        [
+            {"title": "Blocked later", **sprint},
+            {"title": "Due date moves", **sprint},
+            {"title": "Joins the sprint"},
+            {"title": "Unplanned"},
+            *({"title": f"Backlog {n}", "milestone": "Sprint 1"} for n in range(extra_issues)),
+        ]
+    )
 
 
 def bot_writes(sim: Simulator) -> list[str]:

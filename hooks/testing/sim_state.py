@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from hooks.reconcile_events import gitlab_time
+
 _OFFSET = re.compile(r"^([+-])(\d+)([dw])$")
 BASE_URL = "http://gitlab.sim"
 
@@ -39,7 +41,8 @@ def when(value: Any, today: date) -> str | None:
 
 
 def timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """GitLab's REST timestamp format, to the millisecond."""
+    return gitlab_time(moment)
 
 
 @dataclass

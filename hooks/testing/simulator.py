@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from hooks.events import MILESTONE_HOOK_FIELDS
 from hooks.testing import sim_commands, sim_rest
 from hooks.testing.sim_faults import Faults, RequestRecord, middleware
 from hooks.testing.sim_state import BASE_URL, State, demo_seed, timestamp, when
@@ -477,22 +478,7 @@ class Simulator:
                 "object_kind": "milestone",
                 "event_type": "milestone",
                 "project": self.project_hook_payload(project),
-                "object_attributes": {
-                    k: milestone[k]
-                    for k in (
-                        "id",
-                        "iid",
-                        "title",
-                        "description",
-                        "state",
-                        "created_at",
-                        "updated_at",
-                        "due_date",
-                        "start_date",
-                        "group_id",
-                        "project_id",
-                    )
-                },
+                "object_attributes": {k: milestone[k] for k in MILESTONE_HOOK_FIELDS},
                 "action": action,
             }
             self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)

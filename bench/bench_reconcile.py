@@ -1,0 +1,128 @@
+"""Reconciliation of a 2,000-issue backlog (every item joined a sprint while the hook was
+disabled) under a 600 requests/minute limit, stopped after 1,000 items and resumed by a new
+process from its cursor; beside the floor the limit sets for the requests it made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from hooks.config import Settings
+from hooks.metrics import Metrics
+from hooks.runtime import Runtime
+from hooks.store import Store
+from hooks.testing.seeds import sprint_seed
+from hooks.testing.sim_faults import Fault
+from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.watch_store import WatchStore
+from hooks.worker import utcnow
+
+RULE = """
+rules:
+- name: sprint-item-on-track
+  on: {issue: [open, update, reopen]}
+  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
+  do: [{set_health: on_track, once: per_sprint}]
+"""
+LIMIT = 600  # GitLab's, per minute
+BUDGET = 590  # the service's shared budget, set just below it
+
+
+async def one_process(settings: Settings, hook_id: int, max_items: int) -> tuple[int, bool]:
+    """A fresh process: store, gateway, executor; one sweep; then it stops."""
+    store = Store.open(settings.database_url)
+    await store.migrate()
+    runtime = Runtime(settings, store, Metrics(), now=utcnow)
+    try:
+        runtime.rules.load(utcnow())
+        await runtime.resolve_bot()
+        await WatchStore(store).record_hook(
+            "demo/product", hook_id, utcnow(), kind="project", url=None
+        )
+        assert runtime.watch_jobs is not None and runtime.watch_jobs.reconciler is not None
+        [report] = await runtime.watch_jobs.reconciler.sweep(max_items=max_items)
+        return report.applied, report.finished
+    finally:
+        await runtime.close()
+        await store.close()
+
+
+def run(size: int) -> dict[str, float]:
+    sim = Simulator(
+        sprint_seed([{"title": f"Item {n}", "milestone": "Sprint 1"} for n in range(size)])
+    )
+    sim.faults.add(Fault(user="hooks-bot", rate_limit_per_minute=LIMIT))
+    with SimulatorThread(sim), tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules"
+        rules.mkdir()
+        (rules / "r.yaml").write_text(RULE)
+        settings = Settings(
+            _env_file=None,
+            database_url=f"sqlite:///{tmp}/hooks.db",
+            rules_dir=rules,
+            gitlab_url=sim.url,
+            gitlab_token=SecretStr("sim-token"),
+            gitlab_rate_per_minute=BUDGET,
+            gitlab_timeout_s=30,
+            log_level="ERROR",
+            subject_hourly_cap=1_000_000,
+            watchdog_interval_s=0,
+            reconcile_interval_s=0,
+        )
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", "s", project="demo/product")
+        started = time.perf_counter()
+        first, first_done = asyncio.run(one_process(settings, hook_id, size // 2))
+        restart_at = time.perf_counter() - started
+        second, second_done = asyncio.run(one_process(settings, hook_id, size * 2))
+        elapsed = time.perf_counter() - started
+        calls = sim.recorded(user="hooks-bot")
+        puts: dict[str, int] = {}
+        for c in calls:
+            if c.method == "PUT":
+                puts[c.path] = puts.get(c.path, 0) + 1
+        on_track = sum("health::on track" in i["labels"] for i in sim.issues("demo/product"))
+        return {
+            "s": elapsed,
+            "restart_at": restart_at,
+            "first": first,
+            "second": second,
+            "finished": float(second_done and not first_done),
+            "calls": len(calls),
+            "429": sum(c.status == 429 for c in calls),
+            "twice": sum(n > 1 for n in puts.values()),
+            "on_track": on_track,
+        }
+
+
+def main() -> None:
+    """Print the backlog figures with the floor the rate limit sets."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
+    f = run(2000)
+    floor = f["calls"] / (LIMIT / 60)
+    print(f"{'reconcile 2,000 issues, 600 requests/min':44}{'hooks':>9}{'floor':>9}{'ratio':>7}")
+    print(
+        f"{'wall time (s), restart after 1,000 items':44}{f['s']:>9.1f}{floor:>9.1f}"
+        f"{f['s'] / floor:>7.2f}   floor = requests / 10 per s"
+    )
+    print(
+        f"{'API requests per item':44}{f['calls'] / 2000:>9.3f}"
+        f"   ({f['calls']:.0f} requests, budget {BUDGET}/min)"
+    )
+    print(
+        f"applied {f['first']:.0f} + {f['second']:.0f} (restart at {f['restart_at']:.0f} s, "
+        f"resumed from the cursor, finished: {bool(f['finished'])}); items On Track "
+        f"{f['on_track']:.0f}; written twice {f['twice']:.0f}; 429 answers {f['429']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
