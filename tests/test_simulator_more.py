@@ -78,3 +78,50 @@ def test_upcoming_means_the_nearest_future_due_date_as_in_gitlab(
 
     titles = {i["milestone"]["title"] for i in upcoming.json()}
     assert titles == {"Sprint 42"}  # due in 6 days; Sprint 43 is due later
+
+
+def test_updated_after_and_before_include_the_boundary_like_gitlab(
+    gitlab_sim: Simulator,
+) -> None:
+    [issue] = get(gitlab_sim, "/projects/demo%2Fproduct/issues?per_page=1").json()
+    stamp = issue["updated_at"]
+    on = get(gitlab_sim, f"/projects/demo%2Fproduct/issues?updated_after={stamp}").json()
+    assert issue["id"] in [i["id"] for i in on]
+    until = get(gitlab_sim, f"/projects/demo%2Fproduct/issues?updated_before={stamp}").json()
+    assert issue["id"] in [i["id"] for i in until]
+    [milestone] = get(gitlab_sim, "/groups/demo/milestones?per_page=1").json()
+    when = milestone["updated_at"]
+    later = get(gitlab_sim, f"/groups/demo/milestones?updated_after={when}").json()
+    assert milestone["id"] in [m["id"] for m in later]
+    assert (
+        get(gitlab_sim, "/groups/demo/milestones?updated_after=2999-01-01T00:00:00Z").json() == []
+    )
+
+
+def test_hook_events_list_recent_deliveries_by_status_class(gitlab_sim: Simulator) -> None:
+    hook_id = gitlab_sim.add_hook("http://127.0.0.1:9/nothing-listens", project="demo/product")
+    alice = gitlab.Gitlab(gitlab_sim.url, private_token="alice-token", timeout=5)
+    issue = alice.projects.get("demo/product").issues.get(1)
+    issue.labels = ["poked"]
+    issue.save()
+    assert gitlab_sim.wait_webhooks_idle(5)
+    path = f"/projects/demo%2Fproduct/hooks/{hook_id}/events"
+    [failed] = get(gitlab_sim, f"{path}?status=server_failure").json()
+    assert failed["response_status"] == "internal error"  # how GitLab logs a refused connection
+    assert failed["trigger"] == "issue_hooks" and failed["request_data"]["object_kind"] == "issue"
+    assert get(gitlab_sim, f"{path}?status=successful").json() == []
+
+
+def test_a_push_test_delivery_is_sent_and_a_failure_is_reported(gitlab_sim: Simulator) -> None:
+    hook_id = gitlab_sim.add_hook("http://127.0.0.1:9/nothing-listens", project="demo/product")
+    with gitlab_sim.lock:
+        hook = gitlab_sim.state.hooks[hook_id]
+        hook.update(alert_status="temporarily_disabled", disabled_until="2999-01-01T00:00:00+00:00")
+    answer = requests.post(
+        f"{gitlab_sim.url}/api/v4/projects/demo%2Fproduct/hooks/{hook_id}/test/push_events",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        timeout=5,
+    )
+    # Nothing listens at that URL: the test fails and says so, as GitLab does.
+    assert answer.status_code == 422 and "hook test failed" in answer.json()["message"]
+    assert gitlab_sim.webhooks.sent[-1].event == "Push Hook"
