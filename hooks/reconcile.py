@@ -41,6 +41,7 @@ from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 from hooks.rules.reconcilable import needs_label_history, not_reconcilable
 from hooks.store import AuditRecord, Store
 from hooks.watch_store import (
+    CLOCK_SKEW,
     SLACK,
     WatchStore,
     covers,
@@ -238,7 +239,7 @@ class Reconciler:
     ) -> None:
         issues_from = await self._start(scope, "issue", since)
         milestones_from = await self._start(scope, "milestone", since)
-        seen = await self.watch.coverage(scope, min(issues_from, milestones_from) - SLACK)
+        seen = await self.watch.coverage(scope, min(issues_from, milestones_from) - CLOCK_SKEW)
         run = _ScopeRun(scope, kind, seen, budget, report)
         await self._milestones(run, milestones_from)
         await self._issues(run, issues_from)

@@ -257,4 +257,7 @@ class WatchStore:
             await conn.execute(stmt)
 
 
-SLACK = timedelta(hours=1)  # clock skew between GitLab and this service, generously
+# A first sweep starts this long before the last delivery seen: what was dropped just before it.
+SLACK = timedelta(hours=1)
+# A delivery is received after the change it carries, give or take the clocks' difference.
+CLOCK_SKEW = timedelta(minutes=5)
