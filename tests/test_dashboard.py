@@ -348,6 +348,32 @@ async def test_schedules_show_next_fire_times_in_the_rules_zone_and_the_last_run
     assert "GitLab said 403" in section
 
 
+async def test_schedules_list_the_watched_webhooks_and_which_gitlab_disabled(
+    client: TestClient,
+) -> None:
+    from hooks.watch_store import WatchStore
+
+    service = client.app[SERVICE]
+    watch = WatchStore(service.store)
+    now = service.now()
+    await watch.record_hook("demo/product", 12, now, kind="project", url="https://svc/webhook")
+    [hook] = await watch.hooks()
+    until = now + timedelta(minutes=30)
+    await watch.update_hook(
+        hook.id, alert_status="temporarily_disabled", disabled_until=until, recent_failures=4
+    )
+    await log_in(client)
+
+    page = await (await client.get("/ui/schedules")).text()
+
+    section = page.split('id="webhooks"')[1]
+    assert (
+        "demo/product:12" in section
+        and f"temporarily_disabled until {until.isoformat()}" in section
+    )
+    assert "<td>4</td>" in section
+
+
 async def test_rules_show_triggers_last_match_and_the_refused_reloads_errors(
     client: TestClient, ui_settings: Settings
 ) -> None:

@@ -24,6 +24,7 @@ from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
 from hooks.ledger import RunLedger
 from hooks.schedule_cli import scheduled_rules
 from hooks.schema import UTCDateTime, audit
+from hooks.watchdog import hook_statuses
 
 if TYPE_CHECKING:
     from hooks.web import Service
@@ -224,7 +225,8 @@ async def schedules(request: web.Request) -> web.Response:
             runs=5,
             default_tz=service.settings.timezone,
         )
-    return render(request, "ui_schedules.html", {"scheduled": found})
+    hooks = await hook_statuses(service.store, service.now())
+    return render(request, "ui_schedules.html", {"scheduled": found, "webhooks": hooks})
 
 
 # -- sprint health --------------------------------------------------------------------
