@@ -27,6 +27,7 @@ log = structlog.get_logger("hooks.watch_jobs")
 
 WATCHDOG = "@watchdog"
 RECONCILE = "@reconcile"
+STARTUP_DELAY_S = 10.0
 
 
 def slot_of(moment: datetime, interval_s: float) -> datetime:
@@ -107,6 +108,8 @@ class WatchJobs:
                 self._tasks.append(asyncio.create_task(self._every(job, interval)))
 
     async def _every(self, job: str, interval: float) -> None:
+        # Not in the first seconds: the worker catches up on the inbox at start first.
+        await asyncio.sleep(min(interval, STARTUP_DELAY_S))
         while True:
             now = self.now()
             with contextlib.suppress(Exception):  # logged in run(); the timer keeps going
