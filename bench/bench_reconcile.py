@@ -13,43 +13,13 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from hooks.config import Settings
-from hooks.metrics import Metrics
-from hooks.runtime import Runtime
-from hooks.store import Store
-from hooks.testing.seeds import sprint_seed
+from hooks.reconcile_cli import reconcile
+from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.watch_store import WatchStore
-from hooks.worker import utcnow
 
-RULE = """
-rules:
-- name: sprint-item-on-track
-  on: {issue: [open, update, reopen]}
-  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
-  do: [{set_health: on_track, once: per_sprint}]
-"""
 LIMIT = 600  # GitLab's, per minute
 BUDGET = 590  # the service's shared budget, set just below it
-
-
-async def one_process(settings: Settings, hook_id: int, max_items: int) -> tuple[int, bool]:
-    """A fresh process: store, gateway, executor; one sweep; then it stops."""
-    store = Store.open(settings.database_url)
-    await store.migrate()
-    runtime = Runtime(settings, store, Metrics(), now=utcnow)
-    try:
-        runtime.rules.load(utcnow())
-        await runtime.resolve_bot()
-        await WatchStore(store).record_hook(
-            "demo/product", hook_id, utcnow(), kind="project", url=None
-        )
-        assert runtime.watch_jobs is not None and runtime.watch_jobs.reconciler is not None
-        [report] = await runtime.watch_jobs.reconciler.sweep(max_items=max_items)
-        return report.applied, report.finished
-    finally:
-        await runtime.close()
-        await store.close()
 
 
 def run(size: int) -> dict[str, float]:
@@ -58,9 +28,10 @@ def run(size: int) -> dict[str, float]:
     )
     sim.faults.add(Fault(user="hooks-bot", rate_limit_per_minute=LIMIT))
     with SimulatorThread(sim), tempfile.TemporaryDirectory() as tmp:
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", "s", project="demo/product")
         rules = Path(tmp) / "rules"
         rules.mkdir()
-        (rules / "r.yaml").write_text(RULE)
+        (rules / "r.yaml").write_text(ON_TRACK_RULES)
         settings = Settings(
             _env_file=None,
             database_url=f"sqlite:///{tmp}/hooks.db",
@@ -73,12 +44,13 @@ def run(size: int) -> dict[str, float]:
             subject_hourly_cap=1_000_000,
             watchdog_interval_s=0,
             reconcile_interval_s=0,
+            watched_hooks=f"demo/product:{hook_id}",
         )
-        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", "s", project="demo/product")
         started = time.perf_counter()
-        first, first_done = asyncio.run(one_process(settings, hook_id, size // 2))
+        # Each asyncio.run is a process of its own: store, gateway, executor; one sweep; stop.
+        [first] = asyncio.run(reconcile(settings, None, size // 2))
         restart_at = time.perf_counter() - started
-        second, second_done = asyncio.run(one_process(settings, hook_id, size * 2))
+        [second] = asyncio.run(reconcile(settings, None, size * 2))
         elapsed = time.perf_counter() - started
         calls = sim.recorded(user="hooks-bot")
         puts: dict[str, int] = {}
@@ -89,9 +61,9 @@ def run(size: int) -> dict[str, float]:
         return {
             "s": elapsed,
             "restart_at": restart_at,
-            "first": first,
-            "second": second,
-            "finished": float(second_done and not first_done),
+            "first": first.applied,
+            "second": second.applied,
+            "finished": float(second.finished and not first.finished),
             "calls": len(calls),
             "429": sum(c.status == 429 for c in calls),
             "twice": sum(n > 1 for n in puts.values()),

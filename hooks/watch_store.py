@@ -30,6 +30,7 @@ class WatchedHook:
     scope_kind: str | None
     hook_id: int
     url: str | None
+    registered_at: datetime
     alert_status: str | None
     disabled_until: datetime | None
     recent_failures: int | None
@@ -55,6 +56,7 @@ class WatchedHook:
             "scope_kind": self.scope_kind,
             "hook_id": self.hook_id,
             "url": self.url,
+            "registered_at": _iso(self.registered_at),
             "alert_status": self.alert_status,
             "disabled_until": _iso(self.disabled_until),
             "recent_failures": self.recent_failures,
@@ -123,23 +125,7 @@ class WatchStore:
     async def hooks(self) -> list[WatchedHook]:
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(select(watched_hooks).order_by(watched_hooks.c.id))).all()
-        return [
-            WatchedHook(
-                id=r.id,
-                scope=r.scope,
-                scope_kind=r.scope_kind,
-                hook_id=r.hook_id,
-                url=r.url,
-                alert_status=r.alert_status,
-                disabled_until=r.disabled_until,
-                recent_failures=r.recent_failures,
-                checked_at=r.checked_at,
-                silent_since=r.silent_since,
-                reenabled_at=r.reenabled_at,
-                detail=r.detail,
-            )
-            for r in rows
-        ]
+        return [WatchedHook(**r._asdict()) for r in rows]
 
     async def update_hook(self, row_id: int, **values: Any) -> None:
         async with self.store.engine.begin() as conn:

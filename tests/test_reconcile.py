@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hooks.config import Settings
 from hooks.metrics import Metrics
+from hooks.reconcile_cli import reconcile
 from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
 from hooks.runtime import Runtime
 from hooks.store import NewDelivery, Store
-from hooks.testing.seeds import sprint_seed
+from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.watch_jobs import RECONCILE, WatchJobs
@@ -25,13 +25,9 @@ from hooks.worker import utcnow
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service
 
-RULES = """
-rules:
-- name: sprint-item-on-track
-  on: {issue: [open, update, reopen]}
-  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
-  do: [{set_health: on_track, once: per_sprint}]
-- name: blocked-comment
+RULES = (
+    ON_TRACK_RULES
+    + """- name: blocked-comment
   on: {issue: [update]}
   if: {label_added: [blocked]}
   do: [{comment: "Blocked: what does it need?"}]
@@ -40,6 +36,7 @@ rules:
   if: {changed: [due_date]}
   do: [{comment: "The due date moved."}]
 """
+)
 
 NO_TIMERS = {"watchdog_interval_s": 0, "reconcile_interval_s": 0}
 
@@ -233,15 +230,24 @@ async def test_dropped_events_are_reported_reenabled_and_reconciled_exactly_once
 async def test_a_backlog_reconciles_under_the_rate_limit_across_a_restart(
     tmp_path: Path,
 ) -> None:
-    # 200 items; GitLab's limit scaled to 100 requests per 1 s window, the budget below it.
+    # 200 items; GitLab's limit scaled to 100 requests per 1 s window. The budget keeps any
+    # window under it: 90 requests/s plus the bucket's burst of 10.
     sim = Simulator(seed(extra_issues=200))
     sim.faults.add(Fault(user="hooks-bot", rate_limit_per_minute=100, window_s=1.0))
     with SimulatorThread(sim):
-        settings = service_settings(sim, tmp_path, RULES, gitlab_rate_per_minute=5_700, **NO_TIMERS)
         hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
-        first = await one_sweep(settings, hook_id, max_items=100)  # then the process stops
-        second = await one_sweep(settings, hook_id, max_items=1_000)  # a new one resumes
-        third = await one_sweep(settings, hook_id, max_items=1_000)
+        settings = service_settings(
+            sim,
+            tmp_path,
+            RULES,
+            gitlab_rate_per_minute=5_400,
+            watched_hooks=f"demo/product:{hook_id}",
+            **NO_TIMERS,
+        )
+        # Each call is a process of its own: store, gateway, executor; one sweep; stop.
+        [first] = await reconcile(settings, None, max_items=100)
+        [second] = await reconcile(settings, None, max_items=1_000)  # resumes at the cursor
+        [third] = await reconcile(settings, None, max_items=1_000)
 
     assert not first.finished and first.applied == 100
     assert second.finished and first.applied + second.applied == 205  # 204 issues, 1 sprint
@@ -276,22 +282,6 @@ async def test_each_slot_runs_on_one_replica_only(tmp_path: Path) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-async def one_sweep(settings: Settings, hook_id: int, max_items: int) -> Any:
-    store = Store.open(settings.database_url)
-    await store.migrate()
-    runtime = Runtime(settings, store, Metrics(), now=utcnow)
-    try:
-        runtime.rules.load(utcnow())
-        await runtime.resolve_bot()
-        await watch(store, hook_id)
-        assert runtime.watch_jobs is not None and runtime.watch_jobs.reconciler is not None
-        [report] = await runtime.watch_jobs.reconciler.sweep(max_items=max_items)
-        return report
-    finally:
-        await runtime.close()
-        await store.close()
 
 
 async def server_get(server: Any, path: str) -> Any:

@@ -11,16 +11,8 @@ import structlog
 
 from hooks.cli import main
 from hooks.config import Settings
-from hooks.testing.seeds import sprint_seed
+from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
-
-RULES = """
-rules:
-- name: sprint-item-on-track
-  on: {issue: [open, update]}
-  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
-  do: [{set_health: on_track, once: per_sprint}]
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +31,7 @@ def sim(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Simulator]:
             monkeypatch.delenv(f"HOOKS_{name.upper()}", raising=False)
         monkeypatch.chdir(tmp_path)
         (tmp_path / "rules").mkdir()
-        (tmp_path / "rules" / "r.yaml").write_text(RULES)
+        (tmp_path / "rules" / "r.yaml").write_text(ON_TRACK_RULES)
         monkeypatch.setenv("HOOKS_GITLAB_URL", sim.url)
         monkeypatch.setenv("HOOKS_GITLAB_TOKEN", sim.bot_token)
         monkeypatch.setenv("HOOKS_RULES_DIR", str(tmp_path / "rules"))

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+# The state-based rule reconciliation tests and benchmarks count: a sprint item starts On Track.
+ON_TRACK_RULES = """
+rules:
+- name: sprint-item-on-track
+  on: {issue: [open, update, reopen]}
+  if: {state: opened, milestone: {any: true}, labels: {none: ["health::*"]}}
+  do: [{set_health: on_track, once: per_sprint}]
+"""
+
 
 def sprint_seed(issues: list[dict[str, Any]]) -> dict[str, Any]:
     """The bot and alice, group `demo` with `demo/product`, the current `Sprint 1`, `issues`.
