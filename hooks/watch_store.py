@@ -14,11 +14,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hooks.events import EventParseError, IssueEvent, MilestoneEvent, parse_event
 from hooks.schema import deliveries, reconcile_cursors, reconciled_changes, watched_hooks
-from hooks.store import Store
+from hooks.store import Store, dialect_insert
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class WatchStore:
         self.store = store
 
     def _insert(self) -> Any:
-        return postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(self.store.dialect)
 
     # -- watched hooks ------------------------------------------------------------
 
