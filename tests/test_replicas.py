@@ -145,13 +145,13 @@ async def test_a_replica_does_not_take_over_actions_another_replica_is_still_per
     # Each write outlasts the action lease; the same event reaches both replicas (a group
     # hook and a project hook), so the second waits while the first is at it, then skips.
     settings = service_settings(
-        gitlab_sim, tmp_path, THREE_NOTES, database_url=postgres_url, lease_seconds=0.5
+        gitlab_sim, tmp_path, THREE_NOTES, database_url=postgres_url, lease_seconds=1.0
     )
     replicas = [await start_service(settings) for _ in range(2)]
     try:
         gitlab_sim.add_hook(str(replicas[0].make_url("/webhook")), SECRET, group="demo")
         gitlab_sim.add_hook(str(replicas[1].make_url("/webhook")), SECRET, project="demo/product")
-        gitlab_sim.faults.add(Fault(user="hooks-bot", method="POST", latency_s=0.6))
+        gitlab_sim.faults.add(Fault(user="hooks-bot", method="POST", latency_s=1.2))
 
         block(gitlab_sim, 1)
         await settle(gitlab_sim, store_of(replicas[0]))
