@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bench.bench_intake import SECRET, free_port, pct, wait_ready
+from bench.bench_intake import SECRET, free_port, hooks_cmd, pct, process, wait_ready
+from bench.report import Row
 from hooks.testing.simulator import Simulator, SimulatorThread
 
 FIXTURE = Path(__file__).resolve().parents[1] / "rules" / "fixtures" / "issue.json"
@@ -67,14 +68,94 @@ async def send_all(port: int, rate: float, count: int) -> dict[str, float]:
     return sent
 
 
-def main() -> None:
-    """Print p50/p99 from delivery to first API call, beside the bare intake answer time."""
+# The floor on this machine: a bare aiohttp process that relays each webhook straight to
+# the same API call, storing nothing and planning nothing.
+RELAY = textwrap.dedent(
+    """
+    import asyncio, sys
+    import aiohttp
+    from aiohttp import web
+
+    gitlab, token = sys.argv[2], sys.argv[3]
+    background = set()
+
+    async def relay(project, iid, event_uuid):
+        headers = {"PRIVATE-TOKEN": token, "X-Gitlab-Event-UUID": event_uuid}
+        url = f"{gitlab}/api/v4/projects/{project}/issues/{iid}/notes"
+        async with app["client"].post(url, json={"body": "Seen"}, headers=headers) as r:
+            await r.read()
+
+    async def hook(request):
+        payload = await request.json()
+        task = asyncio.create_task(relay(
+            payload["project"]["id"], payload["object_attributes"]["iid"],
+            request.headers["X-Gitlab-Event-UUID"]))
+        background.add(task)
+        task.add_done_callback(background.discard)
+        return web.json_response({}, status=202)
+
+    async def client(app):
+        app["client"] = aiohttp.ClientSession()
+        yield
+        await app["client"].close()
+
+    app = web.Application()
+    app.cleanup_ctx.append(client)
+    app.router.add_post("/webhook", hook)
+    app.router.add_get("/readyz", lambda r: web.json_response({"ready": True}))
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    """
+)
+PHASES = ((50, 6), (100, 8))  # events/s, seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Phase:
+    """One rate: latencies (s) from sending to the first API call, throughput, CPU."""
+
+    rate: int
+    sent: int
+    latencies: list[float]
+    per_s: float
+    cpu_ms: float
+
+
+def drive(sim: Simulator, port: int, pid: int, rate: int, seconds: int) -> Phase:
+    """Send at `rate` for `seconds`; wait (bounded) for each event's first API call."""
+    sim.clear_requests()
+    cpu, started = cpu_seconds(pid), time.perf_counter()
+    sent = asyncio.run(send_all(port, rate, rate * seconds))
+    first: dict[str, float] = {}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        first = {r.event_uuid: r.started for r in reversed(sim.recorded("POST")) if r.event_uuid}
+        if all(u in first for u in sent):
+            break
+        time.sleep(0.2)
+    last = max(first.values(), default=started)
+    cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / max(len(first), 1)
+    return Phase(
+        rate,
+        len(sent),
+        [first[u] - t for u, t in sent.items() if u in first],
+        len(first) / max(last - started, 1e-9),
+        cpu_ms,
+    )
+
+
+def main() -> list[Row]:
+    """Delivery to first API call at 50 and 100 events/s, beside the bare relay at 100."""
     sim = Simulator()
     with SimulatorThread(sim), tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules"
         rules.mkdir()
         (rules / "r.yaml").write_text(RULE)
-        port = free_port()
         env = {
             **os.environ,
             "HOOKS_DATABASE_URL": f"sqlite:///{tmp}/hooks.db",
@@ -92,35 +173,48 @@ def main() -> None:
             # hold the service to 25 calls/s, below the 100 events/s measured
             "HOOKS_GITLAB_RATE_PER_MINUTE": "600000",
         }
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hooks", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        rows = []
-        try:
+        port = free_port()
+        with process(hooks_cmd(port), env) as proc:
             wait_ready(port)
-            for rate, count in ((25, 250), (50, 500), (100, 1000)):
-                sim.clear_requests()
-                sent = asyncio.run(send_all(port, rate, count))
-                deadline = time.monotonic() + 60
-                while time.monotonic() < deadline:
-                    first = {r.event_uuid: r.started for r in reversed(sim.recorded("POST"))}
-                    if all(u in first for u in sent):
-                        break
-                    time.sleep(0.2)
-                rows.append((rate, count, [first[u] - t for u, t in sent.items() if u in first]))
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(20)
-    print(f"{'webhook -> first API call':30}{'p50 (ms)':>10}{'p99 (ms)':>10}{'done':>8}")
-    for rate, count, latencies in rows:
+            phases = [drive(sim, port, proc.pid, rate, seconds) for rate, seconds in PHASES]
+        port = free_port()
+        rate, seconds = PHASES[-1]
+        with process([sys.executable, "-c", RELAY, str(port), sim.url, sim.bot_token]) as relay:
+            wait_ready(port)
+            bare = drive(sim, port, relay.pid, rate, seconds)
+
+    print(
+        f"{'webhook -> first API call':28}{'p50 ms':>8}{'p99 ms':>8}{'done':>10}{'per s':>7}"
+        f"{'CPU ms/event':>13}"
+    )
+    for name, phase in [(f"service, {p.rate}/s", p) for p in phases] + [
+        (f"bare relay, {bare.rate}/s", bare)
+    ]:
         print(
-            f"{f'{rate} events/s, {count} events':30}{pct(latencies, 50):>10.1f}"
-            f"{pct(latencies, 99):>10.1f}{len(latencies):>8}"
-            + ("   targets p50 <= 15, p99 <= 50" if rate == 100 else "")
+            f"{name:28}{pct(phase.latencies, 50):>8.1f}{pct(phase.latencies, 99):>8.1f}"
+            f"{f'{len(phase.latencies)}/{phase.sent}':>10}{phase.per_s:>7.0f}"
+            f"{phase.cpu_ms:>13.2f}"
         )
+    top = phases[-1]
+    p50, p99 = pct(top.latencies, 50), pct(top.latencies, 99)
+    return [
+        Row(
+            2,
+            f"webhook -> first API call at {top.rate}/s, p50 / p99",
+            f"{p50:.0f} / {p99:.0f} ms",
+            f"bare relay {pct(bare.latencies, 50):.1f} / {pct(bare.latencies, 99):.1f} ms",
+            f"{p50 / pct(bare.latencies, 50):.0f}",
+            "p50 <= 15, p99 <= 50 ms",
+            p50 <= 15 and p99 <= 50 and len(top.latencies) == top.sent,
+        ),
+        Row(
+            2,
+            "same, sustained events/s; CPU per event",
+            f"{top.per_s:.0f}/s; {top.cpu_ms:.1f} ms",
+            f"bare relay {bare.cpu_ms:.1f} ms",
+            f"{top.cpu_ms / bare.cpu_ms:.0f}",
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import gitlab
 from aiohttp import web
 from pydantic import SecretStr
 
+from bench.report import Row
 from hooks.config import Settings
 from hooks.testing.harness import settle
 from hooks.testing.sim_faults import Fault
@@ -150,7 +151,7 @@ def run(size: int, latency: float, threads: int, rate: int, limit: int | None) -
     return figures
 
 
-def main() -> None:
+def main() -> list[Row]:
     """Print the roll-over figures with their same-run baselines."""
     import logging
 
@@ -174,6 +175,38 @@ def main() -> None:
         f"{floor:>9.1f}{limited['hooks_s'] / floor:>7.2f}   floor = requests / 10 per s; "
         f"target <= 1.15; moved {limited['moved']:.0f}, 429s {limited['errors']:.0f}"
     )
+
+    speedup = big["serial_s"] / big["hooks_s"]
+    per_item = big["calls"] / big["moved"]
+    return [
+        Row(
+            3,
+            "roll-over of 1,000 items, 50 ms per request",
+            f"{big['hooks_s']:.1f} s, {big['moved']:.0f} moved",
+            f"serial python-gitlab {big['serial_s']:.1f} s",
+            f"{speedup:.1f}x",
+            ">= 8x",
+            speedup >= 8 and big["moved"] == 1000,
+        ),
+        Row(
+            3,
+            "API requests per moved item",
+            f"{per_item:.3f}",
+            f"{big['puts']:.0f} PUT + {big['calls'] - big['puts']:.0f} reads",
+            "",
+            "<= 1.05 + pagination",
+            big["puts"] / big["moved"] <= 1.05,
+        ),
+        Row(
+            4,
+            "same, 200 items, 600 requests/min limit",
+            f"{limited['hooks_s']:.1f} s, {limited['errors']:.0f} refused",
+            f"floor {floor:.1f} s",
+            f"{limited['hooks_s'] / floor:.2f}",
+            "<= 1.15 x floor, none failed",
+            limited["hooks_s"] <= 1.15 * floor and limited["moved"] == 200,
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bench.report import Row
 from hooks.events import parse_event
 from hooks.rules.engine import plan
 from hooks.rules.loader import load_rules
@@ -66,38 +68,55 @@ def event_payload() -> dict[str, object]:
     return payload
 
 
-def timings(rules: RuleSet, rounds: int = 300) -> list[float]:
+def timings(rules: RuleSet, rounds: int = 300, clock: Any = time.perf_counter) -> list[float]:
+    """Milliseconds per plan, sorted; `time.thread_time` counts only this thread's CPU,
+    not the time the shared machine gave other processes."""
     event = parse_event("Issue Hook", event_payload())
     reader = StaticReader(SPRINTS)
     plan(event, rules, reader, now=NOW)  # warm the template cache
     out = []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started = clock()
         plan(event, rules, reader, now=NOW)
-        out.append((time.perf_counter() - started) * 1000)
+        out.append((clock() - started) * 1000)
     return sorted(out)
 
 
-def main() -> None:
+def main() -> list[Row]:
     """Print median and p99 planning time for 500 rules and the one-rule baseline."""
     with tempfile.TemporaryDirectory() as tmp:
         rules = ruleset(500, Path(tmp))
         many = timings(rules)
+        many_cpu = timings(rules, clock=time.thread_time)
         one = timings(ruleset(1, Path(tmp)))
         worst = timings(ruleset(500, Path(tmp), match_all=True), rounds=50)
     event = parse_event("Issue Hook", event_payload())
     matched = sum(t.matched for t in plan(event, rules, StaticReader(SPRINTS), now=NOW).trace)
     med, base = statistics.median(many), statistics.median(one)
+    cpu = statistics.median(many_cpu)
     print(f"{'plan one issue event':34}{'500 rules':>10}{'1 rule':>9}{'ratio':>7}")
     print(
         f"{'median (ms), ' + str(matched) + ' rules match':34}{med:>10.3f}{base:>9.3f}"
         f"{med / base:>7.0f}   target <= 2 ms"
     )
+    print(f"{'median CPU time of the thread (ms)':34}{cpu:>10.3f}")
     print(f"{'p99 (ms)':34}{many[int(len(many) * 0.99)]:>10.3f}{one[int(len(one) * 0.99)]:>9.3f}")
     print(
         f"{'worst case: all 500 match (ms)':34}{statistics.median(worst):>10.3f}"
         "   median; every rule renders and plans an action"
     )
+
+    return [
+        Row(
+            6,
+            f"plan an issue event against 500 rules ({matched} match), median",
+            f"{med:.2f} ms wall, {cpu:.2f} ms CPU",
+            f"1 rule {base:.3f} ms",
+            f"{med / base:.0f}",
+            "<= 2 ms (wall)",
+            med <= 2,
+        )
+    ]
 
 
 if __name__ == "__main__":
