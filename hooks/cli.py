@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,6 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StartupError as exc:
         print(f"hooks: cannot start: {exc}", file=sys.stderr)
         return 1
+    app.on_startup.append(_freeze_startup_objects)  # runs after the app's own start-up
     web.run_app(
         app,
         host=args.host,
@@ -56,6 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print=None,
     )
     return 0
+
+
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    """Keep what start-up loaded (about 100,000 objects: modules, rules, the app) out of
+    the garbage collector's full passes: each pass over them paused the event loop for
+    50-400 ms under load, the tail of the webhook acknowledgement time."""
+    gc.freeze()
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
