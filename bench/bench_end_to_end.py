@@ -20,7 +20,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.bench_intake import SECRET, free_port, hooks_cmd, pct, process, wait_ready
+from bench.bench_intake import (
+    SECRET,
+    cpu_seconds,
+    free_port,
+    hooks_cmd,
+    pct,
+    process,
+    wait_ready,
+)
 from bench.report import Row
 from hooks.testing.simulator import Simulator, SimulatorThread
 
@@ -107,12 +115,6 @@ RELAY = textwrap.dedent(
     """
 )
 PHASES = ((50, 6), (100, 8))  # events/s, seconds
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

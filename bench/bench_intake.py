@@ -86,6 +86,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(port: int, timeout: float = 20.0) -> float:
     """Seconds until GET /readyz answers 200."""
     started = time.perf_counter()
@@ -303,6 +309,8 @@ class Intake:
 
     rate: float
     bare_rate: float
+    cpu_ms: float  # service CPU per delivery stored, closed loop
+    bare_cpu_ms: float
     accepted: int
     latencies: list[float]
     bare_latencies: list[float]
@@ -312,16 +320,20 @@ def intake(workdir: Path, body: bytes) -> Intake:
     """The service as it runs (worker on, no rules) against the bare handler, same load."""
     port, bare_port = free_port(), free_port()
     with (
-        process(hooks_cmd(port), service_env(workdir, workdir / "rules")),
-        process(bare_cmd(bare_port)),
+        process(hooks_cmd(port), service_env(workdir, workdir / "rules")) as proc,
+        process(bare_cmd(bare_port)) as bare,
     ):
         wait_ready(port)
         wait_ready(bare_port)
-        _, bare_rate = asyncio.run(saturate(bare_port, body, seconds=5))
-        _, rate = asyncio.run(saturate(port, body, seconds=5))
+        cpu = cpu_seconds(bare.pid)
+        answered, bare_rate = asyncio.run(saturate(bare_port, body, seconds=5))
+        bare_cpu_ms = (cpu_seconds(bare.pid) - cpu) * 1000 / answered
+        cpu = cpu_seconds(proc.pid)
+        stored, rate = asyncio.run(saturate(port, body, seconds=5))
+        cpu_ms = (cpu_seconds(proc.pid) - cpu) * 1000 / stored
         accepted, latencies = asyncio.run(load(port, RATE, SECONDS, body))
         _, bare_latencies = asyncio.run(load(bare_port, RATE, SECONDS, body))
-    return Intake(rate, bare_rate, accepted, latencies, bare_latencies)
+    return Intake(rate, bare_rate, cpu_ms, bare_cpu_ms, accepted, latencies, bare_latencies)
 
 
 def grown_inbox(workdir: Path, gitlab_url: str, body: bytes) -> tuple[float, float, int, float]:
@@ -370,8 +382,10 @@ def main() -> list[Row]:
     )
     print(f"RSS of a restarted service {ready:.0f} MB, with {waiting} pending {grown:.0f} MB")
     print(
-        f"intake, {CLIENTS} clients: service {measured.rate:.0f}/s, "
-        f"bare handler {measured.bare_rate:.0f}/s; ack at {RATE}/s for {SECONDS} s: service "
+        f"intake, {CLIENTS} clients: service {measured.rate:.0f}/s "
+        f"({measured.cpu_ms:.2f} ms CPU per delivery, worker included), bare handler "
+        f"{measured.bare_rate:.0f}/s ({measured.bare_cpu_ms:.2f} ms CPU); "
+        f"ack at {RATE}/s for {SECONDS} s: service "
         f"p50 {pct(lat, 50):.1f} p99 {p99:.1f} ms ({measured.accepted} stored), "
         f"bare p50 {pct(bare_lat, 50):.1f} p99 {pct(bare_lat, 99):.1f} ms"
     )
