@@ -94,6 +94,7 @@ class _ScopeRun:
     seen: dict[str, datetime]  # per subject, the latest updated_at in stored deliveries
     budget: _Budget
     report: ScopeReport
+    origin: datetime  # the start of the catch-up: changes before it were answered already
     cache: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def last_seen(self, subject: str, reconciled: dict[str, datetime]) -> datetime | None:
@@ -220,12 +221,18 @@ class Reconciler:
         retries = self.dispatcher.max_retries
         return await self.dispatcher.gateway.call(lambda gl: fn(GitlabOps(gl, max_retries=retries)))
 
-    async def _start(self, scope: str, kind: str, since: datetime | None) -> datetime:
+    async def _origin(self, scope: str, since: datetime | None) -> datetime:
+        """Where the catch-up under way began: the window of changes it answers for.
+
+        It stays put over the budgeted runs of one catch-up, so a label change made early in
+        an outage still counts when its issue is reached runs later, and moves to the cursor
+        once a sweep finishes.
+        """
         if since is not None:
             return since
-        cursor = await self.watch.cursor(scope, kind)
-        if cursor is not None:
-            return cursor
+        origin = await self.watch.cursor(scope, "origin")
+        if origin is not None:
+            return origin
         last = await self.watch.last_delivery_at(scope)
         return last - SLACK if last is not None else self.now() - self.lookback
 
@@ -237,12 +244,17 @@ class Reconciler:
         budget: _Budget,
         report: ScopeReport,
     ) -> None:
-        issues_from = await self._start(scope, "issue", since)
-        milestones_from = await self._start(scope, "milestone", since)
-        seen = await self.watch.coverage(scope, min(issues_from, milestones_from) - CLOCK_SKEW)
-        run = _ScopeRun(scope, kind, seen, budget, report)
+        origin = await self._origin(scope, since)
+        cursors = [await self.watch.cursor(scope, k) for k in ("issue", "milestone")]
+        issues_from, milestones_from = (since or c or origin for c in cursors)
+        seen = await self.watch.coverage(scope, origin - CLOCK_SKEW)
+        run = _ScopeRun(scope, kind, seen, budget, report, origin)
+        await self.watch.advance(scope, "origin", origin, self.now())
         await self._milestones(run, milestones_from)
         await self._issues(run, issues_from)
+        if report.finished:  # the catch-up is done: the next one starts where this one ended
+            end = await self.watch.cursor(scope, "issue")
+            await self.watch.advance(scope, "origin", end or origin, self.now())
 
     # -- issues -------------------------------------------------------------------------
 
@@ -278,7 +290,7 @@ class Reconciler:
                     if not run.spend():
                         report.cursor = gitlab_time(cursor)
                         return
-                    await self._issue(run, raw, info, changed_at, start, last)
+                    await self._issue(run, raw, info, changed_at, last)
                 if changed_at > cursor:
                     cursor, moved = changed_at, True
                     await self.watch.advance(run.scope, "issue", cursor, self.now())
@@ -301,7 +313,6 @@ class Reconciler:
         raw: dict[str, Any],
         info: IssueInfo,
         changed_at: datetime,
-        window_start: datetime,
         last_seen: datetime | None,
     ) -> None:
         ruleset = self.rules()
@@ -309,9 +320,9 @@ class Reconciler:
             raise _RetryLater("no rules loaded")
         created = parse_time(raw.get("created_at"))
         closed = parse_time(raw.get("closed_at"))
-        after = last_seen or window_start
+        after = last_seen or run.origin
         events: list[tuple[str, dict[str, Any]]] = []
-        opened_here = last_seen is None and created is not None and created >= window_start
+        opened_here = last_seen is None and created is not None and created >= run.origin
         if opened_here:
             events.append(("open", {}))
         if not opened_here or changed_at > (created or changed_at):
@@ -343,7 +354,8 @@ class Reconciler:
                         (r.name, why) for r in listening if needs_label_history(r, info.labels)
                     )
                 else:
-                    before = previous_labels(info.labels, history, after)
+                    own = bot.username if bot else None
+                    before = previous_labels(info.labels, history, after, ignore=own)
                     if sorted(before) != sorted(info.labels):
                         changes = {
                             "labels": {
@@ -352,8 +364,15 @@ class Reconciler:
                             }
                         }
             event = issue_event(raw, info, action, changes)
-            moment = created if action == "open" else changed_at
-            fingerprint = "reconcile:" + _digest(event.kind, action, raw.get("id"), moment, changes)
+            # Named by where the change starts (what was last seen of the issue, or its
+            # creation), not by updated_at: a sweep that acted and died before recording it
+            # finds updated_at moved by its own writes, and must plan the same keys again.
+            since = created if action == "open" else after
+            # The change is what was added and removed: the lists around it also hold the
+            # bot's own labels, which a resumed sweep sees and the first one did not.
+            added, removed = event.changed_labels()
+            change = (sorted(added), sorted(removed))
+            fingerprint = "reconcile:" + _digest(event.kind, action, raw.get("id"), since, change)
             blocked.update(skip)
             records.append(
                 AuditRecord(
@@ -370,8 +389,9 @@ class Reconciler:
             outcomes += await self._execute(
                 run, event, ruleset, fingerprint, skip, snapshots, records
             )
-        await self._finish(run, info.subject, changed_at, blocked, records, outcomes)
+        # The bot's own change first: it covers this one too, should the next line not happen.
         await self._own_writes(info, raw, snapshots, outcomes)
+        await self._finish(run, info.subject, changed_at, blocked, records, outcomes)
 
     async def _own_writes(
         self,
@@ -437,7 +457,7 @@ class Reconciler:
                 return
             created = parse_time(raw.get("created_at"))
             actions = []
-            if last is None and created is not None and created >= start:
+            if last is None and created is not None and created >= run.origin:
                 actions.append("create")
             if raw.get("state") == "closed":
                 actions.append("close")

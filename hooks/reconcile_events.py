@@ -28,10 +28,21 @@ def gitlab_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def previous_labels(current: list[str], events: list[dict[str, Any]], after: datetime) -> list[str]:
-    """The labels before the label events later than `after`, undone newest first."""
+def previous_labels(
+    current: list[str], events: list[dict[str, Any]], after: datetime, ignore: str | None = None
+) -> list[str]:
+    """The labels before the label events later than `after`, undone newest first.
+
+    Events by `ignore` (the bot) are not undone: the bot's own changes are no one's change
+    to answer, as its own webhooks are not (loop guard).
+    """
     labels = list(current)
-    later = [e for e in events if (parse_time(e.get("created_at")) or after) > after]
+    later = [
+        e
+        for e in events
+        if (parse_time(e.get("created_at")) or after) > after
+        and (ignore is None or (e.get("user") or {}).get("username") != ignore)
+    ]
     for e in sorted(
         later, key=lambda e: (e.get("created_at") or "", e.get("id") or 0), reverse=True
     ):

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hooks.metrics import Metrics
 from hooks.reconcile_cli import reconcile
 from hooks.rules.model import Rule
@@ -260,6 +262,81 @@ async def test_a_backlog_reconciles_under_the_rate_limit_across_a_restart(
     assert [r for r in sim.recorded(user="hooks-bot") if r.status == 429] == []
     on_track = [i for i in sim.issues("demo/product") if "health::on track" in i["labels"]]
     assert len(on_track) == 202
+
+
+async def test_a_sweep_that_dies_after_acting_resumes_without_acting_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = """
+rules:
+- name: triage-blocked
+  on: {issue: [update]}
+  if: {label_added: [blocked]}
+  do: [{add_labels: [triaged]}, {comment: "Blocked: what does it need?"}]
+"""
+    sim = Simulator(seed())
+    with SimulatorThread(sim):
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
+        settings = service_settings(
+            sim, tmp_path, rules, watched_hooks=f"demo/product:{hook_id}", **NO_TIMERS
+        )
+        issue = as_user(sim, "alice").projects.get("demo/product").issues.get(1)
+        issue.labels = ["health::on track", "blocked"]
+        issue.save()  # its webhook reaches nobody: nothing is stored
+
+        record = WatchStore.mark_reconciled
+
+        async def killed(watch: WatchStore, changes: list[Any], now: datetime) -> None:
+            if any(subject == "demo/product#1" for subject, _at, _outcome in changes):
+                raise RuntimeError("killed before recording what it did")
+            await record(watch, changes, now)
+
+        monkeypatch.setattr(WatchStore, "mark_reconciled", killed)
+        [died] = await reconcile(settings, None, None)
+        monkeypatch.setattr(WatchStore, "mark_reconciled", record)
+        acted = sorted(bot_writes(sim))
+        [resumed] = await reconcile(settings, None, None)
+
+    assert died.errors == ["RuntimeError: killed before recording what it did"]
+    assert acted == [
+        "POST /api/v4/projects/demo%2Fproduct/issues/1/notes",
+        "PUT /api/v4/projects/demo%2Fproduct/issues/1",
+    ]
+    # The bot's own label moved updated_at, yet the resumed sweep plans the same keys.
+    assert resumed.errors == [] and sorted(bot_writes(sim)) == acted
+    assert len(marked_notes(sim, "demo/product", 1)) == 1
+
+
+async def test_a_label_added_early_in_an_outage_counts_when_its_issue_is_reached_later(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(seed())
+    with SimulatorThread(sim):
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
+        settings = service_settings(
+            sim, tmp_path, RULES, watched_hooks=f"demo/product:{hook_id}", **NO_TIMERS
+        )
+        # Caught up before the outage (by deliveries since forgotten): cursors at `caught_up`.
+        caught_up = utcnow()
+        store = Store.open(settings.database_url)
+        await store.migrate()
+        for kind in ("issue", "milestone", "origin"):
+            await WatchStore(store).advance("demo/product", kind, caught_up, caught_up)
+        await store.close()
+        product = as_user(sim, "alice").projects.get("demo/product")
+        blocked, other = product.issues.get(1), product.issues.get(4)
+        blocked.labels = ["health::on track", "blocked"]
+        blocked.save()
+        other.labels = ["touched"]
+        other.save()
+        blocked.due_date = "2030-01-31"  # issue 1 now sorts after issue 4
+        blocked.save()
+        [first] = await reconcile(settings, None, 1)  # the budget reaches issue 4 only
+        [second] = await reconcile(settings, None, None)
+
+    assert not first.finished and second.finished
+    notes = marked_notes(sim, "demo/product", 1)
+    assert [n["body"].split("\n")[0] for n in notes] == ["Blocked: what does it need?"]
 
 
 async def test_each_slot_runs_on_one_replica_only(tmp_path: Path) -> None:
