@@ -6,19 +6,24 @@ import argparse
 import asyncio
 import gc
 import json
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import structlog
 from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from hooks import demo, install, reconcile_cli, schedule_cli
-from hooks.config import Settings
+from hooks.config import Settings, settings_problems
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.store import Store
 from hooks.testing import cli as testing_cli
-from hooks.web import StartupError, create_app
+from hooks.web import StartupError, create_app, database_unusable, open_store
 from hooks.worker import utcnow
 
 T = TypeVar("T")
@@ -27,9 +32,12 @@ Subparsers = argparse._SubParsersAction
 
 def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
-        store = Store.open(settings.database_url)
+        store = open_store(settings.database_url)
         try:
-            await store.migrate()
+            try:
+                await store.migrate()
+            except (DBAPIError, OSError) as exc:
+                raise database_unusable(exc) from exc
             return await work(store)
         finally:
             await store.close()
@@ -43,21 +51,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
     )
+    # Bound before anything starts: a busy port must not leave a half-started service
+    # (migrations run, schedules caught up) behind its error.
     try:
-        app = create_app(settings)
-    except StartupError as exc:
-        print(f"hooks: cannot start: {exc}", file=sys.stderr)
+        sock = _listen(args.host, args.port)
+    except OSError as exc:
+        # create_server appends the address to the system's reason; the line says it already.
+        errno = exc.errno or 0
+        reason = os.strerror(errno) if errno > 0 else exc.strerror or str(exc)
+        print(f"hooks: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 1
-    app.on_startup.append(_freeze_startup_objects)  # runs after the app's own start-up
-    web.run_app(
-        app,
-        host=args.host,
-        port=args.port,
-        shutdown_timeout=settings.shutdown_grace_s,
-        access_log=None,
-        print=None,
-    )
+    with sock:
+        try:
+            app = create_app(settings)
+            app.on_startup.append(_freeze_startup_objects)  # runs after the app's own start-up
+            host, port = sock.getsockname()[:2]
+            structlog.get_logger("hooks.cli").info("listening", url=f"http://{host}:{port}")
+            web.run_app(
+                app,
+                sock=sock,
+                shutdown_timeout=settings.shutdown_grace_s,
+                access_log=None,
+                print=None,
+            )
+        except StartupError as exc:
+            print(f"hooks: cannot start: {exc}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
 
 
 async def _freeze_startup_objects(_app: web.Application) -> None:
@@ -207,7 +232,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    status: int = args.handler(args)
+    try:
+        status: int = args.handler(args)
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        for line in settings_problems(exc):
+            print(f"hooks: {line}", file=sys.stderr)
+        return 2
+    except StartupError as exc:
+        print(f"hooks: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`hooks schema | head`): nothing left to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from hooks.store import async_url
 
 
 class Settings(BaseSettings):
@@ -26,20 +29,20 @@ class Settings(BaseSettings):
     webhook_signing_token: SecretStr | None = Field(
         default=None, description="Standard Webhooks signing token, 'whsec_<base64>'."
     )
-    signature_tolerance_s: int = 300
-    max_body_bytes: int = 5 * 1024 * 1024
+    signature_tolerance_s: int = Field(default=300, gt=0)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
 
     # GitLab
     gitlab_url: str = "https://gitlab.com"
     gitlab_token: SecretStr | None = None
     dry_run: bool = False
-    gitlab_timeout_s: float = 10.0
+    gitlab_timeout_s: float = Field(default=10.0, gt=0)
     gitlab_rate_per_minute: int = Field(
-        default=1500, description="Shared request budget; below GitLab.com's 2,000/min."
+        default=1500, gt=0, description="Shared request budget; below GitLab.com's 2,000/min."
     )
-    gitlab_threads: int = 8
+    gitlab_threads: int = Field(default=8, gt=0)
     gitlab_max_retries: int = Field(
-        default=5, description="Retries of one API call after 429, 5xx or a timeout."
+        default=5, ge=0, description="Retries of one API call after 429, 5xx or a timeout."
     )
     health_status_mode: Literal["label", "native", "both"] = "label"
     ignore_own_events: bool = Field(
@@ -52,14 +55,15 @@ class Settings(BaseSettings):
     # Storage and work
     database_url: str = "sqlite:///./var/hooks.db"
     rules_dir: Path = Path("./rules")
-    worker_concurrency: int = 4
-    lease_seconds: float = 60.0
-    max_attempts: int = 8
-    retry_base_s: float = 2.0
-    retry_cap_s: float = 600.0
-    poll_interval_s: float = 1.0
-    shutdown_grace_s: float = 10.0
-    ready_max_pending_age_s: float = 900.0
+    # 0 is an intake-only process: it stores deliveries and leaves them to other replicas.
+    worker_concurrency: int = Field(default=4, ge=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=8, gt=0)
+    retry_base_s: float = Field(default=2.0, gt=0)
+    retry_cap_s: float = Field(default=600.0, gt=0)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    ready_max_pending_age_s: float = Field(default=900.0, gt=0)
 
     # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
     watched_hooks: str = Field(
@@ -96,6 +100,42 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            async_url(value)
+        except (ArgumentError, ValueError) as exc:
+            # The URL itself is not repeated: it may hold a password.
+            reason = str(exc) if isinstance(exc, ValueError) else "not a database URL"
+            raise ValueError(f"{reason}; use sqlite:///path or postgresql://user@host/db") from exc
+        return value
+
+    @field_validator("gitlab_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://gitlab.example.com")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
+            ) from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
+
     @property
     def webhook_secrets(self) -> list[bytes]:
         """The accepted X-Gitlab-Token values, in rotation order."""
@@ -124,3 +164,12 @@ class Settings(BaseSettings):
         with contextlib.suppress(ArgumentError):
             values.append(make_url(self.database_url).password or "")
         return [v for v in values if v]
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """One line per HOOKS_* variable that does not validate: its name and what is allowed."""
+    lines = []
+    for error in exc.errors():
+        name = "HOOKS_" + "_".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
+    return lines

@@ -83,3 +83,7 @@ def configure_logging(
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # APScheduler says "Running job" at INFO for every tick (the retry sweep: every 15 s);
+    # the scheduler logs each rule's run itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

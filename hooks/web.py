@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from hooks.admin import install_sighup, setup_admin
 from hooks.auth import SignatureVerifier, signing_key, token_matches
@@ -74,6 +77,26 @@ class Service:
 
 class StartupError(Exception):
     """The service cannot start as configured (e.g. the rules do not load)."""
+
+
+def database_unusable(exc: BaseException) -> StartupError:
+    """The driver's own reason the configured database cannot be opened, in one line."""
+    reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    return StartupError(f"cannot use the database (HOOKS_DATABASE_URL): {reason}")
+
+
+def open_store(url: str) -> Store:
+    """The store at HOOKS_DATABASE_URL; a SQLite file that cannot be opened is said at once."""
+    try:
+        store = Store.open(url)
+        path = make_url(url).database
+        if store.dialect == "sqlite" and path and path != ":memory:":
+            # Tried here, not first through aiosqlite: its worker thread outlives a failed
+            # connection and prints a traceback of its own once the event loop is gone.
+            sqlite3.connect(path).close()
+    except (OSError, sqlite3.Error) as exc:  # e.g. a read-only or missing ./var
+        raise database_unusable(exc) from exc
+    return store
 
 
 SERVICE = web.AppKey("service", Service)
@@ -298,7 +321,7 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application; the store opens and the worker starts on startup."""
     metrics = metrics or Metrics()
-    store = store or Store.open(settings.database_url)
+    store = store or open_store(settings.database_url)
     runtime = None
     if dispatcher is None:
         runtime = Runtime(settings, store, metrics, now=now)
@@ -345,12 +368,18 @@ def create_app(
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
-    await service.store.migrate()
+    try:
+        await service.store.migrate()
+    except (DBAPIError, OSError) as exc:
+        await service.store.close()
+        raise database_unusable(exc) from exc
     if service.runtime is not None:
         await service.runtime.start()
         install_sighup(service)
     await service.worker.start()
     log.info("service started", dry_run=service.settings.effective_dry_run)
+    if not service.settings.webhook_secrets and service.verifier is None:
+        log.warning("no HOOKS_WEBHOOK_SECRET: every delivery is refused with 401")
     yield
     await service.worker.stop(service.settings.shutdown_grace_s)
     if service.runtime is not None:
@@ -359,4 +388,12 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     log.info("service stopped")
 
 
-__all__ = ["SERVICE", "Check", "Service", "StartupError", "create_app"]
+__all__ = [
+    "SERVICE",
+    "Check",
+    "Service",
+    "StartupError",
+    "create_app",
+    "database_unusable",
+    "open_store",
+]

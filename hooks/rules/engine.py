@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -528,13 +528,16 @@ def _parse_target(target: str) -> tuple[str, int]:
 _HEALTH_ORDER = {"at_risk": 0, "needs_attention": 1, "on_track": 2, None: 3}
 
 
-def _lowest_health_only(actions: list[PlannedAction]) -> list[PlannedAction]:
+def _lowest_health_only(
+    actions: list[PlannedAction],
+) -> tuple[list[PlannedAction], dict[str, str]]:
     """Of several set_health actions on one subject in one plan, keep the lowest.
 
     Automation only lowers health: when a new item is both new to the sprint (On Track)
     and blocked (Needs Attention), it goes straight to Needs Attention, one write. The
     comments of the rules whose health change was dropped go too: one change, one
-    explanation (the first rule's, among equals).
+    explanation (the first rule's, among equals). Also returns, per rule that gave way,
+    why it did nothing although it matched.
     """
     lowest: dict[str, PlannedAction] = {}
     for a in actions:
@@ -548,11 +551,20 @@ def _lowest_health_only(actions: list[PlannedAction]) -> list[PlannedAction]:
         for a in actions
         if a.action == "set_health" and a.subject is not None and lowest[a.subject] is not a
     }
-    return [
+    gave_way: dict[str, str] = {}
+    for rule, subject in sorted(dropped, key=str):
+        kept = lowest[str(subject)]
+        gave_way.setdefault(
+            rule,
+            f"gave way on {subject}: {kept.rule} sets {kept.params.get('status')} "
+            "(one health change, one comment)",
+        )
+    kept_actions = [
         a
         for a in actions
         if (a.rule, a.subject) not in dropped or a.action not in ("set_health", "comment")
     ]
+    return kept_actions, gave_way
 
 
 def _run(
@@ -576,7 +588,14 @@ def _run(
             continue
         actions.extend(planned)
         trace.append(rule_trace)
-    return Plan(_lowest_health_only(actions), trace, planner.fingerprint)
+    kept, gave_way = _lowest_health_only(actions)
+    trace = [
+        replace(t, reason="; ".join(filter(None, (t.reason, gave_way[t.rule]))))
+        if t.rule in gave_way
+        else t
+        for t in trace
+    ]
+    return Plan(kept, trace, planner.fingerprint)
 
 
 def plan(

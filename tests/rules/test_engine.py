@@ -290,6 +290,38 @@ def test_untrusted_text_is_defused_but_the_authors_own_text_is_not(tmp_path: Pat
     )
 
 
+def test_a_matched_rule_whose_health_change_gives_way_says_why_it_did_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        textwrap.dedent("""
+        rules:
+        - name: starts-on-track
+          on: {issue: [update]}
+          do: [{set_health: on_track}, {comment: "On Track"}]
+        - name: blocked
+          on: {issue: [update]}
+          if: {label_added: [blocked]}
+          do: [{set_health: needs_attention}, {comment: "Needs Attention"}]
+        """)
+    )
+    body = issue_event("update", labels={"previous": [], "current": [label("blocked")]})
+
+    result = run(load_rules(tmp_path), "Issue Hook", body)
+
+    assert [(a.rule, a.action) for a in result.actions] == [
+        ("blocked", "set_health"),
+        ("blocked", "comment"),
+    ]
+    on_track, blocked = result.trace
+    assert on_track.matched
+    assert on_track.reason == (
+        "gave way on gitlabhq/gitlab-test#23: blocked sets needs_attention"
+        " (one health change, one comment)"
+    )
+    assert blocked.matched and blocked.reason is None
+
+
 def test_fan_out_acts_on_each_open_issue_of_the_current_sprint(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_text(
         textwrap.dedent("""
