@@ -13,6 +13,7 @@ Every GitLab call goes through the gateway, i.e. the process's shared rate budge
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -170,6 +171,7 @@ class Reconciler:
         lookback: timedelta = timedelta(days=1),
     ) -> None:
         self.require_bot = require_bot
+        self._sweeping = asyncio.Lock()
         self.rules = rules
         self.dispatcher = dispatcher
         self.store = store
@@ -191,7 +193,11 @@ class Reconciler:
         if self.require_bot and self.bot() is None:
             # Acting before knowing who the bot is could answer its own changes.
             raise RuntimeError("the bot user is not known yet (GET /user failed)")
-        budget = _Budget(max_items if max_items is not None else self.max_items)
+        async with self._sweeping:  # one sweep at a time in a process (timer, after re-enable)
+            budget = _Budget(max_items if max_items is not None else self.max_items)
+            return await self._sweep(since, budget)
+
+    async def _sweep(self, since: datetime | None, budget: _Budget) -> list[ScopeReport]:
         scopes: dict[str, str | None] = {}
         for hook in await self.watch.hooks():
             scopes.setdefault(hook.scope, hook.scope_kind)

@@ -339,6 +339,41 @@ async def test_a_label_added_early_in_an_outage_counts_when_its_issue_is_reached
     assert [n["body"].split("\n")[0] for n in notes] == ["Blocked: what does it need?"]
 
 
+async def test_the_running_service_reenables_and_reconciles_on_its_own(tmp_path: Path) -> None:
+    sim = Simulator(seed())
+    with SimulatorThread(sim):
+        joins = as_user(sim, "alice").projects.get("demo/product").issues.get(3)
+        settings = service_settings(
+            sim,
+            tmp_path,
+            RULES,
+            watchdog_interval_s=0.2,
+            reconcile_interval_s=0.3,
+            watchdog_reenable=True,
+        )
+        server = await start_service(settings)
+        try:
+            hook_id = sim.add_hook(str(server.make_url("/webhook")), SECRET, project="demo/product")
+            await watch(server.app[SERVICE].store, hook_id)
+            with sim.lock:  # GitLab disabled it a while ago
+                sim.state.hooks[hook_id].update(
+                    alert_status="temporarily_disabled", disabled_until="2999-01-01T00:00:00+00:00"
+                )
+            joins.milestone_id = sim.milestone("Sprint 1")["id"]
+            joins.save()  # dropped
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                if "health::on track" in sim.issue("demo/product", 3)["labels"]:
+                    break
+            with sim.lock:
+                status = sim.state.hooks[hook_id]["alert_status"]
+        finally:
+            await server.close()
+    assert status == "executable"
+    assert "health::on track" in sim.issue("demo/product", 3)["labels"]
+    assert bot_writes(sim) == ["PUT /api/v4/projects/demo%2Fproduct/issues/3"]
+
+
 async def test_each_slot_runs_on_one_replica_only(tmp_path: Path) -> None:
     sim = Simulator(seed())
     with SimulatorThread(sim):
