@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from hooks import demo, install, reconcile_cli, schedule_cli
-from hooks.config import Settings, settings_problems
+from hooks.config import Settings, settings_problems, unknown_settings
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.store import Store
@@ -51,6 +51,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(
         level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
     )
+    for name in unknown_settings(os.environ):
+        structlog.get_logger("hooks.cli").warning("unknown setting ignored", variable=name)
     # Bound before anything starts: a busy port must not leave a half-started service
     # (migrations run, schedules caught up) behind its error.
     try:

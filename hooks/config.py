@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -164,6 +165,12 @@ class Settings(BaseSettings):
         with contextlib.suppress(ArgumentError):
             values.append(make_url(self.database_url).password or "")
         return [v for v in values if v]
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """HOOKS_* variables no setting reads: a misspelt one leaves its setting at the default."""
+    known = {f"HOOKS_{name.upper()}" for name in Settings.model_fields}
+    return sorted(n for n in environ if n.upper().startswith("HOOKS_") and n.upper() not in known)
 
 
 def settings_problems(exc: ValidationError) -> list[str]:

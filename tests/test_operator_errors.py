@@ -122,10 +122,11 @@ def test_serve_on_a_busy_port_says_so_and_starts_nothing(
     assert not (tmp_path / "hooks.db").exists()
 
 
-def test_serve_says_where_it_listens_and_that_without_a_secret_it_refuses_everything(
+def test_serve_says_where_it_listens_and_what_is_missing_or_misspelt(
     clean_env: dict[str, str], tmp_path: Path
 ) -> None:
     clean_env["HOOKS_DATABASE_URL"] = f"sqlite:///{tmp_path / 'hooks.db'}"
+    clean_env["HOOKS_GITLAB_TOKN"] = "glpat-misspelt-name"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hooks", "serve", "--port", "0"],
         env=clean_env,
@@ -145,6 +146,8 @@ def test_serve_says_where_it_listens_and_that_without_a_secret_it_refuses_everyt
     log = "".join(lines)
     assert '"event": "listening"' in log and '"url": "http://127.0.0.1:' in log
     assert '"no HOOKS_WEBHOOK_SECRET: every delivery is refused with 401"' in log
+    assert '"variable": "HOOKS_GITLAB_TOKN", "event": "unknown setting ignored"' in log
+    assert "glpat-misspelt-name" not in log
     assert "Added job" not in log  # APScheduler's chatter stays below WARNING
 
 
