@@ -26,6 +26,7 @@ VIEWER = "viewer-token-4567"
 RULES = """\
 rules:
 - name: triage-api-issues
+  description: API issues are labelled triaged so the API team sees them.
   on: {issue: [open]}
   if: {labels: {any: [API]}}
   do: [{add_labels: [triaged]}]
@@ -323,6 +324,21 @@ async def test_a_subjects_history_lists_what_the_bot_did_and_the_events_seen(
     assert f'<a href="/ui/deliveries/{delivery}">delivery {delivery}</a>' in actions
     assert "issue open received" in page.split('id="events"')[1]
     assert "The bot has done nothing to demo/product#9." in nothing
+
+
+async def test_a_subjects_history_says_why_with_each_rules_description(
+    client: TestClient,
+) -> None:
+    await deliver(client)
+    await log_in(client)
+
+    page = await (await client.get("/ui/subjects", params={"subject": SUBJECT})).text()
+
+    actions = page.split('id="actions"')[1].split("</table>")[0]
+    assert (
+        '<td>triage-api-issues<div class="muted">'
+        "API issues are labelled triaged so the API team sees them.</div></td>"
+    ) in actions
 
 
 async def test_schedules_show_next_fire_times_in_the_rules_zone_and_the_last_runs(

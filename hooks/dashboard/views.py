@@ -204,7 +204,10 @@ async def subject_history(request: web.Request) -> web.Response:
         actions = list(reversed(await ActionLog(service.store).for_subject(subject)))
         trail = await service.store.audit_for(subject=subject)
         events = [line for line in reversed(trail) if line["kind"] == "event"]
-    context = {"subject": subject, "actions": actions, "events": events}
+    # "Why did the bot do this?": each rule's own description, beside its actions.
+    ruleset = service.runtime.rules.rules if service.runtime else None
+    why = {r.name: r.description for r in ruleset.rules if r.description} if ruleset else {}
+    context = {"subject": subject, "actions": actions, "events": events, "why": why}
     return render(request, "ui_subject.html", context)
 
 
