@@ -224,16 +224,34 @@ class Store:
     async def _write_intake(self) -> None:
         while self._intake:
             batch, self._intake = self._intake[:INTAKE_BATCH], self._intake[INTAKE_BATCH:]
-            try:
-                results = await self._insert_deliveries([new for new, _ in batch])
-            except Exception as exc:  # every caller of the batch learns it was not stored
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
+            await self._write_batch(batch)
+
+    async def _write_batch(
+        self, batch: list[tuple[NewDelivery, asyncio.Future[tuple[int, bool]]]]
+    ) -> None:
+        try:
+            results = await self._insert_deliveries([new for new, _ in batch])
+        except Exception as exc:
+            if len(batch) > 1 and await self._reachable():
+                # The database is up but refused a row: the delivery it cannot hold must not
+                # take the rest of its batch down with it, so each is written alone.
+                for one in batch:
+                    await self._write_batch([one])
+                return
+            for _, future in batch:  # every caller of the batch learns it was not stored
                 if not future.done():
-                    future.set_result(result)
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _reachable(self) -> bool:
+        try:
+            await self.ping()
+        except Exception:
+            return False
+        return True
 
     async def _insert_deliveries(self, batch: list[NewDelivery]) -> list[tuple[int, bool]]:
         insert = dialect_insert(self.dialect)

@@ -132,8 +132,17 @@ def _project_path(payload: dict[str, Any]) -> str | None:
     if isinstance(project, dict):
         path = project.get("path_with_namespace")
         if isinstance(path, str):
-            return path[:400]
+            return _storable(path[:400])
     return None
+
+
+def _storable(text: str | None) -> str | None:
+    """Text PostgreSQL can hold, unchanged unless it has a NUL or a lone surrogate (a raw
+    byte in a header, an escape in a payload): those are written as their escapes, so
+    different keys stay different and the delivery is stored instead of answered 503."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -176,11 +185,11 @@ async def _intake(service: Service, request: web.Request) -> web.Response:
 
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     new = NewDelivery(
-        dedup_key=dedup_key(request.headers.get("Idempotency-Key"), header, body),
+        dedup_key=dedup_key(_storable(request.headers.get("Idempotency-Key")), header, body),
         event_header=header,
         kind=kind,
         project=_project_path(payload),
-        event_uuid=request.headers.get("X-Gitlab-Event-UUID"),
+        event_uuid=_storable(request.headers.get("X-Gitlab-Event-UUID")),
         headers=headers,
         body=body,
         received_at=service.now(),

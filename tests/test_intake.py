@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -202,6 +203,52 @@ async def test_database_unavailable_answers_503_and_never_202(
     ready = await client.get("/readyz")
     assert ready.status == 503
     assert (await ready.json())["checks"]["database"]["ok"] is False
+
+
+async def test_a_nul_or_a_stray_escape_in_the_project_path_is_stored_not_refused(
+    aiohttp_client: Any, settings: Settings, database_url: str
+) -> None:
+    on_db = settings.model_copy(update={"database_url": database_url})
+    client = await aiohttp_client(create_app(on_db))
+    answers = []
+    for path in ("demo/product\\u0000", "demo/product\\udc00"):
+        body = ISSUE.replace(b'"gitlabhq/gitlab-test"', f'"{path}"'.encode())
+        answers.append(await client.post("/webhook", data=body, headers=gitlab_headers()))
+
+    assert [a.status for a in answers] == [202, 202]
+    assert sorted(d.project for d in await stored(client)) == [
+        "demo/product\\udc00",
+        "demo/product\\x00",
+    ]
+
+
+async def test_raw_bytes_in_an_idempotency_key_are_stored_and_keys_stay_distinct(
+    aiohttp_client: Any, settings: Settings, database_url: str
+) -> None:
+    on_db = settings.model_copy(update={"database_url": database_url})
+    client = await aiohttp_client(create_app(on_db))
+
+    async def post(key: bytes, body: bytes) -> dict[str, Any]:
+        # Raw bytes in a header value cannot go through an HTTP client's str headers.
+        reader, writer = await asyncio.open_connection(client.host, client.port)
+        writer.write(
+            b"POST /webhook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"X-Gitlab-Event: Issue Hook\r\nX-Gitlab-Token: " + SECRET.encode() + b"\r\n"
+            b"Idempotency-Key: " + key + b"\r\nX-Gitlab-Event-UUID: u" + key + b"\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+        status, _, rest = (await reader.read()).partition(b"\r\n")
+        writer.close()
+        assert b" 202 " in status, status
+        answer: dict[str, Any] = json.loads(rest.split(b"\r\n\r\n", 1)[1])
+        return answer
+
+    first = await post(b"k\xff", ISSUE)
+    again = await post(b"k\xff", ISSUE.replace(b'"iid": 23', b'"iid": 24'))
+    other = await post(b"k\xfe", ISSUE)
+
+    assert (first["duplicate"], again["duplicate"], other["duplicate"]) == (False, True, False)
+    assert again["delivery"] == first["delivery"] != other["delivery"]
 
 
 def _secret(value: str) -> Any:

@@ -154,6 +154,34 @@ async def test_concurrent_deliveries_are_committed_together_and_each_answered(
     assert all(i == ids[n.dedup_key] for n, (i, _) in zip(news, results, strict=True))
 
 
+async def test_a_delivery_postgresql_refuses_does_not_refuse_the_rest_of_its_batch(
+    postgres_url: str,
+) -> None:
+    import asyncio
+
+    store = Store.open(postgres_url)
+    await store.migrate()
+    try:
+        news = [
+            NewDelivery(f"key:{n}", "Issue Hook", "issue", "a/b", None, {}, b"{}", utcnow())
+            for n in range(20)
+        ]
+        # PostgreSQL text cannot hold a NUL: this row is refused, in the same group commit.
+        news[7] = NewDelivery("key:nul", "Issue Hook", "issue", "a/\x00", None, {}, b"{}", utcnow())
+        results = await asyncio.gather(
+            *(store.add_delivery(n) for n in news), return_exceptions=True
+        )
+    finally:
+        stored = await store.list_deliveries(limit=1000)
+        await store.close()
+
+    assert isinstance(results[7], Exception)
+    answered = [r for i, r in enumerate(results) if i != 7]
+    assert all(isinstance(r, tuple) and r[1] is False for r in answered)
+    assert sorted(d.id for d in stored) == sorted(r[0] for r in answered if isinstance(r, tuple))
+    assert len(stored) == 19
+
+
 async def test_a_batch_mixing_stored_and_new_keys_answers_each_with_its_own_id(
     database_url: str,
 ) -> None:
