@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -60,7 +61,21 @@ def _parse_date(value: Any) -> Any:
         return None
 
 
+def _storable_key(value: str | None) -> str | None:
+    """A project path or tag names the subject in keys and columns: PostgreSQL text holds
+    neither a NUL nor a lone surrogate, and no GitLab path or tag has one."""
+    if value is not None:
+        if "\x00" in value:
+            raise ValueError("holds a NUL character, which no GitLab path or tag has")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("holds a lone surrogate, which no GitLab path or tag has") from exc
+    return value
+
+
 Timestamp = Annotated[datetime | None, BeforeValidator(_parse_datetime)]
+KeyText = Annotated[str | None, AfterValidator(_storable_key)]
 Day = Annotated[date | None, BeforeValidator(_parse_date)]
 
 
@@ -89,7 +104,7 @@ class User(Model):
 class Project(Model):
     id: int | None = None
     name: str | None = None
-    path_with_namespace: str | None = None
+    path_with_namespace: KeyText = None
     web_url: str | None = None
     namespace: str | None = None
     visibility_level: int | None = None
@@ -217,7 +232,7 @@ class ReleaseEvent(_Event):
 
     kind: Literal["release"] = "release"
     id: int | None = None
-    tag: str | None = None
+    tag: KeyText = None
     name: str | None = None
     description: str | None = None
     url: str | None = None

@@ -100,6 +100,14 @@ def test_unknown_fields_are_kept() -> None:
         (b"not json", "body is not JSON"),
         (b"[]", "body is a JSON list, not an object"),
         (b'{"labels": "API"}', "issue payload: labels: Input should be a valid list"),
+        (
+            b'{"project": {"path_with_namespace": "demo/product\\u0000"}}',
+            "issue payload: project.path_with_namespace: Value error, holds a NUL character",
+        ),
+        (
+            b'{"project": {"path_with_namespace": "demo/\\udc00"}}',
+            "issue payload: project.path_with_namespace: Value error, holds a lone surrogate",
+        ),
     ],
 )
 def test_unreadable_payloads_raise_a_parse_error_naming_the_problem(

@@ -167,3 +167,29 @@ async def test_a_stored_payload_that_cannot_be_parsed_ends_failed_with_the_reaso
         r for r in await service.store.audit_for(delivery_id=delivery_id) if r["kind"] == "error"
     ]
     assert trail["outcome"] == "unparseable" and "iid" in trail["detail"]["error"]
+
+
+async def test_a_nul_in_the_project_path_ends_failed_after_one_attempt_on_either_engine(
+    aiohttp_client: Any, settings: Settings, database_url: str
+) -> None:
+    on_db = settings.model_copy(update={"database_url": database_url})
+    client = await aiohttp_client(create_app(on_db))
+    body = json.loads(fixture_bytes("issue_open.json"))
+    body["project"]["path_with_namespace"] = "gitlabhq/gitlab-test\u0000"
+
+    response = await client.post(
+        "/webhook",
+        data=json.dumps(body),
+        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
+    )
+    delivery_id = (await response.json())["delivery"]
+    service = client.app[SERVICE]
+    await service.worker.run_until_idle()
+
+    delivery = await service.store.get_delivery(delivery_id)
+    assert response.status == 202
+    assert delivery is not None and (delivery.status, delivery.attempts) == ("failed", 1)
+    assert delivery.last_error == (
+        "unparseable payload: issue payload: project.path_with_namespace: "
+        "Value error, holds a NUL character, which no GitLab path or tag has"
+    )
