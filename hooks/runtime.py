@@ -54,6 +54,10 @@ class LoadedRules:
             return self.errors
         self.rules, self.loaded_at, self.errors = fresh, now, []
         log.info("rules loaded", directory=str(self.directory), rules=len(fresh.rules))
+        if not fresh.rules:
+            log.warning(
+                "no rules: deliveries are stored and nothing is done", directory=str(self.directory)
+            )
         return []
 
 

@@ -146,6 +146,7 @@ def test_serve_says_where_it_listens_and_what_is_missing_or_misspelt(
     log = "".join(lines)
     assert '"event": "listening"' in log and '"url": "http://127.0.0.1:' in log
     assert '"no HOOKS_WEBHOOK_SECRET: every delivery is refused with 401"' in log
+    assert '"no rules: deliveries are stored and nothing is done"' in log  # rules/ is empty
     assert '"variable": "HOOKS_GITLAB_TOKN", "event": "unknown setting ignored"' in log
     assert "glpat-misspelt-name" not in log
     assert "Added job" not in log  # APScheduler's chatter stays below WARNING
