@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 from ruamel.yaml import YAML
+
+from hooks.cli import main
 
 
 def test_hooks_simulate_serves_the_demo_and_dumps_its_state_on_exit(tmp_path: Path) -> None:
@@ -40,3 +44,39 @@ def test_hooks_simulate_serves_the_demo_and_dumps_its_state_on_exit(tmp_path: Pa
     assert proc.returncode == 0
     state = YAML(typ="safe").load(dump.read_text())
     assert "Renamed from the command line" in [i["title"] for i in state["issues"]]
+
+
+@pytest.mark.parametrize(
+    ("seed", "says"),
+    [
+        ("projects: [{path: x}\n", "cannot read seed {file}: while parsing a flow sequence"),
+        ("projects: [{name: x}]\n", "seed {file} is not a simulator state (format: hooks/testing/"),
+        ("[1, 2]\n", "seed {file} is not a simulator state (format: hooks/testing/"),
+    ],
+)
+def test_a_seed_that_is_not_a_simulator_state_is_refused_in_words(
+    seed: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "seed.yaml"
+    file.write_text(seed)
+
+    status = main(["simulate", "--port", "0", "--seed", str(file)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("hooks: " + says.format(file=file))
+    assert "Traceback" not in err
+
+
+def test_a_busy_port_is_refused_in_one_line() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "hooks", "simulate", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert done.stderr == f"hooks: cannot listen on 127.0.0.1:{port}: Address already in use\n"

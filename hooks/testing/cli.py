@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -21,15 +23,28 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.seed:
         try:
             seed = YAML(typ="safe").load(Path(args.seed).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, YAMLError) as exc:
             print(f"hooks: cannot read seed {args.seed}: {exc}", file=sys.stderr)
             return 1
-    sim = Simulator(seed, token=args.token)
+    try:
+        sim = Simulator(seed, token=args.token)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        print(
+            f"hooks: seed {args.seed} is not a simulator state (format: hooks/testing/"
+            f"sim_state.py): {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     if args.hook_url:
         for project in list(sim.state.projects.values()):
             sim.add_hook(args.hook_url, args.hook_secret, project=project["path_with_namespace"])
     runner = SimulatorThread(sim, host=args.host, port=args.port)
-    url = runner.start()
+    try:
+        url = runner.start()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"hooks: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 1
     print(f"GitLab simulator at {url} (API {url}/api/v4), token {args.token}", flush=True)
     if args.hook_url:
         print(f"webhooks of every project go to {args.hook_url}", flush=True)
