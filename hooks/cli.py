@@ -245,9 +245,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"hooks: {exc}", file=sys.stderr)
         return 1
+    except DBAPIError as exc:  # whichever command opened it: unreachable, read-only, refused
+        print(f"hooks: {database_unusable(exc)}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`hooks schema | head`): nothing left to say to it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # the machine said no (a connection refused, a file missing)
+        print(f"hooks: {exc}", file=sys.stderr)
         return 1
     return status
 

@@ -75,17 +75,24 @@ def test_a_wrong_setting_names_the_variable_and_what_is_allowed(
     assert "hunter2" not in line
 
 
+@pytest.mark.parametrize("command", [["deliveries"], ["replay", "1"], ["schedule"]])
 def test_a_database_that_cannot_be_opened_is_one_line_for_every_command(
+    command: list[str],
     clean_env: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "rules:\n- name: retro\n  on: {schedule: {cron: '0 9 * * 3'}}\n"
+        "  do: [{create_issue: {project: demo/marketing, title: Retro}}]\n"
+    )
     # A folder where the SQLite file should be: SQLite cannot open it, as with a read-only ./var.
     (tmp_path / "hooks.db").mkdir()
     monkeypatch.setenv("HOOKS_DATABASE_URL", f"sqlite:///{tmp_path / 'hooks.db'}")
+    monkeypatch.setenv("HOOKS_RULES_DIR", str(tmp_path / "rules"))
 
-    status = main(["deliveries"])
+    status = main(command)
 
     assert status == 1
     assert capsys.readouterr().err == (
