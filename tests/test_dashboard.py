@@ -411,6 +411,18 @@ async def test_rules_show_triggers_last_match_and_the_refused_reloads_errors(
     assert "never" in bugs
 
 
+async def test_rules_show_each_trigger_as_written_without_unused_defaults(
+    client: TestClient,
+) -> None:
+    await log_in(client)
+
+    page = await (await client.get("/ui/rules")).text()
+
+    row = page.split('id="rules"')[1].split("weekly-sweep")[1].split("</tr>")[0]
+    written = '{"schedule": {"cron": "0 9 * * 1", "timezone": "Europe/Berlin"}}'
+    assert written.replace('"', "&#34;") in row  # no unused "at" or "grace"
+
+
 # -- filters and paging on both databases ------------------------------------------------
 
 

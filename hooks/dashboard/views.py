@@ -277,7 +277,9 @@ async def rules(request: web.Request) -> web.Response:
             rows.append(
                 {
                     "rule": rule,
-                    "on": json.dumps(rule.on.model_dump(mode="json", exclude_none=True)),
+                    "on": json.dumps(
+                        rule.on.model_dump(mode="json", exclude_none=True, exclude_unset=True)
+                    ),
                     "source": f"{Path(source.file).name}:{source.line}" if source else "",
                     "last_match": last.get(rule.name),
                 }
