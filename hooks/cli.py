@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             app = create_app(settings)
             app.on_startup.append(_freeze_startup_objects)  # runs after the app's own start-up
             host, port = sock.getsockname()[:2]
+            host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
             structlog.get_logger("hooks.cli").info("listening", url=f"http://{host}:{port}")
             web.run_app(
                 app,
