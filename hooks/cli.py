@@ -19,11 +19,12 @@ from sqlalchemy.exc import DBAPIError
 
 from hooks import demo, install, reconcile_cli, schedule_cli
 from hooks.config import Settings, settings_problems, unknown_settings
+from hooks.database import DatabaseUnusable, database_unusable, open_store
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.store import Store
 from hooks.testing import cli as testing_cli
-from hooks.web import StartupError, create_app, database_unusable, open_store
+from hooks.web import StartupError, create_app
 from hooks.worker import utcnow
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 access_log=None,
                 print=None,
             )
-        except StartupError as exc:
+        except (StartupError, DatabaseUnusable) as exc:
             print(f"hooks: cannot start: {exc}", file=sys.stderr)
             return 1
     return 0
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in settings_problems(exc):
             print(f"hooks: {line}", file=sys.stderr)
         return 2
-    except StartupError as exc:
+    except (StartupError, DatabaseUnusable) as exc:
         print(f"hooks: {exc}", file=sys.stderr)
         return 1
     except DBAPIError as exc:  # whichever command opened it: unreachable, read-only, refused

@@ -15,8 +15,8 @@ import structlog
 from gitlab.v4.objects import Group, Project
 
 from hooks.config import Settings
+from hooks.database import open_store
 from hooks.logs import configure_logging
-from hooks.store import Store
 from hooks.watch_store import WatchStore
 
 log = structlog.get_logger()
@@ -153,7 +153,7 @@ def _scrub(text: str, secrets: list[str]) -> str:
 
 async def record_hook(database_url: str, result: InstallResult, url: str) -> None:
     """Remember the hook in the service database, so the watchdog and the sweep watch it."""
-    store = Store.open(database_url)
+    store = open_store(database_url)
     try:
         await store.migrate()
         await WatchStore(store).record_hook(

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hooks.config import Settings
+from hooks.database import open_store
 from hooks.gateway import error_message
 from hooks.logs import configure_logging
 from hooks.metrics import Metrics
 from hooks.reconcile import ScopeReport
 from hooks.runtime import Runtime
-from hooks.store import Store
 from hooks.worker import utcnow
 
 
@@ -34,7 +34,7 @@ async def reconcile(
     settings: Settings, since: datetime | None, max_items: int | None
 ) -> list[ScopeReport]:
     """Run one sweep with this process's own gateway, executor and ledger."""
-    store = Store.open(settings.database_url)
+    store = open_store(settings.database_url)
     runtime: Runtime | None = None
     try:
         await store.migrate()

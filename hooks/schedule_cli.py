@@ -12,10 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hooks.config import Settings
+from hooks.database import open_store
 from hooks.ledger import Run, RunLedger
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
-from hooks.store import Store
 from hooks.triggers import fire_times, zone_of
 
 
@@ -49,7 +49,7 @@ async def scheduled_rules(
 
 
 async def _overview(settings: Settings, rules: RuleSet, count: int) -> list[ScheduledRule]:
-    store = Store.open(settings.database_url)
+    store = open_store(settings.database_url)
     try:
         await store.migrate()
         return await scheduled_rules(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,13 +12,13 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from hooks.admin import install_sighup, setup_admin
 from hooks.auth import SignatureVerifier, signing_key, token_matches
 from hooks.config import Settings
 from hooks.dashboard import setup_dashboard
+from hooks.database import database_unusable, open_store
 from hooks.dispatch import Dispatcher
 from hooks.events import event_kind
 from hooks.metrics import Metrics
@@ -77,26 +76,6 @@ class Service:
 
 class StartupError(Exception):
     """The service cannot start as configured (e.g. the rules do not load)."""
-
-
-def database_unusable(exc: BaseException) -> StartupError:
-    """The driver's own reason the configured database cannot be opened, in one line."""
-    reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    return StartupError(f"cannot use the database (HOOKS_DATABASE_URL): {reason}")
-
-
-def open_store(url: str) -> Store:
-    """The store at HOOKS_DATABASE_URL; a SQLite file that cannot be opened is said at once."""
-    try:
-        store = Store.open(url)
-        path = make_url(url).database
-        if store.dialect == "sqlite" and path and path != ":memory:":
-            # Tried here, not first through aiosqlite: its worker thread outlives a failed
-            # connection and prints a traceback of its own once the event loop is gone.
-            sqlite3.connect(path).close()
-    except (OSError, sqlite3.Error) as exc:  # e.g. a read-only or missing ./var
-        raise database_unusable(exc) from exc
-    return store
 
 
 SERVICE = web.AppKey("service", Service)
@@ -397,12 +376,4 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     log.info("service stopped")
 
 
-__all__ = [
-    "SERVICE",
-    "Check",
-    "Service",
-    "StartupError",
-    "create_app",
-    "database_unusable",
-    "open_store",
-]
+__all__ = ["SERVICE", "Check", "Service", "StartupError", "create_app"]
