@@ -119,12 +119,20 @@ def render_plan(result: Plan) -> str:
             mark = " (dry-run)" if a.dry_run else ""
             lines.append(f"{a.rule:<28} {a.action:<18} {a.subject or '-':<24} {detail}{mark}")
     else:
-        lines.append("no action planned")
+        errors = sum(1 for t in result.trace if t.error)
+        lines.append(
+            f"no action planned; {errors} rule(s) could not be evaluated (marked !)"
+            if errors
+            else "no action planned"
+        )
+    acting = {a.rule for a in result.actions}
     for t in result.trace:
         if t.error:
             lines.append(f"  ! {t.rule}: {t.error}")
         elif not t.matched:
             lines.append(f"  - {t.rule}: {t.reason}")
+        elif t.rule not in acting:
+            lines.append(f"  = {t.rule}: matched, does nothing: {t.reason or 'no action'}")
     return "\n".join(lines)
 
 

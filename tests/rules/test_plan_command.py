@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from hooks.cli import main
+from hooks.events import parse_event
+from hooks.rules.cli import render_plan
+from hooks.rules.engine import plan
+from hooks.rules.loader import load_rules
+from hooks.rules.reader import StaticReader
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 ISSUE = RULES / "fixtures" / "issue.json"
@@ -59,3 +65,36 @@ def test_plan_refuses_an_unreadable_payload_with_a_reason(
 
     assert main(["plan", str(bad), "--rules", str(RULES)]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_plan_says_why_a_matched_rule_does_nothing(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n"
+        "- name: starts-on-track\n  on: {issue: [update]}\n"
+        "  do: [{set_health: on_track}, {comment: On Track}]\n"
+        "- name: blocked\n  on: {issue: [update]}\n"
+        "  do: [{set_health: needs_attention}, {comment: Needs Attention}]\n"
+    )
+    body = json.loads(ISSUE.read_text())
+    body["object_attributes"]["action"] = "update"
+    event = parse_event("Issue Hook", body)
+
+    text = render_plan(plan(event, load_rules(tmp_path), StaticReader(), now=datetime.now(UTC)))
+
+    assert text.splitlines()[-1] == (
+        "  = starts-on-track: matched, does nothing: gave way on demo/product#12: "
+        "blocked sets needs_attention (one health change, one comment)"
+    )
+
+
+def test_plan_without_actions_says_how_many_rules_could_not_be_evaluated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOOKS_GITLAB_TOKEN", raising=False)
+    release = Path(__file__).resolve().parents[2] / "rules" / "fixtures" / "release.json"
+
+    status = main(["plan", str(release), "--event", "Release Hook", "--rules", str(RULES)])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.splitlines()[0] == "no action planned; 2 rule(s) could not be evaluated (marked !)"
