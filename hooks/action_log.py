@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from hooks.schema import actions
 from hooks.store import Store, dialect_insert
@@ -217,13 +217,12 @@ class ActionLog:
         a = actions.c
         unique = list({r.key: r for r in requests}.values())
         subjects = sorted({r.subject for r in unique if r.subject})
-        result: dict[str, tuple[Claim, ActionRow | None, int]] = {}
-        async with self.store.engine.begin() as conn:
+
+        def write(conn: Connection) -> dict[str, tuple[Claim, ActionRow | None, int]]:
+            result: dict[str, tuple[Claim, ActionRow | None, int]] = {}
             recent: dict[str, int] = {}
             for chunk in _chunks(subjects, 500):
-                rows = await conn.execute(
-                    _RECENT_WRITES, {"b_subjects": chunk, "b_since": recent_since}
-                )
+                rows = conn.execute(_RECENT_WRITES, {"b_subjects": chunk, "b_since": recent_since})
                 recent.update({row[0]: int(row[1]) for row in rows})
             inserted: set[str] = set()
             # Executed with many parameter sets, the statement is compiled once and cached.
@@ -247,13 +246,13 @@ class ActionLog:
                     }
                     for r in chunk
                 ]
-                inserted.update(k for (k,) in (await conn.execute(stmt, values)).all())
+                inserted.update(k for (k,) in conn.execute(stmt, values).all())
             for r in unique:
                 count = recent.get(r.subject or "", 0)
                 if r.key in inserted:
                     result[r.key] = ("new", None, count)
                     continue
-                taken = await conn.execute(
+                taken = conn.execute(
                     update(actions)
                     .where(
                         (a.key == r.key)
@@ -272,13 +271,15 @@ class ActionLog:
                         updated_at=now,
                     )
                 )
-                current = _row((await conn.execute(select(actions).where(a.key == r.key))).one())
+                current = _row(conn.execute(select(actions).where(a.key == r.key)).one())
                 if taken.rowcount == 1:
                     result[r.key] = ("resume", current, count)
                 else:
                     state: Claim = "finished" if current.status in FINAL else "busy"
                     result[r.key] = (state, current, count)
-        return result
+            return result
+
+        return await self.store.transact(write)
 
     async def finish_many(self, outcomes: list[Finish], owner: str) -> None:
         """Record several actions' outcomes in one transaction, where `owner` still holds them."""
@@ -295,8 +296,7 @@ class ActionLog:
             }
             for f in outcomes
         ]
-        async with self.store.engine.begin() as conn:
-            await conn.execute(_FINISH, rows)
+        await self.store.transact(lambda conn: conn.execute(_FINISH, rows))
 
     async def extend(self, keys: list[str], owner: str, until: datetime) -> None:
         """Keep the leases of the actions `owner` is still performing."""

@@ -7,14 +7,28 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, event, func, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    StaticPool,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from hooks.schema import audit, deliveries
@@ -23,6 +37,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: replicas starting together take turns migrating.
 _MIGRATION_LOCK_ID = 0x686F6F6B73
 INTAKE_BATCH = 200  # deliveries per group commit
+T = TypeVar("T")
 
 
 def async_url(url: str) -> str:
@@ -202,6 +217,27 @@ class Store:
                     )
                     await conn.commit()
 
+    async def transact(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one transaction, committed when it returns, rolled back if it raises.
+
+        On SQLite the whole transaction is one trip to aiosqlite's thread, where statement by
+        statement it is four trips per statement and one per commit, each waking that thread
+        and then the event loop: on the one connection every other query waits for them.
+        """
+        if self.dialect != "sqlite":
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        async with self.engine.connect() as conn:
+            # Checked out, the pool's one connection is ours: nothing else can use it meanwhile.
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            try:
+                result: T = await driver._execute(_transaction, _sync_engine(driver), work)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:  # the sync side closed it: the pool must know
+                    await conn.invalidate()
+                raise
+            return result
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -281,17 +317,20 @@ class Store:
             .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(deliveries.c.id, deliveries.c.dedup_key)
         )
-        async with self.engine.begin() as conn:
-            inserted = {key: int(i) for i, key in (await conn.execute(stmt, rows)).all()}
+
+        def write(conn: Connection) -> tuple[dict[str, int], dict[str, int]]:
+            inserted = {key: int(i) for i, key in conn.execute(stmt, rows).all()}
             known = [key for key in first if key not in inserted]
-            existing: dict[str, int] = {}
-            if known:
-                found = await conn.execute(
-                    select(deliveries.c.id, deliveries.c.dedup_key).where(
-                        deliveries.c.dedup_key.in_(known)
-                    )
+            if not known:
+                return inserted, {}
+            found = conn.execute(
+                select(deliveries.c.id, deliveries.c.dedup_key).where(
+                    deliveries.c.dedup_key.in_(known)
                 )
-                existing = {key: int(i) for i, key in found.all()}
+            )
+            return inserted, {key: int(i) for i, key in found.all()}
+
+        inserted, existing = await self.transact(write)
         results = []
         claimed: set[str] = set()
         for new in batch:
@@ -310,8 +349,8 @@ class Store:
     ) -> list[Delivery]:
         """Lease up to `limit` due deliveries, including those whose lease ran out."""
         params = {"b_now": now, "b_owner": owner, "b_until": now + lease}
-        async with self.engine.begin() as conn:
-            rows = (await conn.execute(_claim_statement(limit), params)).all()
+        stmt = _claim_statement(limit)
+        rows = await self.transact(lambda conn: conn.execute(stmt, params).all())
         return sorted((_delivery(row) for row in rows), key=lambda x: x.id)
 
     async def extend_lease(self, ids: Sequence[int], owner: str, until: datetime) -> None:
@@ -347,39 +386,41 @@ class Store:
             "b_now": now,
             "b_error": error,
         }
-        async with self.engine.begin() as conn:
-            result = await conn.execute(_FINISH, params)
-            if result.rowcount != 1:
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(_FINISH, params).rowcount != 1:
                 return False
-            await self._insert_audit(conn, records, now, delivery_id=delivery_id)
-        return True
+            if records:
+                conn.execute(_AUDIT_INSERT, _audit_rows(records, now, delivery_id=delivery_id))
+            return True
+
+        return await self.transact(write)
 
     async def retry_later(
         self, delivery_id: int, owner: str, *, at: datetime, error: str, now: datetime
     ) -> bool:
         """Give a claimed delivery back to the queue, due again at `at`."""
         d = deliveries.c
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(deliveries)
-                .where((d.id == delivery_id) & (d.lease_owner == owner))
-                .values(
-                    status="pending",
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    next_attempt_at=at,
-                    last_error=error,
-                )
+        back = (
+            update(deliveries)
+            .where((d.id == delivery_id) & (d.lease_owner == owner))
+            .values(
+                status="pending",
+                lease_owner=None,
+                lease_expires_at=None,
+                next_attempt_at=at,
+                last_error=error,
             )
-            if result.rowcount != 1:
+        )
+        record = AuditRecord(kind="error", outcome="retry", detail={"error": error})
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(back).rowcount != 1:
                 return False
-            await self._insert_audit(
-                conn,
-                [AuditRecord(kind="error", outcome="retry", detail={"error": error})],
-                now,
-                delivery_id=delivery_id,
-            )
-        return True
+            conn.execute(_AUDIT_INSERT, _audit_rows([record], now, delivery_id=delivery_id))
+            return True
+
+        return await self.transact(write)
 
     async def release(self, ids: Sequence[int], owner: str) -> None:
         """Hand unfinished claims back at shutdown without counting the attempt."""
@@ -436,24 +477,8 @@ class Store:
         delivery_id: int | None = None,
         run_key: str | None = None,
     ) -> None:
-        if not records:
-            return
-        await conn.execute(
-            _AUDIT_INSERT,
-            [
-                {
-                    "delivery_id": delivery_id,
-                    "run_key": run_key,
-                    "subject": r.subject,
-                    "rule": r.rule,
-                    "kind": r.kind,
-                    "outcome": r.outcome,
-                    "detail": json.dumps(r.detail, default=str, sort_keys=True),
-                    "created_at": now,
-                }
-                for r in records
-            ],
-        )
+        if records:
+            await conn.execute(_AUDIT_INSERT, _audit_rows(records, now, delivery_id, run_key))
 
     async def get_delivery(self, delivery_id: int) -> Delivery | None:
         async with self.engine.connect() as conn:
@@ -524,6 +549,29 @@ class Store:
         )
 
 
+# The synchronous engine over each aiosqlite connection's own sqlite3 connection, for the
+# transactions `Store.transact` runs inside that connection's thread.
+_SYNC_ENGINES: weakref.WeakKeyDictionary[Any, Engine] = weakref.WeakKeyDictionary()
+
+
+def _sync_engine(driver: Any) -> Engine:
+    engine = _SYNC_ENGINES.get(driver)
+    if engine is None:
+        raw = driver._conn
+        # Same dialect family as aiosqlite's (it subclasses pysqlite): same SQL, same types.
+        # No reset on return: every use ends in commit or rollback.
+        engine = create_engine(
+            "sqlite://", creator=lambda: raw, poolclass=StaticPool, pool_reset_on_return=None
+        )
+        _SYNC_ENGINES[driver] = engine
+    return engine
+
+
+def _transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    with engine.begin() as conn:
+        return work(conn)
+
+
 # The statements run for every delivery are built once: building a SQLAlchemy statement
 # and its cache key costs about as much CPU as the SQLite transaction that runs it.
 _D = deliveries.c
@@ -539,6 +587,27 @@ _FINISH = (
     )
 )
 _AUDIT_INSERT = audit.insert()
+
+
+def _audit_rows(
+    records: Sequence[AuditRecord],
+    now: datetime,
+    delivery_id: int | None = None,
+    run_key: str | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "delivery_id": delivery_id,
+            "run_key": run_key,
+            "subject": r.subject,
+            "rule": r.rule,
+            "kind": r.kind,
+            "outcome": r.outcome,
+            "detail": json.dumps(r.detail, default=str, sort_keys=True),
+            "created_at": now,
+        }
+        for r in records
+    ]
 
 
 @functools.cache
