@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Connection, update
 
+from hooks.schema import deliveries
 from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
 from hooks.worker import utcnow
 
@@ -129,6 +131,31 @@ async def test_audit_is_queryable_by_subject(store: Store) -> None:
     await store.finish(d.id, "w", status="done", now=T0, records=records)
     [line] = await store.audit_for(subject="demo/product#2")
     assert (line["rule"], line["outcome"], line["delivery_id"]) == ("r", "matched", d.id)
+
+
+async def test_an_outcome_without_audit_lines_records_none(store: Store) -> None:
+    await store.add_delivery(delivery("k"))
+    [d] = await store.claim("w", 1, LEASE, T0)
+    assert await store.finish(d.id, "w", status="done", now=T0)
+    assert await store.audit_for(delivery_id=d.id) == []
+    finished = await store.get_delivery(d.id)
+    assert finished is not None and finished.status == "done"
+
+
+async def test_a_transaction_that_raises_writes_nothing_and_the_store_stays_usable(
+    store: Store,
+) -> None:
+    stored, _ = await store.add_delivery(delivery("k"))
+
+    def finish_then_fail(conn: Connection) -> None:
+        conn.execute(update(deliveries).values(status="done"))
+        raise RuntimeError("planned failure")
+
+    with pytest.raises(RuntimeError, match="planned failure"):
+        await store.transact(finish_then_fail)
+    kept = await store.get_delivery(stored)
+    assert kept is not None and kept.status == "pending"
+    assert [d.id for d in await store.claim("w", 5, LEASE, T0)] == [stored]
 
 
 async def test_concurrent_deliveries_are_committed_together_and_each_answered(
