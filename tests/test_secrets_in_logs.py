@@ -114,8 +114,11 @@ async def test_no_configured_secret_appears_in_the_logs_through_faults_and_refus
                 await post("/webhook", body(1), **token(OLD_SECRET))
                 await post("/webhook", body(2), **token(NEW_SECRET))
                 await post("/webhook", body(3), **token(NEW_SECRET[:-1]))  # wrong
-                await post("/webhook", body(3), **signed(body(3), "msg-3"))
-                await post("/webhook", body(4), **signed(body(4), "msg-3"))  # replayed id
+                captured = signed(body(3), "msg-3")
+                await post("/webhook", body(3), **captured)
+                # A replay is the captured request sent again as it was: signing anew would
+                # take a new timestamp, i.e. a new attempt, once the clock crosses a second.
+                await post("/webhook", body(3), **captured)
                 await post("/webhook", body(4), **signed(body(5), "msg-4"))  # wrong body
                 await post("/admin/rules/reload", Authorization=f"Bearer {ADMIN_TOKEN}x")
                 await post("/admin/rules/reload", Authorization=f"Bearer {ADMIN_TOKEN}")
