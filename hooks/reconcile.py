@@ -267,6 +267,9 @@ class Reconciler:
     async def _issues(self, run: _ScopeRun, start: datetime) -> None:
         report = run.report
         cursor, page = start, 1
+        # Issues at the cursor's own time already handled: a re-read from the cursor lists
+        # those the sweep did not edit again.
+        visited: set[int] = set()
         while True:
             # Always from the cursor, not by offset: items this sweep edits move to the end of
             # the order, and an offset would then skip as many unvisited ones.
@@ -285,10 +288,12 @@ class Reconciler:
             done_before = await self.watch.reconciled(
                 issue_subject(IssueInfo.from_rest(r).project_path, r["iid"]) for r in batch
             )
-            moved = False
+            advanced = acted = False
             for raw in batch:
-                info = IssueInfo.from_rest(raw)
                 changed_at = parse_time(raw.get("updated_at")) or cursor
+                if changed_at == cursor and raw["id"] in visited:
+                    continue
+                info = IssueInfo.from_rest(raw)
                 last = run.last_seen(info.subject, done_before)
                 if covers(last, changed_at):
                     run.skipped(self.metrics)
@@ -297,14 +302,20 @@ class Reconciler:
                         report.cursor = gitlab_time(cursor)
                         return
                     await self._issue(run, raw, info, changed_at, last)
+                    acted = True
                 if changed_at > cursor:
-                    cursor, moved = changed_at, True
+                    cursor, advanced = changed_at, True
+                    visited.clear()
                     await self.watch.advance(run.scope, "issue", cursor, self.now())
+                visited.add(raw["id"])
             if len(batch) < PAGE:
                 report.cursor = gitlab_time(cursor)
                 return
-            # A full page all at the cursor's own time: step past it by offset.
-            page = 1 if moved else page + 1
+            # A full page all at the cursor's own time: step past it by offset, but only when
+            # nothing on it was acted on. An edited issue leaves for the end of the order, and
+            # the offset would then pass over as many unvisited ones at that time (a bulk edit,
+            # or a backlog created within one millisecond, puts more than a page there).
+            page = 1 if advanced or acted else page + 1
 
     async def _page(self, kind: str, scope: str, query: dict[str, Any]) -> list[dict[str, Any]]:
         def read(ops: GitlabOps) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +260,29 @@ async def test_a_backlog_reconciles_under_the_rate_limit_across_a_restart(
             puts[r.path] = puts.get(r.path, 0) + 1
     assert len(puts) == 200 and set(puts.values()) == {1}  # each item once, none twice
     assert [r for r in sim.recorded(user="hooks-bot") if r.status == 429] == []
+    on_track = [i for i in sim.issues("demo/product") if "health::on track" in i["labels"]]
+    assert len(on_track) == 202
+
+
+async def test_more_than_a_page_of_issues_changed_in_one_millisecond_are_each_reconciled(
+    tmp_path: Path,
+) -> None:
+    # A bulk edit (here: the seed) gives 204 issues one updated_at. The sweep's edits move
+    # those it handled to the end of the order while the rest still share the cursor's time.
+    seeded = datetime.now(UTC).replace(microsecond=0)
+    clock = [seeded]
+    sim = Simulator(seed(extra_issues=200), now=lambda: clock[0])
+    clock[0] = seeded + timedelta(seconds=1)
+    with SimulatorThread(sim):
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
+        settings = service_settings(
+            sim, tmp_path, RULES, watched_hooks=f"demo/product:{hook_id}", **NO_TIMERS
+        )
+        [report] = await reconcile(settings, None, max_items=1_000)
+
+    assert report.finished and report.applied == 205  # 204 issues, 1 sprint
+    puts = [r.path for r in sim.recorded(user="hooks-bot") if r.method == "PUT"]
+    assert len(puts) == len(set(puts)) == 200
     on_track = [i for i in sim.issues("demo/product") if "health::on track" in i["labels"]]
     assert len(on_track) == 202
 
