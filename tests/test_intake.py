@@ -188,7 +188,10 @@ async def test_stored_headers_keep_what_matters_and_never_the_token(client: Test
 async def test_database_unavailable_answers_503_and_never_202(
     aiohttp_client: Any, settings: Settings, tmp_path: Any
 ) -> None:
-    client = await aiohttp_client(create_app(settings))
+    # The worker held: a claim waiting for the connection while the engine is disposed
+    # would wait out the pool's timeout (30 s) before failing, which is not what is tested.
+    held = settings.model_copy(update={"worker_concurrency": 0})
+    client = await aiohttp_client(create_app(held))
     await client.app[SERVICE].store.engine.dispose()
     # Make the database file unreachable: replace its folder's file with a directory.
     db_file = tmp_path / "hooks.db"
