@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -156,6 +157,35 @@ async def test_a_transaction_that_raises_writes_nothing_and_the_store_stays_usab
     kept = await store.get_delivery(stored)
     assert kept is not None and kept.status == "pending"
     assert [d.id for d in await store.claim("w", 5, LEASE, T0)] == [stored]
+
+
+async def test_a_failing_transaction_among_concurrent_ones_fails_only_its_caller(
+    store: Store,
+) -> None:
+    ids = [(await store.add_delivery(delivery(f"k{i}")))[0] for i in range(4)]
+
+    def mark(delivery_id: int) -> Callable[[Connection], int]:
+        def work(conn: Connection) -> int:
+            done = update(deliveries).where(deliveries.c.id == delivery_id)
+            return conn.execute(done.values(status="done")).rowcount
+
+        return work
+
+    def fail(conn: Connection) -> None:
+        conn.execute(update(deliveries).values(status="failed"))
+        raise RuntimeError("planned failure")
+
+    answers = await asyncio.gather(
+        store.transact(mark(ids[0])),
+        store.transact(fail),
+        store.transact(mark(ids[1])),
+        return_exceptions=True,
+    )
+
+    assert answers[0] == 1 and answers[2] == 1
+    assert isinstance(answers[1], RuntimeError)
+    statuses = [(await store.get_delivery(i)) for i in ids]
+    assert [d.status if d else None for d in statuses] == ["done", "done", "pending", "pending"]
 
 
 async def test_concurrent_deliveries_are_committed_together_and_each_answered(
