@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 import typing
@@ -193,7 +194,7 @@ def load_document(
         except ValidationError as exc:
             errors.extend(_explain(file, items, index, name, exc))
             continue
-        template_errors = _check_templates(file, item, rule)
+        template_errors = _check_templates(file, item, rule) + _check_fixtures(file, item, rule)
         if template_errors:
             errors.extend(template_errors)
             continue
@@ -345,6 +346,29 @@ def _check_templates(file: Path, node: Any, rule: Rule) -> list[RuleError]:
         conditions.extend(cond.any or [])
         if cond.not_:
             conditions.append(cond.not_)
+    return errors
+
+
+def _check_fixtures(file: Path, node: Any, rule: Rule) -> list[RuleError]:
+    """Read every example's fixture now, so a wrong path fails `hooks check`, not `hooks test`."""
+    errors = []
+    for index, example in enumerate(rule.examples):
+        if example.event is None or not example.event.fixture:
+            continue
+        path = file.parent / example.event.fixture
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            problem = None if isinstance(payload, dict) else "is not a JSON object"
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or exc})"
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problem = f"is not JSON ({exc})"
+        if problem:
+            line = _line(node, ["examples", index, "event", "fixture"])
+            where = f"{example.event.fixture} (relative to {file.parent})"
+            errors.append(
+                RuleError(str(file), line, rule.name, f"example fixture {where} {problem}")
+            )
     return errors
 
 

@@ -175,3 +175,25 @@ def test_broken_yaml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     status, out = check(tmp_path, "rules:\n- name: x\n  on: {issue: [open]\n", capsys)
     assert status == 1
     assert "rules.yaml:4: YAML:" in out or "rules.yaml:3: YAML:" in out
+
+
+def test_an_example_fixture_that_does_not_exist_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: with-example
+          on: {issue: [open]}
+          do: [{add_labels: [x]}]
+          examples:
+            - name: opening labels it
+              event: {fixture: fixtures/missing.json}
+              expect: [{add_labels: [x]}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert "rules.yaml:7: rule 'with-example': example fixture fixtures/missing.json" in out
+    assert "cannot be read (No such file or directory)" in out
