@@ -142,6 +142,18 @@ def test_the_webhook_never_answers_5xx_to_fuzzed_requests(
     assert status in (202, 400, 401, 413)
 
 
+async def deliver_and_process(client: Any, body: dict[str, Any]) -> tuple[Any, Any]:
+    """POST an issue event with the right token, let the worker finish, return answer and row."""
+    response = await client.post(
+        "/webhook",
+        data=json.dumps(body),
+        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
+    )
+    service = client.app[SERVICE]
+    await service.worker.run_until_idle()
+    return response, await service.store.get_delivery((await response.json())["delivery"])
+
+
 async def test_a_stored_payload_that_cannot_be_parsed_ends_failed_with_the_reason(
     aiohttp_client: Any, settings: Settings
 ) -> None:
@@ -149,23 +161,13 @@ async def test_a_stored_payload_that_cannot_be_parsed_ends_failed_with_the_reaso
     body = json.loads(fixture_bytes("issue_open.json"))
     body["object_attributes"]["iid"] = "twenty-three"  # JSON, an issue event, but unreadable
 
-    response = await client.post(
-        "/webhook",
-        data=json.dumps(body),
-        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
-    )
-    delivery_id = (await response.json())["delivery"]
-    service = client.app[SERVICE]
-    await service.worker.run_until_idle()
-
-    delivery = await service.store.get_delivery(delivery_id)
+    response, delivery = await deliver_and_process(client, body)
     assert response.status == 202  # stored: nothing a sender could fix by sending again
     assert delivery is not None and (delivery.status, delivery.attempts) == ("failed", 1)
     assert delivery.last_error is not None
     assert delivery.last_error.startswith("unparseable payload: ") and "iid" in delivery.last_error
-    [trail] = [
-        r for r in await service.store.audit_for(delivery_id=delivery_id) if r["kind"] == "error"
-    ]
+    store = client.app[SERVICE].store
+    [trail] = [r for r in await store.audit_for(delivery_id=delivery.id) if r["kind"] == "error"]
     assert trail["outcome"] == "unparseable" and "iid" in trail["detail"]["error"]
 
 
@@ -177,16 +179,7 @@ async def test_a_nul_in_the_project_path_ends_failed_after_one_attempt_on_either
     body = json.loads(fixture_bytes("issue_open.json"))
     body["project"]["path_with_namespace"] = "gitlabhq/gitlab-test\u0000"
 
-    response = await client.post(
-        "/webhook",
-        data=json.dumps(body),
-        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
-    )
-    delivery_id = (await response.json())["delivery"]
-    service = client.app[SERVICE]
-    await service.worker.run_until_idle()
-
-    delivery = await service.store.get_delivery(delivery_id)
+    response, delivery = await deliver_and_process(client, body)
     assert response.status == 202
     assert delivery is not None and (delivery.status, delivery.attempts) == ("failed", 1)
     assert delivery.last_error == (
