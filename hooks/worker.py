@@ -21,6 +21,18 @@ from hooks.metrics import Metrics
 from hooks.store import AuditRecord, Delivery, Store
 
 log = structlog.get_logger("hooks.worker")
+CLAIM_PAUSE_CAP_S = 15.0  # longest wait between claims while the database refuses them
+
+
+def claim_pause(poll_interval_s: float, failed_claims: int) -> float:
+    """How long the claim loop waits: the poll interval, doubled per failed claim in a row.
+
+    A new delivery still wakes it at once (it was stored, so the database is back).
+    """
+    if failed_claims == 0:
+        return poll_interval_s
+    doubled = poll_interval_s * 2.0 ** min(failed_claims, 16)
+    return max(poll_interval_s, min(CLAIM_PAUSE_CAP_S, doubled))
 
 
 def utcnow() -> datetime:
@@ -117,6 +129,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat())
+        failed_claims = 0
         try:
             while not self._stopping:
                 # Cleared before claiming, so a notify during the claim is not lost.
@@ -127,14 +140,23 @@ class Worker:
                     try:
                         claimed = await self.store.claim(self.owner, free, self.lease, self.now())
                     except Exception as exc:  # database down: keep serving, try again
-                        log.warning("claim failed", error=str(exc))
+                        failed_claims += 1
+                        # Said at the 1st, 2nd, 4th, 8th... failure: an outage is logged, not
+                        # repeated every second.
+                        if failed_claims & (failed_claims - 1) == 0:
+                            log.warning("claim failed", error=str(exc), failed_claims=failed_claims)
+                    else:
+                        if failed_claims:
+                            log.info("claims resumed", failed_claims=failed_claims)
+                        failed_claims = 0
                     for delivery in claimed:
                         task = asyncio.create_task(self._process(delivery))
                         self._in_flight[delivery.id] = task
                         task.add_done_callback(functools.partial(self._finished, delivery.id))
                     self._backlog = len(claimed) == free
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                    pause = claim_pause(self.poll_interval_s, failed_claims)
+                    await asyncio.wait_for(self._wake.wait(), pause)
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog.testing
 
 from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.events import Event
 from hooks.store import Delivery, NewDelivery, Store
-from hooks.worker import RetryPolicy, Worker
+from hooks.worker import RetryPolicy, Worker, claim_pause
 from tests.conftest import fixture_bytes
 
 
@@ -145,3 +147,30 @@ async def test_stop_releases_work_that_does_not_finish_within_the_grace(store: S
     released = await store.get_delivery(delivery_id)
     assert released is not None and (released.status, released.attempts) == ("pending", 0)
     assert not w.running
+
+
+def test_the_claim_pause_doubles_per_failed_claim_up_to_a_cap() -> None:
+    pauses = [claim_pause(1.0, failures) for failures in range(6)]
+    assert pauses == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
+    assert claim_pause(30.0, 3) == 30.0  # a poll longer than the cap is kept
+
+
+async def test_while_the_database_refuses_claims_the_worker_backs_off_and_says_so_sparingly() -> (
+    None
+):
+    with socket.socket() as probe:  # a port nothing listens on: every connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = Store.open(f"postgresql://hooks@127.0.0.1:{port}/hooks")
+    w = Worker(unreachable, RecordingDispatcher(), poll_interval_s=0.01)
+    with structlog.testing.capture_logs() as logs:
+        await w.start()
+        await asyncio.sleep(1.0)
+        await w.stop()
+    await unreachable.close()
+
+    failures = [e["failed_claims"] for e in logs if e["event"] == "claim failed"]
+    # Without the pause a 10 ms poll would try some hundred times a second; doubling from
+    # 20 ms, the 8th attempt comes only after 2.5 s.
+    assert failures[:3] == [1, 2, 4]
+    assert failures[-1] <= 4
