@@ -121,88 +121,6 @@ class ActionLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def claim(
-        self,
-        *,
-        key: str,
-        rule: str,
-        action: str,
-        subject: str | None,
-        params: dict[str, Any],
-        delivery_id: int | None,
-        run_key: str | None,
-        owner: str,
-        lease: timedelta,
-        now: datetime,
-        recent_since: datetime | None = None,
-    ) -> tuple[Claim, ActionRow | None, int]:
-        """Take the right to perform the action with this key.
-
-        "new": first time; "resume": tried before and not finished (look for its marker);
-        "finished": done already (the row says how); "busy": another worker is on it.
-        With `recent_since`, also count the writes to the subject since then (same round
-        trip: the runaway-rule cap costs no extra query).
-        """
-        a = actions.c
-        insert = dialect_insert(self.store.dialect)
-        values = {
-            "key": key,
-            "rule": rule,
-            "action": action,
-            "subject": subject,
-            "params": json.dumps(params, sort_keys=True, default=str),
-            "status": "started",
-            "attempts": 1,
-            "owner": owner,
-            "lease_expires_at": now + lease,
-            "delivery_id": delivery_id,
-            "run_key": run_key,
-            "created_at": now,
-            "updated_at": now,
-        }
-        stmt = (
-            insert(actions)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(a.id)
-        )
-        async with self.store.engine.begin() as conn:
-            recent = 0
-            if recent_since is not None and subject is not None:
-                recent = int(
-                    (
-                        await conn.execute(
-                            select(func.count()).where(
-                                (a.subject == subject)
-                                & (a.status == "done")
-                                & (a.updated_at >= recent_since)
-                            )
-                        )
-                    ).scalar_one()
-                )
-            if (await conn.execute(stmt)).scalar_one_or_none() is not None:
-                return "new", None, recent
-            taken = await conn.execute(
-                update(actions)
-                .where(
-                    (a.key == key)
-                    & a.status.not_in(FINAL)
-                    & ((a.status != "started") | (a.owner == owner) | (a.lease_expires_at <= now))
-                )
-                .values(
-                    status="started",
-                    owner=owner,
-                    lease_expires_at=now + lease,
-                    attempts=a.attempts + 1,
-                    updated_at=now,
-                )
-            )
-            row = (await conn.execute(select(actions).where(a.key == key))).one()
-        current = _row(row)
-        if taken.rowcount == 1:
-            return "resume", current, recent
-        return ("finished" if current.status in FINAL else "busy"), current, recent
-
     async def claim_many(
         self,
         requests: list[ClaimRequest],
@@ -212,8 +130,13 @@ class ActionLog:
         now: datetime,
         recent_since: datetime,
     ) -> dict[str, tuple[Claim, ActionRow | None, int]]:
-        """`claim` for a whole plan in one transaction (a thousand-item roll-over is one
-        INSERT, not a thousand); a key repeated within the batch is claimed once."""
+        """Take the right to perform each action of a plan, in one transaction.
+
+        Per key: "new", first time; "resume", tried before and not finished (look for its
+        marker); "finished", done already (the row says how); "busy", another run is on it.
+        With each, the writes to its subject since `recent_since` (the runaway-rule cap). A
+        thousand-item roll-over is one INSERT, not a thousand; a key repeated is claimed once.
+        """
         a = actions.c
         unique = list({r.key: r for r in requests}.values())
         subjects = sorted({r.subject for r in unique if r.subject})
@@ -308,45 +231,6 @@ class ActionLog:
                     .where(a.key.in_(chunk) & (a.owner == owner) & (a.status == "started"))
                     .values(lease_expires_at=until)
                 )
-
-    async def finish(
-        self,
-        key: str,
-        *,
-        status: str,
-        now: datetime,
-        result: dict[str, Any] | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Record how the action ended and give up its lease."""
-        await self._update(
-            key,
-            status=status,
-            result=json.dumps(result, sort_keys=True, default=str) if result else None,
-            error=error,
-            owner=None,
-            lease_expires_at=None,
-            updated_at=now,
-        )
-
-    async def release(self, key: str, *, error: str, now: datetime) -> None:
-        """Give the action back unfinished (a transient error): the next attempt resumes it."""
-        await self._update(
-            key, status="retry", error=error, owner=None, lease_expires_at=None, updated_at=now
-        )
-
-    async def _update(self, key: str, **values: Any) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(update(actions).where(actions.c.key == key).values(**values))
-
-    async def done_since(self, subject: str, since: datetime) -> int:
-        """How many writes were made to `subject` since `since` (the runaway-rule cap)."""
-        a = actions.c
-        stmt = select(func.count()).where(
-            (a.subject == subject) & (a.status == "done") & (a.updated_at >= since)
-        )
-        async with self.store.engine.connect() as conn:
-            return int((await conn.execute(stmt)).scalar_one())
 
     async def for_delivery(self, delivery_id: int) -> list[ActionRow]:
         return await self._select(actions.c.delivery_id == delivery_id)

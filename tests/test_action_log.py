@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hooks.action_log import ActionLog
+from hooks.action_log import ActionLog, ClaimRequest, Finish
 from hooks.store import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -22,19 +22,26 @@ async def ledger(database_url: str) -> AsyncIterator[ActionLog]:
     await store.close()
 
 
-async def claim(ledger: ActionLog, owner: str = "w1", now: datetime = NOW, key: str = "k1"):  # type: ignore[no-untyped-def]
-    return await ledger.claim(
-        key=key,
-        rule="flag",
-        action="comment",
-        subject="demo/product#1",
-        params={"internal": False},
-        delivery_id=None,
-        run_key=None,
-        owner=owner,
-        lease=LEASE,
-        now=now,
+async def claim(  # type: ignore[no-untyped-def]
+    ledger: ActionLog,
+    owner: str = "w1",
+    now: datetime = NOW,
+    key: str = "k1",
+    recent_since: datetime = NOW - timedelta(hours=1),
+):
+    request = ClaimRequest(
+        key, "flag", "comment", "demo/product#1", {"internal": False}, None, None
     )
+    claims = await ledger.claim_many(
+        [request], owner=owner, lease=LEASE, now=now, recent_since=recent_since
+    )
+    return claims[key]
+
+
+async def finish(
+    ledger: ActionLog, key: str, status: str, owner: str = "w1", **result: object
+) -> None:
+    await ledger.finish_many([Finish(key, status, NOW, result or None)], owner)
 
 
 async def test_first_claim_of_a_key_is_new(ledger: ActionLog) -> None:
@@ -43,7 +50,7 @@ async def test_first_claim_of_a_key_is_new(ledger: ActionLog) -> None:
 
 async def test_a_finished_action_is_not_performed_again(ledger: ActionLog) -> None:
     await claim(ledger)
-    await ledger.finish("k1", status="done", now=NOW, result={"note_id": 7})
+    await finish(ledger, "k1", "done", note_id=7)
 
     state, row, _ = await claim(ledger, owner="w2")
 
@@ -68,24 +75,26 @@ async def test_an_action_whose_worker_died_is_resumed_after_its_lease(ledger: Ac
 
 async def test_a_released_action_is_resumed_at_once(ledger: ActionLog) -> None:
     await claim(ledger)
-    await ledger.release("k1", error="502 Bad Gateway", now=NOW)
+    await ledger.finish_many([Finish("k1", "retry", NOW, error="502 Bad Gateway")], "w1")
 
     assert (await claim(ledger, owner="w2"))[0] == "resume"
 
 
 async def test_a_dry_run_does_not_block_the_real_action_later(ledger: ActionLog) -> None:
     await claim(ledger)
-    await ledger.finish("k1", status="dry_run", now=NOW)
+    await finish(ledger, "k1", "dry_run")
 
     assert (await claim(ledger, owner="w2"))[0] == "resume"
 
 
-async def test_done_since_counts_writes_to_a_subject(ledger: ActionLog) -> None:
+async def test_a_claim_counts_the_writes_made_to_its_subject_since_a_time(
+    ledger: ActionLog,
+) -> None:
     for i in range(3):
         await claim(ledger, key=f"k{i}")
-        await ledger.finish(f"k{i}", status="done", now=NOW)
+        await finish(ledger, f"k{i}", "done")
     await claim(ledger, key="k-satisfied")
-    await ledger.finish("k-satisfied", status="satisfied", now=NOW)
+    await finish(ledger, "k-satisfied", "satisfied")
 
-    assert await ledger.done_since("demo/product#1", NOW - timedelta(hours=1)) == 3
-    assert await ledger.done_since("demo/product#1", NOW + timedelta(seconds=1)) == 0
+    assert (await claim(ledger, key="next", recent_since=NOW - timedelta(hours=1)))[2] == 3
+    assert (await claim(ledger, key="later", recent_since=NOW + timedelta(seconds=1)))[2] == 0
