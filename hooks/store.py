@@ -31,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hooks.schema import audit, deliveries
+from hooks.schema import UTCDateTime, audit, deliveries
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Arbitrary but fixed: replicas starting together take turns migrating.
@@ -559,6 +559,17 @@ class Store:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [{**row._asdict(), "detail": json.loads(row.detail)} for row in rows]
+
+    async def last_matches(self) -> dict[str, datetime]:
+        """When each rule last matched, by rule name, from the audit trail."""
+        a = audit.c
+        query = (
+            select(a.rule, func.max(a.created_at, type_=UTCDateTime()))
+            .where((a.kind == "rule") & (a.outcome == "matched"))
+            .group_by(a.rule)
+        )
+        async with self.engine.connect() as conn:
+            return {rule: when for rule, when in (await conn.execute(query)).all()}
 
     async def stats(self, now: datetime) -> QueueStats:
         """Queue depth by status and the age of the oldest pending delivery."""

@@ -11,7 +11,6 @@ import aiohttp_jinja2
 import jinja2
 import structlog
 from aiohttp import web
-from sqlalchemy import func, select
 
 from hooks.action_log import ActionLog
 from hooks.admin import queue_replay
@@ -23,7 +22,6 @@ from hooks.dispatch import event_summary
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
 from hooks.ledger import RunLedger
 from hooks.schedule_cli import scheduled_rules
-from hooks.schema import UTCDateTime, audit
 from hooks.watchdog import hook_statuses
 
 if TYPE_CHECKING:
@@ -253,17 +251,6 @@ async def sprints(request: web.Request) -> web.Response:
 # -- rules --------------------------------------------------------------------------------
 
 
-async def _last_matches(service: Service) -> dict[str, Any]:
-    a = audit.c
-    stmt = (
-        select(a.rule, func.max(a.created_at, type_=UTCDateTime()))
-        .where((a.kind == "rule") & (a.outcome == "matched"))
-        .group_by(a.rule)
-    )
-    async with service.store.engine.connect() as conn:
-        return {rule: when for rule, when in (await conn.execute(stmt)).all()}
-
-
 async def rules(request: web.Request) -> web.Response:
     """The rules in force with their triggers and last match, and the last reload's errors."""
     service = _service(request)
@@ -271,7 +258,7 @@ async def rules(request: web.Request) -> web.Response:
     ruleset = loaded.rules if loaded else None
     rows = []
     if ruleset is not None:
-        last = await _last_matches(service)
+        last = await service.store.last_matches()
         for rule in ruleset.rules:
             source = ruleset.sources.get(rule.name)
             rows.append(
