@@ -46,7 +46,6 @@ from hooks.watch_store import (
     SLACK,
     WatchStore,
     covers,
-    issue_subject,
     milestone_subject,
 )
 
@@ -128,19 +127,20 @@ class SweepReader:
         self.inner = inner
         self.cache = cache
 
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        key = ("milestones", project)
+    def _once(
+        self, what: str, project: str, read: Callable[[str], list[MilestoneInfo]]
+    ) -> list[MilestoneInfo]:
+        key = (what, project)
         if key not in self.cache:
-            self.cache[key] = self.inner.milestones(project)
+            self.cache[key] = read(project)
         found: list[MilestoneInfo] = self.cache[key]
         return found
 
+    def milestones(self, project: str) -> list[MilestoneInfo]:
+        return self._once("milestones", project, self.inner.milestones)
+
     def iterations(self, project: str) -> list[MilestoneInfo]:
-        key = ("iterations", project)
-        if key not in self.cache:
-            self.cache[key] = self.inner.iterations(project)
-        found: list[MilestoneInfo] = self.cache[key]
-        return found
+        return self._once("iterations", project, self.inner.iterations)
 
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
@@ -285,15 +285,13 @@ class Reconciler:
             if not batch:
                 report.cursor = gitlab_time(cursor)
                 return
-            done_before = await self.watch.reconciled(
-                issue_subject(IssueInfo.from_rest(r).project_path, r["iid"]) for r in batch
-            )
+            infos = [IssueInfo.from_rest(r) for r in batch]
+            done_before = await self.watch.reconciled(i.subject for i in infos)
             advanced = acted = False
-            for raw in batch:
+            for raw, info in zip(batch, infos, strict=True):
                 changed_at = parse_time(raw.get("updated_at")) or cursor
                 if changed_at == cursor and raw["id"] in visited:
                     continue
-                info = IssueInfo.from_rest(raw)
                 last = run.last_seen(info.subject, done_before)
                 if covers(last, changed_at):
                     run.skipped(self.metrics)
@@ -356,7 +354,7 @@ class Reconciler:
                 records.append(_note("ignored", "opened by the bot's own user; loop guard"))
                 continue
             probe = issue_event(raw, info, action, changes)
-            listening = [r for r in ruleset.rules if r.enabled and not not_triggered(r.on, probe)]
+            listening = _listening(ruleset, probe)
             skip = {r.name: why for r in listening if (why := not_reconcilable(r))}
             if action != "open" and any(
                 needs_label_history(r, info.labels) for r in listening if r.name not in skip
@@ -452,7 +450,8 @@ class Reconciler:
             query["include_ancestors"] = "true"
 
         def listed(ops: GitlabOps) -> list[dict[str, Any]]:
-            return ops._list(f"{ops.scope_path(kind, scope)}/milestones", **query)
+            read = ops.group_milestones if kind == "group" else ops.project_milestones
+            return read(scope, **query)
 
         found = sorted(
             await self._call(listed),
@@ -484,15 +483,12 @@ class Reconciler:
             if not actions:
                 # An edit or a reopen: GitLab keeps no history telling which.
                 probe = milestone_event(raw, scope, "reopen")
-                for rule in ruleset.rules:
-                    if rule.enabled and not not_triggered(rule.on, probe):
-                        blocked[rule.name] = "not reconcilable: cannot tell a reopen from an edit"
+                for rule in _listening(ruleset, probe):
+                    blocked[rule.name] = "not reconcilable: cannot tell a reopen from an edit"
             for action in actions:
                 event = milestone_event(raw, scope, action)
                 skip = {
-                    r.name: why
-                    for r in ruleset.rules
-                    if r.enabled and not not_triggered(r.on, event) and (why := not_reconcilable(r))
+                    r.name: why for r in _listening(ruleset, event) if (why := not_reconcilable(r))
                 }
                 blocked.update(skip)
                 records.append(
@@ -583,6 +579,11 @@ class Reconciler:
         await self.store.add_audit(records, self.now(), run_key=key)
         outcome = "not_reconcilable" if blocked and not outcomes else "applied"
         await self.watch.mark_reconciled([(subject, changed_at, outcome)], self.now())
+
+
+def _listening(ruleset: RuleSet, event: Event) -> list[Rule]:
+    """The enabled rules this event triggers."""
+    return [r for r in ruleset.rules if r.enabled and not not_triggered(r.on, event)]
 
 
 def _note(outcome: str, reason: str) -> AuditRecord:

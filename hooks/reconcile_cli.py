@@ -43,7 +43,7 @@ async def reconcile(
         if errors:
             raise RuntimeError("rules do not load:\n" + "\n".join(errors))
         jobs = runtime.watch_jobs
-        if jobs is None or jobs.reconciler is None:
+        if jobs is None:
             raise RuntimeError("reconciliation reads GitLab: set HOOKS_GITLAB_TOKEN")
         await runtime.resolve_bot()
         await jobs.record_configured()

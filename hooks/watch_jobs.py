@@ -43,8 +43,8 @@ class WatchJobs:
         self,
         store: Store,
         *,
-        watchdog: Watchdog | None,
-        reconciler: Reconciler | None,
+        watchdog: Watchdog,
+        reconciler: Reconciler,
         owner: str,
         now: Callable[[], datetime],
         watchdog_interval_s: float,
@@ -80,16 +80,12 @@ class WatchJobs:
 
     async def _do(self, job: str) -> str:
         if job == WATCHDOG:
-            assert self.watchdog is not None
             started = self.now()
             hooks = await self.watchdog.check()
-            if self.reconciler is not None and any(
-                h.reenabled_at is not None and h.reenabled_at >= started for h in hooks
-            ):
+            if any(h.reenabled_at is not None and h.reenabled_at >= started for h in hooks):
                 # Catch up on what was dropped now, not at the next sweep.
                 await self.run(RECONCILE, self.now().replace(microsecond=0))
             return "done"
-        assert self.reconciler is not None
         reports = await self.reconciler.sweep()
         return "done" if all(not r.errors for r in reports) else "partial"
 
@@ -103,8 +99,7 @@ class WatchJobs:
         """Record the configured hooks, then start a timer per enabled job."""
         await self.record_configured()
         for job, interval in self.intervals.items():
-            enabled = self.watchdog if job == WATCHDOG else self.reconciler
-            if interval > 0 and enabled is not None:
+            if interval > 0:
                 self._tasks.append(asyncio.create_task(self._every(job, interval)))
 
     async def _every(self, job: str, interval: float) -> None:

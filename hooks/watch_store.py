@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -164,16 +164,13 @@ class WatchStore:
         """When the last delivery for a project of this scope was received."""
         d = deliveries.c
         async with self.store.engine.connect() as conn:
-            value = (
+            # max() keeps the column's UTCDateTime type: aware UTC on both engines.
+            value: datetime | None = (
                 await conn.execute(
                     select(func.max(d.received_at)).where(_in_scope(d.project, scope))
                 )
             ).scalar_one_or_none()
-        if isinstance(value, str):  # SQLite returns max() of a TypeDecorator column raw
-            value = datetime.fromisoformat(value)
-        if isinstance(value, datetime) and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value if isinstance(value, datetime) else None
+        return value
 
     async def coverage(self, scope: str, received_since: datetime) -> dict[str, datetime]:
         """Per subject, the latest `updated_at` seen in deliveries received since then."""
@@ -214,12 +211,7 @@ class WatchStore:
                     .where(r.subject.in_(wanted[start : start + 500]))
                     .group_by(r.subject)
                 )
-                for subject, at in rows:
-                    if isinstance(at, str):
-                        at = datetime.fromisoformat(at)
-                    if at.tzinfo is None:
-                        at = at.replace(tzinfo=UTC)
-                    found[subject] = at
+                found.update((subject, at) for subject, at in rows)
         return found
 
     async def mark_reconciled(
