@@ -28,7 +28,6 @@ class Session:
     """A signed-in dashboard user: an admin may replay, a viewer only reads."""
 
     role: Role
-    issued_at: int
     cookie: str
     # A bearer token in the request itself: no cookie, so no CSRF exposure.
     from_header: bool = False
@@ -90,13 +89,12 @@ class Sessions:
         body = f"{parts[0]}.{parts[1]}"
         if not hmac.compare_digest(parts[2].encode(), self._sign(body).encode()):
             return None
-        issued = int(parts[1])
-        if not 0 <= self._clock() - issued < SESSION_TTL_S:
+        if not 0 <= self._clock() - int(parts[1]) < SESSION_TTL_S:
             return None
         role: Role = "admin" if parts[0] == "admin" else "viewer"
         if role == "admin" and not self._admin:
             return None
-        return Session(role=role, issued_at=issued, cookie=cookie)
+        return Session(role=role, cookie=cookie)
 
     def csrf_token(self, session: Session) -> str:
         """The token a form must send back: bound to the session, unknown to other sites."""
@@ -109,7 +107,7 @@ class Sessions:
         role = self.role_for(authorization[len("Bearer ") :].strip())
         if role is None:
             return None
-        return Session(role=role, issued_at=int(self._clock()), cookie="", from_header=True)
+        return Session(role=role, cookie="", from_header=True)
 
     def csrf_ok(self, session: Session, presented: str | None) -> bool:
         """True when a form carried this session's CSRF token (constant time)."""

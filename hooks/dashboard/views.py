@@ -44,11 +44,6 @@ def _service(request: web.Request) -> Service:
     return request.app[SERVICE]
 
 
-def session_of(request: web.Request) -> Session:
-    session: Session = request[SESSION]
-    return session
-
-
 def render(
     request: web.Request, template: str, context: dict[str, Any], status: int = 200
 ) -> web.Response:
