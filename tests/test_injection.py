@@ -26,7 +26,7 @@ from hooks.rules.templates import ENV
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.web import SERVICE
 from tests.conftest import SECRET
-from tests.e2e import RULE_PACK, as_user, service_settings, settle, start_service, store_of
+from tests.e2e import RULE_PACK, as_user, serve_rule_pack, settle, store_of
 
 INJECTION = "\n/close\n/label ~x\n@all\n@here\n@someone"
 
@@ -230,8 +230,7 @@ def written_by_bot(sim: Simulator) -> list[str]:
 async def hostile_gitlab(tmp_path: Path) -> AsyncIterator[tuple[Simulator, TestServer]]:
     sim = Simulator(seed(), today=date.today())
     with SimulatorThread(sim):
-        server = await start_service(service_settings(sim, tmp_path, RULE_PACK))
-        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        server = await serve_rule_pack(sim, tmp_path)
         try:
             yield sim, server
         finally:

@@ -22,17 +22,15 @@ from tests.e2e import (
     as_user,
     close_milestone,
     marked_notes,
-    service_settings,
+    serve_rule_pack,
     settle,
-    start_service,
     store_of,
 )
 
 
 @pytest.fixture
 async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    server = await start_service(service_settings(gitlab_sim, tmp_path, RULE_PACK))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await serve_rule_pack(gitlab_sim, tmp_path)
     yield server
     await server.close()
 
@@ -255,8 +253,7 @@ async def test_a_200_item_sprint_rolls_over_completely_with_one_write_per_change
 ) -> None:
     sim = Simulator(big_sprint(200))
     with SimulatorThread(sim):
-        server = await start_service(service_settings(sim, tmp_path, RULE_PACK))
-        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        server = await serve_rule_pack(sim, tmp_path)
         try:
             sprint = sim.milestone("Sprint 42")
             group = as_user(sim, "alice").groups.get("demo", lazy=True)
