@@ -110,6 +110,15 @@ class Project(Model):
     visibility_level: int | None = None
 
 
+class Group(Model):
+    """The `group` block some GitLab versions add to a group milestone's event."""
+
+    group_id: int | None = None
+    group_name: str | None = None
+    group_path: str | None = None
+    full_path: KeyText = None
+
+
 class Label(Model):
     id: int | None = None
     title: str = ""
@@ -246,15 +255,31 @@ class ReleaseEvent(_Event):
 
 
 class MilestoneEvent(_Event):
-    """A milestone event (GitLab 18.2+): no `user`."""
+    """A milestone event (GitLab 18.2+): no `user`.
+
+    A group milestone has no project: GitLab sends `"project": null` (its builder reads the
+    milestone's project) with `object_attributes.group_id` set; newer versions add a
+    `group` block with the group's path.
+    """
 
     kind: Literal["milestone"] = "milestone"
     object_attributes: MilestoneAttributes = Field(default_factory=MilestoneAttributes)
+    group: Group | None = None
     action: str = "create"
 
     @property
+    def group_path(self) -> str | None:
+        """The owning group's path (or id) for a group milestone, else None."""
+        attrs = self.object_attributes
+        if attrs.group_id is None or attrs.project_id is not None:
+            return None
+        if self.group is not None and self.group.full_path:
+            return self.group.full_path
+        return str(attrs.group_id)
+
+    @property
     def subject(self) -> str:
-        return f"{self.project_path}%{self.object_attributes.iid}"
+        return f"{self.group_path or self.project_path}%{self.object_attributes.iid}"
 
 
 Event = IssueEvent | ReleaseEvent | MilestoneEvent

@@ -507,6 +507,11 @@ class _Performer:
         }
         if snap.milestone_id == target:
             return "satisfied", result
+        source = action.params.get("from_id")
+        if source is not None and snap.milestone_id != source:
+            # Moved by someone else since it was planned: it is no longer in the sprint the
+            # plan was about, so there is nothing to roll over.
+            return "satisfied", {**result, "left": f"no longer in milestone {source}"}
         self._edit(action, milestone_id=target if target is not None else 0)
         return "done", result
 

@@ -98,13 +98,19 @@ def issue_event(
     return event
 
 
-def milestone_event(raw: dict[str, Any], project: str, action: str) -> MilestoneEvent:
-    """The milestone event GitLab (18.2+) would have sent."""
+def milestone_event(raw: dict[str, Any], scope: str, action: str) -> MilestoneEvent:
+    """The milestone event GitLab (18.2+) would have sent; `scope` is the path of the
+    project or group whose milestones were listed.
+
+    A group milestone's event has no project (GitLab sends `"project": null`).
+    """
     attrs = {k: raw.get(k) for k in MILESTONE_HOOK_FIELDS}
+    group = raw.get("group_id") is not None and raw.get("project_id") is None
     payload = {
         "object_kind": "milestone",
         "event_type": "milestone",
-        "project": {"path_with_namespace": project},
+        "project": None if group else {"id": raw.get("project_id"), "path_with_namespace": scope},
+        "group": {"group_id": raw.get("group_id"), "full_path": scope} if group else None,
         "object_attributes": attrs,
         "action": action,
     }

@@ -59,7 +59,11 @@ def current_milestone(milestones: Sequence[MilestoneInfo], today: date) -> Miles
 def next_milestone(
     milestones: Sequence[MilestoneInfo], after: MilestoneInfo | None, today: date
 ) -> MilestoneInfo | None:
-    """The active milestone that starts next after `after` (or after today)."""
+    """The active milestone that starts next after `after` (or after today).
+
+    After a given milestone, only one of the same owner counts: a team's next sprint is in
+    the group or project its last one was in, not a same-dated sprint of another team.
+    """
     pivot = after.start_date if after is not None and after.start_date else today
     later = [
         m
@@ -67,7 +71,7 @@ def next_milestone(
         if m.state == "active"
         and m.start_date is not None
         and m.start_date > pivot
-        and (after is None or m.id != after.id)
+        and (after is None or (m.id != after.id and m.same_owner(after)))
     ]
     return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
@@ -84,10 +88,12 @@ class Facts:
     issue: IssueInfo | None = None
     event_milestone: MilestoneInfo | None = None
     release_tag: str | None = None
+    event_project: str | None = None
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)
     load_milestones: Callable[[], list[MilestoneInfo]] = list
+    load_project_milestones: Callable[[str], list[MilestoneInfo]] = lambda _project: []
     scope: Callable[[frozenset[str] | None], dict[str, Any]] = lambda _wanted: {}
 
     @cached_property
@@ -176,10 +182,21 @@ def _milestone(test: MilestoneTest, facts: Facts) -> str | None:
         return "milestone: none" if m is None else "milestone: is set"
     needs_one = any(
         v is not None
-        for v in (test.title, test.current, test.next, test.due_within, test.expired, test.state)
+        for v in (
+            test.title,
+            test.current,
+            test.next,
+            test.due_within,
+            test.expired,
+            test.state,
+            test.of,
+        )
     )
     if m is None:
         return "milestone: none" if needs_one or test.has_next is not None else None
+    if test.of and all(seen.id != m.id for seen in facts.load_project_milestones(test.of)):
+        owner = m.group or m.project or "another project"
+        return f"milestone: '{m.title}' ({owner}) is not one of {test.of}'s milestones"
     if test.title and not fnmatchcase(m.title, test.title):
         return f"milestone: '{m.title}' does not match '{test.title}'"
     if test.state and m.state != test.state:
@@ -269,6 +286,9 @@ def first_failure(cond: Condition, facts: Facts) -> str | None:
             return f"assignees: none of {cond.assignees.any} is assigned"
     if cond.project and not fnmatchcase(facts.project, cond.project):
         return f"project: {facts.project} does not match '{cond.project}'"
+    if cond.event_project and not fnmatchcase(facts.event_project or "", cond.event_project):
+        source = facts.event_project or "no project (a group's event)"
+        return f"event_project: {source} does not match '{cond.event_project}'"
     if cond.confidential is not None:
         confidential = bool(issue and issue.confidential) or facts.kind == "confidential_issue"
         if confidential != cond.confidential:

@@ -28,7 +28,7 @@ from hooks.rules.model import (
     RuleSet,
     Triggers,
 )
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, by_title
 
 
 class PlanError(Exception):
@@ -160,6 +160,7 @@ def issue_from_event(event: IssueEvent) -> IssueInfo:
 
 def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
     attrs = event.object_attributes
+    group = event.group_path
     return MilestoneInfo(
         id=attrs.id or 0,
         iid=attrs.iid,
@@ -167,8 +168,10 @@ def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
         state=attrs.state or "active",
         start_date=attrs.start_date,
         due_date=attrs.due_date,
-        project=event.project_path if attrs.project_id else None,
-        group=str(attrs.group_id) if attrs.group_id else None,
+        project=None if group else event.project_path or None,
+        group=group,
+        group_id=attrs.group_id if group else None,
+        project_id=None if group else attrs.project_id or event.project.id,
     )
 
 
@@ -190,15 +193,28 @@ class _Planner:
         self.today = today or now.date()
         self.event = event
         self.fingerprint = fingerprint
-        self._milestones: dict[str, list[MilestoneInfo]] = {}
+        self._milestones: dict[tuple[str, str], list[MilestoneInfo]] = {}
         self._dumps: dict[int, dict[str, Any]] = {}
         self._facts: dict[tuple[int, str], Facts] = {}
         self._payload = event.model_dump(mode="json", by_alias=True) if event else {}
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
-        if project not in self._milestones:
-            self._milestones[project] = self.reader.milestones(project)
-        return self._milestones[project]
+        """The milestones `project` sees: its own and its ancestor groups'."""
+        if ("project", project) not in self._milestones:
+            self._milestones["project", project] = self.reader.milestones(project)
+        return self._milestones["project", project]
+
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        if ("group", group) not in self._milestones:
+            self._milestones["group", group] = self.reader.group_milestones(group)
+        return self._milestones["group", group]
+
+    def _visible_milestones(self, project: str) -> list[MilestoneInfo]:
+        """The milestones a subject in `project` sees; for a group milestone's own event
+        (which has no project), the group's."""
+        if not project and isinstance(self.event, MilestoneEvent) and self.event.group_path:
+            return self.group_milestones(self.event.group_path)
+        return self.milestones(project)
 
     # facts -------------------------------------------------------------------------
 
@@ -220,7 +236,9 @@ class _Planner:
             now=self.now,
             today=self.today,
             issue=issue,
-            load_milestones=lambda: self.milestones(project),
+            load_milestones=lambda: self._visible_milestones(project),
+            load_project_milestones=self.milestones,
+            event_project=event.project_path or None if event else None,
         )
         if isinstance(event, IssueEvent) and issue is not None and issue.subject == event.subject:
             facts.added, facts.removed = event.changed_labels()
@@ -317,9 +335,7 @@ class _Planner:
             if milestone is None:
                 raise PlanError(f"no next milestone in {project} after {self.today}")
         elif query.milestone:
-            milestone = next(
-                (m for m in self.milestones(project) if m.title == query.milestone), None
-            )
+            milestone = by_title(self.milestones(project), query.milestone)
             if milestone is None:
                 raise PlanError(f"no milestone titled {query.milestone!r} in {project}")
         if milestone is not None:
@@ -439,10 +455,15 @@ class _Planner:
                 after_what = f"'{after.title}'" if after else str(self.today)
                 raise PlanError(f"no milestone after {after_what} in {facts.project} to move to")
         else:
-            target = next((m for m in milestones if m.title == where), None)
+            target = by_title(milestones, where)
             if target is None:
                 raise PlanError(f"no milestone titled {where!r} in {facts.project}")
-        return {**base, "milestone_id": target.id, "milestone_title": target.title}
+        return {
+            **base,
+            "from_id": current.id if current else None,
+            "milestone_id": target.id,
+            "milestone_title": target.title,
+        }
 
     def _iteration(self, where: str | int | None, facts: Facts) -> dict[str, Any]:
         if isinstance(where, int) or (isinstance(where, str) and where.isdigit()):
@@ -466,7 +487,7 @@ class _Planner:
             elif spec.milestone == "next":
                 found = next_milestone(ms, current_milestone(ms, self.today), self.today)
             else:
-                found = next((m for m in ms if m.title == spec.milestone), None)
+                found = by_title(ms, spec.milestone)
             if found is None:
                 raise PlanError(f"no milestone {spec.milestone!r} in {spec.project}")
             milestone_id = found.id

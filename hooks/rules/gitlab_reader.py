@@ -19,15 +19,26 @@ class GitlabReader:
         found = self.ops.project_milestones(project, include_ancestors="true")
         return [MilestoneInfo.from_rest(m) for m in found]
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        found = self.ops.group_milestones(group, include_ancestors="true")
+        return [MilestoneInfo.from_rest(m) for m in found]
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:
+        # GitLab filters issues by milestone *title* only, and another team's milestone may
+        # share it: the title narrows the list, the id decides.
         query = {"milestone": milestone.title, "state": state}
-        if milestone.group:
-            found = self.ops.group_issues(milestone.group, **query)
-        else:
+        if project:
             found = self.ops.issues(project, **query)
-        return [IssueInfo.from_rest(i) for i in found]
+        elif milestone.group:
+            found = self.ops.group_issues(milestone.group, **query)
+        elif milestone.project:
+            found = self.ops.issues(milestone.project, **query)
+        else:
+            return []
+        issues = [IssueInfo.from_rest(i) for i in found]
+        return [i for i in issues if i.milestone is not None and i.milestone.id == milestone.id]
 
     def issue(self, project: str, iid: int) -> IssueInfo:
         return IssueInfo.from_rest(self.ops.issue(project, iid), project)

@@ -89,7 +89,14 @@ class MilestoneTest(_Model):
     expired: bool | None = Field(None, description="Its due date has passed.")
     state: Literal["active", "closed"] | None = Field(None, description="active or closed.")
     has_next: bool | None = Field(
-        None, description="Whether a later milestone (by start date) exists."
+        None, description="Whether a later milestone (by start date) of the same owner exists."
+    )
+    of: str | None = Field(
+        None,
+        description=(
+            "It is one of this project's milestones (the project's own or one of its groups'),"
+            " matched by id: another team's same-titled sprint is not."
+        ),
     )
 
 
@@ -134,7 +141,14 @@ class Condition(_Model):
     )
     author: list[str] | None = Field(None, description="Author is one of these usernames.")
     assignees: AssigneeTest | None = Field(None, description="Assignee tests.")
-    project: str | None = Field(None, description="Project path glob, e.g. 'demo/*'.")
+    project: str | None = Field(None, description="The subject's project path glob, e.g. 'demo/*'.")
+    event_project: str | None = Field(
+        None,
+        description=(
+            "Path glob of the project the event came from (under a group hook, events of every"
+            " project arrive; a group milestone's event has none)."
+        ),
+    )
     confidential: bool | None = Field(None, description="The subject is (not) confidential.")
     release_tag: str | None = Field(None, description="Release tag glob, e.g. 'v1.*'.")
     expr: str | None = Field(

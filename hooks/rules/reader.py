@@ -13,7 +13,12 @@ class ReaderError(Exception):
 
 
 class MilestoneInfo(BaseModel):
-    """A project or group milestone, as the engine needs it."""
+    """A project or group milestone, as the engine needs it.
+
+    Titles are unique only within one project or group: every team of a large group may
+    have its own "Sprint 42". A milestone is therefore known by its id and its owner
+    (`group_id` or `project_id`), never by its title alone.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -25,11 +30,26 @@ class MilestoneInfo(BaseModel):
     due_date: date | None = None
     group: str | None = None
     project: str | None = None
+    group_id: int | None = None
+    project_id: int | None = None
     web_url: str | None = None
+
+    @property
+    def owner(self) -> tuple[str, int] | None:
+        """("group", id) or ("project", id), when known."""
+        if self.group_id is not None:
+            return ("group", self.group_id)
+        if self.project_id is not None:
+            return ("project", self.project_id)
+        return None
+
+    def same_owner(self, other: MilestoneInfo) -> bool:
+        """Whether both belong to one group or project (true when either owner is unknown)."""
+        return self.owner is None or other.owner is None or self.owner == other.owner
 
     @classmethod
     def from_rest(cls, data: dict[str, Any]) -> MilestoneInfo:
-        """From GitLab's REST shape (GET /projects/:id/milestones)."""
+        """From GitLab's REST shape (GET /projects/:id/milestones, /groups/:id/milestones)."""
         group_path = None
         web_url = data.get("web_url") or ""
         if data.get("group_id") is not None and "/groups/" in web_url:
@@ -44,8 +64,28 @@ class MilestoneInfo(BaseModel):
             start_date=data.get("start_date"),
             due_date=data.get("due_date"),
             group=group_path,
+            group_id=data.get("group_id"),
+            project_id=data.get("project_id"),
             web_url=data.get("web_url"),
         )
+
+
+def by_title(milestones: list[MilestoneInfo], title: str) -> MilestoneInfo | None:
+    """The milestone a project means by a title: its own first, then the nearest group's.
+
+    A project sees its own milestones and those of every ancestor group, and more than one
+    of them may carry the title; the closest owner wins, as in GitLab's own `%"title"`.
+    """
+    found = [m for m in milestones if m.title == title]
+    if not found:
+        return None
+
+    def closeness(m: MilestoneInfo) -> tuple[int, int]:
+        if m.project_id is not None or m.group_id is None:
+            return (0, 0)
+        return (1, -len((m.group or "").split("/")))
+
+    return min(found, key=closeness)
 
 
 class IssueInfo(BaseModel):
@@ -109,9 +149,13 @@ class Reader(Protocol):
 
     def milestones(self, project: str) -> list[MilestoneInfo]: ...
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]: ...
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
-    ) -> list[IssueInfo]: ...
+    ) -> list[IssueInfo]:
+        """The issues in exactly this milestone (by id), only those of `project` if given."""
+        ...
 
     def issue(self, project: str, iid: int) -> IssueInfo: ...
 
@@ -144,6 +188,10 @@ class StaticReader:
         self._need(f"the milestones of {project}")
         return list(self._milestones)
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        self._need(f"the milestones of group {group}")
+        return list(self._milestones)
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:
@@ -153,6 +201,7 @@ class StaticReader:
             for i in self._issues
             if i.milestone is not None
             and i.milestone.id == milestone.id
+            and (not project or i.project_path == project)
             and (state == "all" or i.state == state)
         ]
 
