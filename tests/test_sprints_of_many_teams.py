@@ -155,3 +155,23 @@ async def test_every_delivery_of_a_sprint_closing_ends_done(
     milestone_events = [d for d in deliveries if d.event_header == "Milestone Hook"]
     assert len(milestone_events) == 3  # demo's hook hears its subgroup and projects too
     assert {d.status for d in milestone_events} == {"done"}
+
+
+async def test_an_unrelated_projects_release_milestone_opens_no_release_issue(
+    sim: Simulator, service: TestServer
+) -> None:
+    library = as_user(sim, "alice").projects.get("demo/library", lazy=True)
+    library.milestones.create({"title": "v1.0.0"})
+    await settle(sim, store_of(service))
+
+    assert [i["title"] for i in sim.issues("demo/marketing")] == []
+
+
+async def test_the_product_projects_release_milestone_opens_the_release_issue(
+    sim: Simulator, service: TestServer
+) -> None:
+    product = as_user(sim, "alice").projects.get("demo/product", lazy=True)
+    product.milestones.create({"title": "v18.7"})
+    await settle(sim, store_of(service))
+
+    assert [i["title"] for i in sim.issues("demo/marketing")] == ["Release v18.7"]
