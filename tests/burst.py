@@ -1,7 +1,7 @@
 """Bursts of real deliveries at `hooks serve` processes, and their effects counted on the simulator.
 
-The deliveries are the shared `issue_open.json` fixture re-pointed, one per issue, at the
-issues of a simulator project; the sender re-sends what was not acknowledged (same
+The deliveries are the `issue_open.json` fixture (GitLab's docs example) re-pointed, one per
+issue, at the issues of a simulator project; the sender re-sends what was not acknowledged (same
 Idempotency-Key) to whichever replica answers, as a load balancer in front of them would.
 """
 

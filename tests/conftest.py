@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,20 +14,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hooks.config import Settings
+from hooks.events import HANDLED_EVENTS
 
 pytest_plugins = ["hooks.testing.fixtures"]
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "gitlab-webhooks"
-if not FIXTURES.is_dir():  # a checkout elsewhere can point at the fixtures explicitly
-    FIXTURES = Path(os.environ.get("HOOKS_FIXTURES", "../shared/fixtures/gitlab-webhooks"))
-
-# The header each shared fixture is sent with (from its SOURCES.md).
-FIXTURE_EVENTS = {
-    "issue_open.json": "Issue Hook",
-    "issue_open_legacy.json": "Issue Hook",
-    "milestone_create.json": "Milestone Hook",
-    "release_create.json": "Release Hook",
-}
+# Real GitLab webhook payloads, each with its provenance in SOURCES.md beside it.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
+# Every fixture and the X-Gitlab-Event header GitLab sends it with (index.json).
+WEBHOOK_HEADERS: dict[str, str] = json.loads((FIXTURES / "index.json").read_text())
+# The fixtures of the kinds the service acts on (the others are acknowledged as ignored).
+FIXTURE_EVENTS = {name: h for name, h in WEBHOOK_HEADERS.items() if h in HANDLED_EVENTS}
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "HOOKS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -62,7 +62,7 @@ async def log_in(client: TestClient, token: str = ADMIN) -> None:
 
 
 async def deliver(client: TestClient, title: str | None = None) -> int:
-    """POST the shared issue_open fixture (optionally retitled) and process it."""
+    """POST the issue_open fixture (optionally retitled) and process it."""
     payload = json.loads(fixture_bytes("issue_open.json"))
     if title is not None:
         payload["object_attributes"]["title"] = title

@@ -57,7 +57,7 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> tuple[str, Any]:
-    """A shared fixture with a few fields replaced by nulls, wrong types or garbage."""
+    """A real payload fixture with a few fields replaced by nulls, wrong types or garbage."""
     name = draw(st.sampled_from(sorted(FIXTURES)))
     payload: Any = FIXTURES[name]
     paths = _paths(payload)

@@ -37,7 +37,9 @@ async def stored(client: TestClient) -> list[Any]:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURE_EVENTS))
-async def test_every_shared_fixture_is_accepted_and_stored(client: TestClient, name: str) -> None:
+async def test_every_real_payload_of_a_handled_kind_is_accepted_and_stored(
+    client: TestClient, name: str
+) -> None:
     response = await client.post(
         "/webhook", data=fixture_bytes(name), headers=gitlab_headers(FIXTURE_EVENTS[name])
     )

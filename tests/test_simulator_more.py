@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from hooks.testing.sim_faults import Fault
-from hooks.testing.simulator import Simulator
+from hooks.testing.simulator import Simulator, SimulatorThread
 
 
 def get(sim: Simulator, path: str) -> requests.Response:
@@ -125,3 +125,28 @@ def test_a_push_test_delivery_is_sent_and_a_failure_is_reported(gitlab_sim: Simu
     # Nothing listens at that URL: the test fails and says so, as GitLab does.
     assert answer.status_code == 422 and "hook test failed" in answer.json()["message"]
     assert gitlab_sim.webhooks.sent[-1].event == "Push Hook"
+
+
+def test_a_seed_may_give_the_ids_of_a_recorded_payload() -> None:
+    sim = Simulator(
+        {
+            "users": [{"username": "hooks-bot", "id": 9000}, {"username": "root", "id": 1}],
+            "groups": [{"path": "flightjs", "id": 35}],
+            "projects": [{"path": "flightjs/Flight", "id": 7}, {"path": "flightjs/other"}],
+            "milestones": [{"group": "flightjs", "title": "v1.0.0", "id": 42, "iid": 1}],
+            "issues": [{"project": "flightjs/Flight", "title": "A", "id": 635, "iid": 42}],
+        }
+    )
+    with SimulatorThread(sim):
+        project = get(sim, "/projects/7").json()
+        milestone = get(sim, "/groups/35/milestones").json()
+        issue = get(sim, "/projects/flightjs%2FFlight/issues/42").json()
+        numbered = get(sim, "/projects/flightjs%2Fother").json()
+        bot = get(sim, "/user").json()
+
+    assert project["path_with_namespace"] == "flightjs/Flight"
+    assert project["namespace"]["id"] == 35
+    assert [(m["id"], m["iid"], m["title"]) for m in milestone] == [(42, 1, "v1.0.0")]
+    assert (issue["id"], issue["iid"]) == (635, 42)
+    assert numbered["id"] == 8  # without an id, numbering goes on after the given ones
+    assert (bot["id"], bot["username"]) == (9000, "hooks-bot")

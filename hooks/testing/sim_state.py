@@ -12,6 +12,10 @@ today such as '-14d' or '+3d':
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", milestones: [Sprint 3]}]
+
+Users, groups, projects, milestones and issues may also give their `id` (milestones and
+issues their `iid` too), so a recorded webhook payload's ids name the seeded objects;
+without one, ids are numbered in order.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ class State:
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
 
-    def new_id(self, kind: str) -> int:
+    def new_id(self, kind: str, wanted: int | None = None) -> int:
+        """The next id of `kind`, or `wanted` (later ones are numbered after it)."""
+        if wanted is not None:
+            self._next[kind] = max(self._next.get(kind, 0), wanted)
+            return wanted
         self._next[kind] = self._next.get(kind, 0) + 1
         return self._next[kind]
 
@@ -112,8 +120,14 @@ class State:
 
     # -- building --------------------------------------------------------------
 
-    def add_user(self, username: str, name: str | None = None, token: str | None = None) -> int:
-        uid = self.new_id("user")
+    def add_user(
+        self,
+        username: str,
+        name: str | None = None,
+        token: str | None = None,
+        uid: int | None = None,
+    ) -> int:
+        uid = self.new_id("user", uid)
         self.users[uid] = {
             "id": uid,
             "username": username,
@@ -126,8 +140,8 @@ class State:
             self.tokens[token] = uid
         return uid
 
-    def add_group(self, path: str) -> int:
-        gid = self.new_id("group")
+    def add_group(self, path: str, gid: int | None = None) -> int:
+        gid = self.new_id("group", gid)
         self.groups[gid] = {
             "id": gid,
             "name": path.rsplit("/", 1)[-1],
@@ -139,12 +153,12 @@ class State:
         }
         return gid
 
-    def add_project(self, path: str) -> int:
+    def add_project(self, path: str, pid: int | None = None) -> int:
         namespace, _, name = path.rpartition("/")
         group = self.group(namespace) if namespace else None
         if group is None and namespace:
             group = self.groups[self.add_group(namespace)]
-        pid = self.new_id("project")
+        pid = self.new_id("project", pid)
         self.projects[pid] = {
             "id": pid,
             "name": name,

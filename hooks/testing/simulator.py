@@ -53,16 +53,19 @@ class Simulator:
         for i, spec in enumerate(users):
             # The first user is the bot; it answers to `token` unless the seed says otherwise.
             uid = s.add_user(
-                spec["username"], spec.get("name"), spec.get("token") or (token if i == 0 else None)
+                spec["username"],
+                spec.get("name"),
+                spec.get("token") or (token if i == 0 else None),
+                spec.get("id"),
             )
             if spec.get("read_only"):  # a token that may read but not write: 403 on writes
                 s.users[uid]["read_only"] = True
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
-            s.add_group(spec["path"])
+            s.add_group(spec["path"], spec.get("id"))
         for spec in seed.get("projects") or []:
-            s.add_project(spec["path"])
+            s.add_project(spec["path"], spec.get("id"))
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
@@ -85,7 +88,7 @@ class Simulator:
             assert project is not None, f"seed issue in unknown project {spec['project']}"
             author = s.user_by_name(spec.get("author", users[0]["username"]))
             milestone = self._milestone_by_title(project, spec.get("milestone"))
-            self.create_issue(
+            issue = self.create_issue(
                 project,
                 {
                     "title": spec["title"],
@@ -98,10 +101,10 @@ class Simulator:
                 },
                 author_id=author["id"] if author else 1,
                 notify=False,
+                iid=spec.get("iid"),
+                issue_id=spec.get("id"),
             )
             if spec.get("state") == "closed":
-                issue = s.issue(project["id"], s._next["iid:" + str(project["id"])])
-                assert issue is not None
                 issue["state"] = "closed"
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
@@ -137,13 +140,13 @@ class Simulator:
 
     def _add_milestone(self, spec: dict[str, Any], today: date) -> dict[str, Any]:
         s = self.state
-        mid = s.new_id("milestone")
+        mid = s.new_id("milestone", spec.get("id"))
         group = s.group(spec["group"]) if spec.get("group") else None
         project = s.project(spec["project"]) if spec.get("project") else None
         owner = group or project
         assert owner is not None, "a milestone needs a group or a project"
         key = f"miid:{'g' if group else 'p'}{owner['id']}"
-        iid = s.new_id(key)
+        iid = s.new_id(key, spec.get("iid"))
         path = group["full_path"] if group else project["path_with_namespace"]  # type: ignore[index]
         stamp = timestamp(self.now())
         milestone = {
@@ -274,10 +277,12 @@ class Simulator:
         author_id: int,
         event_uuid: str | None = None,
         notify: bool = True,
+        iid: int | None = None,
+        issue_id: int | None = None,
     ) -> dict[str, Any]:
         s = self.state
-        iid = s.new_id("iid:" + str(project["id"]))
-        issue_id = s.new_id("issue")
+        iid = s.new_id("iid:" + str(project["id"]), iid)
+        issue_id = s.new_id("issue", issue_id)
         stamp = timestamp(self.now())
         issue = {
             "id": issue_id,
