@@ -54,6 +54,20 @@ async def test_a_blocked_item_goes_to_needs_attention_with_an_explanation(
     assert "Flagging risk is not a negative" in note["body"]
 
 
+async def test_a_confidential_sprint_item_gets_its_health_like_any_other(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    # GitLab sends a confidential issue's events only as "Confidential Issue Hook".
+    product = as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True)
+    sprint = gitlab_sim.milestone("Sprint 42")
+    created = product.issues.create(
+        {"title": "Embargoed launch", "confidential": True, "milestone_id": sprint["id"]}
+    )
+    await settle(gitlab_sim, store_of(service))
+
+    assert "health::on track" in gitlab_sim.issue("demo/product", created.iid)["labels"]
+
+
 async def test_a_person_raising_health_is_not_overruled(
     gitlab_sim: Simulator, service: TestServer
 ) -> None:

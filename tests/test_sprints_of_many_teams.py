@@ -54,7 +54,8 @@ def many_teams() -> dict[str, Any]:
             _sprint("project", "demo/library", "Sprint 42", running),
         ],
         "issues": [
-            {"project": "demo/product", "title": f"Item {n}", "author": "alice"} for n in (1, 2)
+            *({"project": "demo/product", "title": f"Item {n}", "author": "alice"} for n in (1, 2)),
+            {"project": "demo/team-b/app", "title": "Team B's item", "author": "alice"},
         ],
     }
 
@@ -88,6 +89,10 @@ def sim() -> Iterator[Simulator]:
         product = as_user(simulator, "alice").projects.get("demo/product", lazy=True)
         for iid in (1, 2):
             product.issues.update(iid, {"milestone_id": demo_sprint})
+        team_b = as_user(simulator, "alice").projects.get("demo/team-b/app", lazy=True)
+        team_b.issues.update(
+            1, {"milestone_id": milestone_id(simulator, "demo/team-b", "Sprint 42")}
+        )
         yield simulator
 
 
@@ -127,6 +132,10 @@ async def test_another_teams_same_titled_group_sprint_closing_leaves_the_running
         assert item["milestone"]["id"] == running
         assert not marked_notes(sim, "demo/product", item["iid"])
     assert [i["title"] for i in sim.issues("demo/product")] == ["Item 1", "Item 2"]
+    # Team B's own item is Team B's business: the pack's team is demo/product's.
+    theirs = sim.issue("demo/team-b/app", 1)
+    assert theirs["milestone"]["id"] == milestone_id(sim, "demo/team-b", "Sprint 42")
+    assert not marked_notes(sim, "demo/team-b/app", 1)
 
 
 async def test_the_teams_own_sprint_closing_rolls_items_into_its_own_next_sprint(

@@ -29,12 +29,10 @@ class GitlabReader:
         # GitLab filters issues by milestone *title* only, and another team's milestone may
         # share it: the title narrows the list, the id decides.
         query = {"milestone": milestone.title, "state": state}
-        if project:
-            found = self.ops.issues(project, **query)
-        elif milestone.group:
+        if milestone.group:  # a group sprint's items are in every project of the group
             found = self.ops.group_issues(milestone.group, **query)
-        elif milestone.project:
-            found = self.ops.issues(milestone.project, **query)
+        elif project or milestone.project:
+            found = self.ops.issues(project or str(milestone.project), **query)
         else:
             return []
         issues = [IssueInfo.from_rest(i) for i in found]

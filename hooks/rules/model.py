@@ -162,7 +162,14 @@ class Condition(_Model):
 class IssueQuery(_Model):
     """Which issues a `for_each` rule acts on."""
 
-    project: str | None = Field(None, description="Project path; default: the event's project.")
+    project: str | None = Field(
+        None,
+        description=(
+            "Project path whose milestones (its own and its groups') the milestone is found"
+            " among; default: the event's project. A group milestone's issues are listed in"
+            " every project of the group."
+        ),
+    )
     milestone: str | None = Field(
         None,
         description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"

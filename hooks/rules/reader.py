@@ -154,7 +154,7 @@ class Reader(Protocol):
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:
-        """The issues in exactly this milestone (by id), only those of `project` if given."""
+        """The issues in exactly this milestone (by id): every project's, for a group's."""
         ...
 
     def issue(self, project: str, iid: int) -> IssueInfo: ...
@@ -201,7 +201,6 @@ class StaticReader:
             for i in self._issues
             if i.milestone is not None
             and i.milestone.id == milestone.id
-            and (not project or i.project_path == project)
             and (state == "all" or i.state == state)
         ]
 
