@@ -36,7 +36,8 @@ class RuleError:
 
     def __str__(self) -> str:
         where = f"rule '{self.rule}': " if self.rule else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        at = f"{self.file}:{self.line}" if self.line else self.file  # 0: the whole file or folder
+        return f"{at}: {where}{self.message}"
 
 
 class RuleErrors(Exception):

@@ -197,3 +197,45 @@ def test_an_example_fixture_that_does_not_exist_is_refused(
     assert status == 1
     assert "rules.yaml:7: rule 'with-example': example fixture fixtures/missing.json" in out
     assert "cannot be read (No such file or directory)" in out
+
+
+def test_an_empty_rules_folder_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["check", str(tmp_path)])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"{tmp_path}: no rule files (*.yaml, *.yml) in this folder",
+        "1 error(s)",
+    ]
+
+
+def test_rule_files_without_a_single_rule_are_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "00-team.yaml").write_text("vars: {team: '@a'}\n")
+    (tmp_path / "10-empty.yaml").write_text("rules: []\n")
+
+    status = main(["check", str(tmp_path)])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.splitlines() == [
+        f"{tmp_path}: no rules in 2 file(s); a rule file holds a 'rules:' list",
+        "1 error(s)",
+    ]
+
+
+def test_a_rules_folder_that_does_not_exist_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["check", str(tmp_path / "rulez")])
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{tmp_path / 'rulez'}: no such rules file or folder",
+        "1 error(s)",
+    ]
