@@ -25,6 +25,7 @@ from hooks.rules.model import (
     RuleSet,
     SourceRef,
 )
+from hooks.triggers import zone_problem
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def load_rules(path: Path | str) -> RuleSet:
     files = rule_files(Path(path))
     documents = [(file, *_read(file)) for file in files]
     variables: dict[str, Any] = {}
+    typed_at: dict[str, tuple[str, int]] = {}  # where each variable's value is written
     for file, data, read_errors in documents:
         errors.extend(read_errors)
         if isinstance(data, CommentedMap) and isinstance(data.get("vars"), dict):
@@ -73,8 +75,11 @@ def load_rules(path: Path | str) -> RuleSet:
                     line = data["vars"].lc.key(key)[0] + 1
                     errors.append(RuleError(str(file), line, None, f"variable '{key}' set twice"))
                 variables[str(key)] = _plain(value)
+                typed_at[str(key)] = (str(file), data["vars"].lc.value(key)[0] + 1)
+    zone_errors = _check_zone_variables(documents, variables, typed_at)
+    errors.extend(zone_errors.values())
     for file, data, _ in documents:
-        loaded, file_errors = load_document(file, data, variables)
+        loaded, file_errors = load_document(file, data, variables, frozenset(zone_errors))
         errors.extend(file_errors)
         for rule, line in loaded:
             if rule.name in seen:
@@ -95,6 +100,47 @@ def load_rules(path: Path | str) -> RuleSet:
         raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
     ruleset.vars = variables
     return ruleset
+
+
+def _zone_variable(item: Any) -> str | None:
+    """The variable a rule's schedule takes its time zone from (`timezone: "${name}"`)."""
+    on = item.get("on") if isinstance(item, dict) else None
+    schedule = on.get("schedule") if isinstance(on, dict) else None
+    zone = schedule.get("timezone") if isinstance(schedule, dict) else None
+    whole = _VAR.fullmatch(zone.strip()) if isinstance(zone, str) else None
+    return whole.group(1) if whole else None
+
+
+def _check_zone_variables(
+    documents: list[tuple[Path, Any, list[RuleError]]],
+    variables: dict[str, Any],
+    typed_at: dict[str, tuple[str, int]],
+) -> dict[str, RuleError]:
+    """A `vars:` time zone that schedules use, checked once where it is written.
+
+    Checked per rule, one typo in `vars:` would be reported at every scheduled rule and
+    never at the line to fix. Returns the broken variables with their one error each.
+    """
+    users: dict[str, int] = {}
+    for _file, data, _ in documents:
+        items = data.get("rules") if isinstance(data, CommentedMap) else None
+        for item in items if isinstance(items, list) else []:
+            name = _zone_variable(item)
+            if name is not None and name in variables:
+                users[name] = users.get(name, 0) + 1
+    errors = {}
+    for name, count in sorted(users.items()):
+        value = variables[name]
+        problem = (
+            zone_problem(value)
+            if isinstance(value, str)
+            else f"a time zone is a name like 'Europe/Berlin', not {value!r}"
+        )
+        if problem:
+            file, line = typed_at[name]
+            used = f"it is the time zone of {count} scheduled rule(s)"
+            errors[name] = RuleError(file, line, None, f"variable '{name}': {problem}; {used}")
+    return errors
 
 
 def _read(file: Path) -> tuple[Any, list[RuleError]]:
@@ -150,9 +196,16 @@ def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
 
 
 def load_document(
-    file: Path, data: Any, variables: dict[str, Any]
+    file: Path,
+    data: Any,
+    variables: dict[str, Any],
+    broken_zones: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
-    """The valid rules of one parsed file with their lines, and the errors of the others."""
+    """The valid rules of one parsed file with their lines, and the errors of the others.
+
+    `broken_zones`: `vars:` time zones already reported where they are written; the
+    schedules that use them are not reported again.
+    """
     if data is None:
         return [], []
     if not isinstance(data, CommentedMap) or not ("rules" in data or "vars" in data):
@@ -178,6 +231,8 @@ def load_document(
         name = item.get("name") if isinstance(item, dict) else None
         missing: list[tuple[str, Any]] = []
         plain = _substitute(_plain(item), variables, missing)
+        if _zone_variable(item) in broken_zones:
+            del plain["on"]["schedule"]["timezone"]
         if missing:
             unknown = sorted({m[0] for m in missing})
             known = ", ".join(sorted(variables)) or "none defined"

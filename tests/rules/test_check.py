@@ -239,3 +239,50 @@ def test_a_rules_folder_that_does_not_exist_is_an_error(
         f"{tmp_path / 'rulez'}: no such rules file or folder",
         "1 error(s)",
     ]
+
+
+SCHEDULED = """
+rules:
+- name: morning-sweep
+  on: {schedule: {cron: "0 8 * * 1-5", timezone: "${timezone}"}}
+  do: [{create_issue: {project: a/b, title: t}}]
+- name: retro
+  on: {schedule: {monthly: {weekday: wednesday, nth: [2, 4]}, timezone: "${timezone}"}}
+  do: [{create_issue: {project: a/b, title: t}}]
+"""
+
+
+def test_a_time_zone_typo_in_vars_is_reported_once_where_it_was_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "00-team.yaml").write_text("vars:\n  team: '@a'\n  timezone: Europe/Berln\n")
+    (tmp_path / "10-schedules.yaml").write_text(textwrap.dedent(SCHEDULED).lstrip())
+
+    status = main(["check", str(tmp_path)])
+
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"{tmp_path / '00-team.yaml'}:3: variable 'timezone': unknown time zone 'Europe/Berln'"
+        " (did you mean 'Europe/Berlin'?); it is the time zone of 2 scheduled rule(s)",
+        "1 error(s)",
+    ]
+
+
+def test_a_time_zone_typo_in_a_rule_names_the_nearest_zone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out = check(
+        tmp_path,
+        """
+        rules:
+        - name: morning-sweep
+          on: {schedule: {cron: "0 8 * * 1-5", timezone: Amerca/New_York}}
+          do: [{create_issue: {project: a/b, title: t}}]
+        """,
+        capsys,
+    )
+    assert status == 1
+    assert (
+        "rules.yaml:3: rule 'morning-sweep': on.schedule.timezone: unknown time zone"
+        " 'Amerca/New_York' (did you mean 'America/New_York'?)" in out
+    )
