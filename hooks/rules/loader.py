@@ -15,11 +15,13 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
 
-from hooks.rules import templates
+from hooks.rules import paths, templates
 from hooks.rules.model import (
     Action,
     CommentSpec,
+    Condition,
     CreateIssueSpec,
     Rule,
     RuleSet,
@@ -250,7 +252,8 @@ def load_document(
         except ValidationError as exc:
             errors.extend(_explain(file, items, index, name, exc))
             continue
-        template_errors = _check_templates(file, item, rule) + _check_fixtures(file, item, rule)
+        template_errors = _check_templates(file, item, rule, variables)
+        template_errors += _check_fixtures(file, item, rule)
         if template_errors:
             errors.extend(template_errors)
             continue
@@ -366,43 +369,66 @@ def _message(error: Any, loc: tuple[Any, ...]) -> str:
     return f"{where}: {message}"
 
 
-def _check_templates(file: Path, node: Any, rule: Rule) -> list[RuleError]:
-    """Compile every template of the rule now, so mistakes surface in `hooks check`."""
-    errors = []
+def _check_templates(
+    file: Path, node: Any, rule: Rule, variables: dict[str, Any]
+) -> list[RuleError]:
+    """Compile every template of the rule now, so mistakes surface in `hooks check`.
+
+    Beyond syntax and scope names, every path a template reads (`issue.title`,
+    `event.object_attributes.due_date`, `vars.team`) must exist for the rule's triggers.
+    """
+    sources: list[tuple[list[Any], str, bool]] = []  # (YAML path, source, is an expression)
     for index, step in enumerate(rule.do):
-        sources: list[tuple[list[Any], str]] = []
         if isinstance(step.comment, CommentSpec):
-            sources.append((["do", index, "comment", "body"], step.comment.body))
+            sources.append((["do", index, "comment", "body"], step.comment.body, False))
         elif isinstance(step.comment, str):
-            sources.append((["do", index, "comment"], step.comment))
+            sources.append((["do", index, "comment"], step.comment, False))
         if isinstance(step.create_issue, CreateIssueSpec):
-            sources.append((["do", index, "create_issue", "title"], step.create_issue.title))
-            sources.append(
-                (["do", index, "create_issue", "description"], step.create_issue.description)
-            )
+            spec = step.create_issue
+            sources.append((["do", index, "create_issue", "title"], spec.title, False))
+            sources.append((["do", index, "create_issue", "description"], spec.description, False))
             sources += [
-                (["do", index, "create_issue", "assignees"], a) for a in step.create_issue.assignees
+                (["do", index, "create_issue", "assignees", i], a, False)
+                for i, a in enumerate(spec.assignees)
             ]
         if step.once and step.once not in ("per_sprint", "per_subject"):
-            sources.append((["do", index, "once"], step.once))
-        for path, source in sources:
-            try:
-                templates.check(source)
-            except templates.TemplateError as exc:
-                errors.append(RuleError(str(file), _line(node, path), rule.name, str(exc)))
-    conditions = [rule.if_] if rule.if_ else []
+            sources.append((["do", index, "once"], step.once, False))
+    conditions: list[tuple[list[Any], Condition]] = [(["if"], rule.if_)] if rule.if_ else []
     while conditions:
-        cond = conditions.pop()
+        at, cond = conditions.pop(0)
         if cond.expr:
-            try:
-                templates.check_expression(cond.expr)
-            except templates.TemplateError as exc:
-                errors.append(RuleError(str(file), _line(node, ["if"]), rule.name, f"expr: {exc}"))
-        conditions.extend(cond.all or [])
-        conditions.extend(cond.any or [])
+            sources.append(([*at, "expr"], cond.expr, True))
+        conditions.extend(([*at, "all", i], c) for i, c in enumerate(cond.all or []))
+        conditions.extend(([*at, "any", i], c) for i, c in enumerate(cond.any or []))
         if cond.not_:
-            conditions.append(cond.not_)
+            conditions.append(([*at, "not"], cond.not_))
+    kinds = paths.rule_kinds(rule.on)
+    scope = paths.rule_scope(kinds, rule.for_each is not None, variables)
+    errors = []
+    for at, source, expression in sources:
+        prefix = "expr: " if expression else ""
+        try:
+            ast = (templates.parse_expression if expression else templates.parse)(source)
+        except templates.TemplateError as exc:
+            errors.append(RuleError(str(file), _line(node, at), rule.name, f"{prefix}{exc}"))
+            continue
+        for template_line, problem in paths.unknown_paths(ast, scope, kinds):
+            line = _template_line(node, at, template_line)
+            errors.append(RuleError(str(file), line, rule.name, f"{prefix}{problem}"))
     return errors
+
+
+def _template_line(node: Any, path: list[Any], template_line: int) -> int:
+    """The file line of a template's line: inside a `|` block, line by line; else the key's."""
+    value = node
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return _line(node, path)
+    if isinstance(value, LiteralScalarString):
+        return _line(node, path) + template_line
+    return _line(node, path)
 
 
 def _check_fixtures(file: Path, node: Any, rule: Rule) -> list[RuleError]:
