@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import json
 import logging
+import sys
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +24,46 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from hooks.config import Settings
+from hooks.rules.loader import RuleErrors, load_rules
 from hooks.store import Store
 from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 
 SECRET = "demo-webhook-secret"
+PREVIEW = 90  # characters of a comment's first line shown
+
+
+def preview(text: str, limit: int = PREVIEW) -> str:
+    """A comment's first line, cut at a word boundary with "…" when longer than `limit`."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if len(first) <= limit:
+        return first
+    cut = first[: limit - 1]
+    if " " in cut and first[limit - 1] != " ":
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _subject_order(subject: str | None) -> tuple[str, int]:
+    """demo/product#2 before demo/product#10; actions without a subject first."""
+    project, _, iid = (subject or "").rpartition("#")
+    return (project, int(iid)) if iid.isdigit() else (subject or "", 0)
+
+
+def try_it_yourself() -> str:
+    """The command that starts the simulator for the README's "Try your own rules offline"."""
+    script = Path(sys.executable).with_name("hooks")
+    if script.exists():
+        try:
+            command = str(script.relative_to(Path.cwd()))
+        except ValueError:
+            command = str(script)
+    else:
+        command = f"{sys.executable} -m hooks"
+    return (
+        f"{command} simulate --port 9000 --hook-url http://127.0.0.1:8080/webhook"
+        " --hook-secret s3cret"
+    )
 
 
 def _describe(detail: dict[str, Any], subject: str | None) -> str:
@@ -37,8 +74,7 @@ def _describe(detail: dict[str, Any], subject: str | None) -> str:
         verb = "+" if action == "add_labels" else "-"
         return f"{subject}: labels {' '.join(verb + x for x in params.get('labels', []))}"
     if action == "comment":
-        first = (detail.get("text") or "").strip().splitlines()[0]
-        return f'{subject}: comment "{first[:90]}"'
+        return f'{subject}: comment "{preview(detail.get("text") or "")}"'
     if action == "move_to_milestone":
         return f"{subject}: milestone {params.get('from_title')} -> {params.get('milestone_title')}"
     if action == "create_issue":
@@ -64,6 +100,15 @@ class Demo:
         self.workdir = workdir
         self.out = out
         self.seen_audit = 0
+        # Lines are sorted by subject, then rule file order, then the action's place in the
+        # rule: actions run in parallel, so the audit trail's own order varies run to run.
+        rules = load_rules(rules_dir).rules
+        self.rule_order = {rule.name: index for index, rule in enumerate(rules)}
+        self.step_order = {
+            (rule.name, step.kind): index
+            for rule in rules
+            for index, step in reversed(list(enumerate(rule.do)))
+        }
 
     def as_user(self, username: str) -> gitlab.Gitlab:
         return gitlab.Gitlab(self.sim.url, private_token=self.sim.token_for(username), timeout=10)
@@ -88,7 +133,8 @@ class Demo:
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.sim.add_hook(f"http://127.0.0.1:{port}/webhook", SECRET, group="demo")
+            self.webhook_url = f"http://127.0.0.1:{port}/webhook"
+            self.sim.add_hook(self.webhook_url, SECRET, group="demo")
             self.store: Store = app[SERVICE].store
             self.app = app
             self.out(f"GitLab simulator at {self.sim.url}; service at http://127.0.0.1:{port}")
@@ -100,14 +146,18 @@ class Demo:
 
     async def step(self, title: str, action: Callable[[], Any]) -> None:
         self.out(f"== {title}")
-        from hooks.testing.harness import settle
-
         await asyncio.to_thread(action)
-        await settle(self.sim, self.store)
+        await self.settled()
         await self.report()
 
+    async def settled(self) -> None:
+        """Every webhook delivered and processed, echoes included (so output is stable)."""
+        from hooks.testing.harness import settle
+
+        await settle(self.sim, self.store)
+
     async def report(self) -> None:
-        lines = []
+        lines: list[tuple[tuple[Any, ...], str]] = []
         async with self.store.engine.connect() as conn:
             from sqlalchemy import select
 
@@ -122,17 +172,41 @@ class Demo:
             self.seen_audit = max(self.seen_audit, row.id)
             detail = json.loads(row.detail)
             if row.kind == "event" and row.outcome == "ignored":
-                lines.append(f"   (echo of the bot's own change ignored: {detail['reason']})")
-            elif row.kind == "action" and row.outcome in ("done", "dry_run"):
-                lines.append(f"   bot [{row.rule}] {_describe(detail, row.subject)}")
+                line = f"   (echo of the bot's own change ignored: {detail['reason']})"
+                lines.append(((2,), line))
+            elif (
+                row.kind == "action"
+                and row.outcome in ("done", "dry_run")
+                and not detail.get("earlier")  # done by an earlier delivery: shown there
+            ):
+                order = (
+                    0,
+                    _subject_order(row.subject),
+                    self.rule_order.get(row.rule, len(self.rule_order)),
+                    self.step_order.get((row.rule, detail["action"]), 0),
+                )
+                lines.append((order, f"   bot [{row.rule}] {_describe(detail, row.subject)}"))
             elif row.kind == "rule" and row.outcome == "error":
-                lines.append(f"   rule {row.rule} could not act: {detail.get('error')}")
-        self.out("\n".join(lines) if lines else "   (no rule acted)")
+                line = f"   rule {row.rule} could not act: {detail.get('error')}"
+                lines.append(((1,), line))
+        shown = [line for _order, line in sorted(lines)]
+        self.out("\n".join(shown) if shown else "   (no rule acted)")
         self.out("")
 
     async def play(self) -> None:
+        """Every process of the handbook table, in its order (README, "What it does")."""
+
         def product(who: str) -> Any:
             return self.as_user(who).projects.get("demo/product", lazy=True)
+
+        def update(who: str, iid: int, **changes: Any) -> Callable[[], None]:
+            def change() -> None:
+                issue = product(who).issues.get(iid)
+                for key, value in changes.items():
+                    setattr(issue, key, value)
+                issue.save()
+
+            return change
 
         def relabel(who: str, iid: int, add: str) -> Callable[[], None]:
             def change() -> None:
@@ -142,9 +216,21 @@ class Demo:
 
             return change
 
+        sprint = self.sim.milestone("Sprint 42")
+        carol = self.as_user("carol").users.list(username="carol")[0].id
         await self.step(
-            "Health: alice labels demo/product#1 'blocked'", relabel("alice", 1, "blocked")
+            "Health, On Track: alice plans demo/product#8 into Sprint 42",
+            update("alice", 8, milestone_id=sprint["id"]),
         )
+        await self.step(
+            "Health, Needs Attention: alice labels demo/product#1 'blocked'",
+            relabel("alice", 1, "blocked"),
+        )
+        await self.step(
+            "Health, At Risk: carol takes over demo/product#7, past its due date",
+            update("carol", 7, assignee_ids=[carol]),
+        )
+        await self.step("Roll-over: alice closes Sprint 42", lambda: self._close(sprint["id"]))
         await self.step(
             "Sister issue: alice marks demo/product#1 a release priority (kickoff decision)",
             relabel("alice", 1, "release-priority"),
@@ -153,6 +239,24 @@ class Demo:
             "Release checklist: bob creates the release milestone v18.6",
             lambda: product("bob").milestones.create({"title": "v18.6"}),
         )
+
+        def ship_viable_feature() -> None:
+            relabel("bob", 1, "maturity::viable")()
+            self._release("demo/product", "v18.6")
+
+        await self.step(
+            "Task cascade: bob marks demo/product#1 'maturity::viable' and publishes release v18.6",
+            ship_viable_feature,
+        )
+        runtime = self.app[SERVICE].runtime
+        assert runtime is not None and runtime.scheduler is not None
+        scheduler = runtime.scheduler
+        today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
+        wednesday = today + timedelta(days=(2 - today.weekday()) % 7)
+        self.out(f"== Retro reminder: the scheduler fires retro-reminder for {wednesday:%Y-%m-%d}")
+        await scheduler.fire("retro-reminder", wednesday)
+        await self.settled()
+        await self.report()
         await self.step(
             "Training: bob requests a topic in demo/training",
             lambda: (
@@ -165,24 +269,43 @@ class Demo:
             "Case study: carol labels demo/product#4 'case-study'",
             relabel("carol", 4, "case-study"),
         )
-        sprint = self.sim.milestone("Sprint 42")
-        await self.step(
-            "Roll-over: alice closes Sprint 42",
-            lambda: self._close(sprint["id"]),
-        )
-        runtime = self.app[SERVICE].runtime
-        assert runtime is not None and runtime.scheduler is not None
-        scheduler = runtime.scheduler
-        today = datetime.now(UTC).replace(hour=9, minute=0, second=0, microsecond=0)
-        wednesday = today + timedelta(days=(2 - today.weekday()) % 7)
-        self.out(f"== Retro reminder: the scheduler fires retro-reminder for {wednesday:%Y-%m-%d}")
-        await scheduler.fire("retro-reminder", wednesday)
-        await self.report()
 
     def _close(self, milestone_id: int) -> None:
         milestone = self.as_user("alice").groups.get("demo", lazy=True).milestones.get(milestone_id)
         milestone.state_event = "close"
         milestone.save()
+
+    def _release(self, path: str, tag: str) -> None:
+        """The Release Hook GitLab sends when a release is published (the simulator has no
+        release API, so the demo delivers it the way GitLab would)."""
+        with self.sim.lock:
+            project = self.sim.state.project(path)
+            assert project is not None, path
+            project_payload = self.sim.project_hook_payload(project)
+        now = utcnow().strftime("%Y-%m-%d %H:%M:%S UTC")
+        payload = {
+            "object_kind": "release",
+            "action": "create",
+            "id": 1,
+            "tag": tag,
+            "name": tag,
+            "description": f"Release {tag}",
+            "url": f"{project_payload['web_url']}/-/releases/{tag}",
+            "created_at": now,
+            "released_at": now,
+            "project": project_payload,
+        }
+        request = urllib.request.Request(
+            self.webhook_url,
+            data=json.dumps(payload).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "X-Gitlab-Event": "Release Hook",
+                "X-Gitlab-Token": SECRET,
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            answer.read()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -193,9 +316,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not rules_dir.is_dir():
         print(f"hooks: no rules folder at {rules_dir}; run from the repository or pass --rules")
         return 1
+    try:
+        load_rules(rules_dir)
+    except RuleErrors as exc:
+        print(f"hooks: the rules in {rules_dir} do not load (see `hooks check {rules_dir}`):")
+        print(exc)
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(Demo(rules_dir, Path(tmp), print).run())
-    print(f"done at {utcnow():%H:%M:%S} UTC. Try it yourself: hooks simulate --hook-url ...")
+    print('Every process played. Try your own changes (README, "Try your own rules offline"):')
+    print(try_it_yourself())
     return 0
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from itertools import islice, takewhile
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.base import BaseTrigger
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday
@@ -60,6 +62,24 @@ class MonthlyWeekdays(BaseModel):
         return sorted(set(value))
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> dict[str, str]:
+    return {name.lower(): name for name in available_timezones()}
+
+
+def zone_problem(name: str) -> str | None:
+    """None for a known IANA time zone, else what is wrong, naming the nearest known zone."""
+    try:
+        ZoneInfo(name)
+        return None
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    names = _zone_names()
+    near = difflib.get_close_matches(name.lower(), names, n=1)
+    hint = f" (did you mean '{names[near[0]]}'?)" if near else ""
+    return f"unknown time zone {name!r}{hint}"
+
+
 class Fortnightly(BaseModel):
     """Every two weeks on the weekday of `start`, counted from `start`."""
 
@@ -106,10 +126,9 @@ class Schedule(BaseModel):
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {value!r}") from exc
+            problem = zone_problem(value)
+            if problem:
+                raise ValueError(problem)
         return value
 
     def zone(self, default: str) -> ZoneInfo:

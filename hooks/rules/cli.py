@@ -13,7 +13,7 @@ from hooks.config import Settings
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan
 from hooks.rules.examples import run_examples
-from hooks.rules.loader import RuleErrors, load_rules, rule_files
+from hooks.rules.loader import RuleError, RuleErrors, load_rules, rule_files
 from hooks.rules.model import RuleFile, RuleSet
 from hooks.rules.reader import Reader, StaticReader
 
@@ -46,6 +46,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if rules is None:
         return 1
     files = len(rule_files(directory))
+    if not rules.rules:
+        # A folder that holds no rule is a wrong path or a lost file, never a working setup.
+        problem = (
+            f"no rules in {files} file(s); a rule file holds a 'rules:' list"
+            if files
+            else "no rule files (*.yaml, *.yml) in this folder"
+        )
+        print(RuleError(str(directory), 0, None, problem), file=sys.stderr)
+        print("1 error(s)", file=sys.stderr)
+        return 1
     print(f"{len(rules.rules)} rules in {files} file(s) OK")
     return 0
 

@@ -15,16 +15,19 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarstring import LiteralScalarString
 
-from hooks.rules import templates
+from hooks.rules import paths, templates
 from hooks.rules.model import (
     Action,
     CommentSpec,
+    Condition,
     CreateIssueSpec,
     Rule,
     RuleSet,
     SourceRef,
 )
+from hooks.triggers import zone_problem
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,8 @@ class RuleError:
 
     def __str__(self) -> str:
         where = f"rule '{self.rule}': " if self.rule else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        at = f"{self.file}:{self.line}" if self.line else self.file  # 0: the whole file or folder
+        return f"{at}: {where}{self.message}"
 
 
 class RuleErrors(Exception):
@@ -64,6 +68,7 @@ def load_rules(path: Path | str) -> RuleSet:
     files = rule_files(Path(path))
     documents = [(file, *_read(file)) for file in files]
     variables: dict[str, Any] = {}
+    typed_at: dict[str, tuple[str, int]] = {}  # where each variable's value is written
     for file, data, read_errors in documents:
         errors.extend(read_errors)
         if isinstance(data, CommentedMap) and isinstance(data.get("vars"), dict):
@@ -72,8 +77,11 @@ def load_rules(path: Path | str) -> RuleSet:
                     line = data["vars"].lc.key(key)[0] + 1
                     errors.append(RuleError(str(file), line, None, f"variable '{key}' set twice"))
                 variables[str(key)] = _plain(value)
+                typed_at[str(key)] = (str(file), data["vars"].lc.value(key)[0] + 1)
+    zone_errors = _check_zone_variables(documents, variables, typed_at)
+    errors.extend(zone_errors.values())
     for file, data, _ in documents:
-        loaded, file_errors = load_document(file, data, variables)
+        loaded, file_errors = load_document(file, data, variables, frozenset(zone_errors))
         errors.extend(file_errors)
         for rule, line in loaded:
             if rule.name in seen:
@@ -94,6 +102,47 @@ def load_rules(path: Path | str) -> RuleSet:
         raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
     ruleset.vars = variables
     return ruleset
+
+
+def _zone_variable(item: Any) -> str | None:
+    """The variable a rule's schedule takes its time zone from (`timezone: "${name}"`)."""
+    on = item.get("on") if isinstance(item, dict) else None
+    schedule = on.get("schedule") if isinstance(on, dict) else None
+    zone = schedule.get("timezone") if isinstance(schedule, dict) else None
+    whole = _VAR.fullmatch(zone.strip()) if isinstance(zone, str) else None
+    return whole.group(1) if whole else None
+
+
+def _check_zone_variables(
+    documents: list[tuple[Path, Any, list[RuleError]]],
+    variables: dict[str, Any],
+    typed_at: dict[str, tuple[str, int]],
+) -> dict[str, RuleError]:
+    """A `vars:` time zone that schedules use, checked once where it is written.
+
+    Checked per rule, one typo in `vars:` would be reported at every scheduled rule and
+    never at the line to fix. Returns the broken variables with their one error each.
+    """
+    users: dict[str, int] = {}
+    for _file, data, _ in documents:
+        items = data.get("rules") if isinstance(data, CommentedMap) else None
+        for item in items if isinstance(items, list) else []:
+            name = _zone_variable(item)
+            if name is not None and name in variables:
+                users[name] = users.get(name, 0) + 1
+    errors = {}
+    for name, count in sorted(users.items()):
+        value = variables[name]
+        problem = (
+            zone_problem(value)
+            if isinstance(value, str)
+            else f"a time zone is a name like 'Europe/Berlin', not {value!r}"
+        )
+        if problem:
+            file, line = typed_at[name]
+            used = f"it is the time zone of {count} scheduled rule(s)"
+            errors[name] = RuleError(file, line, None, f"variable '{name}': {problem}; {used}")
+    return errors
 
 
 def _read(file: Path) -> tuple[Any, list[RuleError]]:
@@ -149,9 +198,16 @@ def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
 
 
 def load_document(
-    file: Path, data: Any, variables: dict[str, Any]
+    file: Path,
+    data: Any,
+    variables: dict[str, Any],
+    broken_zones: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
-    """The valid rules of one parsed file with their lines, and the errors of the others."""
+    """The valid rules of one parsed file with their lines, and the errors of the others.
+
+    `broken_zones`: `vars:` time zones already reported where they are written; the
+    schedules that use them are not reported again.
+    """
     if data is None:
         return [], []
     if not isinstance(data, CommentedMap) or not ("rules" in data or "vars" in data):
@@ -177,6 +233,8 @@ def load_document(
         name = item.get("name") if isinstance(item, dict) else None
         missing: list[tuple[str, Any]] = []
         plain = _substitute(_plain(item), variables, missing)
+        if _zone_variable(item) in broken_zones:
+            del plain["on"]["schedule"]["timezone"]
         if missing:
             unknown = sorted({m[0] for m in missing})
             known = ", ".join(sorted(variables)) or "none defined"
@@ -194,7 +252,8 @@ def load_document(
         except ValidationError as exc:
             errors.extend(_explain(file, items, index, name, exc))
             continue
-        template_errors = _check_templates(file, item, rule) + _check_fixtures(file, item, rule)
+        template_errors = _check_templates(file, item, rule, variables)
+        template_errors += _check_fixtures(file, item, rule)
         if template_errors:
             errors.extend(template_errors)
             continue
@@ -310,43 +369,66 @@ def _message(error: Any, loc: tuple[Any, ...]) -> str:
     return f"{where}: {message}"
 
 
-def _check_templates(file: Path, node: Any, rule: Rule) -> list[RuleError]:
-    """Compile every template of the rule now, so mistakes surface in `hooks check`."""
-    errors = []
+def _check_templates(
+    file: Path, node: Any, rule: Rule, variables: dict[str, Any]
+) -> list[RuleError]:
+    """Compile every template of the rule now, so mistakes surface in `hooks check`.
+
+    Beyond syntax and scope names, every path a template reads (`issue.title`,
+    `event.object_attributes.due_date`, `vars.team`) must exist for the rule's triggers.
+    """
+    sources: list[tuple[list[Any], str, bool]] = []  # (YAML path, source, is an expression)
     for index, step in enumerate(rule.do):
-        sources: list[tuple[list[Any], str]] = []
         if isinstance(step.comment, CommentSpec):
-            sources.append((["do", index, "comment", "body"], step.comment.body))
+            sources.append((["do", index, "comment", "body"], step.comment.body, False))
         elif isinstance(step.comment, str):
-            sources.append((["do", index, "comment"], step.comment))
+            sources.append((["do", index, "comment"], step.comment, False))
         if isinstance(step.create_issue, CreateIssueSpec):
-            sources.append((["do", index, "create_issue", "title"], step.create_issue.title))
-            sources.append(
-                (["do", index, "create_issue", "description"], step.create_issue.description)
-            )
+            spec = step.create_issue
+            sources.append((["do", index, "create_issue", "title"], spec.title, False))
+            sources.append((["do", index, "create_issue", "description"], spec.description, False))
             sources += [
-                (["do", index, "create_issue", "assignees"], a) for a in step.create_issue.assignees
+                (["do", index, "create_issue", "assignees", i], a, False)
+                for i, a in enumerate(spec.assignees)
             ]
         if step.once and step.once not in ("per_sprint", "per_subject"):
-            sources.append((["do", index, "once"], step.once))
-        for path, source in sources:
-            try:
-                templates.check(source)
-            except templates.TemplateError as exc:
-                errors.append(RuleError(str(file), _line(node, path), rule.name, str(exc)))
-    conditions = [rule.if_] if rule.if_ else []
+            sources.append((["do", index, "once"], step.once, False))
+    conditions: list[tuple[list[Any], Condition]] = [(["if"], rule.if_)] if rule.if_ else []
     while conditions:
-        cond = conditions.pop()
+        at, cond = conditions.pop(0)
         if cond.expr:
-            try:
-                templates.check_expression(cond.expr)
-            except templates.TemplateError as exc:
-                errors.append(RuleError(str(file), _line(node, ["if"]), rule.name, f"expr: {exc}"))
-        conditions.extend(cond.all or [])
-        conditions.extend(cond.any or [])
+            sources.append(([*at, "expr"], cond.expr, True))
+        conditions.extend(([*at, "all", i], c) for i, c in enumerate(cond.all or []))
+        conditions.extend(([*at, "any", i], c) for i, c in enumerate(cond.any or []))
         if cond.not_:
-            conditions.append(cond.not_)
+            conditions.append(([*at, "not"], cond.not_))
+    kinds = paths.rule_kinds(rule.on)
+    scope = paths.rule_scope(kinds, rule.for_each is not None, variables)
+    errors = []
+    for at, source, expression in sources:
+        prefix = "expr: " if expression else ""
+        try:
+            ast = (templates.parse_expression if expression else templates.parse)(source)
+        except templates.TemplateError as exc:
+            errors.append(RuleError(str(file), _line(node, at), rule.name, f"{prefix}{exc}"))
+            continue
+        for template_line, problem in paths.unknown_paths(ast, scope, kinds):
+            line = _template_line(node, at, template_line)
+            errors.append(RuleError(str(file), line, rule.name, f"{prefix}{problem}"))
     return errors
+
+
+def _template_line(node: Any, path: list[Any], template_line: int) -> int:
+    """The file line of a template's line: inside a `|` block, line by line; else the key's."""
+    value = node
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return _line(node, path)
+    if isinstance(value, LiteralScalarString):
+        return _line(node, path) + template_line
+    return _line(node, path)
 
 
 def _check_fixtures(file: Path, node: Any, rule: Rule) -> list[RuleError]:

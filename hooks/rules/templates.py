@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from hooks.rules.safety import defuse
@@ -85,6 +85,11 @@ def _compiled(source: str) -> Any:
 
 def check(source: str) -> None:
     """Raise TemplateError for a syntax error or an unknown variable."""
+    parse(source)
+
+
+def parse(source: str) -> nodes.Template:
+    """The template's syntax tree; TemplateError for a syntax error or an unknown variable."""
     try:
         ast = ENV.parse(source)
     except TemplateSyntaxError as exc:
@@ -99,6 +104,7 @@ def check(source: str) -> None:
         raise TemplateError(
             f"unknown template variable '{name}'{hint}; in scope: {', '.join(SCOPE)}"
         )
+    return ast
 
 
 @lru_cache(maxsize=4096)
@@ -124,7 +130,22 @@ def _compiled_expression(expression: str) -> Any:
 
 def check_expression(expression: str) -> None:
     """Raise TemplateError when an `expr` does not parse or names something not in scope."""
-    check("{{ " + expression + " }}")
+    parse_expression(expression)
 
 
-__all__ = ["SCOPE", "TemplateError", "check", "check_expression", "evaluate", "render", "variables"]
+def parse_expression(expression: str) -> nodes.Template:
+    """An `expr` condition's syntax tree (as a template printing it); see `parse`."""
+    return parse("{{ " + expression + " }}")
+
+
+__all__ = [
+    "SCOPE",
+    "TemplateError",
+    "check",
+    "check_expression",
+    "evaluate",
+    "parse",
+    "parse_expression",
+    "render",
+    "variables",
+]

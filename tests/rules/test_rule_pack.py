@@ -34,3 +34,8 @@ def test_the_committed_schema_is_the_one_hooks_schema_prints() -> None:
 def test_every_rule_file_names_the_schema_for_editors() -> None:
     for file in rule_files(RULES):
         assert file.read_text().startswith("# yaml-language-server: $schema=./schema.json"), file
+
+
+def test_hooks_check_passes_on_the_shipped_rules(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["check", str(RULES)]) == 0
+    assert capsys.readouterr().out.endswith("file(s) OK\n")
