@@ -6,6 +6,7 @@ Tests, benchmarks and `hooks simulate` share it. python-gitlab talks to it uncha
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -15,9 +16,18 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hooks.events import MILESTONE_HOOK_FIELDS
-from hooks.testing import sim_commands, sim_rest
+from hooks.testing import sim_commands, sim_releases, sim_rest
 from hooks.testing.sim_faults import Faults, RequestRecord, middleware
-from hooks.testing.sim_state import BASE_URL, State, demo_seed, timestamp, when
+from hooks.testing.sim_http import json_errors
+from hooks.testing.sim_state import (
+    BASE_URL,
+    State,
+    demo_seed,
+    hook_time,
+    text_color,
+    timestamp,
+    when,
+)
 from hooks.testing.sim_webhooks import WebhookSender
 
 
@@ -60,9 +70,10 @@ class Simulator:
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
-            s.add_group(spec["path"])
+            s.add_group(spec["path"], spec.get("description", ""))
         for spec in seed.get("projects") or []:
-            s.add_project(spec["path"])
+            pid = s.add_project(spec["path"])
+            s.projects[pid]["description"] = spec.get("description", "")
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
@@ -70,14 +81,19 @@ class Simulator:
         for spec in seed.get("iterations") or []:
             iid = s.new_id("iteration")
             group = s.group(spec["group"]) if spec.get("group") else None
+            stamp = timestamp(self.now())
             s.iterations[iid] = {
                 "id": iid,
                 "iid": iid,
-                "title": spec["title"],
+                "sequence": iid,
                 "group_id": group["id"] if group else None,
+                "title": spec["title"],
+                "description": spec.get("description"),
+                "state": 2,  # answered from the dates (sim_rest.iteration_rest)
+                "created_at": stamp,
+                "updated_at": stamp,
                 "start_date": when(spec.get("start_date"), today),
                 "due_date": when(spec.get("due_date"), today),
-                "state": 2,
                 "web_url": f"{BASE_URL}/groups/{spec.get('group')}/-/iterations/{iid}",
             }
         for spec in seed.get("issues") or []:
@@ -105,19 +121,8 @@ class Simulator:
                 issue["state"] = "closed"
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
-            assert project is not None
-            s.releases[(project["id"], spec["tag"])] = {
-                "tag_name": spec["tag"],
-                "name": spec.get("name", spec["tag"]),
-                "description": spec.get("description", ""),
-                "created_at": timestamp(self.now()),
-                "released_at": timestamp(self.now()),
-                "milestones": [
-                    self.milestone_rest(m)
-                    for t in spec.get("milestones", [])
-                    if (m := self._milestone_by_title(project, t))
-                ],
-            }
+            assert project is not None, f"seed release in unknown project {spec['project']}"
+            sim_releases.add_release(self, project, {**spec, "tag_name": spec["tag"]})
 
     def _add_label(self, spec: dict[str, Any]) -> dict[str, Any]:
         s = self.state
@@ -131,6 +136,7 @@ class Simulator:
             "description": spec.get("description"),
             "group_id": group["id"] if group else None,
             "project_id": project["id"] if project else None,
+            "priority": int(spec["priority"]) if spec.get("priority") not in (None, "") else None,
         }
         s.labels[lid] = label
         return label
@@ -166,9 +172,19 @@ class Simulator:
     def _milestone_by_title(
         self, project: dict[str, Any], title: str | None
     ) -> dict[str, Any] | None:
+        """The milestone with this title nearest the project: its own, then its group's, then
+        the ancestor groups' (titles repeat across owners)."""
         if not title:
             return None
-        return next((m for m in self.state.milestones_of(project) if m["title"] == title), None)
+        s = self.state
+        owners = [("project_id", project["id"])] + [
+            ("group_id", g["id"]) for g in s.ancestors(s.project_group(project))
+        ]
+        for key, owner_id in owners:
+            for m in s.milestones.values():
+                if m.get(key) == owner_id and m["title"] == title:
+                    return m
+        return None
 
     # -- REST shapes -----------------------------------------------------------
 
@@ -181,13 +197,34 @@ class Simulator:
         rest["expired"] = bool(m["due_date"] and date.fromisoformat(m["due_date"]) < self.today)
         return rest
 
-    def issue_rest(self, issue: dict[str, Any]) -> dict[str, Any]:
+    def issue_rest(
+        self,
+        issue: dict[str, Any],
+        *,
+        scope: dict[str, Any] | None = None,
+        label_details: bool = False,
+    ) -> dict[str, Any]:
+        """An issue as GitLab's REST API answers it (doc/api/issues.md). `scope` is the project
+        or group the request named (for `references.relative`); `label_details` answers labels
+        as objects, as `with_labels_details=true` asks."""
         s = self.state
         project = s.projects[issue["project_id"]]
         path = project["path_with_namespace"]
         milestone = s.milestones.get(issue["milestone_id"]) if issue["milestone_id"] else None
         iteration = s.iterations.get(issue["iteration_id"]) if issue["iteration_id"] else None
         assignees = [self.user_rest(u) for u in issue["assignee_ids"]]
+        api = f"{BASE_URL}/api/v4/projects/{project['id']}"
+        if scope is not None and scope.get("id") == project["id"] and "namespace" in scope:
+            relative = f"#{issue['iid']}"
+        elif scope is not None and path.startswith(f"{scope.get('full_path')}/"):
+            relative = f"{path.removeprefix(scope['full_path'] + '/')}#{issue['iid']}"
+        else:
+            relative = f"{path}#{issue['iid']}"
+        tasks = _TASK.findall(issue["description"] or "")
+        done = sum(1 for mark in tasks if mark.lower() == "x")
+        labels: list[Any] = list(issue["labels"])
+        if label_details:
+            labels = [self.label_detail(t, project) for t in issue["labels"]]
         return {
             "id": issue["id"],
             "iid": issue["iid"],
@@ -198,7 +235,8 @@ class Simulator:
             "created_at": issue["created_at"],
             "updated_at": issue["updated_at"],
             "closed_at": issue["closed_at"],
-            "labels": list(issue["labels"]),
+            "closed_by": self.user_rest(issue.get("closed_by_id")),
+            "labels": labels,
             "milestone": self.milestone_rest(milestone) if milestone else None,
             "assignees": assignees,
             "assignee": assignees[0] if assignees else None,
@@ -206,17 +244,64 @@ class Simulator:
             "type": "ISSUE",
             "issue_type": "issue",
             "user_notes_count": len(s.notes.get(issue["id"], [])),
+            "merge_requests_count": 0,
+            "upvotes": 0,
+            "downvotes": 0,
             "due_date": issue["due_date"],
             "confidential": issue["confidential"],
+            "discussion_locked": None,
             "web_url": f"{project['web_url']}/-/issues/{issue['iid']}",
+            "time_stats": {
+                "time_estimate": 0,
+                "total_time_spent": 0,
+                "human_time_estimate": None,
+                "human_total_time_spent": None,
+            },
+            "task_completion_status": {"count": len(tasks), "completed_count": done},
+            "has_tasks": bool(tasks),
+            "task_status": f"{done} of {len(tasks)} checklist items completed" if tasks else "",
+            "_links": {
+                "self": f"{api}/issues/{issue['iid']}",
+                "notes": f"{api}/issues/{issue['iid']}/notes",
+                "award_emoji": f"{api}/issues/{issue['iid']}/award_emoji",
+                "project": api,
+                "closed_as_duplicate_of": None,
+            },
             "references": {
                 "short": f"#{issue['iid']}",
-                "relative": f"#{issue['iid']}",
+                "relative": relative,
                 "full": f"{path}#{issue['iid']}",
             },
+            "severity": "UNKNOWN",
+            "moved_to_id": None,
+            "imported": False,
+            "imported_from": "none",
+            "service_desk_reply_to": None,
+            "blocking_issues_count": sum(
+                1
+                for link in s.links
+                if (link["source"] == issue["id"] and link["link_type"] == "blocks")
+                or (link["target"] == issue["id"] and link["link_type"] == "is_blocked_by")
+            ),
             "health_status": issue["health_status"],
             "iteration": dict(iteration) if iteration else None,
             "weight": None,
+            "epic_iid": None,
+            "epic": None,
+        }
+
+    def label_detail(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
+        """A label as `with_labels_details=true` lists it on an issue."""
+        label = self.state.label(title, project)
+        color = label["color"] if label else "#6699cc"
+        description = label.get("description") if label else None
+        return {
+            "id": label["id"] if label else 0,
+            "name": title,
+            "color": color,
+            "description": description,
+            "description_html": description or "",
+            "text_color": text_color(color),
         }
 
     def _label_object(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
@@ -258,13 +343,18 @@ class Simulator:
     # -- changes ---------------------------------------------------------------
 
     def hooks_for(self, project: dict[str, Any]) -> list[dict[str, Any]]:
-        group = self.state.project_group(project)
+        """The project's hooks and those of its group and ancestor groups."""
+        groups = self.state.group_ids_of(project)
         return [
             h
             for h in self.state.hooks.values()
-            if h.get("project_id") == project["id"]
-            or (group is not None and h.get("group_id") == group["id"])
+            if h.get("project_id") == project["id"] or h.get("group_id") in groups
         ]
+
+    def group_hooks(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        """The hooks of a group and of its ancestor groups."""
+        groups = {g["id"] for g in self.state.ancestors(group)}
+        return [h for h in self.state.hooks.values() if h.get("group_id") in groups]
 
     def create_issue(
         self,
@@ -337,7 +427,9 @@ class Simulator:
         action = "update"
         if "state" in changed:
             action = "close" if issue["state"] == "closed" else "reopen"
-            issue["closed_at"] = issue["updated_at"] if issue["state"] == "closed" else None
+            closed = issue["state"] == "closed"
+            issue["closed_at"] = issue["updated_at"] if closed else None
+            issue["closed_by_id"] = actor_id if closed else None
         if "labels" in changed:
             old, new = before["labels"], issue["labels"]
             events = s.label_events.setdefault(issue["id"], [])
@@ -464,24 +556,33 @@ class Simulator:
     def milestone_hook(
         self, milestone: dict[str, Any], action: str, event_uuid: str | None
     ) -> None:
+        """A Milestone Hook as GitLab sends it (Gitlab::DataBuilder::Milestone.build).
+
+        A project milestone goes to the project's hooks (and its groups'), with the project's
+        hook attributes. A group milestone has no project: GitLab builds `project:
+        milestone.project&.hook_attrs`, i.e. `"project": null`, and sends it to the group's
+        hooks and its ancestors'. lib/gitlab/data_builder/milestone.rb (gitlabhq) builds no
+        `group` block, so none is sent here, though the Go client's newer fixture
+        testdata/webhooks/milestone_group.json shows one; `object_attributes` carries
+        `group_id` (set) and `project_id` (null) to tell the owner.
+        """
         s = self.state
-        projects = (
-            [s.projects[milestone["project_id"]]]
-            if milestone.get("project_id")
-            else [p for p in s.projects.values() if p["namespace"]["id"] == milestone["group_id"]]
-        )
-        sent: set[int] = set()
-        for project in projects:
-            hooks = [h for h in self.hooks_for(project) if h["id"] not in sent]
-            sent.update(h["id"] for h in hooks)
-            payload = {
-                "object_kind": "milestone",
-                "event_type": "milestone",
-                "project": self.project_hook_payload(project),
-                "object_attributes": {k: milestone[k] for k in MILESTONE_HOOK_FIELDS},
-                "action": action,
-            }
-            self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
+        attrs = {k: milestone[k] for k in MILESTONE_HOOK_FIELDS}
+        for key in ("created_at", "updated_at"):
+            attrs[key] = hook_time(attrs[key])
+        if milestone.get("project_id"):
+            project = s.projects[milestone["project_id"]]
+            hooks, project_attrs = self.hooks_for(project), self.project_hook_payload(project)
+        else:
+            hooks, project_attrs = self.group_hooks(s.groups[milestone["group_id"]]), None
+        payload = {
+            "object_kind": "milestone",
+            "event_type": "milestone",
+            "project": project_attrs,
+            "object_attributes": attrs,
+            "action": action,
+        }
+        self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
 
     # -- helpers for tests -----------------------------------------------------
 
@@ -668,6 +769,7 @@ class Simulator:
         application = web.Application(
             middlewares=[
                 middleware(self.faults, self.requests, self._requests_lock, self.who),
+                json_errors(),
                 _rebase_middleware(self),
             ]
         )
@@ -690,6 +792,9 @@ def _rebase_middleware(sim: Simulator) -> Middleware:
         return await sim._rebase(request, handler)
 
     return rebase
+
+
+_TASK = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\[([ xX])\]", re.MULTILINE)
 
 
 def _unique(items: list[str]) -> list[str]:
