@@ -185,14 +185,6 @@ def between(q: Any, items: list[dict[str, Any]], field: str) -> list[dict[str, A
     return items
 
 
-def refuse_unsupported(q: Any, names: tuple[str, ...]) -> None:
-    """A documented filter the simulator does not model answers 400 instead of being ignored
-    (ignoring it would return results GitLab would not)."""
-    for name in names:
-        if name in q or f"not[{name}]" in q:
-            raise bad_request(f"{name} is a GitLab filter this simulator does not model")
-
-
 class Api:
     """Authentication and the lookups every route module needs, bound to one simulator."""
 

@@ -36,7 +36,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     api = Api(sim)
 
     async def current_user(request: web.Request, uid: int) -> web.Response:
-        return web.json_response({**s.users[uid], "is_admin": False, "bot": uid == 1})
+        return web.json_response({**(sim.user_rest(uid) or {}), "is_admin": False, "bot": uid == 1})
 
     async def version(request: web.Request, uid: int) -> web.Response:
         return web.json_response({"version": "18.5.0-sim", "revision": "sim"})
@@ -44,7 +44,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     async def users(request: web.Request, uid: int) -> web.Response:
         name = request.query.get("username")
         found = [u for u in s.users.values() if name is None or u["username"] == name]
-        return paginate(request, found)
+        return paginate(request, [sim.user_rest(u["id"]) for u in found])
 
     # projects and groups -----------------------------------------------------------
 
@@ -455,8 +455,11 @@ def new_hook(
 
 
 def hook_rest(hook: dict[str, Any]) -> dict[str, Any]:
-    """A hook as GitLab returns it: never its token."""
-    return {k: v for k, v in hook.items() if k != "token"}
+    """A hook as GitLab returns it: never its token; `project_id` on a project hook,
+    `group_id` on a group hook; the failure count stays the simulator's."""
+    owner = "group_id" if hook.get("group_id") else "project_id"
+    hidden = {"token", "recent_failures", "group_id", "project_id"} - {owner}
+    return {k: v for k, v in hook.items() if k not in hidden}
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:

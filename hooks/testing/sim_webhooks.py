@@ -158,7 +158,6 @@ class WebhookSender:
                 "execution_duration": (datetime.now(UTC) - started).total_seconds(),
                 # GitLab logs a connection failure as "internal error", not a status code.
                 "response_status": status if isinstance(status, int) else "internal error",
-                "created_at": started.isoformat(),
             }
         )
         del logs[:-LOG_SIZE]

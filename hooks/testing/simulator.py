@@ -118,7 +118,7 @@ class Simulator:
             if spec.get("state") == "closed":
                 issue = s.issue(project["id"], s._next["iid:" + str(project["id"])])
                 assert issue is not None
-                issue["state"] = "closed"
+                issue["state"], issue["closed_at"] = "closed", issue["updated_at"]
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"
@@ -190,7 +190,7 @@ class Simulator:
 
     def user_rest(self, uid: int | None) -> dict[str, Any] | None:
         user = self.state.users.get(uid) if uid is not None else None
-        return dict(user) if user else None
+        return {k: v for k, v in user.items() if k != "read_only"} if user else None
 
     def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:
         rest = {k: v for k, v in m.items() if v is not None or k in ("start_date", "due_date")}
