@@ -14,6 +14,8 @@ today such as '-14d' or '+3d':
     iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
+                # `milestone` is the nearest milestone with that title (the project's, its
+                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", milestones: [Sprint 3]}]
 """
 
@@ -316,3 +318,99 @@ def text_color(color: str) -> str:
     except ValueError:
         return "#FFFFFF"
     return "#333333" if r + g + b > 500 else "#FFFFFF"
+
+
+def to_seed(s: State) -> dict[str, Any]:
+    """The state in the seed format (see the module docstring)."""
+    inverse = {uid: t for t, uid in s.tokens.items()}
+
+    def owner(item: dict[str, Any]) -> dict[str, str]:
+        if item.get("group_id"):
+            return {"group": s.groups[item["group_id"]]["full_path"]}
+        if item.get("project_id"):
+            return {"project": s.projects[item["project_id"]]["path_with_namespace"]}
+        return {}
+
+    return {
+        "users": [
+            {
+                "username": u["username"],
+                "name": u["name"],
+                "token": inverse.get(uid),
+                **({"read_only": True} if u.get("read_only") else {}),
+            }
+            for uid, u in s.users.items()
+        ],
+        "groups": [
+            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+        ],
+        "projects": [
+            {"path": p["path_with_namespace"], "description": p["description"]}
+            for p in s.projects.values()
+        ],
+        "labels": [
+            {
+                "title": lbl["name"],
+                "color": lbl["color"],
+                "description": lbl["description"],
+                "priority": lbl.get("priority"),
+                **owner(lbl),
+            }
+            for lbl in s.labels.values()
+        ],
+        "milestones": [
+            {
+                "title": m["title"],
+                "description": m["description"],
+                "state": m["state"],
+                "start_date": m["start_date"],
+                "due_date": m["due_date"],
+                **owner(m),
+            }
+            for m in s.milestones.values()
+        ],
+        "iterations": [
+            {
+                "title": i["title"],
+                "start_date": i["start_date"],
+                "due_date": i["due_date"],
+                **owner(i),
+            }
+            for i in s.iterations.values()
+        ],
+        "issues": [
+            {
+                "project": s.projects[i["project_id"]]["path_with_namespace"],
+                "title": i["title"],
+                "description": i["description"],
+                "labels": list(i["labels"]),
+                "milestone": s.milestones[i["milestone_id"]]["title"]
+                if i["milestone_id"]
+                else None,
+                **(
+                    {"milestone_owner": next(iter(owner(s.milestones[i["milestone_id"]]).values()))}
+                    if i["milestone_id"]
+                    else {}
+                ),
+                "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
+                "author": s.users[i["author_id"]]["username"],
+                "due_date": i["due_date"],
+                "state": i["state"],
+                "confidential": i["confidential"],
+            }
+            for i in s.issues.values()
+        ],
+        "releases": [
+            {
+                "project": s.projects[r["project_id"]]["path_with_namespace"],
+                "tag": r["tag_name"],
+                "name": r["name"],
+                "description": r["description"],
+                "released_at": r["released_at"],
+                "milestones": [
+                    s.milestones[mid]["title"] for mid in r["milestone_ids"] if mid in s.milestones
+                ],
+            }
+            for r in s.releases.values()
+        ],
+    }

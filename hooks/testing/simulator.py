@@ -26,6 +26,7 @@ from hooks.testing.sim_state import (
     hook_time,
     text_color,
     timestamp,
+    to_seed,
     when,
 )
 from hooks.testing.sim_webhooks import WebhookSender
@@ -100,7 +101,9 @@ class Simulator:
             project = s.project(spec["project"])
             assert project is not None, f"seed issue in unknown project {spec['project']}"
             author = s.user_by_name(spec.get("author", users[0]["username"]))
-            milestone = self._milestone_by_title(project, spec.get("milestone"))
+            milestone = self._milestone_by_title(
+                project, spec.get("milestone"), spec.get("milestone_owner")
+            )
             self.create_issue(
                 project,
                 {
@@ -170,7 +173,7 @@ class Simulator:
         return milestone
 
     def _milestone_by_title(
-        self, project: dict[str, Any], title: str | None
+        self, project: dict[str, Any], title: str | None, owner: str | None = None
     ) -> dict[str, Any] | None:
         """The milestone with this title nearest the project: its own, then its group's, then
         the ancestor groups' (titles repeat across owners)."""
@@ -180,6 +183,13 @@ class Simulator:
         owners = [("project_id", project["id"])] + [
             ("group_id", g["id"]) for g in s.ancestors(s.project_group(project))
         ]
+        if owner is not None:
+            owners = [
+                (k, i)
+                for k, i in owners
+                if (s.projects[i]["path_with_namespace"] if k == "project_id" else None) == owner
+                or (s.groups[i]["full_path"] if k == "group_id" else None) == owner
+            ]
         for key, owner_id in owners:
             for m in s.milestones.values():
                 if m.get(key) == owner_id and m["title"] == title:
@@ -681,67 +691,7 @@ class Simulator:
     def dump(self) -> dict[str, Any]:
         """The current state in the seed format (round-trips through `load`)."""
         with self.lock:
-            s = self.state
-            inverse = {uid: t for t, uid in s.tokens.items()}
-            return {
-                "users": [
-                    {"username": u["username"], "name": u["name"], "token": inverse.get(uid)}
-                    for uid, u in s.users.items()
-                ],
-                "groups": [{"path": g["full_path"]} for g in s.groups.values()],
-                "projects": [{"path": p["path_with_namespace"]} for p in s.projects.values()],
-                "labels": [
-                    {
-                        "title": lbl["name"],
-                        "color": lbl["color"],
-                        **(
-                            {"group": s.groups[lbl["group_id"]]["full_path"]}
-                            if lbl["group_id"]
-                            else {}
-                        ),
-                        **(
-                            {"project": s.projects[lbl["project_id"]]["path_with_namespace"]}
-                            if lbl["project_id"]
-                            else {}
-                        ),
-                    }
-                    for lbl in s.labels.values()
-                ],
-                "milestones": [
-                    {
-                        "title": m["title"],
-                        "state": m["state"],
-                        "start_date": m["start_date"],
-                        "due_date": m["due_date"],
-                        **(
-                            {"group": s.groups[m["group_id"]]["full_path"]} if m["group_id"] else {}
-                        ),
-                        **(
-                            {"project": s.projects[m["project_id"]]["path_with_namespace"]}
-                            if m["project_id"]
-                            else {}
-                        ),
-                    }
-                    for m in s.milestones.values()
-                ],
-                "issues": [
-                    {
-                        "project": s.projects[i["project_id"]]["path_with_namespace"],
-                        "title": i["title"],
-                        "description": i["description"],
-                        "labels": list(i["labels"]),
-                        "milestone": s.milestones[i["milestone_id"]]["title"]
-                        if i["milestone_id"]
-                        else None,
-                        "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
-                        "author": s.users[i["author_id"]]["username"],
-                        "due_date": i["due_date"],
-                        "state": i["state"],
-                        "confidential": i["confidential"],
-                    }
-                    for i in s.issues.values()
-                ],
-            }
+            return to_seed(self.state)
 
     # -- the app ---------------------------------------------------------------
 

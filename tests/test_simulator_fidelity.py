@@ -1,0 +1,277 @@
+"""Where the simulator used to differ from GitLab: each behaviour a new user met with
+python-gitlab against `hooks simulate`, now as GitLab does it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gitlab
+import pytest
+import requests
+
+from hooks.testing.sim_webhooks import SentDelivery
+from hooks.testing.simulator import Simulator, SimulatorThread
+from tests.sim_seed import TEAM_SEED
+
+NOWHERE = "http://127.0.0.1:9/unreachable"
+
+
+@pytest.fixture
+def team() -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
+    sim = Simulator(TEAM_SEED)
+    with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
+        yield gl, sim
+
+
+def call(sim: Simulator, method: str, path: str, token: str | None = "sim-token", **kw: Any) -> Any:
+    headers = {"PRIVATE-TOKEN": token} if token else {}
+    return requests.request(method, f"{sim.url}/api/v4{path}", headers=headers, timeout=5, **kw)
+
+
+def deliveries(sim: Simulator, hook_id: int) -> list[SentDelivery]:
+    assert sim.wait_webhooks_idle()
+    return [d for d in sim.webhooks.sent if d.hook_id == hook_id]
+
+
+# -- errors are JSON, shaped as GitLab's -------------------------------------------------
+
+ERRORS = [
+    # (what, method, path, token, json body, status, body) - lib/api/api.rb, lib/api/helpers.rb
+    ("no route", "GET", "/nothing/here", "sim-token", None, 404, {"error": "404 Not Found"}),
+    ("wrong method", "PATCH", "/projects/acme%2Fapi/issues/1", "sim-token", None, 405,
+     {"error": "405 Not Allowed"}),
+    ("no token", "GET", "/projects/acme%2Fapi", None, None, 401, {"message": "401 Unauthorized"}),
+    ("no project", "GET", "/projects/nope%2Fnope", "sim-token", None, 404,
+     {"message": "404 Project Not Found"}),
+    ("no issue", "GET", "/projects/acme%2Fapi/issues/99", "sim-token", None, 404,
+     {"message": "404 Issue Not Found"}),
+    ("no note", "GET", "/projects/acme%2Fapi/issues/1/notes/99", "sim-token", None, 404,
+     {"message": "404 Note Not Found"}),
+    ("missing parameter", "POST", "/projects/acme%2Fapi/issues", "sim-token", {}, 400,
+     {"error": "title is missing"}),
+    ("invalid value", "GET", "/projects/acme%2Fapi/issues?state=open", "sim-token", None, 400,
+     {"error": "state does not have a valid value"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token", "payload", "status", "answer"),
+    [pytest.param(*row[1:], id=row[0]) for row in ERRORS],
+)
+def test_errors_are_json_bodies_shaped_like_gitlabs(
+    team: tuple[gitlab.Gitlab, Simulator],
+    method: str,
+    path: str,
+    token: str | None,
+    payload: dict[str, Any] | None,
+    status: int,
+    answer: dict[str, Any],
+) -> None:
+    r = call(team[1], method, path, token, json=payload)
+
+    assert (r.status_code, r.headers["Content-Type"].split(";")[0], r.json()) == (
+        status,
+        "application/json",
+        answer,
+    )
+
+
+# -- routes python-gitlab calls ----------------------------------------------------------
+
+
+def test_python_gitlab_gets_edits_and_deletes_an_issue_note(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+    issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
+    note = issue.notes.create({"body": "First thought"})
+
+    fetched = issue.notes.get(note.id)
+    fetched.body = "Second thought"
+    fetched.save()
+    after_edit = [n.body for n in issue.notes.list()]
+    fetched.delete()
+
+    assert after_edit == ["Second thought"]
+    assert issue.notes.list() == []
+
+
+def test_python_gitlab_deletes_an_issue_link(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    gl, _sim = team
+    issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
+    issue.links.create({"target_project_id": "acme/web/site", "target_issue_iid": 1})
+    [link] = issue.links.list()
+
+    issue.links.delete(link.issue_link_id)
+
+    assert issue.links.list() == []
+
+
+def test_a_link_is_listed_from_both_issues_with_the_type_seen_from_each(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+    api_issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
+    site_issue = gl.projects.get("acme/web/site", lazy=True).issues.get(1)
+
+    api_issue.links.create(
+        {"target_project_id": "acme/web/site", "target_issue_iid": 1, "link_type": "blocks"}
+    )
+
+    assert [link.link_type for link in api_issue.links.list()] == ["blocks"]
+    assert [link.link_type for link in site_issue.links.list()] == ["is_blocked_by"]
+
+
+def test_python_gitlab_deletes_an_issue(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    gl, _sim = team
+    project = gl.projects.get("acme/api", lazy=True)
+
+    project.issues.delete(3)
+
+    with pytest.raises(gitlab.GitlabGetError) as missing:
+        project.issues.get(3)
+    assert missing.value.response_code == 404
+
+
+def test_python_gitlab_lists_projects_and_groups(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    gl, _sim = team
+
+    projects = sorted(p.path_with_namespace for p in gl.projects.list(get_all=True))
+    groups = {g.full_path: g.parent_id for g in gl.groups.list(get_all=True)}
+
+    assert projects == ["acme/api", "acme/mobile/app", "acme/web/site"]
+    acme = gl.groups.get("acme").id
+    assert groups == {"acme": None, "acme/mobile": acme, "acme/web": acme}
+
+
+# -- releases and the Release Hook -------------------------------------------------------
+
+
+def test_python_gitlab_creates_a_release_with_milestones(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+    project = gl.projects.get("acme/api", lazy=True)
+
+    project.releases.create(
+        {"tag_name": "v1.1", "name": "1.1", "ref": "main", "milestones": ["Sprint 3"]}
+    )
+
+    release = project.releases.get("v1.1")
+    assert (release.name, [m["title"] for m in release.milestones]) == ("1.1", ["Sprint 3"])
+    assert release.milestones[0]["group_id"] == gl.groups.get("acme").id
+
+
+def test_creating_a_release_sends_the_release_hook_to_project_and_group_hooks(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    project_hook = sim.add_hook(NOWHERE, project="acme/api")
+    group_hook = sim.add_hook(NOWHERE, group="acme")
+
+    gl.projects.get("acme/api", lazy=True).releases.create({"tag_name": "v2.0", "ref": "main"})
+
+    [to_project] = deliveries(sim, project_hook)
+    [to_group] = deliveries(sim, group_hook)
+    assert to_project.event == to_group.event == "Release Hook"
+    assert to_project.body == to_group.body
+    # webhook_events.md "Release events"; Gitlab::HookData::ReleaseBuilder
+    assert set(to_project.body) == {
+        "id", "created_at", "description", "name", "released_at", "tag", "object_kind",
+        "project", "url", "action", "assets", "commit",
+    }  # fmt: skip
+    assert (to_project.body["action"], to_project.body["tag"]) == ("create", "v2.0")
+    assert to_project.body["project"]["path_with_namespace"] == "acme/api"
+    assert to_project.body["created_at"].endswith(" UTC")
+
+
+def test_editing_and_deleting_a_release_send_update_and_delete_hooks(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    releases = gl.projects.get("acme/api", lazy=True).releases
+    release = releases.get("v1.0")
+
+    release.description = "Notes"
+    release.save()
+    releases.delete("v1.0")
+
+    assert [d.body["action"] for d in deliveries(sim, hook)] == ["update", "delete"]
+    assert call(sim, "GET", "/projects/acme%2Fapi/releases/v1.0").status_code == 404
+
+
+def test_the_release_service_reads_a_release_hook_the_simulator_sends(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    from hooks.events import ReleaseEvent, parse_event
+
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    gl.projects.get("acme/api", lazy=True).releases.create({"tag_name": "v3.0", "ref": "main"})
+    [delivery] = deliveries(sim, hook)
+
+    event = parse_event(delivery.event, delivery.body)
+
+    assert isinstance(event, ReleaseEvent) and event.subject == "acme/api@v3.0"
+
+
+# -- documented fields ------------------------------------------------------------------
+
+
+def test_a_closed_issue_names_who_closed_it(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    _gl, sim = team
+    call(sim, "PUT", "/projects/acme%2Fapi/issues/1", "alice-token", json={"state_event": "close"})
+
+    issue = call(sim, "GET", "/projects/acme%2Fapi/issues/1").json()
+
+    assert issue["closed_by"]["username"] == "alice"
+    assert issue["closed_at"] == issue["updated_at"]
+
+
+def test_task_completion_status_counts_the_description_checklist(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    issue = call(team[1], "GET", "/projects/acme%2Fapi/issues/3").json()
+
+    assert issue["task_completion_status"] == {"count": 2, "completed_count": 1}
+    assert issue["has_tasks"] is True
+
+
+def test_references_are_relative_to_the_project_or_group_asked(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    in_project = call(sim, "GET", "/projects/acme%2Fweb%2Fsite/issues").json()[0]
+    in_group = call(sim, "GET", "/groups/acme/issues?search=Landing").json()[0]
+
+    assert in_project["references"]["relative"] == "#1"
+    assert in_group["references"]["relative"] == "web/site#1"
+    assert in_group["references"]["full"] == "acme/web/site#1"
+
+
+def test_a_label_answers_its_text_colour_and_counts(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    labels = call(team[1], "GET", "/groups/acme/labels?with_counts=true").json()
+
+    bug = next(lbl for lbl in labels if lbl["name"] == "bug")
+    feature = next(lbl for lbl in labels if lbl["name"] == "feature")
+    assert (bug["text_color"], feature["text_color"]) == ("#FFFFFF", "#333333")
+    assert (bug["open_issues_count"], bug["closed_issues_count"]) == (3, 0)
+    assert (feature["open_issues_count"], feature["closed_issues_count"]) == (1, 1)
+
+
+def test_a_project_label_is_marked_and_carries_its_priority(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    labels = call(team[1], "GET", "/projects/acme%2Fapi/labels").json()
+
+    marks = {lbl["name"]: (lbl["is_project_label"], lbl["priority"]) for lbl in labels}
+    assert marks == {"api-only": (True, 1), "bug": (False, None), "feature": (False, None)}
+
+
+def test_a_milestone_tells_whether_it_expired(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    found = call(team[1], "GET", "/projects/acme%2Fapi/milestones?state=closed").json()
+
+    assert [(m["title"], m["expired"]) for m in found] == [("v1.0", True)]
+    assert found[0]["web_url"].endswith("/acme/api/-/milestones/1")

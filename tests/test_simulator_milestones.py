@@ -1,0 +1,260 @@
+"""Group and project milestones with GitLab's semantics: titles repeat across owners, projects
+see their ancestors' milestones, and milestone webhooks go where GitLab sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import gitlab
+import pytest
+import requests
+
+from hooks.events import MilestoneEvent, parse_event
+from hooks.testing.sim_webhooks import SentDelivery
+from hooks.testing.simulator import Simulator, SimulatorThread
+from tests.sim_seed import TEAM_SEED
+
+NOWHERE = "http://127.0.0.1:9/unreachable"
+
+
+@pytest.fixture
+def team() -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
+    sim = Simulator(TEAM_SEED)
+    with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
+        yield gl, sim
+
+
+def get(sim: Simulator, path: str) -> Any:
+    r = requests.get(f"{sim.url}/api/v4{path}", headers={"PRIVATE-TOKEN": "sim-token"}, timeout=5)
+    r.raise_for_status()
+    return r.json()
+
+
+def deliveries(sim: Simulator, hook_id: int) -> list[SentDelivery]:
+    assert sim.wait_webhooks_idle()
+    return [d for d in sim.webhooks.sent if d.hook_id == hook_id]
+
+
+def owners(sim: Simulator, milestones: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(title, owner path) of each milestone."""
+    out = []
+    for m in milestones:
+        if m.get("group_id"):
+            out.append((m["title"], sim.state.groups[m["group_id"]]["full_path"]))
+        else:
+            out.append((m["title"], sim.state.projects[m["project_id"]]["path_with_namespace"]))
+    return sorted(out)
+
+
+def test_a_seed_declares_same_titled_sprints_in_several_groups_and_a_project(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+
+    sprints = [m for m in sim.state.milestones.values() if m["title"] == "Sprint 3"]
+
+    assert owners(sim, sprints) == [
+        ("Sprint 3", "acme"),
+        ("Sprint 3", "acme/mobile/app"),
+        ("Sprint 3", "acme/web"),
+    ]
+
+
+def test_a_project_lists_only_its_own_milestones_by_default(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+
+    found = gl.projects.get("acme/mobile/app", lazy=True).milestones.list()
+
+    assert owners(sim, [m.asdict() for m in found]) == [("Sprint 3", "acme/mobile/app")]
+
+
+def test_include_ancestors_adds_the_milestones_of_every_ancestor_group(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+
+    found = gl.projects.get("acme/web/site", lazy=True).milestones.list(include_ancestors=True)
+
+    assert owners(sim, [m.asdict() for m in found]) == [
+        ("Sprint 3", "acme"),
+        ("Sprint 3", "acme/web"),
+    ]
+
+
+def test_a_seed_issue_gets_the_nearest_milestone_of_that_title(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+
+    site = sim.issue("acme/web/site", 1)["milestone"]
+    app = sim.issue("acme/mobile/app", 1)["milestone"]
+
+    assert owners(sim, [site, app]) == [("Sprint 3", "acme/mobile/app"), ("Sprint 3", "acme/web")]
+
+
+def test_issues_filtered_by_milestone_title_include_every_owners_same_titled_milestone(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    found = get(team[1], "/groups/acme/issues?milestone=Sprint%203")
+
+    assert sorted(i["references"]["full"] for i in found) == [
+        "acme/api#1",
+        "acme/mobile/app#1",
+        "acme/web/site#1",
+    ]
+    assert len({i["milestone"]["id"] for i in found}) == 3
+
+
+def test_a_group_milestones_issues_are_its_own_projects_issues_with_that_title(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+    acme = gl.groups.get("acme", lazy=True)
+    web = gl.groups.get("acme/web", lazy=True)
+
+    acme_sprint = acme.milestones.list(title="Sprint 3")[0]
+    web_sprint = web.milestones.list(title="Sprint 3")[0]
+
+    # lib/api/milestone_responses.rb: IssuesFinder(group_id:, milestone_title:), no subgroups
+    assert [i.references["full"] for i in acme_sprint.issues()] == ["acme/api#1"]
+    assert [i.references["full"] for i in web_sprint.issues()] == ["acme/web/site#1"]
+
+
+def test_a_project_milestones_issues_are_that_projects_issues_with_that_title(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+    project = gl.projects.get("acme/mobile/app", lazy=True)
+
+    sprint = project.milestones.list()[0]
+
+    assert [i.references["full"] for i in sprint.issues()] == ["acme/mobile/app#1"]
+
+
+def test_a_title_already_used_by_the_project_or_its_direct_group_is_refused(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+
+    with pytest.raises(gitlab.GitlabCreateError) as refused:
+        gl.projects.get("acme/web/site", lazy=True).milestones.create({"title": "Sprint 3"})
+
+    assert refused.value.response_code == 400
+    assert "already being used" in str(refused.value.error_message)
+
+
+def test_a_group_may_not_reuse_a_title_of_one_of_its_projects(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+
+    with pytest.raises(gitlab.GitlabCreateError) as refused:
+        gl.groups.get("acme/mobile", lazy=True).milestones.create({"title": "Sprint 3"})
+
+    assert refused.value.response_code == 400
+
+
+def test_the_same_title_is_accepted_in_unrelated_owners(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, _sim = team
+
+    gl.projects.get("acme/api", lazy=True).milestones.create({"title": "Sprint 4"})
+    gl.groups.get("acme/web", lazy=True).milestones.create({"title": "Sprint 4"})
+    gl.groups.get("acme/mobile", lazy=True).milestones.create({"title": "Sprint 4"})
+
+    assert len(gl.groups.get("acme", lazy=True).milestones.list(include_descendants=True)) == 7
+
+
+# -- milestone webhooks ------------------------------------------------------------------
+
+
+def test_a_group_milestone_event_goes_to_the_group_and_its_ancestors_hooks_without_a_project(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    parent = sim.add_hook(NOWHERE, group="acme")
+    own = sim.add_hook(NOWHERE, group="acme/web")
+    project = sim.add_hook(NOWHERE, project="acme/web/site")
+
+    gl.groups.get("acme/web", lazy=True).milestones.create({"title": "Sprint 9"})
+
+    [to_parent], [to_own] = deliveries(sim, parent), deliveries(sim, own)
+    assert deliveries(sim, project) == []
+    assert to_parent.body == to_own.body
+    body = to_own.body
+    assert (body["object_kind"], body["action"], body["project"]) == ("milestone", "create", None)
+    web = sim.state.group("acme/web")
+    assert web is not None
+    assert (body["object_attributes"]["group_id"], body["object_attributes"]["project_id"]) == (
+        web["id"],
+        None,
+    )
+
+
+def test_a_project_milestone_event_carries_the_project_to_project_and_group_hooks(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    project_hook = sim.add_hook(NOWHERE, project="acme/api")
+    group_hook = sim.add_hook(NOWHERE, group="acme")
+
+    gl.projects.get("acme/api", lazy=True).milestones.create({"title": "v2.0"})
+
+    [to_project], [to_group] = deliveries(sim, project_hook), deliveries(sim, group_hook)
+    assert to_project.body == to_group.body
+    assert to_project.body["project"]["path_with_namespace"] == "acme/api"
+    assert to_project.body["object_attributes"]["group_id"] is None
+
+
+def test_closing_reopening_and_deleting_a_milestone_send_their_actions(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, group="acme")
+    milestones = gl.groups.get("acme", lazy=True).milestones
+    sprint = milestones.list(title="Sprint 3")[0]
+
+    sprint.state_event = "close"
+    sprint.save()
+    sprint.state_event = "activate"
+    sprint.save()
+    sprint.delete()
+
+    assert [d.body["action"] for d in deliveries(sim, hook)] == ["close", "reopen", "delete"]
+
+
+def test_the_service_reads_a_group_milestone_event_without_a_project(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, group="acme")
+    gl.groups.get("acme", lazy=True).milestones.create({"title": "Q4"})
+    [delivery] = deliveries(sim, hook)
+
+    event = parse_event(delivery.event, delivery.body)
+
+    assert isinstance(event, MilestoneEvent) and event.object_attributes.title == "Q4"
+
+
+def test_a_dump_keeps_which_same_titled_milestone_an_issue_has(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    acme_sprint = next(
+        m for m in sim.state.milestones.values() if m["title"] == "Sprint 3" and m["group_id"] == 1
+    )
+    requests.put(
+        f"{sim.url}/api/v4/projects/acme%2Fweb%2Fsite/issues/1",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        json={"milestone_id": acme_sprint["id"]},
+        timeout=5,
+    ).raise_for_status()
+
+    again = Simulator(sim.dump())
+
+    milestone = again.issue("acme/web/site", 1)["milestone"]
+    assert owners(again, [milestone]) == [("Sprint 3", "acme")]
