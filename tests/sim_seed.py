@@ -27,7 +27,13 @@ TEAM_SEED: dict[str, Any] = {
         {"group": "acme", "title": "Sprint 3", "start_date": "-7d", "due_date": "+7d"},
         {"group": "acme/web", "title": "Sprint 3", "start_date": "-7d", "due_date": "+7d"},
         {"project": "acme/mobile/app", "title": "Sprint 3", "start_date": "-7d", "due_date": "+7d"},
-        {"project": "acme/api", "title": "v1.0", "due_date": "-30d", "state": "closed"},
+        {
+            "project": "acme/api",
+            "title": "v1.0",
+            "description": "First stable",
+            "due_date": "-30d",
+            "state": "closed",
+        },
     ],
     "iterations": [
         {"group": "acme", "title": "It 1", "start_date": "-20d", "due_date": "-8d"},

@@ -1,0 +1,238 @@
+"""Every filter the simulator accepts does what GitLab's documentation says it does.
+
+Each row: the doc file, the route with its query, and what GitLab answers on the shared team
+seed (tests/sim_seed.py). Issues are named by their full reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from hooks.testing.simulator import Simulator, SimulatorThread
+from tests.sim_seed import TEAM_SEED
+
+API1, API2, API3 = "acme/api#1", "acme/api#2", "acme/api#3"
+SITE, APP = "acme/web/site#1", "acme/mobile/app#1"
+EVERY = [API1, API2, API3, SITE, APP]
+BUGS = [API1, SITE, APP]
+
+ISSUE_FILTERS = [  # doc/api/issues.md "List group issues" (the same filters as project lists)
+    ("state=opened", [API1, API3, SITE, APP]),
+    ("state=closed", [API2]),
+    ("state=all", EVERY),
+    ("labels=bug", BUGS),
+    ("labels=bug,feature", [SITE]),
+    ("labels=None", [API3]),
+    ("labels=Any", [API1, API2, SITE, APP]),
+    ("not[labels]=bug", [API2, API3]),
+    ("not[labels]=bug,feature", [API3]),
+    ("milestone=Sprint 3", BUGS),
+    ("milestone=None", [API3]),
+    ("milestone=Any", [API1, API2, SITE, APP]),
+    ("not[milestone]=Sprint 3", [API2, API3]),
+    ("milestone=Started", BUGS),
+    ("milestone_id=Upcoming", BUGS),
+    ("milestone_id=None", [API3]),
+    ("not[milestone_id]=Any", [API3]),
+    ("author_username=bob", [API1, API3]),
+    ("not[author_username]=bob", [API2, SITE, APP]),
+    ("author_id=2", [API2]),
+    ("assignee_username=alice", [API1]),
+    ("assignee_username[]=bob", [SITE]),
+    ("not[assignee_username]=bob", [API1, API2, API3, APP]),
+    ("assignee_id=None", [API2, API3, APP]),
+    ("assignee_id=Any", [API1, SITE]),
+    ("assignee_id=3", [SITE]),
+    ("confidential=true", [API3]),
+    ("confidential=false", [API1, API2, SITE, APP]),
+    ("search=dark", [API2]),
+    ("search=one&in=description", [API3]),
+    ("search=one&in=title", []),
+    ("iids[]=1", BUGS),
+    ("due_date=tomorrow", [API1]),
+    ("due_date=0", [API2, API3, SITE, APP]),
+    ("due_date=overdue", []),
+    ("iteration_id=None", EVERY),
+    ("iteration_id=Any", []),
+    ("health_status=None", EVERY),
+    ("health_status=Any", []),
+    ("my_reaction_emoji=None", EVERY),  # the simulator models no reactions
+    ("my_reaction_emoji=Any", []),
+    ("weight=None", EVERY),  # nor weights
+    ("not[weight]=None", []),
+    ("issue_type=issue", EVERY),
+    ("issue_type=incident", []),
+    ("created_after=2999-01-01T00:00:00Z", []),
+    ("updated_before=2999-01-01T00:00:00Z", EVERY),
+    ("scope=all", EVERY),
+]
+
+ORDERS = [  # doc/api/issues.md `order_by`, `sort`
+    ("order_by=title&sort=asc", ["Crash", "Dark mode", "Docs", "Landing", "Login fails"]),
+    ("order_by=created_at&sort=asc", ["Login fails", "Dark mode", "Docs", "Landing", "Crash"]),
+    ("order_by=due_date&sort=desc&state=opened&assignee_id=Any", ["Login fails", "Landing"]),
+]
+
+MILESTONE_FILTERS = [  # doc/api/milestones.md, doc/api/group_milestones.md
+    ("/projects/acme%2Fapi/milestones?state=closed", [("v1.0", "acme/api")]),
+    ("/projects/acme%2Fapi/milestones?state=active", []),
+    ("/projects/acme%2Fapi/milestones?search=stable", [("v1.0", "acme/api")]),
+    ("/projects/acme%2Fapi/milestones?title=v1.0", [("v1.0", "acme/api")]),
+    (
+        "/projects/acme%2Fapi/milestones?include_ancestors=true",
+        [("Sprint 3", "acme"), ("v1.0", "acme/api")],
+    ),
+    ("/groups/acme/milestones", [("Sprint 3", "acme")]),
+    (
+        "/groups/acme%2Fweb/milestones?include_ancestors=true",
+        [("Sprint 3", "acme"), ("Sprint 3", "acme/web")],
+    ),
+    (
+        "/groups/acme/milestones?include_descendants=true",
+        [
+            ("Sprint 3", "acme"),
+            ("Sprint 3", "acme/mobile/app"),
+            ("Sprint 3", "acme/web"),
+            ("v1.0", "acme/api"),
+        ],
+    ),
+    ("/groups/acme/milestones?iids[]=1", [("Sprint 3", "acme")]),
+    ("/groups/acme/milestones?iids[]=2", []),
+    ("/groups/acme/milestones?search_title=sprint", [("Sprint 3", "acme")]),
+    ("/groups/acme/milestones?updated_after=2999-01-01T00:00:00Z", []),
+]
+
+ITERATION_FILTERS = [  # doc/api/group_iterations.md, doc/api/iterations.md
+    ("/groups/acme/iterations", ["It 1", "It 2", "It 3"]),
+    ("/groups/acme/iterations?state=all", ["It 1", "It 2", "It 3"]),
+    ("/groups/acme/iterations?state=opened", ["It 2", "It 3"]),
+    ("/groups/acme/iterations?state=upcoming", ["It 3"]),
+    ("/groups/acme/iterations?state=current", ["It 2"]),
+    ("/groups/acme/iterations?state=closed", ["It 1"]),
+    ("/groups/acme/iterations?search=3", ["It 3"]),
+    ("/groups/acme/iterations?include_descendants=true", ["It 1", "It 2", "Web It", "It 3"]),
+    ("/groups/acme%2Fweb/iterations", ["It 1", "It 2", "Web It", "It 3"]),
+    ("/groups/acme%2Fweb/iterations?include_ancestors=false", ["Web It"]),
+    ("/projects/acme%2Fweb%2Fsite/iterations?state=current", ["It 2", "Web It"]),
+    ("/projects/acme%2Fweb%2Fsite/iterations?include_ancestors=false", ["Web It"]),
+]
+
+LABEL_FILTERS = [  # doc/api/labels.md, doc/api/group_labels.md
+    ("/projects/acme%2Fapi/labels", ["api-only", "bug", "feature"]),
+    ("/projects/acme%2Fapi/labels?include_ancestor_groups=false", ["api-only"]),
+    ("/projects/acme%2Fapi/labels?search=bu", ["bug"]),
+    ("/groups/acme%2Fweb/labels", ["bug", "feature"]),
+    ("/groups/acme%2Fweb/labels?include_ancestor_groups=false", []),
+]
+
+
+@pytest.fixture(scope="module")
+def team() -> Iterator[Simulator]:
+    """One simulator for the whole table: every row only reads."""
+    sim = Simulator(TEAM_SEED)
+    with SimulatorThread(sim):
+        yield sim
+
+
+def get(sim: Simulator, path: str, token: str = "sim-token") -> Any:
+    r = requests.get(
+        f"{sim.url}/api/v4{path}", headers={"PRIVATE-TOKEN": token}, params={"per_page": 100},
+        timeout=5,
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def owners(sim: Simulator, milestones: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    s = sim.state
+    return sorted(
+        (
+            m["title"],
+            s.groups[m["group_id"]]["full_path"]
+            if m.get("group_id")
+            else s.projects[m["project_id"]]["path_with_namespace"],
+        )
+        for m in milestones
+    )
+
+
+@pytest.mark.parametrize(("query", "expected"), ISSUE_FILTERS, ids=[q for q, _ in ISSUE_FILTERS])
+def test_each_issue_filter_returns_what_the_docs_say(
+    team: Simulator, query: str, expected: list[str]
+) -> None:
+    found = get(team, f"/groups/acme/issues?{query}")
+
+    assert sorted(i["references"]["full"] for i in found) == sorted(expected)
+
+
+@pytest.mark.parametrize(("query", "titles"), ORDERS, ids=[q for q, _ in ORDERS])
+def test_each_issue_order_sorts_as_the_docs_say(
+    team: Simulator, query: str, titles: list[str]
+) -> None:
+    found = get(team, f"/groups/acme/issues?{query}")
+
+    assert [i["title"] for i in found] == titles
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"), MILESTONE_FILTERS, ids=[p for p, _ in MILESTONE_FILTERS]
+)
+def test_each_milestone_filter_returns_what_the_docs_say(
+    team: Simulator, path: str, expected: list[tuple[str, str]]
+) -> None:
+    assert owners(team, get(team, path)) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("path", "titles"), ITERATION_FILTERS, ids=[p for p, _ in ITERATION_FILTERS]
+)
+def test_each_iteration_filter_returns_what_the_docs_say(
+    team: Simulator, path: str, titles: list[str]
+) -> None:
+    found = get(team, path)
+
+    assert [i["title"] for i in found] == titles
+
+
+@pytest.mark.parametrize(("path", "names"), LABEL_FILTERS, ids=[p for p, _ in LABEL_FILTERS])
+def test_each_label_filter_returns_what_the_docs_say(
+    team: Simulator, path: str, names: list[str]
+) -> None:
+    assert [lbl["name"] for lbl in get(team, path)] == names
+
+
+def test_iterations_answer_gitlabs_state_numbers(team: Simulator) -> None:
+    found = get(team, "/groups/acme/iterations")
+
+    assert [(i["title"], i["state"]) for i in found] == [("It 1", 3), ("It 2", 2), ("It 3", 1)]
+
+
+def test_the_issues_of_everyone_default_to_the_callers_own(team: Simulator) -> None:
+    # GET /issues: scope defaults to created_by_me (the seed's unnamed authors are the bot).
+    mine = get(team, "/issues")
+    assigned = get(team, "/issues?scope=assigned_to_me", token="alice-token")
+
+    assert sorted(i["references"]["full"] for i in mine) == [APP, SITE]
+    assert [i["references"]["full"] for i in assigned] == [API1]
+
+
+def test_with_labels_details_answers_labels_as_objects(team: Simulator) -> None:
+    [issue] = get(team, "/projects/acme%2Fapi/issues?iids[]=1&with_labels_details=true")
+
+    bug = issue["labels"][0]
+    assert set(bug) == {"id", "name", "color", "description", "description_html", "text_color"}
+    assert (bug["name"], bug["color"], bug["text_color"]) == ("bug", "#d9534f", "#FFFFFF")
+
+
+def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) -> None:
+    r = requests.get(
+        f"{team.url}/api/v4/groups/acme/issues?milestone_id=1",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        timeout=5,
+    )
+
+    assert (r.status_code, r.json()) == (400, {"error": "milestone_id does not have a valid value"})
