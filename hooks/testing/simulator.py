@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hooks.events import MILESTONE_HOOK_FIELDS
-from hooks.testing import sim_commands, sim_releases, sim_rest
+from hooks.testing import sim_commands, sim_hooks, sim_releases, sim_rest
 from hooks.testing.sim_faults import Faults, RequestRecord, middleware
 from hooks.testing.sim_http import json_errors
 from hooks.testing.sim_state import (
@@ -656,7 +656,7 @@ class Simulator:
     ) -> int:
         """Register a webhook as `POST /projects/:id/hooks` would; returns its id."""
         with self.lock:
-            hook = sim_rest.new_hook(
+            hook = sim_hooks.new_hook(
                 self,
                 {
                     "url": url,
