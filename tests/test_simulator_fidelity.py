@@ -19,7 +19,8 @@ NOWHERE = "http://127.0.0.1:9/unreachable"
 
 @pytest.fixture
 def team() -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
-    sim = Simulator(TEAM_SEED)
+    viewer = {"username": "viewer", "token": "viewer-token", "read_only": True}
+    sim = Simulator({**TEAM_SEED, "users": [*TEAM_SEED["users"], viewer]})
     with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
         yield gl, sim
 
@@ -52,6 +53,13 @@ ERRORS = [
      {"error": "title is missing"}),
     ("invalid value", "GET", "/projects/acme%2Fapi/issues?state=open", "sim-token", None, 400,
      {"error": "state does not have a valid value"}),
+    ("invalid integer", "GET", "/projects/acme%2Fapi/issues?iids[]=x", "sim-token", None, 400,
+     {"error": "iids is invalid"}),
+    ("no link target", "POST", "/projects/acme%2Fapi/issues/1/links", "sim-token",
+     {"target_project_id": "acme/api", "target_issue_iid": "x"}, 404,
+     {"message": "404 Not found"}),
+    ("read-only token", "POST", "/projects/acme%2Fapi/issues", "viewer-token", {"title": "x"},
+     403, {"message": "403 Forbidden"}),
 ]  # fmt: skip
 
 
@@ -75,6 +83,20 @@ def test_errors_are_json_bodies_shaped_like_gitlabs(
         "application/json",
         answer,
     )
+
+
+def test_an_unexpected_failure_answers_gitlabs_json_500(
+    team: tuple[gitlab.Gitlab, Simulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gl, sim = team
+
+    def broken(*_args: Any, **_kw: Any) -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sim, "issue_rest", broken)
+    r = call(sim, "GET", "/projects/acme%2Fapi/issues/1")
+
+    assert (r.status_code, r.json()) == (500, {"message": "500 Internal Server Error"})
 
 
 # -- routes python-gitlab calls ----------------------------------------------------------

@@ -17,12 +17,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+import structlog
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 if TYPE_CHECKING:
     from hooks.testing.simulator import Simulator
 
+log = structlog.get_logger("hooks.testing.simulator")
 API = "/api/v4"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 UserHandler = Callable[[web.Request, int], Awaitable[web.Response]]
@@ -57,6 +59,13 @@ def json_errors() -> Middleware:
             return web.json_response({"error": "405 Not Allowed"}, status=405)
         except web.HTTPNotFound:
             return web.json_response({"error": "404 Not Found"}, status=404)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return web.json_response({"message": f"{exc.status} {exc.reason}"}, status=exc.status)
+        except Exception:  # GitLab's handle_api_exception: a JSON 500, the trace in the log
+            log.exception("simulator route failed", path=request.path)
+            return web.json_response({"message": "500 Internal Server Error"}, status=500)
 
     return errors
 

@@ -186,7 +186,8 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         target_project = s.project(str(data["target_project_id"]))
         if target_project is None:
             raise ApiError(404, {"message": "404 Project Not Found"})
-        target = s.issue(target_project["id"], int(data["target_issue_iid"]))
+        iid = str(data["target_issue_iid"])
+        target = s.issue(target_project["id"], int(iid)) if iid.isdigit() else None
         if target is None:
             raise ApiError(404, {"message": "404 Not found"})
         link_type = data.get("link_type") or "relates_to"
