@@ -297,3 +297,15 @@ def test_a_milestone_tells_whether_it_expired(team: tuple[gitlab.Gitlab, Simulat
 
     assert [(m["title"], m["expired"]) for m in found] == [("v1.0", True)]
     assert found[0]["web_url"].endswith("/acme/api/-/milestones/1")
+
+
+def test_a_single_issue_is_subscribed_for_its_participants_only(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    path = "/projects/acme%2Fapi/issues/1"
+
+    assignee = call(sim, "GET", path, "alice-token").json()
+    outsider = call(sim, "GET", path).json()
+
+    assert (assignee["subscribed"], outsider["subscribed"]) == (True, False)

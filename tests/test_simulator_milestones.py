@@ -258,3 +258,13 @@ def test_a_dump_keeps_which_same_titled_milestone_an_issue_has(
 
     milestone = again.issue("acme/web/site", 1)["milestone"]
     assert owners(again, [milestone]) == [("Sprint 3", "acme")]
+
+
+def test_the_test_helper_picks_a_same_titled_milestone_by_owner(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+
+    picked = sim.milestone("Sprint 3", owner="acme/mobile/app")
+
+    assert owners(sim, [picked]) == [("Sprint 3", "acme/mobile/app")]

@@ -58,7 +58,10 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     async def get_issue(request: web.Request, uid: int) -> web.Response:
         issue = api.issue_of(request)
         rest = sim.issue_rest(issue, scope=s.projects[issue["project_id"]])
-        return web.json_response({**rest, "subscribed": uid in issue["assignee_ids"]})
+        # Participants are subscribed: the author, the assignees and whoever commented.
+        commenters = {n["author"]["id"] for n in s.notes.get(issue["id"], []) if n["author"]}
+        participants = {issue["author_id"], *issue["assignee_ids"], *commenters}
+        return web.json_response({**rest, "subscribed": uid in participants})
 
     def milestone_for(project: dict[str, Any], value: Any) -> int | None:
         # Issues::BaseService#filter_milestone: a milestone that is not the project's or its

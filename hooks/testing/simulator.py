@@ -629,9 +629,24 @@ class Simulator:
             assert found is not None
             return [dict(k) for k in self.state.links if found["id"] in (k["source"], k["target"])]
 
-    def milestone(self, title: str) -> dict[str, Any]:
+    def milestone(self, title: str, owner: str | None = None) -> dict[str, Any]:
+        """A milestone's REST shape by title; `owner` (a group or project path) picks one of
+        several same-titled milestones (the first declared otherwise)."""
         with self.lock:
-            m = next(m for m in self.state.milestones.values() if m["title"] == title)
+            s = self.state
+            m = next(
+                m
+                for m in s.milestones.values()
+                if m["title"] == title
+                and (
+                    owner is None
+                    or (m["group_id"] and s.groups[m["group_id"]]["full_path"] == owner)
+                    or (
+                        m["project_id"]
+                        and s.projects[m["project_id"]]["path_with_namespace"] == owner
+                    )
+                )
+            )
             return self.milestone_rest(m)
 
     def token_for(self, username: str) -> str:
