@@ -23,7 +23,7 @@ from tests.sim_seed import TEAM_SEED
 # -- the documented fields -------------------------------------------------------------
 
 USER = {  # doc/api/users.md (GET /user, GET /users)
-    "id", "username", "name", "state", "avatar_url", "web_url",
+    "id", "username", "name", "state", "locked", "avatar_url", "web_url",
 }  # fmt: skip
 CURRENT_USER = USER | {"is_admin", "bot"}  # doc/api/users.md "Get the current user"
 ISSUE = {  # doc/api/issues.md "List project issues" (Premium/Ultimate fields included)
@@ -81,13 +81,19 @@ GROUP = {  # doc/api/groups.md "List groups"
     "id", "name", "path", "description", "visibility", "full_name", "full_path", "parent_id",
     "web_url", "avatar_url", "created_at",
 }  # fmt: skip
-HOOK = {  # doc/api/projects.md "Get project hook" (the events the simulator sends)
-    "id", "url", "project_id", "push_events", "issues_events", "confidential_issues_events",
-    "merge_requests_events", "note_events", "pipeline_events", "releases_events",
-    "milestone_events", "enable_ssl_verification", "created_at", "alert_status",
-    "disabled_until",
+SINGLE_GROUP = GROUP | {"projects", "shared_projects"}  # doc/api/groups.md "Get a single group"
+HOOK = {  # doc/api/project_webhooks.md "Get a project webhook"
+    "id", "url", "name", "description", "project_id", "push_events",
+    "push_events_branch_filter", "branch_filter_strategy", "issues_events",
+    "confidential_issues_events", "merge_requests_events", "tag_push_events", "note_events",
+    "job_events", "pipeline_events", "wiki_page_events", "deployment_events",
+    "feature_flag_events", "releases_events", "milestone_events", "emoji_events",
+    "resource_access_token_events", "enable_ssl_verification", "created_at", "alert_status",
+    "disabled_until", "url_variables", "custom_webhook_template", "custom_headers",
 }  # fmt: skip
-GROUP_HOOK = HOOK - {"project_id"} | {"group_id"}  # doc/api/group_webhooks.md
+GROUP_HOOK = HOOK - {"project_id"} | {  # doc/api/group_webhooks.md
+    "group_id", "subgroup_events", "member_events", "project_events",
+}  # fmt: skip
 HOOK_EVENT = {  # doc/api/project_webhooks.md "List project webhook events"
     "id", "url", "trigger", "request_headers", "request_data", "response_headers",
     "response_body", "execution_duration", "response_status",
@@ -187,7 +193,7 @@ ROUTES = [
     ),
     Route("GET /projects/:id", PROJECT, lambda gl, sim: gl.projects.get("acme/api")),
     Route("GET /groups", GROUP, lambda gl, sim: gl.groups.list()),
-    Route("GET /groups/:id", GROUP, lambda gl, sim: gl.groups.get("acme/web")),
+    Route("GET /groups/:id", SINGLE_GROUP, lambda gl, sim: gl.groups.get("acme/web")),
     Route(
         "GET /groups/:id/subgroups",
         GROUP,

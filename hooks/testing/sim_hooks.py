@@ -59,9 +59,10 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         api.writable(uid)
         hook = hook_of(request)
         data = await body(request)
-        for key in (*HOOK_FLAGS, "url", "token"):
+        flags = HOOK_FLAGS + (GROUP_HOOK_FLAGS if hook.get("group_id") else ())
+        for key in (*flags, *TEXT_FIELDS, "url", "token"):
             if key in data:
-                hook[key] = flag(data[key]) if key in HOOK_FLAGS else data[key]
+                hook[key] = flag(data[key]) if key in flags else data[key]
         return web.json_response(hook_rest(hook))
 
     async def delete_hook(request: web.Request, uid: int) -> web.Response:
@@ -160,8 +161,23 @@ HOOK_FLAGS = (
     "merge_requests_events",
     "note_events",
     "pipeline_events",
+    "tag_push_events",
+    "job_events",
+    "deployment_events",
+    "feature_flag_events",
+    "wiki_page_events",
+    "emoji_events",
+    "resource_access_token_events",
     "enable_ssl_verification",
 )
+GROUP_HOOK_FLAGS = ("subgroup_events", "member_events", "project_events")
+TEXT_FIELDS = {  # documented hook settings the simulator stores but does not act on
+    "name": "",
+    "description": "",
+    "push_events_branch_filter": "",
+    "branch_filter_strategy": "wildcard",
+    "custom_webhook_template": None,
+}
 
 
 def new_hook(
@@ -183,9 +199,13 @@ def new_hook(
         "disabled_until": None,
         "recent_failures": 0,
     }
-    for name in HOOK_FLAGS:
+    for name in HOOK_FLAGS + (GROUP_HOOK_FLAGS if group else ()):
         default = name in ("push_events", "enable_ssl_verification")
         hook[name] = flag(data[name]) if name in data else default
+    for name, default_text in TEXT_FIELDS.items():
+        hook[name] = data.get(name, default_text)
+    hook["url_variables"] = []
+    hook["custom_headers"] = []
     sim.state.hooks[hid] = hook
     return hook
 

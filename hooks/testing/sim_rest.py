@@ -70,7 +70,17 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         return paginate(request, answer, keyset=True)
 
     async def get_group(request: web.Request, uid: int) -> web.Response:
-        return web.json_response(api.group_of(request))
+        # "Get a single group": the group, its own projects (unless with_projects=false) and
+        # the projects shared with it (none in the simulator).
+        group = api.group_of(request)
+        answer = {**group, "shared_projects": []}
+        if flag(request.query.get("with_projects", "true")):
+            answer["projects"] = [
+                project_rest(sim, p)
+                for p in s.projects.values()
+                if p["namespace"]["id"] == group["id"]
+            ]
+        return web.json_response(answer)
 
     def group_listing(request: web.Request, found: list[dict[str, Any]]) -> web.Response:
         q = request.query

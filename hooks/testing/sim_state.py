@@ -144,6 +144,7 @@ class State:
             "username": username,
             "name": name or username.title(),
             "state": "active",
+            "locked": False,
             "avatar_url": None,
             "web_url": f"{BASE_URL}/{username}",
         }
