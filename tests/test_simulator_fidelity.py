@@ -3,6 +3,7 @@ python-gitlab against `hooks simulate`, now as GitLab does it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import requests
 
 from hooks.testing.sim_webhooks import SentDelivery
 from hooks.testing.simulator import Simulator, SimulatorThread
+from tests.conftest import FIXTURES
 from tests.sim_seed import TEAM_SEED
 
 NOWHERE = "http://127.0.0.1:9/unreachable"
@@ -309,3 +311,42 @@ def test_a_single_issue_is_subscribed_for_its_participants_only(
     outsider = call(sim, "GET", path).json()
 
     assert (assignee["subscribed"], outsider["subscribed"]) == (True, False)
+
+
+def shape(value: Any) -> Any:
+    """A payload's keys, nested; a list by its first item."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return None
+
+
+def test_the_release_hook_has_the_shape_of_gitlabs_documented_example(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    documented = json.loads((FIXTURES / "release_create.json").read_text())
+    gl.projects.get("acme/api", lazy=True).releases.create({"tag_name": "v4.0", "ref": "main"})
+
+    [delivery] = deliveries(sim, hook)
+
+    sent = shape(delivery.body)
+    documented_shape = shape(documented)
+    # The simulator's releases have no asset links; the documented example has some.
+    documented_shape["assets"]["links"] = []
+    assert sent == documented_shape
+
+
+def test_the_project_milestone_hook_has_the_shape_of_gitlabs_documented_example(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    documented = json.loads((FIXTURES / "milestone_create.json").read_text())
+    gl.projects.get("acme/api", lazy=True).milestones.create({"title": "v5.0"})
+
+    [delivery] = deliveries(sim, hook)
+
+    assert shape(delivery.body) == shape(documented)

@@ -139,7 +139,7 @@ def release_hook(sim: Simulator, release: dict[str, Any], action: str, uuid: str
             "id": commit["id"],
             "message": commit["title"],
             "title": commit["title"],
-            "timestamp": release["created_at"].replace(".000Z", "Z"),
+            "timestamp": release["created_at"][:19] + "+00:00",
             "url": f"{project['web_url']}/-/commit/{commit['id']}",
             "author": {"name": "Simulator", "email": "sim@gitlab.sim"},
         },
