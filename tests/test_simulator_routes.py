@@ -82,19 +82,20 @@ GROUP = {  # doc/api/groups.md "List groups"
     "web_url", "avatar_url", "created_at",
 }  # fmt: skip
 SINGLE_GROUP = GROUP | {"projects", "shared_projects"}  # doc/api/groups.md "Get a single group"
-HOOK = {  # doc/api/project_webhooks.md "Get a project webhook"
+HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_events, 18.2)
     "id", "url", "name", "description", "project_id", "push_events",
-    "push_events_branch_filter", "branch_filter_strategy", "issues_events",
-    "confidential_issues_events", "merge_requests_events", "tag_push_events", "note_events",
+    "push_events_branch_filter", "issues_events", "confidential_issues_events",
+    "merge_requests_events", "tag_push_events", "note_events", "confidential_note_events",
     "job_events", "pipeline_events", "wiki_page_events", "deployment_events",
-    "feature_flag_events", "releases_events", "milestone_events", "emoji_events",
-    "resource_access_token_events", "enable_ssl_verification", "created_at", "alert_status",
-    "disabled_until", "url_variables", "custom_webhook_template", "custom_headers",
+    "releases_events", "feature_flag_events", "enable_ssl_verification",
+    "repository_update_events", "alert_status", "disabled_until", "url_variables",
+    "created_at", "resource_access_token_events", "custom_webhook_template", "custom_headers",
+    "milestone_events",
 }  # fmt: skip
 GROUP_HOOK = HOOK - {"project_id"} | {  # doc/api/group_webhooks.md
     "group_id", "subgroup_events", "member_events", "project_events",
 }  # fmt: skip
-HOOK_EVENT = {  # doc/api/project_webhooks.md "List project webhook events"
+HOOK_EVENT = {  # doc/api/project_webhooks.md "Get a list of project webhook events"
     "id", "url", "trigger", "request_headers", "request_data", "response_headers",
     "response_body", "execution_duration", "response_status",
 }  # fmt: skip

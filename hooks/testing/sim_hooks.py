@@ -144,10 +144,11 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     ]
 
 
-def _status_class(status: int | str) -> str:
-    if isinstance(status, int) and 200 <= status < 300:
+def _status_class(status: str) -> str:
+    code = int(status) if status.isdigit() else 500  # "internal error" counts as a server failure
+    if 200 <= code < 300:
         return "successful"
-    if isinstance(status, int) and 400 <= status < 500:
+    if 400 <= code < 500:
         return "client_failure"
     return "server_failure"
 
@@ -166,7 +167,8 @@ HOOK_FLAGS = (
     "deployment_events",
     "feature_flag_events",
     "wiki_page_events",
-    "emoji_events",
+    "confidential_note_events",
+    "repository_update_events",
     "resource_access_token_events",
     "enable_ssl_verification",
 )
@@ -175,7 +177,6 @@ TEXT_FIELDS = {  # documented hook settings the simulator stores but does not ac
     "name": "",
     "description": "",
     "push_events_branch_filter": "",
-    "branch_filter_strategy": "wildcard",
     "custom_webhook_template": None,
 }
 
