@@ -52,6 +52,11 @@ ISSUE_FILTERS = [  # doc/api/issues.md "List group issues" (the same filters as 
     ("search=dark", [API2]),
     ("search=one&in=description", [API3]),
     ("search=one&in=title", []),
+    ("not[search]=dark", [API1, API3, SITE, APP]),
+    ("not[search]=one&not[in]=description", [API1, API2, SITE, APP]),
+    ("not[iids][]=1", [API2, API3]),
+    ("labels=none", [API3]),
+    ("labels=No Label", [API3]),
     ("iids[]=1", BUGS),
     ("due_date=tomorrow", [API1]),
     ("due_date=0", [API2, API3, SITE, APP]),
@@ -228,6 +233,21 @@ def test_with_labels_details_answers_labels_as_objects(team: Simulator) -> None:
     assert (bug["name"], bug["color"], bug["text_color"]) == ("bug", "#d9534f", "#FFFFFF")
 
 
+def test_a_negated_filter_the_simulator_does_not_model_is_refused_not_ignored(
+    team: Simulator,
+) -> None:
+    r = requests.get(
+        f"{team.url}/api/v4/groups/acme/issues?not[epic_id]=3",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        timeout=5,
+    )
+
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": "not[epic_id] is a filter this simulator does not model"},
+    )
+
+
 def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) -> None:
     r = requests.get(
         f"{team.url}/api/v4/groups/acme/issues?milestone_id=1",
@@ -236,3 +256,15 @@ def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) 
     )
 
     assert (r.status_code, r.json()) == (400, {"error": "milestone_id does not have a valid value"})
+
+
+def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(team: Simulator) -> None:
+    import gitlab
+
+    with gitlab.Gitlab(team.url, private_token="sim-token") as gl:
+        group = gl.groups.get("acme", lazy=True)
+        negated = group.issues.list(**{"not": {"labels": "bug"}}, get_all=True)
+        picked = group.issues.list(iids=[2, 3], get_all=True)
+
+    assert sorted(i.references["full"] for i in negated) == [API2, API3]
+    assert sorted(i.references["full"] for i in picked) == [API2, API3]

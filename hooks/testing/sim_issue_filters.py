@@ -46,6 +46,7 @@ NEGATABLE = (
     "weight",
     "health_status",
 )
+NOT_KEYS = {*NEGATABLE, "search", "in", "iids"}
 
 
 def _choice(q: Mapping[str, str], name: str, values: tuple[str, ...]) -> str | None:
@@ -91,6 +92,18 @@ class IssueFilter:
             issues = [i for i in issues if i["state"] == state]
         for test in self._tests(q).values():
             issues = [i for i in issues if test(i)]
+        for key in q:
+            if key.startswith("not[") and key[4:].split("]", 1)[0] not in NOT_KEYS:
+                raise bad_request(f"{key} is a filter this simulator does not model")
+        if q.get("not[search]"):
+            term = q["not[search]"].lower()
+            fields = q.get("not[in]", "title,description").split(",")
+            issues = [
+                i for i in issues if not any(term in (i.get(f) or "").lower() for f in fields)
+            ]
+        if q.get("not[iids][]"):
+            unwanted_iids = {_int(v, "iids") for v in q.getall("not[iids][]")}  # type: ignore[attr-defined]
+            issues = [i for i in issues if i["iid"] not in unwanted_iids]
         for name in NEGATABLE:
             value = q.get(f"not[{name}]")
             if value in (None, ""):
@@ -120,7 +133,9 @@ class IssueFilter:
         tests: dict[str, Callable[[Issue], bool]] = {}
         if q.get("labels"):
             wanted = label_names(q["labels"])
-            special = _none_any(wanted[0]) if len(wanted) == 1 else None
+            # Predefined names are case-insensitive; `No Label` is the deprecated `None`.
+            first = "none" if wanted and wanted[0].lower() == "no label" else wanted[0]
+            special = _none_any(first) if len(wanted) == 1 else None
             if special == "none":
                 tests["labels"] = lambda i: not i["labels"]
             elif special == "any":
