@@ -4,7 +4,9 @@ python-gitlab against `hooks simulate`, now as GitLab does it."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import gitlab
@@ -350,3 +352,72 @@ def test_the_project_milestone_hook_has_the_shape_of_gitlabs_documented_example(
     [delivery] = deliveries(sim, hook)
 
     assert shape(delivery.body) == shape(documented)
+
+
+# -- test deliveries ---------------------------------------------------------------------
+
+TEST_DELIVERIES = [
+    # (trigger, project, status, X-Gitlab-Event sent or the refusal) - TestHooks::ProjectService
+    ("issues_events", "acme/api", 201, "Issue Hook"),
+    ("confidential_issues_events", "acme/api", 201, "Confidential Issue Hook"),
+    ("releases_events", "acme/api", 201, "Release Hook"),
+    ("push_events", "acme/api", 201, "Push Hook"),
+    ("releases_events", "acme/web/site", 422, "Ensure the project has releases."),
+    ("confidential_issues_events", "acme/web/site", 422, "Ensure the project has issues."),
+    ("job_events", "acme/api", 422, "The simulator builds no job_events test payload."),
+    ("milestone_events", "acme/api", 400, "trigger does not have a valid value"),
+]
+
+
+@pytest.fixture
+def accepting() -> Iterator[str]:
+    """The URL of a receiver that accepts every delivery."""
+
+    class Accept(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Accept)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+@pytest.mark.parametrize(("trigger", "project", "status", "outcome"), TEST_DELIVERIES)
+def test_a_test_delivery_sends_a_sample_of_the_triggers_event(
+    team: tuple[gitlab.Gitlab, Simulator],
+    accepting: str,
+    trigger: str,
+    project: str,
+    status: int,
+    outcome: str,
+) -> None:
+    _gl, sim = team
+    hook = sim.add_hook(accepting, project=project)
+
+    r = call(sim, "POST", f"/projects/{project.replace('/', '%2F')}/hooks/{hook}/test/{trigger}")
+
+    sent = [d.event for d in deliveries(sim, hook)]
+    if status == 201:
+        assert (r.status_code, r.json(), sent) == (201, {"message": "201 Created"}, [outcome])
+    else:
+        assert (r.status_code, sent, next(iter(r.json().values()))) == (status, [], outcome)
+
+
+def test_an_issue_test_delivery_has_the_shape_of_gitlabs_issue_hook(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    documented = json.loads((FIXTURES / "issue_open.json").read_text())
+
+    call(sim, "POST", f"/projects/acme%2Fapi/hooks/{hook}/test/issues_events")
+
+    [delivery] = deliveries(sim, hook)
+    assert set(delivery.body) == set(documented)
+    assert set(delivery.body["object_attributes"]) == set(documented["object_attributes"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import gitlab
 import pytest
 import requests
 
@@ -259,8 +260,6 @@ def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) 
 
 
 def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(team: Simulator) -> None:
-    import gitlab
-
     with gitlab.Gitlab(team.url, private_token="sim-token") as gl:
         group = gl.groups.get("acme", lazy=True)
         negated = group.issues.list(**{"not": {"labels": "bug"}}, get_all=True)

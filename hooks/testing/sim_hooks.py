@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_releases import release_hook_payload
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -72,40 +73,24 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         return web.Response(status=204)
 
     async def test_hook(request: web.Request, uid: int) -> web.Response:
+        """TestHooks::ProjectService: a sample event of the trigger's kind, sent now; 201 when
+        the receiver accepts it, 422 with the reason otherwise."""
         hook = hook_of(request)
-        project, _group = hook_owner(request)
-        target = project or next(iter(s.projects.values()))
+        project, group = hook_owner(request)
+        trigger = str(request.match_info["trigger"])
+        if trigger not in TEST_TRIGGERS:
+            raise bad_request("trigger does not have a valid value")
+        candidates = [project] if project else s.projects_under(group) if group else []
+        target = candidates[0] if candidates else None
+        if target is None:
+            raise ApiError(422, {"message": "Ensure the group has projects."})
+        sample = test_payload(sim, target, trigger, uid)
+        if isinstance(sample, str):
+            raise ApiError(422, {"message": sample})
         # GitLab's "test" delivery also re-enables a disabled hook when it succeeds.
         hook.update(alert_status="executable", disabled_until=None, recent_failures=0)
-        trigger = str(request.match_info["trigger"])
-        sample = next((i for i in s.issues.values() if i["project_id"] == target["id"]), None)
-        if trigger == "push_events":
-            # GitLab's push test uses the project's last commits; the simulator has no
-            # repository, so the payload carries none.
-            push = {
-                "object_kind": "push",
-                "event_name": "push",
-                "ref": "refs/heads/main",
-                "project": sim.project_hook_payload(target),
-                "commits": [],
-                "total_commits_count": 0,
-            }
-            status = await sim.webhooks.send(hook, "Push Hook", push, trigger)
-            if not (isinstance(status, int) and 200 <= status < 400):
-                return web.json_response({"message": f"[{status}] hook test failed"}, status=422)
-            return web.json_response({"message": "201 Created"}, status=201)
-        payload: dict[str, Any] = {
-            "object_kind": "issue",
-            "project": sim.project_hook_payload(target),
-        }
-        if sample is not None:
-            payload = {
-                "object_kind": "issue",
-                "event_type": "issue",
-                "project": sim.project_hook_payload(target),
-                "object_attributes": {**sim.issue_rest(sample), "action": "open"},
-            }
-        status = await sim.webhooks.send(hook, "Issue Hook", payload, trigger)
+        event, payload = sample
+        status = await sim.webhooks.send(hook, event, payload, trigger)
         if not (isinstance(status, int) and 200 <= status < 400):
             return web.json_response({"message": f"[{status}] hook test failed"}, status=422)
         return web.json_response({"message": "201 Created"}, status=201)
@@ -151,6 +136,62 @@ def _status_class(status: str) -> str:
     if 400 <= code < 500:
         return "client_failure"
     return "server_failure"
+
+
+TEST_TRIGGERS = (  # ProjectHook.triggers: what POST .../hooks/:id/test/:trigger accepts
+    "push_events",
+    "tag_push_events",
+    "issues_events",
+    "confidential_issues_events",
+    "note_events",
+    "confidential_note_events",
+    "merge_requests_events",
+    "job_events",
+    "pipeline_events",
+    "wiki_page_events",
+    "deployment_events",
+    "feature_flag_events",
+    "releases_events",
+    "emoji_events",
+    "resource_access_token_events",
+)
+
+
+def test_payload(
+    sim: Simulator, project: dict[str, Any], trigger: str, uid: int
+) -> tuple[str, dict[str, Any]] | str:
+    """(event, payload) of the test delivery for `trigger`, or why there is none."""
+    s = sim.state
+    if trigger == "push_events":
+        # GitLab's push test uses the project's last commits; the simulator has no
+        # repository, so the payload carries none.
+        return "Push Hook", {
+            "object_kind": "push",
+            "event_name": "push",
+            "ref": "refs/heads/main",
+            "project": sim.project_hook_payload(project),
+            "commits": [],
+            "total_commits_count": 0,
+        }
+    if trigger in ("issues_events", "confidential_issues_events"):
+        confidential = trigger == "confidential_issues_events"
+        issue = next(
+            (
+                i
+                for i in s.issues.values()
+                if i["project_id"] == project["id"] and i["confidential"] == confidential
+            ),
+            None,
+        )
+        if issue is None:
+            return "Ensure the project has issues."
+        return sim.issue_hook_payload(issue, "open", {}, uid)
+    if trigger == "releases_events":
+        release = next((r for r in s.releases.values() if r["project_id"] == project["id"]), None)
+        if release is None:
+            return "Ensure the project has releases."
+        return "Release Hook", release_hook_payload(sim, release, "create")
+    return f"The simulator builds no {trigger} test payload."
 
 
 HOOK_FLAGS = (

@@ -117,6 +117,13 @@ def release_rest(sim: Simulator, release: dict[str, Any]) -> dict[str, Any]:
 def release_hook(sim: Simulator, release: dict[str, Any], action: str, uuid: str | None) -> None:
     """The Release Hook GitLab sends to the project's hooks and its groups' hooks."""
     project = sim.state.projects[release["project_id"]]
+    payload = release_hook_payload(sim, release, action)
+    sim.webhooks.emit(sim.hooks_for(project), "Release Hook", payload, uuid)
+
+
+def release_hook_payload(sim: Simulator, release: dict[str, Any], action: str) -> dict[str, Any]:
+    """A Release Hook's body (webhook_events.md "Release events")."""
+    project = sim.state.projects[release["project_id"]]
     rest = release_rest(sim, release)
     commit = _commit(project, release)
     payload = {
@@ -144,7 +151,7 @@ def release_hook(sim: Simulator, release: dict[str, Any], action: str, uuid: str
             "author": {"name": "Simulator", "email": "sim@gitlab.sim"},
         },
     }
-    sim.webhooks.emit(sim.hooks_for(project), "Release Hook", payload, uuid)
+    return payload
 
 
 def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:

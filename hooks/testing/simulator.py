@@ -489,6 +489,14 @@ class Simulator:
         actor_id: int,
         event_uuid: str | None,
     ) -> None:
+        header, payload = self.issue_hook_payload(issue, action, changes, actor_id)
+        project = self.state.projects[issue["project_id"]]
+        self.webhooks.emit(self.hooks_for(project), header, payload, event_uuid)
+
+    def issue_hook_payload(
+        self, issue: dict[str, Any], action: str, changes: dict[str, Any], actor_id: int
+    ) -> tuple[str, dict[str, Any]]:
+        """(X-Gitlab-Event, payload) of an issue event, as webhook_events.md shows it."""
         project = self.state.projects[issue["project_id"]]
         labels = [self._label_object(t, project) for t in issue["labels"]]
         actor = self.user_rest(actor_id) or {}
@@ -560,8 +568,7 @@ class Simulator:
             "labels": labels,
             "changes": changes,
         }
-        header = "Confidential Issue Hook" if confidential else "Issue Hook"
-        self.webhooks.emit(self.hooks_for(project), header, payload, event_uuid)
+        return ("Confidential Issue Hook" if confidential else "Issue Hook"), payload
 
     def milestone_hook(
         self, milestone: dict[str, Any], action: str, event_uuid: str | None
