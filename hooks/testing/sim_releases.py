@@ -100,7 +100,12 @@ def release_rest(sim: Simulator, release: dict[str, Any]) -> dict[str, Any]:
         "milestones": milestones,
         "commit_path": f"/{project['path_with_namespace']}/-/commit/{commit['id']}",
         "tag_path": f"/{project['path_with_namespace']}/-/tags/{tag}",
-        "assets": {"count": len(sources), "sources": sources, "links": []},
+        "assets": {
+            "count": len(sources),
+            "sources": sources,
+            "links": [],
+            "evidence_file_path": f"{web_url}/-/releases/{quote(tag)}/evidence.json",
+        },
         "evidences": [],
         "_links": {
             "closed_issues_url": f"{web_url}/-/issues?{query}&state=closed",
