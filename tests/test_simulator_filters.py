@@ -125,6 +125,12 @@ ITERATION_FILTERS = [  # doc/api/group_iterations.md, doc/api/iterations.md
     ("/groups/acme%2Fweb/iterations?include_ancestors=false", ["Web It"]),
     ("/projects/acme%2Fweb%2Fsite/iterations?state=current", ["It 2", "Web It"]),
     ("/projects/acme%2Fweb%2Fsite/iterations?include_ancestors=false", ["Web It"]),
+    (
+        "/projects/acme%2Fapi/iterations?include_descendants=true",
+        ["It 1", "It 2", "Web It", "It 3"],
+    ),
+    ("/groups/acme/iterations?search=web&in[]=title", []),
+    ("/groups/acme%2Fweb/iterations?search=web&in[]=title", ["Web It"]),
 ]
 
 LABEL_FILTERS = [  # doc/api/labels.md, doc/api/group_labels.md

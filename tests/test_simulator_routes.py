@@ -53,7 +53,7 @@ MILESTONE = {  # doc/api/milestones.md
     "updated_at", "created_at", "expired", "web_url",
 }  # fmt: skip
 GROUP_MILESTONE = MILESTONE - {"project_id"} | {"group_id"}  # doc/api/group_milestones.md
-ITERATION = {  # doc/api/iterations.md, doc/api/group_iterations.md
+ITERATION = {  # doc/api/group_iterations.md (iterations.md's example omits `sequence`)
     "id", "iid", "sequence", "group_id", "title", "description", "state", "created_at",
     "updated_at", "start_date", "due_date", "web_url",
 }  # fmt: skip

@@ -119,7 +119,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         groups = {start["id"]} if start else set()
         if start and flag(q.get("include_ancestors", "true")):
             groups |= {g["id"] for g in s.ancestors(start)}
-        if start and flag(q.get("include_descendants")) and "group" in request.match_info:
+        if start and flag(q.get("include_descendants")):
             groups |= {g["id"] for g in s.descendants(start)}
         found = [iteration_rest(sim, i) for i in s.iterations.values() if i["group_id"] in groups]
         state = q.get("state", "all")
@@ -135,7 +135,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             raise bad_request("state does not have a valid value")
         found = [i for i in found if ITERATION_STATES[i["state"]] in wanted]
         if q.get("search"):
-            where = q.get("in", "title").split(",")
+            where = q.getall("in[]", []) or q.get("in", "title").split(",")
             if not set(where) <= {"title", "cadence_title"}:
                 raise bad_request("in does not have a valid value")
             term = q["search"].lower()
