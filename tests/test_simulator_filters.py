@@ -235,7 +235,8 @@ def test_the_issues_of_everyone_default_to_the_callers_own(team: Simulator) -> N
 def test_with_labels_details_answers_labels_as_objects(team: Simulator) -> None:
     [issue] = get(team, "/projects/acme%2Fapi/issues?iids[]=1&with_labels_details=true")
 
-    bug = issue["labels"][0]
+    assert [label["name"] for label in issue["labels"]] == ["api-only", "bug"]  # by title
+    bug = issue["labels"][1]
     assert set(bug) == {"id", "name", "color", "description", "description_html", "text_color"}
     assert (bug["name"], bug["color"], bug["text_color"]) == ("bug", "#d9534f", "#FFFFFF")
 

@@ -56,12 +56,15 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         return listing(request, uid, list(s.issues.values()), default_scope="created_by_me")
 
     async def get_issue(request: web.Request, uid: int) -> web.Response:
-        issue = api.issue_of(request)
+        return web.json_response(single(api.issue_of(request), uid))
+
+    def single(issue: dict[str, Any], uid: int) -> dict[str, Any]:
+        """One issue as GET, POST and PUT answer it: with `subscribed` (lists leave it out).
+        Participants are subscribed: the author, the assignees and whoever commented."""
         rest = sim.issue_rest(issue, scope=s.projects[issue["project_id"]])
-        # Participants are subscribed: the author, the assignees and whoever commented.
         commenters = {n["author"]["id"] for n in s.notes.get(issue["id"], []) if n["author"]}
         participants = {issue["author_id"], *issue["assignee_ids"], *commenters}
-        return web.json_response({**rest, "subscribed": uid in participants})
+        return {**rest, "subscribed": uid in participants}
 
     def milestone_for(project: dict[str, Any], value: Any) -> int | None:
         # Issues::BaseService#filter_milestone: a milestone that is not the project's or its
@@ -89,7 +92,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             "confidential": flag(data.get("confidential")),
         }
         issue = sim.create_issue(project, fields, author_id=uid, event_uuid=api.event_uuid(request))
-        return web.json_response(sim.issue_rest(issue, scope=project), status=201)
+        return web.json_response(single(issue, uid), status=201)
 
     async def edit_issue(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
@@ -122,7 +125,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         elif event:
             raise bad_request("state_event does not have a valid value")
         sim.update_issue(issue, changes, actor_id=uid, event_uuid=api.event_uuid(request))
-        return web.json_response(sim.issue_rest(issue, scope=project))
+        return web.json_response(single(issue, uid))
 
     async def delete_issue(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
@@ -149,8 +152,8 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
 
     def link_answer(link: dict[str, Any]) -> dict[str, Any]:
         return {
-            "source_issue": sim.issue_rest(s.issues[link["source"]]),
-            "target_issue": sim.issue_rest(s.issues[link["target"]]),
+            "source_issue": sim.issue_rest(s.issues[link["source"]], basic=True),
+            "target_issue": sim.issue_rest(s.issues[link["target"]], basic=True),
             "link_type": link["link_type"],
         }
 

@@ -213,10 +213,12 @@ class Simulator:
         *,
         scope: dict[str, Any] | None = None,
         label_details: bool = False,
+        basic: bool = False,
     ) -> dict[str, Any]:
-        """An issue as GitLab's REST API answers it (doc/api/issues.md). `scope` is the project
-        or group the request named (for `references.relative`); `label_details` answers labels
-        as objects, as `with_labels_details=true` asks."""
+        """An issue as GitLab's REST API answers it (doc/api/issues.md, API::Entities::Issue).
+        `scope` is the project or group the request named (for `references.relative`);
+        `label_details` answers labels as objects, as `with_labels_details=true` asks; `basic`
+        is API::Entities::IssueBasic (milestone issues, issue link ends)."""
         s = self.state
         project = s.projects[issue["project_id"]]
         path = project["path_with_namespace"]
@@ -232,10 +234,10 @@ class Simulator:
             relative = f"{path}#{issue['iid']}"
         tasks = _TASK.findall(issue["description"] or "")
         done = sum(1 for mark in tasks if mark.lower() == "x")
-        labels: list[Any] = list(issue["labels"])
+        labels: list[Any] = sorted(issue["labels"])  # GitLab answers them sorted by title
         if label_details:
-            labels = [self.label_detail(t, project) for t in issue["labels"]]
-        return {
+            labels = [self.label_detail(t, project) for t in sorted(issue["labels"])]
+        rest = {
             "id": issue["id"],
             "iid": issue["iid"],
             "project_id": issue["project_id"],
@@ -269,7 +271,7 @@ class Simulator:
             },
             "task_completion_status": {"count": len(tasks), "completed_count": done},
             "has_tasks": bool(tasks),
-            "task_status": f"{done} of {len(tasks)} checklist items completed" if tasks else "",
+            "task_status": f"{done} of {len(tasks)} tasks completed",
             "_links": {
                 "self": f"{api}/issues/{issue['iid']}",
                 "notes": f"{api}/issues/{issue['iid']}/notes",
@@ -299,6 +301,12 @@ class Simulator:
             "epic_iid": None,
             "epic": None,
         }
+        if not tasks:  # API::Entities::Issue exposes task_status only with tasks
+            del rest["task_status"]
+        if basic:
+            for key in _ISSUE_ONLY:
+                rest.pop(key, None)
+        return rest
 
     def label_detail(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
         """A label as `with_labels_details=true` lists it on an issue."""
@@ -766,6 +774,18 @@ def _rebase_middleware(sim: Simulator) -> Middleware:
     return rebase
 
 
+# What API::Entities::Issue adds to IssueBasic (lib/api/entities/issue.rb).
+_ISSUE_ONLY = (
+    "has_tasks",
+    "task_status",
+    "_links",
+    "references",
+    "severity",
+    "moved_to_id",
+    "imported",
+    "imported_from",
+    "service_desk_reply_to",
+)
 _TASK = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\[([ xX])\]", re.MULTILINE)
 
 
