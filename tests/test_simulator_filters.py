@@ -108,6 +108,16 @@ MILESTONE_FILTERS = [  # doc/api/milestones.md, doc/api/group_milestones.md
     ),
     ("/groups/acme/milestones?iids[]=1", [("Sprint 3", "acme")]),
     ("/groups/acme/milestones?iids[]=2", []),
+    ("/groups/acme/milestones?iids=1,2", [("Sprint 3", "acme")]),
+    ("/groups/acme/milestones?state=all", [("Sprint 3", "acme")]),
+    (
+        "/projects/acme%2Fapi/milestones?include_ancestors=true&iids[]=1",  # iids ignored
+        [("Sprint 3", "acme"), ("v1.0", "acme/api")],
+    ),
+    (
+        "/projects/acme%2Fapi/milestones?include_parent_milestones=true",  # the old name
+        [("Sprint 3", "acme"), ("v1.0", "acme/api")],
+    ),
     ("/groups/acme/milestones?search_title=sprint", [("Sprint 3", "acme")]),
     ("/groups/acme/milestones?updated_after=2999-01-01T00:00:00Z", []),
 ]

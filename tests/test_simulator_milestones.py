@@ -147,7 +147,10 @@ def test_a_title_already_used_by_the_project_or_its_direct_group_is_refused(
         gl.projects.get("acme/web/site", lazy=True).milestones.create({"title": "Sprint 3"})
 
     assert refused.value.response_code == 400
-    assert "already being used" in str(refused.value.error_message)
+    assert refused.value.error_message == (
+        "Failed to create milestone "
+        '{:title=>["already being used for another group or project milestone."]}'
+    )
 
 
 def test_a_group_may_not_reuse_a_title_of_one_of_its_projects(
@@ -272,3 +275,25 @@ def test_the_test_helper_picks_a_same_titled_milestone_by_owner(
     picked = sim.milestone("Sprint 3", owner="acme/mobile/app")
 
     assert owners(sim, [picked]) == [("Sprint 3", "acme/mobile/app")]
+
+
+def test_editing_a_milestone_needs_at_least_one_field(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    sprint = sim.milestone("Sprint 3", owner="acme")
+
+    r = requests.put(
+        f"{sim.url}/api/v4/groups/acme/milestones/{sprint['id']}",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        json={},
+        timeout=5,
+    )
+
+    assert (r.status_code, r.json()) == (
+        400,
+        {
+            "error": "title, description, start_date, due_date, state_event are missing, "
+            "at least one parameter must be provided"
+        },
+    )

@@ -71,10 +71,10 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
 
     def filtered(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         q = request.query
-        state = q.get("state")
-        if state not in (None, "", "active", "closed"):
+        state = q.get("state") or "all"
+        if state not in ("active", "closed", "all"):
             raise bad_request("state does not have a valid value")
-        if state:
+        if state != "all":
             items = [m for m in items if m["state"] == state]
         if q.get("title"):
             items = [m for m in items if m["title"] == q["title"]]
@@ -87,8 +87,13 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             ]
         if q.get("search_title"):
             items = [m for m in items if q["search_title"].lower() in m["title"].lower()]
-        if q.get("iids[]"):
-            iids = {int(v) for v in q.getall("iids[]")}
+        raw_iids = [*q.getall("iids[]", []), *q.get("iids", "").split(",")]
+        if any(v.strip() for v in raw_iids) and not include_ancestors(request):
+            # iids are per owner: GitLab ignores them when ancestors' milestones are included
+            try:
+                iids = {int(v) for v in raw_iids if v.strip()}
+            except ValueError:
+                raise bad_request("iids is invalid") from None
             items = [m for m in items if m["iid"] in iids]
         if q.get("containing_date"):
             day = q["containing_date"]
@@ -103,6 +108,8 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
 
     def include_ancestors(request: web.Request) -> bool:
         q = request.query
+        if "include_ancestors" in q and "include_parent_milestones" in q:
+            raise bad_request("include_ancestors, include_parent_milestones are mutually exclusive")
         return flag(q.get("include_ancestors") or q.get("include_parent_milestones"))
 
     async def project_milestones(request: web.Request, uid: int) -> web.Response:
@@ -146,10 +153,11 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     async def get_milestone(request: web.Request, uid: int) -> web.Response:
         return web.json_response(sim.milestone_rest(milestone_of(request)))
 
-    def refuse_taken(title: str, owner: dict[str, Any], skip: int = 0) -> None:
+    def refuse_taken(title: str, owner: dict[str, Any], verb: str, skip: int = 0) -> None:
+        # lib/api/milestone_responses.rb: "Failed to create milestone #{errors.messages}"
         if title_taken(sim, title, owner, skip=skip):
-            message = "already being used for another group or project milestone."
-            raise ApiError(400, {"message": {"title": [message]}})
+            errors = '{:title=>["already being used for another group or project milestone."]}'
+            raise ApiError(400, {"message": f"Failed to {verb} milestone {errors}"})
 
     async def create_milestone(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
@@ -157,7 +165,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         owner = owner_of(request)
         if not data.get("title"):
             raise bad_request("title is missing")
-        refuse_taken(data["title"], owner)
+        refuse_taken(data["title"], owner, "create")
         key = ("project", owner["path_with_namespace"]) if "namespace" in owner else None
         m = sim._add_milestone(
             {
@@ -176,8 +184,13 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         api.writable(uid)
         m = milestone_of(request)
         data = await body(request)
+        editable = ("title", "description", "start_date", "due_date", "state_event")
+        if not any(key in data for key in editable):
+            raise bad_request(
+                f"{', '.join(editable)} are missing, at least one parameter must be provided"
+            )
         if data.get("title") and data["title"] != m["title"]:
-            refuse_taken(data["title"], owner_of(request), m["id"])
+            refuse_taken(data["title"], owner_of(request), "update", m["id"])
         event = data.get("state_event")
         if event not in (None, "", "close", "activate"):
             raise bad_request("state_event does not have a valid value")
