@@ -421,3 +421,18 @@ def test_an_issue_test_delivery_has_the_shape_of_gitlabs_issue_hook(
     [delivery] = deliveries(sim, hook)
     assert set(delivery.body) == set(documented)
     assert set(delivery.body["object_attributes"]) == set(documented["object_attributes"])
+
+
+def test_an_issue_event_in_a_subgroup_project_reaches_every_ancestor_groups_hooks(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    top = sim.add_hook(NOWHERE, group="acme")
+    sub = sim.add_hook(NOWHERE, group="acme/web")
+    sibling = sim.add_hook(NOWHERE, group="acme/mobile")
+
+    call(sim, "PUT", "/projects/acme%2Fweb%2Fsite/issues/1", json={"title": "Landing v2"})
+
+    assert [d.event for d in deliveries(sim, top)] == ["Issue Hook"]
+    assert [d.event for d in deliveries(sim, sub)] == ["Issue Hook"]
+    assert deliveries(sim, sibling) == []
