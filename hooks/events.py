@@ -254,7 +254,10 @@ class MilestoneEvent(_Event):
 
     @property
     def subject(self) -> str:
-        return f"{self.project_path}%{self.object_attributes.iid}"
+        attrs = self.object_attributes
+        if not self.project_path and attrs.group_id:  # a group milestone: "project" is null
+            return f"group {attrs.group_id}%{attrs.iid}"
+        return f"{self.project_path}%{attrs.iid}"
 
 
 Event = IssueEvent | ReleaseEvent | MilestoneEvent

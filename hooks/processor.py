@@ -75,6 +75,10 @@ class RecordingReader:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.milestones(project))
         return found
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        found: list[MilestoneInfo] = self._guard(lambda: self.inner.group_milestones(group))
+        return found
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:

@@ -139,6 +139,9 @@ class SweepReader:
     def milestones(self, project: str) -> list[MilestoneInfo]:
         return self._once("milestones", project, self.inner.milestones)
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        return self._once("group_milestones", group, self.inner.group_milestones)
+
     def iterations(self, project: str) -> list[MilestoneInfo]:
         return self._once("iterations", project, self.inner.iterations)
 

@@ -158,6 +158,13 @@ def issue_from_event(event: IssueEvent) -> IssueInfo:
     )
 
 
+def _event_group(event: Event | None) -> str | None:
+    """The group id of a group milestone's event, which has no project."""
+    if isinstance(event, MilestoneEvent) and event.object_attributes.group_id:
+        return str(event.object_attributes.group_id)
+    return None
+
+
 def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
     attrs = event.object_attributes
     return MilestoneInfo(
@@ -197,7 +204,12 @@ class _Planner:
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
         if project not in self._milestones:
-            self._milestones[project] = self.reader.milestones(project)
+            group = _event_group(self.event) if not project else None
+            # A group milestone's event has no project (GitLab sends "project": null): its
+            # sprints are the group's.
+            self._milestones[project] = (
+                self.reader.group_milestones(group) if group else self.reader.milestones(project)
+            )
         return self._milestones[project]
 
     # facts -------------------------------------------------------------------------

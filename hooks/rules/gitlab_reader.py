@@ -19,6 +19,10 @@ class GitlabReader:
         found = self.ops.project_milestones(project, include_ancestors="true")
         return [MilestoneInfo.from_rest(m) for m in found]
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        found = self.ops.group_milestones(group, include_ancestors="true")
+        return [MilestoneInfo.from_rest(m) for m in found]
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:

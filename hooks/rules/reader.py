@@ -109,6 +109,8 @@ class Reader(Protocol):
 
     def milestones(self, project: str) -> list[MilestoneInfo]: ...
 
+    def group_milestones(self, group: str) -> list[MilestoneInfo]: ...
+
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]: ...
@@ -142,6 +144,10 @@ class StaticReader:
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the milestones of {project}")
+        return list(self._milestones)
+
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        self._need(f"the milestones of group {group}")
         return list(self._milestones)
 
     def milestone_issues(
