@@ -152,6 +152,28 @@ LABEL_FILTERS = [  # doc/api/labels.md, doc/api/group_labels.md
 ]
 
 
+PROJECT_FILTERS = [  # doc/api/projects.md "List all projects"
+    ("/projects", ["acme/mobile/app", "acme/web/site", "acme/api"]),  # newest first
+    ("/projects?order_by=name&sort=asc", ["acme/api", "acme/mobile/app", "acme/web/site"]),
+    ("/projects?search=web", ["acme/web/site"]),
+    ("/projects?owned=true", []),
+    ("/projects?starred=true", []),
+    ("/projects?archived=true", []),
+    ("/projects?visibility=private", ["acme/mobile/app", "acme/web/site", "acme/api"]),
+    ("/projects?visibility=public", []),
+]
+
+GROUP_FILTERS = [  # doc/api/groups.md "List groups", "List subgroups"
+    ("/groups", ["acme", "acme/mobile", "acme/web"]),  # by name
+    ("/groups?top_level_only=true", ["acme"]),
+    ("/groups?search=mob", ["acme/mobile"]),
+    ("/groups?order_by=id&sort=desc", ["acme/mobile", "acme/web", "acme"]),
+    ("/groups?skip_groups[]=1", ["acme/mobile", "acme/web"]),
+    ("/groups/acme/subgroups", ["acme/mobile", "acme/web"]),
+    ("/groups/acme%2Fweb/subgroups", []),
+]
+
+
 @pytest.fixture(scope="module")
 def team() -> Iterator[Simulator]:
     """One simulator for the whole table: every row only reads."""
@@ -284,3 +306,25 @@ def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(team: Si
 
     assert sorted(i.references["full"] for i in negated) == [API2, API3]
     assert sorted(i.references["full"] for i in picked) == [API2, API3]
+
+
+@pytest.mark.parametrize(("path", "paths"), PROJECT_FILTERS, ids=[p for p, _ in PROJECT_FILTERS])
+def test_each_project_filter_returns_what_the_docs_say(
+    team: Simulator, path: str, paths: list[str]
+) -> None:
+    assert [p["path_with_namespace"] for p in get(team, path)] == paths
+
+
+@pytest.mark.parametrize(("path", "paths"), GROUP_FILTERS, ids=[p for p, _ in GROUP_FILTERS])
+def test_each_group_filter_returns_what_the_docs_say(
+    team: Simulator, path: str, paths: list[str]
+) -> None:
+    assert [g["full_path"] for g in get(team, path)] == paths
+
+
+def test_include_html_description_adds_the_rendered_release_notes(team: Simulator) -> None:
+    plain = get(team, "/projects/acme%2Fapi/releases/v1.0")
+    rendered = get(team, "/projects/acme%2Fapi/releases/v1.0?include_html_description=true")
+
+    assert "description_html" not in plain
+    assert set(rendered) - set(plain) == {"description_html"}

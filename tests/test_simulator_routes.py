@@ -67,7 +67,7 @@ GROUP_LABEL = {  # doc/api/group_labels.md (counts with `with_counts=true`)
 }  # fmt: skip
 COUNTS = {"open_issues_count", "closed_issues_count", "open_merge_requests_count"}
 PROJECT_LABEL = GROUP_LABEL | {"priority", "is_project_label"}  # doc/api/labels.md
-RELEASE = {  # doc/api/releases/index.md
+RELEASE = {  # doc/api/releases/_index.md (+ description_html with include_html_description)
     "tag_name", "description", "name", "created_at", "released_at", "upcoming_release",
     "author", "commit", "milestones", "commit_path", "tag_path", "assets", "evidences",
     "_links",

@@ -8,12 +8,13 @@ its tag.
 from __future__ import annotations
 
 import hashlib
+from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, paginate
+from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
 from hooks.testing.sim_state import hook_time, timestamp
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ def _commit(project: dict[str, Any], release: dict[str, Any]) -> dict[str, Any]:
     return {"id": sha, "short_id": sha[:8], "title": f"Release {release['tag_name']}"}
 
 
-def release_rest(sim: Simulator, release: dict[str, Any]) -> dict[str, Any]:
-    """A release as GET /projects/:id/releases/:tag_name answers it."""
+def release_rest(sim: Simulator, release: dict[str, Any], *, html: bool = False) -> dict[str, Any]:
+    """A release as GET /projects/:id/releases/:tag_name answers it; `html` adds the
+    description rendered (as include_html_description asks; here: escaped text)."""
     s = sim.state
     project = s.projects[release["project_id"]]
     web_url = project["web_url"]
@@ -77,7 +79,7 @@ def release_rest(sim: Simulator, release: dict[str, Any]) -> dict[str, Any]:
         for fmt in ("zip", "tar.gz", "tar.bz2", "tar")
     ]
     query = f"release_tag={quote(tag)}&scope=all"
-    return {
+    rest: dict[str, Any] = {
         "tag_name": tag,
         "description": release["description"],
         "name": release["name"],
@@ -117,6 +119,9 @@ def release_rest(sim: Simulator, release: dict[str, Any]) -> dict[str, Any]:
             "self": f"{web_url}/-/releases/{quote(tag)}",
         },
     }
+    if html:
+        rest["description_html"] = f"<p>{escape(release['description'])}</p>"
+    return rest
 
 
 def release_hook(sim: Simulator, release: dict[str, Any], action: str, uuid: str | None) -> None:
@@ -183,10 +188,12 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             key=lambda r: (r[order], r["id"]),
             reverse=q.get("sort", "desc") == "desc",
         )
-        return paginate(request, [release_rest(sim, r) for r in found])
+        html = flag(q.get("include_html_description"))
+        return paginate(request, [release_rest(sim, r, html=html) for r in found])
 
     async def get_release(request: web.Request, uid: int) -> web.Response:
-        return web.json_response(release_rest(sim, release_of(request)))
+        html = flag(request.query.get("include_html_description"))
+        return web.json_response(release_rest(sim, release_of(request), html=html))
 
     async def create_release(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)

@@ -60,6 +60,8 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             found = [p for p in found if p["visibility"] == q["visibility"]]
         if flag(q.get("archived")):  # no simulated project is archived
             found = []
+        if flag(q.get("owned")) or flag(q.get("starred")):  # nobody owns or stars a project
+            found = []
         order = q.get("order_by", "created_at")
         if order not in ("id", "name", "path", "created_at", "updated_at", "last_activity_at"):
             raise bad_request("order_by does not have a valid value")
