@@ -297,3 +297,19 @@ def test_editing_a_milestone_needs_at_least_one_field(
             "at least one parameter must be provided"
         },
     )
+
+
+def test_a_projects_issues_by_milestone_title_include_an_ancestors_same_titled_sprint(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    site = gl.projects.get("acme/web/site", lazy=True)
+    acme_sprint = sim.milestone("Sprint 3", owner="acme")
+    site.issues.create({"title": "Footer", "milestone_id": acme_sprint["id"]})
+
+    found = site.issues.list(milestone="Sprint 3", get_all=True)
+
+    assert sorted((i.title, i.milestone["group_id"]) for i in found) == [
+        ("Footer", acme_sprint["group_id"]),
+        ("Landing", sim.milestone("Sprint 3", owner="acme/web")["group_id"]),
+    ]
