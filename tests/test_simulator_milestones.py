@@ -313,3 +313,16 @@ def test_a_projects_issues_by_milestone_title_include_an_ancestors_same_titled_s
         ("Footer", acme_sprint["group_id"]),
         ("Landing", sim.milestone("Sprint 3", owner="acme/web")["group_id"]),
     ]
+
+
+def test_a_seed_repeating_a_title_within_a_project_and_its_group_is_refused() -> None:
+    seed = {
+        **TEAM_SEED,
+        "milestones": [
+            *TEAM_SEED["milestones"],
+            {"project": "acme/api", "title": "Sprint 3"},  # acme, its group, has one
+        ],
+    }
+
+    with pytest.raises(ValueError, match="already used by the project or its group"):
+        Simulator(seed)

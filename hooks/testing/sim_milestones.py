@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, between, body, flag
-from hooks.testing.sim_http import paginate as page
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    between,
+    body,
+    flag,
+    paginate,
+)
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -118,7 +127,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             found = s.milestones_of(project)
         else:
             found = [m for m in s.milestones.values() if m.get("project_id") == project["id"]]
-        return page(request, filtered(request, found))
+        return paginate(request, filtered(request, found))
 
     async def group_milestones(request: web.Request, uid: int) -> web.Response:
         group = api.group_of(request)
@@ -135,7 +144,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             for m in s.milestones.values()
             if m.get("group_id") in groups or m.get("project_id") in inside
         ]
-        return page(request, filtered(request, found))
+        return paginate(request, filtered(request, found))
 
     def owner_of(request: web.Request) -> dict[str, Any]:
         if "project" in request.match_info:
@@ -232,7 +241,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             and s.milestones[i["milestone_id"]]["title"] == m["title"]
         ]
         found.sort(key=lambda i: (_label_priority(sim, i), -i["id"]))
-        return page(request, [sim.issue_rest(i, scope=owner, basic=True) for i in found])
+        return paginate(request, [sim.issue_rest(i, scope=owner, basic=True) for i in found])
 
     p = f"{API}/projects/{{project}}/milestones"
     g = f"{API}/groups/{{group}}/milestones"

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hooks.events import MILESTONE_HOOK_FIELDS
-from hooks.testing import sim_commands, sim_hooks, sim_releases, sim_rest
+from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
 from hooks.testing.sim_faults import Faults, RequestRecord, middleware
 from hooks.testing.sim_http import json_errors
 from hooks.testing.sim_state import (
@@ -78,6 +78,12 @@ class Simulator:
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
+            owner = s.group(spec["group"]) if spec.get("group") else s.project(spec["project"])
+            if owner is not None and sim_milestones.title_taken(self, spec["title"], owner):
+                raise ValueError(
+                    f"milestone {spec['title']!r} of {spec.get('group') or spec['project']}: "
+                    "the title is already used by the project or its group (as GitLab refuses)"
+                )
             self._add_milestone(spec, today)
         for spec in seed.get("iterations") or []:
             iid = s.new_id("iteration")
