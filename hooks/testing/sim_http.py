@@ -70,9 +70,16 @@ def json_errors() -> Middleware:
     return errors
 
 
-def paginate(request: web.Request, items: list[Any], *, keyset: bool = False) -> web.Response:
+def paginate(
+    request: web.Request,
+    items: list[Any],
+    *,
+    keyset: bool = False,
+    shape: Callable[[Any], Any] | None = None,
+) -> web.Response:
     """One page of `items` with X-Page, X-Next-Page, X-Total and Link headers; `keyset` for the
-    lists GitLab pages by id on request (projects); other lists ignore `pagination=keyset`."""
+    lists GitLab pages by id on request (projects); other lists ignore `pagination=keyset`.
+    `shape` turns the page's items (only those) into their REST form."""
     q = request.query
     try:
         per_page = max(1, min(100, int(q.get("per_page", 20))))
@@ -84,10 +91,12 @@ def paginate(request: web.Request, items: list[Any], *, keyset: bool = False) ->
             raise ApiError(
                 405, {"error": "Keyset pagination is not yet available for this type of request"}
             )
-        return _keyset(request, items, per_page)
+        return _keyset(request, items, per_page, shape)
     total = len(items)
     pages = max(1, -(-total // per_page))
     chunk = items[(page - 1) * per_page : page * per_page]
+    if shape is not None:
+        chunk = [shape(item) for item in chunk]
     base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
 
     def link(p: int) -> str:
@@ -112,7 +121,9 @@ def paginate(request: web.Request, items: list[Any], *, keyset: bool = False) ->
     return web.json_response(chunk, headers=headers)
 
 
-def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Response:
+def _keyset(
+    request: web.Request, items: list[Any], per_page: int, shape: Callable[[Any], Any] | None
+) -> web.Response:
     """Keyset pagination by id: only a `next` Link (id_after/id_before), no totals, as GitLab."""
     q = request.query
     descending = q.get("sort", "desc") == "desc"  # GitLab lists default to descending
@@ -134,6 +145,8 @@ def _keyset(request: web.Request, items: list[Any], per_page: int) -> web.Respon
         query[cursor] = str(chunk[-1]["id"])
         base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
         headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
+    if shape is not None:
+        chunk = [shape(item) for item in chunk]
     return web.json_response(chunk, headers=headers)
 
 

@@ -37,8 +37,11 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         scope: dict[str, Any] | None = kw.pop("scope", None)
         found = IssueFilter(sim, uid).apply(request.query, issues, **kw)
         details = flag(request.query.get("with_labels_details"))
-        rest = [sim.issue_rest(i, scope=scope, label_details=details) for i in found]
-        return paginate(request, rest)
+
+        def shape(issue: dict[str, Any]) -> dict[str, Any]:
+            return sim.issue_rest(issue, scope=scope, label_details=details)
+
+        return paginate(request, found, shape=shape)
 
     async def project_issues(request: web.Request, uid: int) -> web.Response:
         project = api.project_of(request)

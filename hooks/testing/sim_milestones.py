@@ -241,7 +241,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
             and s.milestones[i["milestone_id"]]["title"] == m["title"]
         ]
         found.sort(key=lambda i: (_label_priority(sim, i), -i["id"]))
-        return paginate(request, [sim.issue_rest(i, scope=owner, basic=True) for i in found])
+        return paginate(request, found, shape=lambda i: sim.issue_rest(i, scope=owner, basic=True))
 
     p = f"{API}/projects/{{project}}/milestones"
     g = f"{API}/groups/{{group}}/milestones"
