@@ -32,10 +32,13 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     api = Api(sim)
 
     def listing(
-        request: web.Request, uid: int, issues: list[dict[str, Any]], **kw: Any
+        request: web.Request,
+        uid: int,
+        issues: list[dict[str, Any]],
+        scope: dict[str, Any] | None = None,
+        default_scope: str = "all",
     ) -> web.Response:
-        scope: dict[str, Any] | None = kw.pop("scope", None)
-        found = IssueFilter(sim, uid).apply(request.query, issues, **kw)
+        found = IssueFilter(sim, uid).apply(request.query, issues, default_scope=default_scope)
         details = flag(request.query.get("with_labels_details"))
 
         def shape(issue: dict[str, Any]) -> dict[str, Any]:

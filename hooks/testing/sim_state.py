@@ -4,19 +4,22 @@ Seed file format (YAML), every section optional; dates may be ISO dates or offse
 today such as '-14d' or '+3d':
 
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false}]
-    groups:     [{path: demo}, {path: demo/web}]     # a path with a slash is a subgroup
-    projects:   [{path: demo/product}, {path: demo/web/site}]
+    groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
+    projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
                  {project: demo/product, title: bug, description: "", priority: 1}]
     milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d},
                  {group: demo/web, title: Sprint 3, ...},    # same title, another owner
-                 {project: demo/product, title: v1.0, state: closed}]
+                 {project: demo/product, title: v1.0, state: closed, description: ""}]
+                # as in GitLab, a title may repeat across owners but not within a project
+                # and its direct group (such a seed is refused)
     iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
                 # `milestone` is the nearest milestone with that title (the project's, its
                 # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
-    releases:   [{project: demo/product, tag: v1.0, name: "1.0", milestones: [Sprint 3]}]
+    releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
+                  released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
 """
 
 from __future__ import annotations
