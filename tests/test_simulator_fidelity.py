@@ -436,3 +436,36 @@ def test_an_issue_event_in_a_subgroup_project_reaches_every_ancestor_groups_hook
     assert [d.event for d in deliveries(sim, top)] == ["Issue Hook"]
     assert [d.event for d in deliveries(sim, sub)] == ["Issue Hook"]
     assert deliveries(sim, sibling) == []
+
+
+# -- labels ------------------------------------------------------------------------------
+
+
+def test_python_gitlab_renames_a_label_and_its_issues_follow(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    gl, sim = team
+    label = gl.groups.get("acme", lazy=True).labels.get("bug")
+
+    label.new_name = "defect"
+    label.save()
+
+    assert sim.issue("acme/web/site", 1)["labels"] == ["defect", "feature"]
+    assert [lbl.name for lbl in gl.groups.get("acme", lazy=True).labels.list()] == [
+        "defect",
+        "feature",
+    ]
+
+
+def test_deleting_a_label_takes_it_off_its_issues(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    gl, sim = team
+
+    gl.projects.get("acme/api", lazy=True).labels.delete("api-only")
+
+    assert sim.issue("acme/api", 1)["labels"] == ["bug"]
+
+
+def test_a_project_cannot_edit_its_groups_label(team: tuple[gitlab.Gitlab, Simulator]) -> None:
+    r = call(team[1], "PUT", "/projects/acme%2Fapi/labels/bug", json={"color": "#000000"})
+
+    assert (r.status_code, r.json()) == (404, {"message": "404 Label Not Found"})

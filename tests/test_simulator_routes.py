@@ -364,6 +364,43 @@ ROUTES = [
         lambda gl, sim: api_project(gl).labels.get("api-only"),
     ),
     Route(
+        "PUT /projects/:id/labels/:label_id",
+        PROJECT_LABEL,
+        lambda gl, sim: raw(sim, "PUT", f"{P}/labels/api-only", json={"new_name": "api"}),
+    ),
+    Route(
+        "PUT /projects/:id/labels",  # the older form python-gitlab's label.save() uses
+        PROJECT_LABEL,
+        lambda gl, sim: raw(sim, "PUT", f"{P}/labels", json={"name": "api-only", "color": "#fff"}),
+    ),
+    Route(
+        "DELETE /projects/:id/labels/:label_id",
+        set(),
+        lambda gl, sim: deleted(lambda: api_project(gl).labels.delete("api-only")),
+    ),
+    Route(
+        "GET /groups/:id/labels",
+        GROUP_LABEL,
+        lambda gl, sim: acme(gl).labels.list(),
+    ),
+    Route(
+        "PUT /groups/:id/labels/:label_id",
+        GROUP_LABEL,
+        lambda gl, sim: raw(sim, "PUT", "/groups/acme/labels/bug", json={"color": "#000000"}),
+    ),
+    Route(
+        "PUT /groups/:id/labels",  # the older form python-gitlab's label.save() uses
+        GROUP_LABEL,
+        lambda gl, sim: raw(
+            sim, "PUT", "/groups/acme/labels", json={"name": "bug", "color": "#fff"}
+        ),
+    ),
+    Route(
+        "DELETE /groups/:id/labels/:label_id",
+        set(),
+        lambda gl, sim: deleted(lambda: acme(gl).labels.delete("bug")),
+    ),
+    Route(
         "GET /groups/:id/labels?with_counts=true",
         GROUP_LABEL | COUNTS,
         lambda gl, sim: gl.groups.get("acme", lazy=True).labels.list(with_counts=True),

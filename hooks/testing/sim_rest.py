@@ -1,5 +1,6 @@
-"""The REST API subset under /api/v4 that is not issues, notes, milestones, releases or hooks:
-users, projects, groups, labels and iterations, with GitLab's field names, statuses and
+"""The REST API subset under /api/v4 that is not issues, notes, milestones, releases, hooks or
+labels:
+users, projects, groups and iterations, with GitLab's field names, statuses and
 pagination. `add_routes` registers every REST module.
 """
 
@@ -9,20 +10,25 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing import sim_hooks, sim_issues, sim_milestones, sim_notes, sim_releases
+from hooks.testing import (
+    sim_hooks,
+    sim_issues,
+    sim_labels,
+    sim_milestones,
+    sim_notes,
+    sim_releases,
+)
 from hooks.testing.sim_http import (
     API,
     Api,
-    ApiError,
     Handler,
     bad_request,
     between,
-    body,
     flag,
     paginate,
     register,
 )
-from hooks.testing.sim_state import BASE_URL, text_color
+from hooks.testing.sim_state import BASE_URL
 
 if TYPE_CHECKING:
     from hooks.testing.simulator import Simulator
@@ -145,63 +151,6 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         found = between(q, found, "updated_at")
         return paginate(request, sorted(found, key=lambda i: (i["due_date"] or "", i["id"])))
 
-    # labels ------------------------------------------------------------------------
-
-    def labels_for(request: web.Request) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        q = request.query
-        if "project" in request.match_info:
-            project = api.project_of(request)
-            groups = set()
-            if flag(q.get("include_ancestor_groups", "true")):
-                groups = s.group_ids_of(project)
-            found = [
-                lbl
-                for lbl in s.labels.values()
-                if lbl["project_id"] == project["id"] or lbl["group_id"] in groups
-            ]
-            return found, project
-        group = api.group_of(request)
-        groups = {group["id"]}
-        if flag(q.get("include_ancestor_groups", "true")):
-            groups |= {g["id"] for g in s.ancestors(group)}
-        if flag(q.get("include_descendant_groups")):
-            groups |= {g["id"] for g in s.descendants(group)}
-        return [lbl for lbl in s.labels.values() if lbl["group_id"] in groups], group
-
-    async def list_labels(request: web.Request, uid: int) -> web.Response:
-        found, owner = labels_for(request)
-        if request.query.get("search"):
-            term = request.query["search"].lower()
-            found = [lbl for lbl in found if term in lbl["name"].lower()]
-        found = sorted(found, key=lambda lbl: (lbl["name"].lower(), lbl["id"]))
-        counts = flag(request.query.get("with_counts"))
-        return paginate(request, [label_rest(sim, lbl, owner, counts=counts) for lbl in found])
-
-    async def get_label(request: web.Request, uid: int) -> web.Response:
-        found, owner = labels_for(request)
-        ref = request.match_info["label"]
-        label = next((lbl for lbl in found if lbl["name"] == ref or str(lbl["id"]) == ref), None)
-        if label is None:
-            raise ApiError(404, {"message": "404 Label Not Found"})
-        return web.json_response(label_rest(sim, label, owner))
-
-    async def create_label(request: web.Request, uid: int) -> web.Response:
-        api.writable(uid)
-        data = await body(request)
-        existing, owner = labels_for(request)
-        for name in ("name", "color"):
-            if not data.get(name):
-                raise bad_request(f"{name} is missing")
-        if any(lbl["name"] == data["name"] for lbl in existing):
-            raise ApiError(409, {"message": "Label already exists"})
-        key = "project" if "namespace" in owner else "group"
-        path = owner["path_with_namespace"] if key == "project" else owner["full_path"]
-        spec = {key: path, "title": data["name"], "color": data["color"]}
-        spec["description"] = data.get("description")
-        spec["priority"] = data.get("priority")
-        label = sim._add_label(spec)
-        return web.json_response(label_rest(sim, label, owner), status=201)
-
     p = f"{API}/projects/{{project}}"
     g = f"{API}/groups/{{group}}"
     return [
@@ -215,12 +164,6 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         ("GET", f"{g}/subgroups", api.route(subgroups)),
         ("GET", f"{p}/iterations", api.route(iterations)),
         ("GET", f"{g}/iterations", api.route(iterations)),
-        ("GET", f"{p}/labels", api.route(list_labels)),
-        ("POST", f"{p}/labels", api.route(create_label)),
-        ("GET", f"{p}/labels/{{label}}", api.route(get_label)),
-        ("GET", f"{g}/labels", api.route(list_labels)),
-        ("POST", f"{g}/labels", api.route(create_label)),
-        ("GET", f"{g}/labels/{{label}}", api.route(get_label)),
     ]
 
 
@@ -263,43 +206,8 @@ def iteration_rest(sim: Simulator, iteration: dict[str, Any]) -> dict[str, Any]:
     return {**iteration, "state": state}
 
 
-def label_rest(
-    sim: Simulator, label: dict[str, Any], owner: dict[str, Any], *, counts: bool = False
-) -> dict[str, Any]:
-    """A label as the labels API answers it (doc/api/labels.md, doc/api/group_labels.md):
-    counts only with `with_counts=true`; `priority` and `is_project_label` for project labels."""
-    s = sim.state
-    rest: dict[str, Any] = {
-        "id": label["id"],
-        "name": label["name"],
-        "description": label["description"],
-        "description_html": label["description"] or "",
-        "text_color": text_color(label["color"]),
-        "color": label["color"],
-        "subscribed": False,
-    }
-    if "namespace" in owner:
-        rest["priority"] = label.get("priority")
-        rest["is_project_label"] = label["project_id"] is not None
-        projects = {owner["id"]}
-    else:
-        projects = {p["id"] for p in s.projects_under(owner)}
-    if counts:
-        on = [
-            i
-            for i in s.issues.values()
-            if i["project_id"] in projects
-            and label["name"] in i["labels"]
-            and s.label(label["name"], s.projects[i["project_id"]]) is label
-        ]
-        rest["open_issues_count"] = sum(1 for i in on if i["state"] == "opened")
-        rest["closed_issues_count"] = sum(1 for i in on if i["state"] == "closed")
-        rest["open_merge_requests_count"] = 0
-    return rest
-
-
 def add_routes(app: web.Application, sim: Simulator) -> None:
     """Register every REST route; handlers run under the simulator's lock."""
-    for module in (sim_issues, sim_notes, sim_milestones, sim_releases, sim_hooks):
+    for module in (sim_issues, sim_notes, sim_milestones, sim_releases, sim_hooks, sim_labels):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))
