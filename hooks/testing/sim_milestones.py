@@ -243,6 +243,10 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         found.sort(key=lambda i: (_label_priority(sim, i), -i["id"]))
         return paginate(request, found, shape=lambda i: sim.issue_rest(i, scope=owner, basic=True))
 
+    async def milestone_merge_requests(request: web.Request, uid: int) -> web.Response:
+        milestone_of(request)
+        return paginate(request, [])  # the simulator has no merge requests
+
     p = f"{API}/projects/{{project}}/milestones"
     g = f"{API}/groups/{{group}}/milestones"
     return [
@@ -252,12 +256,14 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
         ("PUT", f"{p}/{{mid:\\d+}}", api.route(edit_milestone)),
         ("DELETE", f"{p}/{{mid:\\d+}}", api.route(delete_milestone)),
         ("GET", f"{p}/{{mid:\\d+}}/issues", api.route(milestone_issues)),
+        ("GET", f"{p}/{{mid:\\d+}}/merge_requests", api.route(milestone_merge_requests)),
         ("GET", g, api.route(group_milestones)),
         ("POST", g, api.route(create_milestone)),
         ("GET", f"{g}/{{mid:\\d+}}", api.route(get_milestone)),
         ("PUT", f"{g}/{{mid:\\d+}}", api.route(edit_milestone)),
         ("DELETE", f"{g}/{{mid:\\d+}}", api.route(delete_milestone)),
         ("GET", f"{g}/{{mid:\\d+}}/issues", api.route(milestone_issues)),
+        ("GET", f"{g}/{{mid:\\d+}}/merge_requests", api.route(milestone_merge_requests)),
     ]
 
 
