@@ -13,6 +13,7 @@ import gitlab
 import pytest
 import requests
 
+from hooks.testing.sim_faults import Fault
 from hooks.testing.sim_webhooks import SentDelivery
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.conftest import FIXTURES
@@ -469,3 +470,31 @@ def test_a_project_cannot_edit_its_groups_label(team: tuple[gitlab.Gitlab, Simul
     r = call(team[1], "PUT", "/projects/acme%2Fapi/labels/bug", json={"color": "#000000"})
 
     assert (r.status_code, r.json()) == (404, {"message": "404 Label Not Found"})
+
+
+def test_a_throttled_request_answers_gitlabs_plain_text_429(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=1))
+    call(sim, "GET", "/user")
+
+    r = call(sim, "GET", "/user")
+
+    assert (r.status_code, r.headers["Content-Type"].split(";")[0], r.text) == (
+        429,
+        "text/plain",
+        "Retry later\n",
+    )
+    assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_an_injected_server_error_answers_gitlabs_json_500(
+    team: tuple[gitlab.Gitlab, Simulator],
+) -> None:
+    _gl, sim = team
+    sim.faults.add(Fault(path="/api/v4/user", error_rate=1.0, statuses=(500,)))
+
+    r = call(sim, "GET", "/user")
+
+    assert (r.status_code, r.json()) == (500, {"message": "500 Internal Server Error"})
