@@ -15,7 +15,7 @@ import requests
 
 from hooks.testing.sim_faults import Fault
 from hooks.testing.sim_webhooks import SentDelivery
-from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.simulator import Simulator
 from tests.conftest import FIXTURES
 from tests.sim_seed import TEAM_SEED
 
@@ -23,11 +23,10 @@ NOWHERE = "http://127.0.0.1:9/unreachable"
 
 
 @pytest.fixture
-def team() -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
+def gitlab_seed() -> dict[str, Any]:
+    """The team seed, plus a user whose token may read but not write."""
     viewer = {"username": "viewer", "token": "viewer-token", "read_only": True}
-    sim = Simulator({**TEAM_SEED, "users": [*TEAM_SEED["users"], viewer]})
-    with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
-        yield gl, sim
+    return {**TEAM_SEED, "users": [*TEAM_SEED["users"], viewer]}
 
 
 def call(sim: Simulator, method: str, path: str, token: str | None = "sim-token", **kw: Any) -> Any:
@@ -73,7 +72,8 @@ ERRORS = [
     [pytest.param(*row[1:], id=row[0]) for row in ERRORS],
 )
 def test_errors_are_json_bodies_shaped_like_gitlabs(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
     method: str,
     path: str,
     token: str | None,
@@ -81,7 +81,7 @@ def test_errors_are_json_bodies_shaped_like_gitlabs(
     status: int,
     answer: dict[str, Any],
 ) -> None:
-    r = call(team[1], method, path, token, json=payload)
+    r = call(gitlab_sim, method, path, token, json=payload)
 
     assert (r.status_code, r.headers["Content-Type"].split(";")[0], r.json()) == (
         status,
@@ -91,9 +91,9 @@ def test_errors_are_json_bodies_shaped_like_gitlabs(
 
 
 def test_an_unexpected_failure_answers_gitlabs_json_500(
-    team: tuple[gitlab.Gitlab, Simulator], monkeypatch: pytest.MonkeyPatch
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
 
     def broken(*_args: Any, **_kw: Any) -> dict[str, Any]:
         raise RuntimeError("boom")
@@ -108,9 +108,10 @@ def test_an_unexpected_failure_answers_gitlabs_json_500(
 
 
 def test_python_gitlab_gets_edits_and_deletes_an_issue_note(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
     issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
     note = issue.notes.create({"body": "First thought"})
 
@@ -124,8 +125,10 @@ def test_python_gitlab_gets_edits_and_deletes_an_issue_note(
     assert issue.notes.list() == []
 
 
-def test_python_gitlab_deletes_an_issue_link(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    gl, _sim = team
+def test_python_gitlab_deletes_an_issue_link(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    gl = gitlab_api
     issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
     issue.links.create({"target_project_id": "acme/web/site", "target_issue_iid": 1})
     [link] = issue.links.list()
@@ -136,9 +139,10 @@ def test_python_gitlab_deletes_an_issue_link(team: tuple[gitlab.Gitlab, Simulato
 
 
 def test_a_link_is_listed_from_both_issues_with_the_type_seen_from_each(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
     api_issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
     site_issue = gl.projects.get("acme/web/site", lazy=True).issues.get(1)
 
@@ -150,8 +154,8 @@ def test_a_link_is_listed_from_both_issues_with_the_type_seen_from_each(
     assert [link.link_type for link in site_issue.links.list()] == ["is_blocked_by"]
 
 
-def test_python_gitlab_deletes_an_issue(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    gl, _sim = team
+def test_python_gitlab_deletes_an_issue(gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator) -> None:
+    gl = gitlab_api
     project = gl.projects.get("acme/api", lazy=True)
 
     project.issues.delete(3)
@@ -161,8 +165,10 @@ def test_python_gitlab_deletes_an_issue(team: tuple[gitlab.Gitlab, Simulator]) -
     assert missing.value.response_code == 404
 
 
-def test_python_gitlab_lists_projects_and_groups(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    gl, _sim = team
+def test_python_gitlab_lists_projects_and_groups(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    gl = gitlab_api
 
     projects = sorted(p.path_with_namespace for p in gl.projects.list(get_all=True))
     groups = {g.full_path: g.parent_id for g in gl.groups.list(get_all=True)}
@@ -176,9 +182,10 @@ def test_python_gitlab_lists_projects_and_groups(team: tuple[gitlab.Gitlab, Simu
 
 
 def test_python_gitlab_creates_a_release_with_milestones(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
     project = gl.projects.get("acme/api", lazy=True)
 
     project.releases.create(
@@ -191,9 +198,10 @@ def test_python_gitlab_creates_a_release_with_milestones(
 
 
 def test_creating_a_release_sends_the_release_hook_to_project_and_group_hooks(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     project_hook = sim.add_hook(NOWHERE, project="acme/api")
     group_hook = sim.add_hook(NOWHERE, group="acme")
 
@@ -214,9 +222,10 @@ def test_creating_a_release_sends_the_release_hook_to_project_and_group_hooks(
 
 
 def test_editing_and_deleting_a_release_send_update_and_delete_hooks(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, project="acme/api")
     releases = gl.projects.get("acme/api", lazy=True).releases
     release = releases.get("v1.0")
@@ -230,11 +239,12 @@ def test_editing_and_deleting_a_release_send_update_and_delete_hooks(
 
 
 def test_the_release_service_reads_a_release_hook_the_simulator_sends(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
     from hooks.events import ReleaseEvent, parse_event
 
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, project="acme/api")
     gl.projects.get("acme/api", lazy=True).releases.create({"tag_name": "v3.0", "ref": "main"})
     [delivery] = deliveries(sim, hook)
@@ -247,8 +257,10 @@ def test_the_release_service_reads_a_release_hook_the_simulator_sends(
 # -- documented fields ------------------------------------------------------------------
 
 
-def test_a_closed_issue_names_who_closed_it(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    _gl, sim = team
+def test_a_closed_issue_names_who_closed_it(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    sim = gitlab_sim
     call(sim, "PUT", "/projects/acme%2Fapi/issues/1", "alice-token", json={"state_event": "close"})
 
     issue = call(sim, "GET", "/projects/acme%2Fapi/issues/1").json()
@@ -258,18 +270,20 @@ def test_a_closed_issue_names_who_closed_it(team: tuple[gitlab.Gitlab, Simulator
 
 
 def test_task_completion_status_counts_the_description_checklist(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    issue = call(team[1], "GET", "/projects/acme%2Fapi/issues/3").json()
+    issue = call(gitlab_sim, "GET", "/projects/acme%2Fapi/issues/3").json()
 
     assert issue["task_completion_status"] == {"count": 2, "completed_count": 1}
     assert issue["has_tasks"] is True
 
 
 def test_references_are_relative_to_the_project_or_group_asked(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     in_project = call(sim, "GET", "/projects/acme%2Fweb%2Fsite/issues").json()[0]
     in_group = call(sim, "GET", "/groups/acme/issues?search=Landing").json()[0]
 
@@ -278,8 +292,10 @@ def test_references_are_relative_to_the_project_or_group_asked(
     assert in_group["references"]["full"] == "acme/web/site#1"
 
 
-def test_a_label_answers_its_text_colour_and_counts(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    labels = call(team[1], "GET", "/groups/acme/labels?with_counts=true").json()
+def test_a_label_answers_its_text_colour_and_counts(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    labels = call(gitlab_sim, "GET", "/groups/acme/labels?with_counts=true").json()
 
     bug = next(lbl for lbl in labels if lbl["name"] == "bug")
     feature = next(lbl for lbl in labels if lbl["name"] == "feature")
@@ -289,25 +305,29 @@ def test_a_label_answers_its_text_colour_and_counts(team: tuple[gitlab.Gitlab, S
 
 
 def test_a_project_label_is_marked_and_carries_its_priority(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    labels = call(team[1], "GET", "/projects/acme%2Fapi/labels").json()
+    labels = call(gitlab_sim, "GET", "/projects/acme%2Fapi/labels").json()
 
     marks = {lbl["name"]: (lbl["is_project_label"], lbl["priority"]) for lbl in labels}
     assert marks == {"api-only": (True, 1), "bug": (False, None), "feature": (False, None)}
 
 
-def test_a_milestone_tells_whether_it_expired(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    found = call(team[1], "GET", "/projects/acme%2Fapi/milestones?state=closed").json()
+def test_a_milestone_tells_whether_it_expired(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    found = call(gitlab_sim, "GET", "/projects/acme%2Fapi/milestones?state=closed").json()
 
     assert [(m["title"], m["expired"]) for m in found] == [("v1.0", True)]
     assert found[0]["web_url"].endswith("/acme/api/-/milestones/1")
 
 
 def test_a_single_issue_is_subscribed_for_its_participants_only(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     path = "/projects/acme%2Fapi/issues/1"
 
     assignee = call(sim, "GET", path, "alice-token").json()
@@ -326,9 +346,10 @@ def shape(value: Any) -> Any:
 
 
 def test_the_release_hook_has_the_shape_of_gitlabs_documented_example(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, project="acme/api")
     documented = json.loads((FIXTURES / "release_create.json").read_text())
     gl.projects.get("acme/api", lazy=True).releases.create({"tag_name": "v4.0", "ref": "main"})
@@ -343,9 +364,10 @@ def test_the_release_hook_has_the_shape_of_gitlabs_documented_example(
 
 
 def test_the_project_milestone_hook_has_the_shape_of_gitlabs_documented_example(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, project="acme/api")
     documented = json.loads((FIXTURES / "milestone_create.json").read_text())
     gl.projects.get("acme/api", lazy=True).milestones.create({"title": "v5.0"})
@@ -391,14 +413,15 @@ def accepting() -> Iterator[str]:
 
 @pytest.mark.parametrize(("trigger", "project", "status", "outcome"), TEST_DELIVERIES)
 def test_a_test_delivery_sends_a_sample_of_the_triggers_event(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
     accepting: str,
     trigger: str,
     project: str,
     status: int,
     outcome: str,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     hook = sim.add_hook(accepting, project=project)
 
     r = call(sim, "POST", f"/projects/{project.replace('/', '%2F')}/hooks/{hook}/test/{trigger}")
@@ -411,9 +434,10 @@ def test_a_test_delivery_sends_a_sample_of_the_triggers_event(
 
 
 def test_an_issue_test_delivery_has_the_shape_of_gitlabs_issue_hook(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     hook = sim.add_hook(NOWHERE, project="acme/api")
     documented = json.loads((FIXTURES / "issue_open.json").read_text())
 
@@ -425,9 +449,10 @@ def test_an_issue_test_delivery_has_the_shape_of_gitlabs_issue_hook(
 
 
 def test_an_issue_event_in_a_subgroup_project_reaches_every_ancestor_groups_hooks(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     top = sim.add_hook(NOWHERE, group="acme")
     sub = sim.add_hook(NOWHERE, group="acme/web")
     sibling = sim.add_hook(NOWHERE, group="acme/mobile")
@@ -443,9 +468,10 @@ def test_an_issue_event_in_a_subgroup_project_reaches_every_ancestor_groups_hook
 
 
 def test_python_gitlab_renames_a_label_and_its_issues_follow(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     label = gl.groups.get("acme", lazy=True).labels.get("bug")
 
     label.new_name = "defect"
@@ -458,24 +484,29 @@ def test_python_gitlab_renames_a_label_and_its_issues_follow(
     ]
 
 
-def test_deleting_a_label_takes_it_off_its_issues(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    gl, sim = team
+def test_deleting_a_label_takes_it_off_its_issues(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    gl, sim = gitlab_api, gitlab_sim
 
     gl.projects.get("acme/api", lazy=True).labels.delete("api-only")
 
     assert sim.issue("acme/api", 1)["labels"] == ["bug"]
 
 
-def test_a_project_cannot_edit_its_groups_label(team: tuple[gitlab.Gitlab, Simulator]) -> None:
-    r = call(team[1], "PUT", "/projects/acme%2Fapi/labels/bug", json={"color": "#000000"})
+def test_a_project_cannot_edit_its_groups_label(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    r = call(gitlab_sim, "PUT", "/projects/acme%2Fapi/labels/bug", json={"color": "#000000"})
 
     assert (r.status_code, r.json()) == (404, {"message": "404 Label Not Found"})
 
 
 def test_a_throttled_request_answers_gitlabs_plain_text_429(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=1))
     call(sim, "GET", "/user")
 
@@ -490,9 +521,10 @@ def test_a_throttled_request_answers_gitlabs_plain_text_429(
 
 
 def test_an_injected_server_error_answers_gitlabs_json_500(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     sim.faults.add(Fault(path="/api/v4/user", error_rate=1.0, statuses=(500,)))
 
     r = call(sim, "GET", "/user")

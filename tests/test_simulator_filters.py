@@ -6,14 +6,13 @@ seed (tests/sim_seed.py). Issues are named by their full reference.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import gitlab
 import pytest
 import requests
 
-from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.simulator import Simulator
 from tests.sim_seed import TEAM_SEED
 
 API1, API2, API3 = "acme/api#1", "acme/api#2", "acme/api#3"
@@ -174,12 +173,10 @@ GROUP_FILTERS = [  # doc/api/groups.md "List groups", "List subgroups"
 ]
 
 
-@pytest.fixture(scope="module")
-def team() -> Iterator[Simulator]:
-    """One simulator for the whole table: every row only reads."""
-    sim = Simulator(TEAM_SEED)
-    with SimulatorThread(sim):
-        yield sim
+@pytest.fixture
+def gitlab_seed() -> dict[str, Any]:
+    """The simulator's fixtures load the team seed (subgroups, same-titled sprints)."""
+    return TEAM_SEED
 
 
 def get(sim: Simulator, path: str, token: str = "sim-token") -> Any:
@@ -206,18 +203,18 @@ def owners(sim: Simulator, milestones: list[dict[str, Any]]) -> list[tuple[str, 
 
 @pytest.mark.parametrize(("query", "expected"), ISSUE_FILTERS, ids=[q for q, _ in ISSUE_FILTERS])
 def test_each_issue_filter_returns_what_the_docs_say(
-    team: Simulator, query: str, expected: list[str]
+    gitlab_sim: Simulator, query: str, expected: list[str]
 ) -> None:
-    found = get(team, f"/groups/acme/issues?{query}")
+    found = get(gitlab_sim, f"/groups/acme/issues?{query}")
 
     assert sorted(i["references"]["full"] for i in found) == sorted(expected)
 
 
 @pytest.mark.parametrize(("query", "titles"), ORDERS, ids=[q for q, _ in ORDERS])
 def test_each_issue_order_sorts_as_the_docs_say(
-    team: Simulator, query: str, titles: list[str]
+    gitlab_sim: Simulator, query: str, titles: list[str]
 ) -> None:
-    found = get(team, f"/groups/acme/issues?{query}")
+    found = get(gitlab_sim, f"/groups/acme/issues?{query}")
 
     assert [i["title"] for i in found] == titles
 
@@ -226,46 +223,46 @@ def test_each_issue_order_sorts_as_the_docs_say(
     ("path", "expected"), MILESTONE_FILTERS, ids=[p for p, _ in MILESTONE_FILTERS]
 )
 def test_each_milestone_filter_returns_what_the_docs_say(
-    team: Simulator, path: str, expected: list[tuple[str, str]]
+    gitlab_sim: Simulator, path: str, expected: list[tuple[str, str]]
 ) -> None:
-    assert owners(team, get(team, path)) == sorted(expected)
+    assert owners(gitlab_sim, get(gitlab_sim, path)) == sorted(expected)
 
 
 @pytest.mark.parametrize(
     ("path", "titles"), ITERATION_FILTERS, ids=[p for p, _ in ITERATION_FILTERS]
 )
 def test_each_iteration_filter_returns_what_the_docs_say(
-    team: Simulator, path: str, titles: list[str]
+    gitlab_sim: Simulator, path: str, titles: list[str]
 ) -> None:
-    found = get(team, path)
+    found = get(gitlab_sim, path)
 
     assert [i["title"] for i in found] == titles
 
 
 @pytest.mark.parametrize(("path", "names"), LABEL_FILTERS, ids=[p for p, _ in LABEL_FILTERS])
 def test_each_label_filter_returns_what_the_docs_say(
-    team: Simulator, path: str, names: list[str]
+    gitlab_sim: Simulator, path: str, names: list[str]
 ) -> None:
-    assert [lbl["name"] for lbl in get(team, path)] == names
+    assert [lbl["name"] for lbl in get(gitlab_sim, path)] == names
 
 
-def test_iterations_answer_gitlabs_state_numbers(team: Simulator) -> None:
-    found = get(team, "/groups/acme/iterations")
+def test_iterations_answer_gitlabs_state_numbers(gitlab_sim: Simulator) -> None:
+    found = get(gitlab_sim, "/groups/acme/iterations")
 
     assert [(i["title"], i["state"]) for i in found] == [("It 1", 3), ("It 2", 2), ("It 3", 1)]
 
 
-def test_the_issues_of_everyone_default_to_the_callers_own(team: Simulator) -> None:
+def test_the_issues_of_everyone_default_to_the_callers_own(gitlab_sim: Simulator) -> None:
     # GET /issues: scope defaults to created_by_me (the seed's unnamed authors are the bot).
-    mine = get(team, "/issues")
-    assigned = get(team, "/issues?scope=assigned_to_me", token="alice-token")
+    mine = get(gitlab_sim, "/issues")
+    assigned = get(gitlab_sim, "/issues?scope=assigned_to_me", token="alice-token")
 
     assert sorted(i["references"]["full"] for i in mine) == [APP, SITE]
     assert [i["references"]["full"] for i in assigned] == [API1]
 
 
-def test_with_labels_details_answers_labels_as_objects(team: Simulator) -> None:
-    [issue] = get(team, "/projects/acme%2Fapi/issues?iids[]=1&with_labels_details=true")
+def test_with_labels_details_answers_labels_as_objects(gitlab_sim: Simulator) -> None:
+    [issue] = get(gitlab_sim, "/projects/acme%2Fapi/issues?iids[]=1&with_labels_details=true")
 
     assert [label["name"] for label in issue["labels"]] == ["api-only", "bug"]  # by title
     bug = issue["labels"][1]
@@ -274,10 +271,10 @@ def test_with_labels_details_answers_labels_as_objects(team: Simulator) -> None:
 
 
 def test_a_negated_filter_the_simulator_does_not_model_is_refused_not_ignored(
-    team: Simulator,
+    gitlab_sim: Simulator,
 ) -> None:
     r = requests.get(
-        f"{team.url}/api/v4/groups/acme/issues?not[epic_id]=3",
+        f"{gitlab_sim.url}/api/v4/groups/acme/issues?not[epic_id]=3",
         headers={"PRIVATE-TOKEN": "sim-token"},
         timeout=5,
     )
@@ -288,9 +285,9 @@ def test_a_negated_filter_the_simulator_does_not_model_is_refused_not_ignored(
     )
 
 
-def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) -> None:
+def test_milestone_id_takes_only_the_documented_timebox_values(gitlab_sim: Simulator) -> None:
     r = requests.get(
-        f"{team.url}/api/v4/groups/acme/issues?milestone_id=1",
+        f"{gitlab_sim.url}/api/v4/groups/acme/issues?milestone_id=1",
         headers={"PRIVATE-TOKEN": "sim-token"},
         timeout=5,
     )
@@ -298,8 +295,10 @@ def test_milestone_id_takes_only_the_documented_timebox_values(team: Simulator) 
     assert (r.status_code, r.json()) == (400, {"error": "milestone_id does not have a valid value"})
 
 
-def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(team: Simulator) -> None:
-    with gitlab.Gitlab(team.url, private_token="sim-token") as gl:
+def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(
+    gitlab_sim: Simulator,
+) -> None:
+    with gitlab.Gitlab(gitlab_sim.url, private_token="sim-token") as gl:
         group = gl.groups.get("acme", lazy=True)
         negated = group.issues.list(**{"not": {"labels": "bug"}}, get_all=True)
         picked = group.issues.list(iids=[2, 3], get_all=True)
@@ -310,21 +309,21 @@ def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(team: Si
 
 @pytest.mark.parametrize(("path", "paths"), PROJECT_FILTERS, ids=[p for p, _ in PROJECT_FILTERS])
 def test_each_project_filter_returns_what_the_docs_say(
-    team: Simulator, path: str, paths: list[str]
+    gitlab_sim: Simulator, path: str, paths: list[str]
 ) -> None:
-    assert [p["path_with_namespace"] for p in get(team, path)] == paths
+    assert [p["path_with_namespace"] for p in get(gitlab_sim, path)] == paths
 
 
 @pytest.mark.parametrize(("path", "paths"), GROUP_FILTERS, ids=[p for p, _ in GROUP_FILTERS])
 def test_each_group_filter_returns_what_the_docs_say(
-    team: Simulator, path: str, paths: list[str]
+    gitlab_sim: Simulator, path: str, paths: list[str]
 ) -> None:
-    assert [g["full_path"] for g in get(team, path)] == paths
+    assert [g["full_path"] for g in get(gitlab_sim, path)] == paths
 
 
-def test_include_html_description_adds_the_rendered_release_notes(team: Simulator) -> None:
-    plain = get(team, "/projects/acme%2Fapi/releases/v1.0")
-    rendered = get(team, "/projects/acme%2Fapi/releases/v1.0?include_html_description=true")
+def test_include_html_description_adds_the_rendered_release_notes(gitlab_sim: Simulator) -> None:
+    plain = get(gitlab_sim, "/projects/acme%2Fapi/releases/v1.0")
+    rendered = get(gitlab_sim, "/projects/acme%2Fapi/releases/v1.0?include_html_description=true")
 
     assert "description_html" not in plain
     assert set(rendered) - set(plain) == {"description_html"}

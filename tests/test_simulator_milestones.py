@@ -3,7 +3,6 @@ see their ancestors' milestones, and milestone webhooks go where GitLab sends th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import gitlab
@@ -12,17 +11,16 @@ import requests
 
 from hooks.events import MilestoneEvent, parse_event
 from hooks.testing.sim_webhooks import SentDelivery
-from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.simulator import Simulator
 from tests.sim_seed import TEAM_SEED
 
 NOWHERE = "http://127.0.0.1:9/unreachable"
 
 
 @pytest.fixture
-def team() -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
-    sim = Simulator(TEAM_SEED)
-    with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
-        yield gl, sim
+def gitlab_seed() -> dict[str, Any]:
+    """The simulator's fixtures load the team seed (subgroups, same-titled sprints)."""
+    return TEAM_SEED
 
 
 def get(sim: Simulator, path: str) -> Any:
@@ -52,9 +50,10 @@ def issue_url(gl: gitlab.Gitlab, project: str, iid: int) -> str:
 
 
 def test_a_seed_declares_same_titled_sprints_in_several_groups_and_a_project(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
 
     sprints = [m for m in sim.state.milestones.values() if m["title"] == "Sprint 3"]
 
@@ -66,9 +65,10 @@ def test_a_seed_declares_same_titled_sprints_in_several_groups_and_a_project(
 
 
 def test_a_project_lists_only_its_own_milestones_by_default(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
 
     found = gl.projects.get("acme/mobile/app", lazy=True).milestones.list()
 
@@ -76,9 +76,10 @@ def test_a_project_lists_only_its_own_milestones_by_default(
 
 
 def test_include_ancestors_adds_the_milestones_of_every_ancestor_group(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
 
     found = gl.projects.get("acme/web/site", lazy=True).milestones.list(include_ancestors=True)
 
@@ -89,9 +90,10 @@ def test_include_ancestors_adds_the_milestones_of_every_ancestor_group(
 
 
 def test_a_seed_issue_gets_the_nearest_milestone_of_that_title(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
 
     site = sim.issue("acme/web/site", 1)["milestone"]
     app = sim.issue("acme/mobile/app", 1)["milestone"]
@@ -100,9 +102,10 @@ def test_a_seed_issue_gets_the_nearest_milestone_of_that_title(
 
 
 def test_issues_filtered_by_milestone_title_include_every_owners_same_titled_milestone(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    found = get(team[1], "/groups/acme/issues?milestone=Sprint%203")
+    found = get(gitlab_sim, "/groups/acme/issues?milestone=Sprint%203")
 
     assert sorted(i["references"]["full"] for i in found) == [
         "acme/api#1",
@@ -113,9 +116,10 @@ def test_issues_filtered_by_milestone_title_include_every_owners_same_titled_mil
 
 
 def test_a_group_milestones_issues_are_its_own_projects_issues_with_that_title(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
     acme = gl.groups.get("acme", lazy=True)
     web = gl.groups.get("acme/web", lazy=True)
 
@@ -128,9 +132,10 @@ def test_a_group_milestones_issues_are_its_own_projects_issues_with_that_title(
 
 
 def test_a_project_milestones_issues_are_that_projects_issues_with_that_title(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
     project = gl.projects.get("acme/mobile/app", lazy=True)
 
     sprint = project.milestones.list()[0]
@@ -139,9 +144,10 @@ def test_a_project_milestones_issues_are_that_projects_issues_with_that_title(
 
 
 def test_a_title_already_used_by_the_project_or_its_direct_group_is_refused(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
 
     with pytest.raises(gitlab.GitlabCreateError) as refused:
         gl.projects.get("acme/web/site", lazy=True).milestones.create({"title": "Sprint 3"})
@@ -154,9 +160,10 @@ def test_a_title_already_used_by_the_project_or_its_direct_group_is_refused(
 
 
 def test_a_group_may_not_reuse_a_title_of_one_of_its_projects(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
 
     with pytest.raises(gitlab.GitlabCreateError) as refused:
         gl.groups.get("acme/mobile", lazy=True).milestones.create({"title": "Sprint 3"})
@@ -165,9 +172,10 @@ def test_a_group_may_not_reuse_a_title_of_one_of_its_projects(
 
 
 def test_the_same_title_is_accepted_in_unrelated_owners(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, _sim = team
+    gl = gitlab_api
 
     gl.projects.get("acme/api", lazy=True).milestones.create({"title": "Sprint 4"})
     gl.groups.get("acme/web", lazy=True).milestones.create({"title": "Sprint 4"})
@@ -180,9 +188,10 @@ def test_the_same_title_is_accepted_in_unrelated_owners(
 
 
 def test_a_group_milestone_event_goes_to_the_group_and_its_ancestors_hooks_without_a_project(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     parent = sim.add_hook(NOWHERE, group="acme")
     own = sim.add_hook(NOWHERE, group="acme/web")
     project = sim.add_hook(NOWHERE, project="acme/web/site")
@@ -203,9 +212,10 @@ def test_a_group_milestone_event_goes_to_the_group_and_its_ancestors_hooks_witho
 
 
 def test_a_project_milestone_event_carries_the_project_to_project_and_group_hooks(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     project_hook = sim.add_hook(NOWHERE, project="acme/api")
     group_hook = sim.add_hook(NOWHERE, group="acme")
 
@@ -218,9 +228,10 @@ def test_a_project_milestone_event_carries_the_project_to_project_and_group_hook
 
 
 def test_closing_reopening_and_deleting_a_milestone_send_their_actions(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, group="acme")
     milestones = gl.groups.get("acme", lazy=True).milestones
     sprint = milestones.list(title="Sprint 3")[0]
@@ -235,9 +246,10 @@ def test_closing_reopening_and_deleting_a_milestone_send_their_actions(
 
 
 def test_the_service_reads_a_group_milestone_event_without_a_project(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     hook = sim.add_hook(NOWHERE, group="acme")
     gl.groups.get("acme", lazy=True).milestones.create({"title": "Q4"})
     [delivery] = deliveries(sim, hook)
@@ -248,9 +260,10 @@ def test_the_service_reads_a_group_milestone_event_without_a_project(
 
 
 def test_a_dump_keeps_which_same_titled_milestone_an_issue_has(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     acme_sprint = next(
         m for m in sim.state.milestones.values() if m["title"] == "Sprint 3" and m["group_id"] == 1
     )
@@ -268,9 +281,10 @@ def test_a_dump_keeps_which_same_titled_milestone_an_issue_has(
 
 
 def test_the_test_helper_picks_a_same_titled_milestone_by_owner(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
 
     picked = sim.milestone("Sprint 3", owner="acme/mobile/app")
 
@@ -278,9 +292,10 @@ def test_the_test_helper_picks_a_same_titled_milestone_by_owner(
 
 
 def test_editing_a_milestone_needs_at_least_one_field(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     sprint = sim.milestone("Sprint 3", owner="acme")
 
     r = requests.put(
@@ -300,9 +315,10 @@ def test_editing_a_milestone_needs_at_least_one_field(
 
 
 def test_a_projects_issues_by_milestone_title_include_an_ancestors_same_titled_sprint(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
     site = gl.projects.get("acme/web/site", lazy=True)
     acme_sprint = sim.milestone("Sprint 3", owner="acme")
     site.issues.create({"title": "Footer", "milestone_id": acme_sprint["id"]})

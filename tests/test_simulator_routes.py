@@ -8,7 +8,7 @@ route, the way a team would use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 import requests
 from gitlab.base import RESTObject
 
-from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.simulator import Simulator
 from tests.sim_seed import TEAM_SEED
 
 # -- the documented fields -------------------------------------------------------------
@@ -117,10 +117,9 @@ class Route:
 
 
 @pytest.fixture
-def team(tmp_path: Any) -> Iterator[tuple[gitlab.Gitlab, Simulator]]:
-    sim = Simulator(TEAM_SEED)
-    with SimulatorThread(sim), gitlab.Gitlab(sim.url, private_token="sim-token") as gl:
-        yield gl, sim
+def gitlab_seed() -> dict[str, Any]:
+    """The simulator's fixtures load the team seed (subgroups, same-titled sprints)."""
+    return TEAM_SEED
 
 
 def raw(sim: Simulator, method: str, path: str, **kwargs: Any) -> Any:
@@ -553,9 +552,9 @@ def as_dict(answer: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("row", ROUTES, ids=[r.route for r in ROUTES])
 def test_each_route_answers_the_fields_gitlab_documents(
-    team: tuple[gitlab.Gitlab, Simulator], row: Route
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator, row: Route
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
 
     answer = as_dict(row.call(gl, sim))
 
@@ -567,9 +566,9 @@ def test_each_route_answers_the_fields_gitlab_documents(
 
 @pytest.mark.parametrize("row", EMPTY_ROUTES, ids=[r.route for r in EMPTY_ROUTES])
 def test_a_list_of_what_the_simulator_does_not_model_is_empty(
-    team: tuple[gitlab.Gitlab, Simulator], row: Route
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator, row: Route
 ) -> None:
-    gl, sim = team
+    gl, sim = gitlab_api, gitlab_sim
 
     assert row.call(gl, sim) == []
 
@@ -612,9 +611,10 @@ _PARAMS = {
 
 
 def test_an_issue_links_two_ends_have_the_issue_basic_fields(
-    team: tuple[gitlab.Gitlab, Simulator],
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
 ) -> None:
-    _gl, sim = team
+    sim = gitlab_sim
     answer = raw(
         sim, "POST", f"{P}/issues/1/links", json={"target_project_id": 2, "target_issue_iid": 1}
     )
