@@ -296,12 +296,12 @@ def test_milestone_id_takes_only_the_documented_timebox_values(gitlab_sim: Simul
 
 
 def test_python_gitlab_sends_not_and_iids_filters_the_simulator_applies(
-    gitlab_sim: Simulator,
+    gitlab_api: gitlab.Gitlab,
 ) -> None:
-    with gitlab.Gitlab(gitlab_sim.url, private_token="sim-token") as gl:
-        group = gl.groups.get("acme", lazy=True)
-        negated = group.issues.list(**{"not": {"labels": "bug"}}, get_all=True)
-        picked = group.issues.list(iids=[2, 3], get_all=True)
+    group = gitlab_api.groups.get("acme", lazy=True)
+
+    negated = group.issues.list(**{"not": {"labels": "bug"}}, get_all=True)
+    picked = group.issues.list(iids=[2, 3], get_all=True)
 
     assert sorted(i.references["full"] for i in negated) == [API2, API3]
     assert sorted(i.references["full"] for i in picked) == [API2, API3]
