@@ -107,21 +107,33 @@ def test_an_unexpected_failure_answers_gitlabs_json_500(
 # -- routes python-gitlab calls ----------------------------------------------------------
 
 
-def test_python_gitlab_gets_edits_and_deletes_an_issue_note(
-    gitlab_api: gitlab.Gitlab,
-    gitlab_sim: Simulator,
-) -> None:
-    gl = gitlab_api
+def noted_issue(gl: gitlab.Gitlab) -> tuple[Any, Any]:
     issue = gl.projects.get("acme/api", lazy=True).issues.get(1)
-    note = issue.notes.create({"body": "First thought"})
+    return issue, issue.notes.create({"body": "First thought"})
+
+
+def test_python_gitlab_gets_an_issue_note(gitlab_api: gitlab.Gitlab) -> None:
+    issue, note = noted_issue(gitlab_api)
 
     fetched = issue.notes.get(note.id)
-    fetched.body = "Second thought"
-    fetched.save()
-    after_edit = [n.body for n in issue.notes.list()]
-    fetched.delete()
 
-    assert after_edit == ["Second thought"]
+    assert (fetched.body, fetched.noteable_iid, fetched.system) == ("First thought", 1, False)
+
+
+def test_python_gitlab_edits_an_issue_note(gitlab_api: gitlab.Gitlab) -> None:
+    issue, note = noted_issue(gitlab_api)
+
+    note.body = "Second thought"
+    note.save()
+
+    assert [n.body for n in issue.notes.list()] == ["Second thought"]
+
+
+def test_python_gitlab_deletes_an_issue_note(gitlab_api: gitlab.Gitlab) -> None:
+    issue, note = noted_issue(gitlab_api)
+
+    note.delete()
+
     assert issue.notes.list() == []
 
 
@@ -292,16 +304,25 @@ def test_references_are_relative_to_the_project_or_group_asked(
     assert in_group["references"]["full"] == "acme/web/site#1"
 
 
-def test_a_label_answers_its_text_colour_and_counts(
-    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
-) -> None:
-    labels = call(gitlab_sim, "GET", "/groups/acme/labels?with_counts=true").json()
+def group_labels(sim: Simulator) -> dict[str, dict[str, Any]]:
+    found = call(sim, "GET", "/groups/acme/labels?with_counts=true").json()
+    return {label["name"]: label for label in found}
 
-    bug = next(lbl for lbl in labels if lbl["name"] == "bug")
-    feature = next(lbl for lbl in labels if lbl["name"] == "feature")
-    assert (bug["text_color"], feature["text_color"]) == ("#FFFFFF", "#333333")
-    assert (bug["open_issues_count"], bug["closed_issues_count"]) == (3, 0)
-    assert (feature["open_issues_count"], feature["closed_issues_count"]) == (1, 1)
+
+def test_a_label_answers_a_text_colour_readable_on_its_colour(gitlab_sim: Simulator) -> None:
+    labels = group_labels(gitlab_sim)
+
+    assert (labels["bug"]["text_color"], labels["feature"]["text_color"]) == ("#FFFFFF", "#333333")
+
+
+def test_a_label_counts_its_open_and_closed_issues_with_counts(gitlab_sim: Simulator) -> None:
+    labels = group_labels(gitlab_sim)
+
+    assert (labels["bug"]["open_issues_count"], labels["bug"]["closed_issues_count"]) == (3, 0)
+    assert (labels["feature"]["open_issues_count"], labels["feature"]["closed_issues_count"]) == (
+        1,
+        1,
+    )
 
 
 def test_a_project_label_is_marked_and_carries_its_priority(
