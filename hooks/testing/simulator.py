@@ -592,10 +592,11 @@ class Simulator:
         A project milestone goes to the project's hooks (and its groups'), with the project's
         hook attributes. A group milestone has no project: GitLab builds `project:
         milestone.project&.hook_attrs`, i.e. `"project": null`, and sends it to the group's
-        hooks and its ancestors'. lib/gitlab/data_builder/milestone.rb (gitlabhq) builds no
-        `group` block, so none is sent here, though the Go client's newer fixture
-        testdata/webhooks/milestone_group.json shows one; `object_attributes` carries
-        `group_id` (set) and `project_id` (null) to tell the owner.
+        hooks and its ancestors'. lib/gitlab/data_builder/milestone.rb (gitlabhq) builds only
+        object_kind, event_type, project, object_attributes and action, so no `group` block
+        is sent here, though the Go client's newer fixture testdata/webhooks/milestone_group.json
+        shows one. `object_attributes` carries `group_id` (set) and `project_id` (null) to tell
+        the owner, as the 18.2 docs' example (webhook_events.md "Milestone events") lists both.
         """
         s = self.state
         attrs = {k: milestone[k] for k in MILESTONE_HOOK_FIELDS}
