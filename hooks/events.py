@@ -279,7 +279,11 @@ class MilestoneEvent(_Event):
 
     @property
     def subject(self) -> str:
-        return f"{self.group_path or self.project_path}%{self.object_attributes.iid}"
+        iid = self.object_attributes.iid
+        group = self.group_path
+        if group is None:
+            return f"{self.project_path}%{iid}"
+        return f"{group}%{iid}" if not group.isdigit() else f"group {group}%{iid}"
 
 
 Event = IssueEvent | ReleaseEvent | MilestoneEvent

@@ -115,3 +115,15 @@ def test_unreadable_payloads_raise_a_parse_error_naming_the_problem(
 ) -> None:
     with pytest.raises(EventParseError, match=message):
         parse_event("Issue Hook", body)
+
+
+def test_two_groups_milestones_with_one_iid_are_different_subjects() -> None:
+    # A group milestone's event has "project": null; the subject names the group instead.
+    subjects = set()
+    for group_id in (7, 8):
+        body = payload("milestone_create.json")
+        body["project"] = None
+        body["object_attributes"].update(group_id=group_id, project_id=None, iid=1)
+        subjects.add(parse_event("Milestone Hook", body).subject)
+
+    assert subjects == {"group 7%1", "group 8%1"}

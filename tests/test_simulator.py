@@ -243,10 +243,10 @@ def test_an_api_change_is_delivered_shaped_like_gitlabs_issue_hook(
     assert payload["user"]["username"] == "alice"
 
 
-def test_a_milestone_closed_through_the_api_sends_a_milestone_hook(
+def test_a_group_milestone_closed_through_the_api_sends_a_milestone_hook_to_group_hooks(
     gitlab_sim: Simulator, receiver: Receiver
 ) -> None:
-    gitlab_sim.add_hook(receiver.url, None, project="demo/product")
+    gitlab_sim.add_hook(receiver.url, None, group="demo")
     sprint = gitlab_sim.milestone("Sprint 42")
 
     api(gitlab_sim, f"/groups/demo/milestones/{sprint['id']}", "PUT", json={"state_event": "close"})

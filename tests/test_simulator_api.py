@@ -26,27 +26,30 @@ def api(
 
 
 def test_keyset_pages_link_only_the_next_page_and_carry_no_totals(gitlab_sim: Simulator) -> None:
-    r = api(
-        gitlab_sim,
-        "/projects/demo%2Fproduct/issues?pagination=keyset&order_by=id&sort=asc&per_page=3",
-    )
+    r = api(gitlab_sim, "/projects?pagination=keyset&order_by=id&sort=asc&per_page=2")
 
-    ids = [issue["id"] for issue in r.json()]
-    assert ids == sorted(ids) and len(ids) == 3
+    ids = [project["id"] for project in r.json()]
+    assert ids == sorted(ids) and len(ids) == 2
     assert "X-Total" not in r.headers and "X-Page" not in r.headers
     assert f"id_after={ids[-1]}" in r.headers["Link"] and 'rel="next"' in r.headers["Link"]
 
 
 def test_python_gitlab_iterates_keyset_pages_to_the_end(gitlab_api: gitlab.Gitlab) -> None:
-    product = gitlab_api.projects.get("demo/product")
-
-    keyset = product.issues.list(
-        pagination="keyset", order_by="id", sort="asc", per_page=3, iterator=True
+    keyset = gitlab_api.projects.list(
+        pagination="keyset", order_by="id", sort="asc", per_page=1, iterator=True
     )
-    paged = product.issues.list(get_all=True)
+    paged = gitlab_api.projects.list(get_all=True)
 
-    assert sorted(i.iid for i in keyset) == sorted(i.iid for i in paged)
-    assert len(paged) == 8
+    assert sorted(p.id for p in keyset) == sorted(p.id for p in paged)
+    assert len(paged) == 3
+
+
+def test_issue_lists_have_no_keyset_pages_and_refuse_order_by_id(gitlab_sim: Simulator) -> None:
+    # Keyset pagination covers projects, groups, users...; issues sort by created_at, not id.
+    r = api(gitlab_sim, "/projects/demo%2Fproduct/issues?pagination=keyset&order_by=id")
+
+    assert r.status_code == 400
+    assert r.json() == {"error": "order_by does not have a valid value"}
 
 
 def test_label_changes_are_recorded_as_resource_label_events(gitlab_sim: Simulator) -> None:

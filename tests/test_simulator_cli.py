@@ -14,6 +14,9 @@ import requests
 from ruamel.yaml import YAML
 
 from hooks.cli import main
+from hooks.testing.cli import add_hooks
+from hooks.testing.simulator import Simulator
+from tests.sim_seed import TEAM_SEED
 
 
 def test_hooks_simulate_serves_the_demo_and_dumps_its_state_on_exit(tmp_path: Path) -> None:
@@ -80,3 +83,17 @@ def test_a_busy_port_is_refused_in_one_line() -> None:
 
     assert done.returncode == 1
     assert done.stderr == f"hooks: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_hook_url_hooks_each_top_level_group_and_each_project_outside_groups() -> None:
+    sim = Simulator({**TEAM_SEED, "projects": [*TEAM_SEED["projects"], {"path": "solo"}]})
+
+    add_hooks(sim, "http://127.0.0.1:9/hook", "s3cret")
+
+    owners = sorted(
+        sim.state.groups[h["group_id"]]["full_path"]
+        if h["group_id"]
+        else sim.state.projects[h["project_id"]]["path_with_namespace"]
+        for h in sim.state.hooks.values()
+    )
+    assert owners == ["acme", "solo"]

@@ -44,14 +44,14 @@ def many_teams() -> dict[str, Any]:
             {"path": "demo/product"},
             {"path": "demo/marketing"},
             {"path": "demo/team-b/app"},
-            {"path": "demo/library"},
+            {"path": "demo/tools/library"},
         ],
         "milestones": [
             _sprint("group", "demo", "Sprint 42", running),
             _sprint("group", "demo", "Sprint 43", following),
             _sprint("group", "demo/team-b", "Sprint 42", running),
             _sprint("group", "demo/team-b", "Sprint 43", following),
-            _sprint("project", "demo/library", "Sprint 42", running),
+            _sprint("project", "demo/tools/library", "Sprint 42", running),
         ],
         "issues": [
             *({"project": "demo/product", "title": f"Item {n}", "author": "alice"} for n in (1, 2)),
@@ -110,7 +110,7 @@ def product_items(sim: Simulator) -> list[dict[str, Any]]:
 async def test_another_projects_same_titled_sprint_closing_leaves_the_running_sprint_alone(
     sim: Simulator, service: TestServer
 ) -> None:
-    close(sim, "demo/library", "projects", "Sprint 42")
+    close(sim, "demo/tools/library", "projects", "Sprint 42")
     await settle(sim, store_of(service))
 
     running = milestone_id(sim, "demo", "Sprint 42")
@@ -155,7 +155,7 @@ async def test_the_teams_own_sprint_closing_rolls_items_into_its_own_next_sprint
 async def test_every_delivery_of_a_sprint_closing_ends_done(
     sim: Simulator, service: TestServer
 ) -> None:
-    close(sim, "demo/library", "projects", "Sprint 42")
+    close(sim, "demo/tools/library", "projects", "Sprint 42")
     close(sim, "demo/team-b", "groups", "Sprint 42")
     close(sim, "demo", "groups", "Sprint 42")
     await settle(sim, store_of(service))
@@ -169,7 +169,7 @@ async def test_every_delivery_of_a_sprint_closing_ends_done(
 async def test_an_unrelated_projects_release_milestone_opens_no_release_issue(
     sim: Simulator, service: TestServer
 ) -> None:
-    library = as_user(sim, "alice").projects.get("demo/library", lazy=True)
+    library = as_user(sim, "alice").projects.get("demo/tools/library", lazy=True)
     library.milestones.create({"title": "v1.0.0"})
     await settle(sim, store_of(service))
 

@@ -36,8 +36,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         return 1
     if args.hook_url:
-        for project in list(sim.state.projects.values()):
-            sim.add_hook(args.hook_url, args.hook_secret, project=project["path_with_namespace"])
+        add_hooks(sim, args.hook_url, args.hook_secret)
     runner = SimulatorThread(sim, host=args.host, port=args.port)
     try:
         url = runner.start()
@@ -47,7 +46,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
     print(f"GitLab simulator at {url} (API {url}/api/v4), token {args.token}", flush=True)
     if args.hook_url:
-        print(f"webhooks of every project go to {args.hook_url}", flush=True)
+        print(f"webhooks of every group and project go to {args.hook_url}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -57,6 +56,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         YAML().dump(sim.dump(), Path(args.dump))
         print(f"state written to {args.dump}")
     return 0
+
+
+def add_hooks(sim: Any, url: str, secret: str | None) -> None:
+    """One hook per top-level group (GitLab sends it the events of every project below, and
+    group milestones' events, which no project hook gets) and one per project outside groups;
+    each event is delivered once."""
+    s = sim.state
+    for group in list(s.groups.values()):
+        if not group["parent_id"]:
+            sim.add_hook(url, secret, group=group["full_path"])
+    for project in list(s.projects.values()):
+        if s.project_group(project) is None:
+            sim.add_hook(url, secret, project=project["path_with_namespace"])
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

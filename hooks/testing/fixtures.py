@@ -1,8 +1,13 @@
-"""Pytest fixtures for the GitLab simulator (loaded by tests/conftest.py)."""
+"""Pytest fixtures for the GitLab simulator (loaded by tests/conftest.py).
+
+`gitlab_sim` loads the built-in demo; a test module that needs other groups, projects or
+milestones overrides `gitlab_seed` with its own seed (format in sim_state.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import gitlab
 import pytest
@@ -11,9 +16,15 @@ from hooks.testing.simulator import Simulator, SimulatorThread
 
 
 @pytest.fixture
-def gitlab_sim() -> Iterator[Simulator]:
-    """A fresh simulator with the built-in demo, running in its own thread."""
-    sim = Simulator()
+def gitlab_seed() -> dict[str, Any] | None:
+    """The seed `gitlab_sim` loads: None for the built-in demo."""
+    return None
+
+
+@pytest.fixture
+def gitlab_sim(gitlab_seed: dict[str, Any] | None) -> Iterator[Simulator]:
+    """A fresh simulator with `gitlab_seed` (the demo by default), running in its own thread."""
+    sim = Simulator(gitlab_seed)
     runner = SimulatorThread(sim)
     runner.start()
     try:

@@ -1,4 +1,4 @@
-"""Notes with quick actions, and the GraphQL mutations the service uses.
+"""Quick actions in notes (sim_notes applies them), and the GraphQL mutations the service uses.
 
 A note line that starts with a quick action is executed and removed from the note, as
 GitLab does; a note of quick actions only is not stored and answers 202.
@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing.sim_rest import API, ApiError, body, not_found, paginate
-from hooks.testing.sim_state import timestamp
+from hooks.testing.sim_http import Api, ApiError, body
 
 if TYPE_CHECKING:
     from hooks.testing.simulator import Simulator
@@ -81,94 +80,22 @@ def quick_actions(
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:
-    """Notes and GraphQL routes (under the simulator's lock like the REST ones)."""
-    s = sim.state
-
-    def user_of(request: web.Request) -> int | None:
-        token = request.headers.get("PRIVATE-TOKEN")
-        auth = request.headers.get("Authorization", "")
-        if token is None and auth.startswith("Bearer "):
-            token = auth[7:]
-        return s.tokens.get(token or "")
-
-    def issue_of(request: web.Request) -> dict[str, Any]:
-        project = s.project(request.match_info["project"])
-        if project is None:
-            raise not_found("Project")
-        issue = s.issue(project["id"], int(request.match_info["iid"]))
-        if issue is None:
-            raise not_found("Issue")
-        return issue
-
-    async def notes(request: web.Request) -> web.Response:
-        if user_of(request) is None:
-            return web.json_response({"message": "401 Unauthorized"}, status=401)
-        try:
-            with sim.lock:
-                found = list(s.notes[issue_of(request)["id"]])
-                if request.query.get("sort", "desc") == "desc":
-                    found.reverse()
-                return paginate(request, found)
-        except ApiError as exc:
-            return web.json_response(exc.body, status=exc.status)
-
-    async def create_note(request: web.Request) -> web.Response:
-        uid = user_of(request)
-        if uid is None:
-            return web.json_response({"message": "401 Unauthorized"}, status=401)
-        data = await body(request)
-        try:
-            with sim.lock:
-                issue = issue_of(request)
-                text = str(data.get("body") or "")
-                if not text.strip():
-                    raise ApiError(400, {"error": "body is missing"})
-                remaining, changes, summary = quick_actions(sim, issue, text)
-                if changes:
-                    sim.update_issue(
-                        issue,
-                        changes,
-                        actor_id=uid,
-                        event_uuid=request.headers.get("X-Gitlab-Event-UUID"),
-                    )
-                if not remaining:
-                    return web.json_response(
-                        {"commands_changes": changes, "summary": summary}, status=202
-                    )
-                internal = str(data.get("internal", data.get("confidential", "false"))).lower()
-                note = {
-                    "id": s.new_id("note"),
-                    "type": None,
-                    "body": remaining,
-                    "author": sim.user_rest(uid),
-                    "created_at": timestamp(sim.now()),
-                    "updated_at": timestamp(sim.now()),
-                    "system": False,
-                    "noteable_id": issue["id"],
-                    "noteable_type": "Issue",
-                    "noteable_iid": issue["iid"],
-                    "project_id": issue["project_id"],
-                    "internal": internal in ("true", "1"),
-                    "confidential": internal in ("true", "1"),
-                }
-                s.notes[issue["id"]].append(note)
-                return web.json_response(note, status=201)
-        except ApiError as exc:
-            return web.json_response(exc.body, status=exc.status)
+    """The GraphQL route (under the simulator's lock like the REST ones)."""
+    api = Api(sim)
 
     async def graphql(request: web.Request) -> web.Response:
-        uid = user_of(request)
+        uid = api.user_of(request)
         if uid is None:
             return web.json_response({"errors": [{"message": "Invalid token"}]}, status=401)
-        data = await body(request)
+        try:
+            data = await body(request)
+        except ApiError as exc:
+            return web.json_response(exc.body, status=exc.status)
         query = str(data.get("query", ""))
         variables = data.get("variables") or {}
         with sim.lock:
             return web.json_response(_graphql(sim, uid, query, variables, request))
 
-    p = f"{API}/projects/{{project}}/issues/{{iid:\\d+}}/notes"
-    app.router.add_get(p, notes)
-    app.router.add_post(p, create_note)
     app.router.add_post("/api/graphql", graphql)
 
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from http import HTTPStatus
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -156,8 +157,11 @@ def middleware(
                 }
                 if not allowed:
                     retry_after = max(1, math.ceil(reset - time.time()))
-                    return web.json_response(
-                        {"message": "Retry later"},
+                    # GitLab's throttle answers in plain text, not JSON (Gitlab::Throttle
+                    # .rate_limiting_response_text, 'Retry later' by default).
+                    return web.Response(
+                        text="Retry later\n",
+                        content_type="text/plain",
                         status=429,
                         headers={**headers, "Retry-After": str(retry_after)},
                     )
@@ -172,7 +176,7 @@ def middleware(
                 raise ConnectionResetError("simulated connection reset")
             if fault.error_rate and faults.roll() < fault.error_rate:
                 status = fault.statuses[int(faults.roll() * len(fault.statuses))]
-                return web.json_response({"message": f"{status} simulated failure"}, status=status)
+                return web.json_response({"message": _status_line(status)}, status=status)
             after = max(after, fault.after_s)
         response = await handler(request)
         for name, value in headers.items():
@@ -182,3 +186,11 @@ def middleware(
         return response
 
     return apply
+
+
+def _status_line(status: int) -> str:
+    """'500 Internal Server Error', as GitLab words an error status."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)

@@ -4,14 +4,22 @@ Seed file format (YAML), every section optional; dates may be ISO dates or offse
 today such as '-14d' or '+3d':
 
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false}]
-    groups:     [{path: demo}]
-    projects:   [{path: demo/product}]
-    labels:     [{group: demo, title: "health::at risk", color: "#d9534f"}]
-    milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d}]
+    groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
+    projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
+    labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
+                 {project: demo/product, title: bug, description: "", priority: 1}]
+    milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d},
+                 {group: demo/web, title: Sprint 3, ...},    # same title, another owner
+                 {project: demo/product, title: v1.0, state: closed, description: ""}]
+                # as in GitLab, a title may repeat across owners but not within a project
+                # and its direct group (such a seed is refused)
     iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
-    releases:   [{project: demo/product, tag: v1.0, name: "1.0", milestones: [Sprint 3]}]
+                # `milestone` is the nearest milestone with that title (the project's, its
+                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+    releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
+                  released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
 
 Users, groups, projects, milestones and issues may also give their `id` (milestones and
 issues their `iid` too), so a recorded webhook payload's ids name the seeded objects;
@@ -99,23 +107,43 @@ class State:
     def project_group(self, project: dict[str, Any]) -> dict[str, Any] | None:
         return self.groups.get(project["namespace"]["id"])
 
+    def ancestors(self, group: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The group itself, then its parent, up to the top-level group."""
+        chain: list[dict[str, Any]] = []
+        while group is not None:
+            chain.append(group)
+            group = self.groups.get(group["parent_id"]) if group.get("parent_id") else None
+        return chain
+
+    def descendants(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        """The group itself and every subgroup below it."""
+        return [g for g in self.groups.values() if group in self.ancestors(g)]
+
+    def group_ids_of(self, project: dict[str, Any]) -> set[int]:
+        """The ids of the project's group and all its ancestor groups."""
+        return {g["id"] for g in self.ancestors(self.project_group(project))}
+
+    def projects_under(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        """Projects in the group or any of its subgroups."""
+        inside = {g["id"] for g in self.descendants(group)}
+        return [p for p in self.projects.values() if p["namespace"]["id"] in inside]
+
     def label(self, title: str, project: dict[str, Any]) -> dict[str, Any] | None:
-        group = self.project_group(project)
+        groups = self.group_ids_of(project)
         for label in self.labels.values():
             if label["name"] == title and (
-                label.get("project_id") == project["id"]
-                or (group and label.get("group_id") == group["id"])
+                label.get("project_id") == project["id"] or label.get("group_id") in groups
             ):
                 return label
         return None
 
     def milestones_of(self, project: dict[str, Any]) -> list[dict[str, Any]]:
-        group = self.project_group(project)
+        """The project's milestones and those of its group and ancestor groups."""
+        groups = self.group_ids_of(project)
         return [
             m
             for m in self.milestones.values()
-            if m.get("project_id") == project["id"]
-            or (group is not None and m.get("group_id") == group["id"])
+            if m.get("project_id") == project["id"] or m.get("group_id") in groups
         ]
 
     # -- building --------------------------------------------------------------
@@ -133,6 +161,7 @@ class State:
             "username": username,
             "name": name or username.title(),
             "state": "active",
+            "locked": False,
             "avatar_url": None,
             "web_url": f"{BASE_URL}/{username}",
         }
@@ -140,41 +169,62 @@ class State:
             self.tokens[token] = uid
         return uid
 
-    def add_group(self, path: str, gid: int | None = None) -> int:
+    def add_group(self, path: str, description: str = "", gid: int | None = None) -> int:
+        """A group; `a/b` is subgroup `b` of group `a` (created first if missing)."""
+        existing = self.group(path)
+        if existing is not None:
+            return int(existing["id"])
+        parent_path, _, name = path.rpartition("/")
+        parent = self.groups[self.add_group(parent_path)] if parent_path else None
         gid = self.new_id("group", gid)
         self.groups[gid] = {
             "id": gid,
-            "name": path.rsplit("/", 1)[-1],
-            "path": path.rsplit("/", 1)[-1],
-            "full_path": path,
-            "full_name": path,
-            "web_url": f"{BASE_URL}/groups/{path}",
+            "name": name,
+            "path": name,
+            "description": description,
             "visibility": "private",
+            "full_name": f"{parent['full_name']} / {name}" if parent else name,
+            "full_path": path,
+            "parent_id": parent["id"] if parent else None,
+            "web_url": f"{BASE_URL}/groups/{path}",
+            "avatar_url": None,
+            "created_at": "2026-01-01T00:00:00.000Z",
         }
         return gid
 
     def add_project(self, path: str, pid: int | None = None) -> int:
         namespace, _, name = path.rpartition("/")
-        group = self.group(namespace) if namespace else None
-        if group is None and namespace:
-            group = self.groups[self.add_group(namespace)]
+        group = self.groups[self.add_group(namespace)] if namespace else None
         pid = self.new_id("project", pid)
         self.projects[pid] = {
             "id": pid,
+            "description": "",
             "name": name,
+            "name_with_namespace": path.replace("/", " / "),
             "path": name,
             "path_with_namespace": path,
-            "name_with_namespace": path.replace("/", " / "),
-            "description": "",
+            "created_at": "2026-01-01T00:00:00.000Z",
             "default_branch": "main",
-            "visibility": "private",
+            "tag_list": [],
+            "topics": [],
+            "ssh_url_to_repo": f"git@gitlab.sim:{path}.git",
+            "http_url_to_repo": f"{BASE_URL}/{path}.git",
             "web_url": f"{BASE_URL}/{path}",
+            "readme_url": None,
+            "avatar_url": None,
+            "forks_count": 0,
+            "star_count": 0,
+            "last_activity_at": "2026-01-01T00:00:00.000Z",
+            "visibility": "private",
             "namespace": {
                 "id": group["id"] if group else 0,
                 "name": group["name"] if group else "",
                 "path": group["path"] if group else "",
                 "kind": "group",
                 "full_path": namespace,
+                "parent_id": group["parent_id"] if group else None,
+                "avatar_url": None,
+                "web_url": group["web_url"] if group else BASE_URL,
             },
         }
         return pid
@@ -266,4 +316,119 @@ def demo_seed(today: date) -> dict[str, Any]:
             for i, (title, lbls, ms, who, due) in enumerate(issue_specs)
         ],
         "releases": [],
+    }
+
+
+def hook_time(value: str | None) -> str | None:
+    """A REST timestamp ('2026-01-02T03:04:05.000Z') as webhooks write it ('... UTC')."""
+    if not value:
+        return value
+    return value.replace("T", " ")[:19] + " UTC"
+
+
+def text_color(color: str) -> str:
+    """GitLab's label text colour: dark on light backgrounds (LabelsHelper.text_color_for_bg)."""
+    hexa = color.lstrip("#")
+    if len(hexa) == 3:
+        hexa = "".join(c * 2 for c in hexa)
+    try:
+        r, g, b = (int(hexa[i : i + 2], 16) for i in (0, 2, 4))
+    except ValueError:
+        return "#FFFFFF"
+    return "#333333" if r + g + b > 500 else "#FFFFFF"
+
+
+def to_seed(s: State) -> dict[str, Any]:
+    """The state in the seed format (see the module docstring)."""
+    inverse = {uid: t for t, uid in s.tokens.items()}
+
+    def owner(item: dict[str, Any]) -> dict[str, str]:
+        if item.get("group_id"):
+            return {"group": s.groups[item["group_id"]]["full_path"]}
+        if item.get("project_id"):
+            return {"project": s.projects[item["project_id"]]["path_with_namespace"]}
+        return {}
+
+    return {
+        "users": [
+            {
+                "username": u["username"],
+                "name": u["name"],
+                "token": inverse.get(uid),
+                **({"read_only": True} if u.get("read_only") else {}),
+            }
+            for uid, u in s.users.items()
+        ],
+        "groups": [
+            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+        ],
+        "projects": [
+            {"path": p["path_with_namespace"], "description": p["description"]}
+            for p in s.projects.values()
+        ],
+        "labels": [
+            {
+                "title": lbl["name"],
+                "color": lbl["color"],
+                "description": lbl["description"],
+                "priority": lbl.get("priority"),
+                **owner(lbl),
+            }
+            for lbl in s.labels.values()
+        ],
+        "milestones": [
+            {
+                "title": m["title"],
+                "description": m["description"],
+                "state": m["state"],
+                "start_date": m["start_date"],
+                "due_date": m["due_date"],
+                **owner(m),
+            }
+            for m in s.milestones.values()
+        ],
+        "iterations": [
+            {
+                "title": i["title"],
+                "start_date": i["start_date"],
+                "due_date": i["due_date"],
+                **owner(i),
+            }
+            for i in s.iterations.values()
+        ],
+        "issues": [
+            {
+                "project": s.projects[i["project_id"]]["path_with_namespace"],
+                "title": i["title"],
+                "description": i["description"],
+                "labels": list(i["labels"]),
+                "milestone": s.milestones[i["milestone_id"]]["title"]
+                if i["milestone_id"]
+                else None,
+                **(
+                    {"milestone_owner": next(iter(owner(s.milestones[i["milestone_id"]]).values()))}
+                    if i["milestone_id"]
+                    else {}
+                ),
+                "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
+                "author": s.users[i["author_id"]]["username"],
+                "due_date": i["due_date"],
+                "state": i["state"],
+                "confidential": i["confidential"],
+            }
+            for i in s.issues.values()
+        ],
+        "releases": [
+            {
+                "project": s.projects[r["project_id"]]["path_with_namespace"],
+                "tag": r["tag_name"],
+                "name": r["name"],
+                "description": r["description"],
+                "released_at": r["released_at"],
+                "milestones": [
+                    s.milestones[mid]["title"] for mid in r["milestone_ids"] if mid in s.milestones
+                ],
+            }
+            for r in s.releases.values()
+        ],
     }

@@ -156,9 +156,8 @@ class WebhookSender:
                 "response_headers": {},
                 "response_body": "",
                 "execution_duration": (datetime.now(UTC) - started).total_seconds(),
-                # GitLab logs a connection failure as "internal error", not a status code.
-                "response_status": status if isinstance(status, int) else "internal error",
-                "created_at": started.isoformat(),
+                # A string, as GitLab stores it ("200"); a connection failure is "internal error".
+                "response_status": str(status) if isinstance(status, int) else "internal error",
             }
         )
         del logs[:-LOG_SIZE]

@@ -6,6 +6,7 @@ Tests, benchmarks and `hooks simulate` share it. python-gitlab talks to it uncha
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -15,9 +16,19 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hooks.events import MILESTONE_HOOK_FIELDS
-from hooks.testing import sim_commands, sim_rest
+from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
 from hooks.testing.sim_faults import Faults, RequestRecord, middleware
-from hooks.testing.sim_state import BASE_URL, State, demo_seed, timestamp, when
+from hooks.testing.sim_http import json_errors
+from hooks.testing.sim_state import (
+    BASE_URL,
+    State,
+    demo_seed,
+    hook_time,
+    text_color,
+    timestamp,
+    to_seed,
+    when,
+)
 from hooks.testing.sim_webhooks import WebhookSender
 
 
@@ -63,31 +74,45 @@ class Simulator:
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
-            s.add_group(spec["path"], spec.get("id"))
+            s.add_group(spec["path"], spec.get("description", ""), spec.get("id"))
         for spec in seed.get("projects") or []:
-            s.add_project(spec["path"], spec.get("id"))
+            pid = s.add_project(spec["path"], spec.get("id"))
+            s.projects[pid]["description"] = spec.get("description", "")
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
+            owner = s.group(spec["group"]) if spec.get("group") else s.project(spec["project"])
+            if owner is not None and sim_milestones.title_taken(self, spec["title"], owner):
+                raise ValueError(
+                    f"milestone {spec['title']!r} of {spec.get('group') or spec['project']}: "
+                    "the title is already used by the project or its group (as GitLab refuses)"
+                )
             self._add_milestone(spec, today)
         for spec in seed.get("iterations") or []:
             iid = s.new_id("iteration")
             group = s.group(spec["group"]) if spec.get("group") else None
+            stamp = timestamp(self.now())
             s.iterations[iid] = {
                 "id": iid,
                 "iid": iid,
-                "title": spec["title"],
+                "sequence": iid,
                 "group_id": group["id"] if group else None,
+                "title": spec["title"],
+                "description": spec.get("description"),
+                "state": 2,  # answered from the dates (sim_rest.iteration_rest)
+                "created_at": stamp,
+                "updated_at": stamp,
                 "start_date": when(spec.get("start_date"), today),
                 "due_date": when(spec.get("due_date"), today),
-                "state": 2,
                 "web_url": f"{BASE_URL}/groups/{spec.get('group')}/-/iterations/{iid}",
             }
         for spec in seed.get("issues") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed issue in unknown project {spec['project']}"
             author = s.user_by_name(spec.get("author", users[0]["username"]))
-            milestone = self._milestone_by_title(project, spec.get("milestone"))
+            milestone = self._milestone_by_title(
+                project, spec.get("milestone"), spec.get("milestone_owner")
+            )
             issue = self.create_issue(
                 project,
                 {
@@ -105,22 +130,11 @@ class Simulator:
                 issue_id=spec.get("id"),
             )
             if spec.get("state") == "closed":
-                issue["state"] = "closed"
+                issue["state"], issue["closed_at"] = "closed", issue["updated_at"]
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
-            assert project is not None
-            s.releases[(project["id"], spec["tag"])] = {
-                "tag_name": spec["tag"],
-                "name": spec.get("name", spec["tag"]),
-                "description": spec.get("description", ""),
-                "created_at": timestamp(self.now()),
-                "released_at": timestamp(self.now()),
-                "milestones": [
-                    self.milestone_rest(m)
-                    for t in spec.get("milestones", [])
-                    if (m := self._milestone_by_title(project, t))
-                ],
-            }
+            assert project is not None, f"seed release in unknown project {spec['project']}"
+            sim_releases.add_release(self, project, {**spec, "tag_name": spec["tag"]})
 
     def _add_label(self, spec: dict[str, Any]) -> dict[str, Any]:
         s = self.state
@@ -134,6 +148,7 @@ class Simulator:
             "description": spec.get("description"),
             "group_id": group["id"] if group else None,
             "project_id": project["id"] if project else None,
+            "priority": int(spec["priority"]) if spec.get("priority") not in (None, "") else None,
         }
         s.labels[lid] = label
         return label
@@ -167,31 +182,71 @@ class Simulator:
         return milestone
 
     def _milestone_by_title(
-        self, project: dict[str, Any], title: str | None
+        self, project: dict[str, Any], title: str | None, owner: str | None = None
     ) -> dict[str, Any] | None:
+        """The milestone with this title nearest the project: its own, then its group's, then
+        the ancestor groups' (titles repeat across owners)."""
         if not title:
             return None
-        return next((m for m in self.state.milestones_of(project) if m["title"] == title), None)
+        s = self.state
+        owners = [("project_id", project["id"])] + [
+            ("group_id", g["id"]) for g in s.ancestors(s.project_group(project))
+        ]
+        if owner is not None:
+            owners = [
+                (k, i)
+                for k, i in owners
+                if (s.projects[i]["path_with_namespace"] if k == "project_id" else None) == owner
+                or (s.groups[i]["full_path"] if k == "group_id" else None) == owner
+            ]
+        for key, owner_id in owners:
+            for m in s.milestones.values():
+                if m.get(key) == owner_id and m["title"] == title:
+                    return m
+        return None
 
     # -- REST shapes -----------------------------------------------------------
 
     def user_rest(self, uid: int | None) -> dict[str, Any] | None:
         user = self.state.users.get(uid) if uid is not None else None
-        return dict(user) if user else None
+        return {k: v for k, v in user.items() if k != "read_only"} if user else None
 
     def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:
         rest = {k: v for k, v in m.items() if v is not None or k in ("start_date", "due_date")}
         rest["expired"] = bool(m["due_date"] and date.fromisoformat(m["due_date"]) < self.today)
         return rest
 
-    def issue_rest(self, issue: dict[str, Any]) -> dict[str, Any]:
+    def issue_rest(
+        self,
+        issue: dict[str, Any],
+        *,
+        scope: dict[str, Any] | None = None,
+        label_details: bool = False,
+        basic: bool = False,
+    ) -> dict[str, Any]:
+        """An issue as GitLab's REST API answers it (doc/api/issues.md, API::Entities::Issue).
+        `scope` is the project or group the request named (for `references.relative`);
+        `label_details` answers labels as objects, as `with_labels_details=true` asks; `basic`
+        is API::Entities::IssueBasic (milestone issues, issue link ends)."""
         s = self.state
         project = s.projects[issue["project_id"]]
         path = project["path_with_namespace"]
         milestone = s.milestones.get(issue["milestone_id"]) if issue["milestone_id"] else None
         iteration = s.iterations.get(issue["iteration_id"]) if issue["iteration_id"] else None
         assignees = [self.user_rest(u) for u in issue["assignee_ids"]]
-        return {
+        api = f"{BASE_URL}/api/v4/projects/{project['id']}"
+        if scope is not None and scope.get("id") == project["id"] and "namespace" in scope:
+            relative = f"#{issue['iid']}"
+        elif scope is not None and path.startswith(f"{scope.get('full_path')}/"):
+            relative = f"{path.removeprefix(scope['full_path'] + '/')}#{issue['iid']}"
+        else:
+            relative = f"{path}#{issue['iid']}"
+        tasks = _TASK.findall(issue["description"] or "")
+        done = sum(1 for mark in tasks if mark.lower() == "x")
+        labels: list[Any] = sorted(issue["labels"])  # GitLab answers them sorted by title
+        if label_details:
+            labels = [self.label_detail(t, project) for t in sorted(issue["labels"])]
+        rest = {
             "id": issue["id"],
             "iid": issue["iid"],
             "project_id": issue["project_id"],
@@ -201,7 +256,8 @@ class Simulator:
             "created_at": issue["created_at"],
             "updated_at": issue["updated_at"],
             "closed_at": issue["closed_at"],
-            "labels": list(issue["labels"]),
+            "closed_by": self.user_rest(issue.get("closed_by_id")),
+            "labels": labels,
             "milestone": self.milestone_rest(milestone) if milestone else None,
             "assignees": assignees,
             "assignee": assignees[0] if assignees else None,
@@ -209,17 +265,70 @@ class Simulator:
             "type": "ISSUE",
             "issue_type": "issue",
             "user_notes_count": len(s.notes.get(issue["id"], [])),
+            "merge_requests_count": 0,
+            "upvotes": 0,
+            "downvotes": 0,
             "due_date": issue["due_date"],
             "confidential": issue["confidential"],
+            "discussion_locked": None,
             "web_url": f"{project['web_url']}/-/issues/{issue['iid']}",
+            "time_stats": {
+                "time_estimate": 0,
+                "total_time_spent": 0,
+                "human_time_estimate": None,
+                "human_total_time_spent": None,
+            },
+            "task_completion_status": {"count": len(tasks), "completed_count": done},
+            "has_tasks": bool(tasks),
+            "task_status": f"{done} of {len(tasks)} tasks completed",
+            "_links": {
+                "self": f"{api}/issues/{issue['iid']}",
+                "notes": f"{api}/issues/{issue['iid']}/notes",
+                "award_emoji": f"{api}/issues/{issue['iid']}/award_emoji",
+                "project": api,
+                "closed_as_duplicate_of": None,
+            },
             "references": {
                 "short": f"#{issue['iid']}",
-                "relative": f"#{issue['iid']}",
+                "relative": relative,
                 "full": f"{path}#{issue['iid']}",
             },
+            "severity": "UNKNOWN",
+            "moved_to_id": None,
+            "imported": False,
+            "imported_from": "none",
+            "service_desk_reply_to": None,
+            "blocking_issues_count": sum(
+                1
+                for link in s.links
+                if (link["source"] == issue["id"] and link["link_type"] == "blocks")
+                or (link["target"] == issue["id"] and link["link_type"] == "is_blocked_by")
+            ),
             "health_status": issue["health_status"],
             "iteration": dict(iteration) if iteration else None,
             "weight": None,
+            "epic_iid": None,
+            "epic": None,
+        }
+        if not tasks:  # API::Entities::Issue exposes task_status only with tasks
+            del rest["task_status"]
+        if basic:
+            for key in _ISSUE_ONLY:
+                rest.pop(key, None)
+        return rest
+
+    def label_detail(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
+        """A label as `with_labels_details=true` lists it on an issue."""
+        label = self.state.label(title, project)
+        color = label["color"] if label else "#6699cc"
+        description = label.get("description") if label else None
+        return {
+            "id": label["id"] if label else 0,
+            "name": title,
+            "color": color,
+            "description": description,
+            "description_html": description or "",
+            "text_color": text_color(color),
         }
 
     def _label_object(self, title: str, project: dict[str, Any]) -> dict[str, Any]:
@@ -261,13 +370,18 @@ class Simulator:
     # -- changes ---------------------------------------------------------------
 
     def hooks_for(self, project: dict[str, Any]) -> list[dict[str, Any]]:
-        group = self.state.project_group(project)
+        """The project's hooks and those of its group and ancestor groups."""
+        groups = self.state.group_ids_of(project)
         return [
             h
             for h in self.state.hooks.values()
-            if h.get("project_id") == project["id"]
-            or (group is not None and h.get("group_id") == group["id"])
+            if h.get("project_id") == project["id"] or h.get("group_id") in groups
         ]
+
+    def group_hooks(self, group: dict[str, Any]) -> list[dict[str, Any]]:
+        """The hooks of a group and of its ancestor groups."""
+        groups = {g["id"] for g in self.state.ancestors(group)}
+        return [h for h in self.state.hooks.values() if h.get("group_id") in groups]
 
     def create_issue(
         self,
@@ -342,7 +456,9 @@ class Simulator:
         action = "update"
         if "state" in changed:
             action = "close" if issue["state"] == "closed" else "reopen"
-            issue["closed_at"] = issue["updated_at"] if issue["state"] == "closed" else None
+            closed = issue["state"] == "closed"
+            issue["closed_at"] = issue["updated_at"] if closed else None
+            issue["closed_by_id"] = actor_id if closed else None
         if "labels" in changed:
             old, new = before["labels"], issue["labels"]
             events = s.label_events.setdefault(issue["id"], [])
@@ -392,6 +508,14 @@ class Simulator:
         actor_id: int,
         event_uuid: str | None,
     ) -> None:
+        header, payload = self.issue_hook_payload(issue, action, changes, actor_id)
+        project = self.state.projects[issue["project_id"]]
+        self.webhooks.emit(self.hooks_for(project), header, payload, event_uuid)
+
+    def issue_hook_payload(
+        self, issue: dict[str, Any], action: str, changes: dict[str, Any], actor_id: int
+    ) -> tuple[str, dict[str, Any]]:
+        """(X-Gitlab-Event, payload) of an issue event, as webhook_events.md shows it."""
         project = self.state.projects[issue["project_id"]]
         labels = [self._label_object(t, project) for t in issue["labels"]]
         actor = self.user_rest(actor_id) or {}
@@ -463,30 +587,39 @@ class Simulator:
             "labels": labels,
             "changes": changes,
         }
-        header = "Confidential Issue Hook" if confidential else "Issue Hook"
-        self.webhooks.emit(self.hooks_for(project), header, payload, event_uuid)
+        return ("Confidential Issue Hook" if confidential else "Issue Hook"), payload
 
     def milestone_hook(
         self, milestone: dict[str, Any], action: str, event_uuid: str | None
     ) -> None:
+        """A Milestone Hook as GitLab sends it (Gitlab::DataBuilder::Milestone.build).
+
+        A project milestone goes to the project's hooks (and its groups'), with the project's
+        hook attributes. A group milestone has no project: GitLab builds `project:
+        milestone.project&.hook_attrs`, i.e. `"project": null`, and sends it to the group's
+        hooks and its ancestors'. lib/gitlab/data_builder/milestone.rb (gitlabhq) builds only
+        object_kind, event_type, project, object_attributes and action, so no `group` block
+        is sent here, though the Go client's newer fixture testdata/webhooks/milestone_group.json
+        shows one. `object_attributes` carries `group_id` (set) and `project_id` (null) to tell
+        the owner, as the 18.2 docs' example (webhook_events.md "Milestone events") lists both.
+        """
         s = self.state
-        projects = (
-            [s.projects[milestone["project_id"]]]
-            if milestone.get("project_id")
-            else [p for p in s.projects.values() if p["namespace"]["id"] == milestone["group_id"]]
-        )
-        sent: set[int] = set()
-        for project in projects:
-            hooks = [h for h in self.hooks_for(project) if h["id"] not in sent]
-            sent.update(h["id"] for h in hooks)
-            payload = {
-                "object_kind": "milestone",
-                "event_type": "milestone",
-                "project": self.project_hook_payload(project),
-                "object_attributes": {k: milestone[k] for k in MILESTONE_HOOK_FIELDS},
-                "action": action,
-            }
-            self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
+        attrs = {k: milestone[k] for k in MILESTONE_HOOK_FIELDS}
+        for key in ("created_at", "updated_at"):
+            attrs[key] = hook_time(attrs[key])
+        if milestone.get("project_id"):
+            project = s.projects[milestone["project_id"]]
+            hooks, project_attrs = self.hooks_for(project), self.project_hook_payload(project)
+        else:
+            hooks, project_attrs = self.group_hooks(s.groups[milestone["group_id"]]), None
+        payload = {
+            "object_kind": "milestone",
+            "event_type": "milestone",
+            "project": project_attrs,
+            "object_attributes": attrs,
+            "action": action,
+        }
+        self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
 
     # -- helpers for tests -----------------------------------------------------
 
@@ -523,9 +656,24 @@ class Simulator:
             assert found is not None
             return [dict(k) for k in self.state.links if found["id"] in (k["source"], k["target"])]
 
-    def milestone(self, title: str) -> dict[str, Any]:
+    def milestone(self, title: str, owner: str | None = None) -> dict[str, Any]:
+        """A milestone's REST shape by title; `owner` (a group or project path) picks one of
+        several same-titled milestones (the first declared otherwise)."""
         with self.lock:
-            m = next(m for m in self.state.milestones.values() if m["title"] == title)
+            s = self.state
+            m = next(
+                m
+                for m in s.milestones.values()
+                if m["title"] == title
+                and (
+                    owner is None
+                    or (m["group_id"] and s.groups[m["group_id"]]["full_path"] == owner)
+                    or (
+                        m["project_id"]
+                        and s.projects[m["project_id"]]["path_with_namespace"] == owner
+                    )
+                )
+            )
             return self.milestone_rest(m)
 
     def token_for(self, username: str) -> str:
@@ -550,7 +698,7 @@ class Simulator:
     ) -> int:
         """Register a webhook as `POST /projects/:id/hooks` would; returns its id."""
         with self.lock:
-            hook = sim_rest.new_hook(
+            hook = sim_hooks.new_hook(
                 self,
                 {
                     "url": url,
@@ -585,67 +733,7 @@ class Simulator:
     def dump(self) -> dict[str, Any]:
         """The current state in the seed format (round-trips through `load`)."""
         with self.lock:
-            s = self.state
-            inverse = {uid: t for t, uid in s.tokens.items()}
-            return {
-                "users": [
-                    {"username": u["username"], "name": u["name"], "token": inverse.get(uid)}
-                    for uid, u in s.users.items()
-                ],
-                "groups": [{"path": g["full_path"]} for g in s.groups.values()],
-                "projects": [{"path": p["path_with_namespace"]} for p in s.projects.values()],
-                "labels": [
-                    {
-                        "title": lbl["name"],
-                        "color": lbl["color"],
-                        **(
-                            {"group": s.groups[lbl["group_id"]]["full_path"]}
-                            if lbl["group_id"]
-                            else {}
-                        ),
-                        **(
-                            {"project": s.projects[lbl["project_id"]]["path_with_namespace"]}
-                            if lbl["project_id"]
-                            else {}
-                        ),
-                    }
-                    for lbl in s.labels.values()
-                ],
-                "milestones": [
-                    {
-                        "title": m["title"],
-                        "state": m["state"],
-                        "start_date": m["start_date"],
-                        "due_date": m["due_date"],
-                        **(
-                            {"group": s.groups[m["group_id"]]["full_path"]} if m["group_id"] else {}
-                        ),
-                        **(
-                            {"project": s.projects[m["project_id"]]["path_with_namespace"]}
-                            if m["project_id"]
-                            else {}
-                        ),
-                    }
-                    for m in s.milestones.values()
-                ],
-                "issues": [
-                    {
-                        "project": s.projects[i["project_id"]]["path_with_namespace"],
-                        "title": i["title"],
-                        "description": i["description"],
-                        "labels": list(i["labels"]),
-                        "milestone": s.milestones[i["milestone_id"]]["title"]
-                        if i["milestone_id"]
-                        else None,
-                        "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
-                        "author": s.users[i["author_id"]]["username"],
-                        "due_date": i["due_date"],
-                        "state": i["state"],
-                        "confidential": i["confidential"],
-                    }
-                    for i in s.issues.values()
-                ],
-            }
+            return to_seed(self.state)
 
     # -- the app ---------------------------------------------------------------
 
@@ -673,6 +761,7 @@ class Simulator:
         application = web.Application(
             middlewares=[
                 middleware(self.faults, self.requests, self._requests_lock, self.who),
+                json_errors(),
                 _rebase_middleware(self),
             ]
         )
@@ -695,6 +784,21 @@ def _rebase_middleware(sim: Simulator) -> Middleware:
         return await sim._rebase(request, handler)
 
     return rebase
+
+
+# What API::Entities::Issue adds to IssueBasic (lib/api/entities/issue.rb).
+_ISSUE_ONLY = (
+    "has_tasks",
+    "task_status",
+    "_links",
+    "references",
+    "severity",
+    "moved_to_id",
+    "imported",
+    "imported_from",
+    "service_desk_reply_to",
+)
+_TASK = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+\[([ xX])\]", re.MULTILINE)
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from hooks.events import parse_event
 from hooks.rules.engine import Plan, plan, plan_schedule
 from hooks.rules.loader import load_rules
 from hooks.rules.model import RuleSet
-from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, ReaderError, StaticReader
 from tests.conftest import FIXTURE_EVENTS, fixture_bytes
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -401,3 +401,40 @@ def test_planning_never_raises_and_keys_are_stable(case: tuple[str, dict[str, An
 
     assert [a.key for a in first.actions] == [a.key for a in second.actions]
     assert len(first.trace) == len(PACK.rules)
+
+
+class GroupOnlyReader(StaticReader):
+    """Knows the sprints only as a group's: reading a project's fails like GitLab's 404."""
+
+    def __init__(self) -> None:
+        super().__init__(SPRINTS)
+        self.groups_read: list[str] = []
+
+    def milestones(self, project: str) -> list[MilestoneInfo]:
+        raise ReaderError(f"404 Project Not Found: {project!r}")
+
+    def group_milestones(self, group: str) -> list[MilestoneInfo]:
+        self.groups_read.append(group)
+        return list(SPRINTS)
+
+
+def test_a_group_milestone_event_without_a_project_reads_the_groups_milestones(
+    tmp_path: Path,
+) -> None:
+    # GitLab sends a group milestone's event with "project": null (DataBuilder::Milestone).
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n- name: last-sprint\n  on: {milestone: [close]}\n"
+        "  if: {milestone: {has_next: false}}\n"
+        "  do: [{create_issue: {project: demo/product, title: 'After {{ milestone.title }}'}}]\n"
+    )
+    body = payload("milestone_create.json")
+    body.update(project=None, action="close")
+    body["object_attributes"].update(id=43, title="Sprint 43", group_id=7, project_id=None)
+    body["object_attributes"].update(start_date="2026-11-30", due_date="2026-12-13")
+    reader = GroupOnlyReader()
+
+    result = plan(parse_event("Milestone Hook", body), load_rules(tmp_path), reader, now=NOW)
+
+    assert [t.error for t in result.trace] == [None]
+    assert [a.params["title"] for a in result.actions] == ["After Sprint 43"]
+    assert reader.groups_read == ["7"]
