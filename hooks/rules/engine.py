@@ -12,53 +12,26 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
+from hooks.actions.base import PlanError as PlanError
+from hooks.actions.base import PlannedAction as PlannedAction
+from hooks.actions.base import Planning
+from hooks.actions.health import HealthParams
+from hooks.actions.registry import KINDS
 from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
-from hooks.rules.conditions import Facts, current_milestone, first_failure, next_milestone
-from hooks.rules.model import (
-    Action,
-    CommentSpec,
-    CreateIssueSpec,
-    HealthSpec,
-    IssueQuery,
-    Rule,
-    RuleSet,
-    Triggers,
+from hooks.rules.conditions import Facts, first_failure
+from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    Reader,
+    by_title,
+    current_milestone,
+    next_milestone,
 )
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, by_title
-
-
-class PlanError(Exception):
-    """A rule that cannot be planned for this subject; recorded as that rule's error."""
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    """One action to perform once: what, on which subject, with which parameters."""
-
-    rule: str
-    action: str
-    subject: str | None
-    project: str | None
-    iid: int | None
-    params: dict[str, Any]
-    text: str | None
-    key: str
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "action": self.action,
-            "subject": self.subject,
-            "params": self.params,
-            "text": self.text,
-            "key": self.key,
-            "dry_run": self.dry_run,
-        }
 
 
 @dataclass(frozen=True)
@@ -105,12 +78,6 @@ def event_fingerprint(event: Event) -> str:
         event.created_at,
         event.description,
     )
-
-
-def _sprint(facts: Facts) -> str | None:
-    """The title of the subject's milestone, if known without another GitLab read."""
-    milestone = facts.milestone_if_read()
-    return milestone.title or None if milestone else None
 
 
 def action_key(rule: str, index: int, action: str, subject: str | None, fingerprint: str) -> str:
@@ -376,140 +343,42 @@ class _Planner:
         )
 
     def _planned(
-        self, rule: Rule, kind: str, step: Action, facts: Facts, key: str
+        self, rule: Rule, kind_name: str, step: Action, facts: Facts, key: str
     ) -> PlannedAction:
+        """The step's kind plans it; where it lands follows from its subject or target."""
+        kind = KINDS[kind_name]
         issue = facts.issue
         subject = issue.subject if issue else None
-        params, text, target = self._params(rule, kind, step, facts)
-        if kind not in ("create_issue",) and target is None and issue is None:
-            raise PlanError(f"{kind} needs an issue subject; add for_each or a target")
+        planning = Planning(
+            rule=rule.name,
+            allow_confidential_leak=rule.allow_confidential_leak,
+            facts=facts,
+            today=self.today,
+            render=lambda source: self.render(source, rule, facts),
+            milestones=self.milestones,
+            iterations=self.reader.iterations,
+        )
+        planned = kind.plan(step.value, planning)
+        target = planned.target
+        if kind.needs_subject and target is None and issue is None:
+            raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)
         if target is not None:
             project, iid = target
             subject = f"{project}#{iid}"
+        if not kind.needs_subject and issue is None:
+            project = planned.home
         return PlannedAction(
             rule=rule.name,
-            action=kind,
+            action=kind_name,
             subject=subject,
-            project=project if kind != "create_issue" or issue else params.get("project"),
+            project=project,
             iid=iid,
-            params=params,
-            text=text,
+            args=planned.params,
+            text=planned.text,
             key=key,
             dry_run=rule.dry_run,
         )
-
-    def _params(
-        self, rule: Rule, kind: str, step: Action, facts: Facts
-    ) -> tuple[dict[str, Any], str | None, tuple[str, int] | None]:
-        issue = facts.issue
-        if kind in ("add_labels", "remove_labels"):
-            return {"labels": list(getattr(step, kind))}, None, None
-        if kind == "set_health":
-            spec = step.set_health
-            health = spec if isinstance(spec, HealthSpec) else HealthSpec(status=spec)
-            status = None if health.status == "clear" else health.status
-            # The sprint the item is in when its health changes: the dashboard's health chart.
-            return {"status": status, "mode": health.mode, "sprint": _sprint(facts)}, None, None
-        if kind == "comment":
-            spec_c = step.comment
-            comment = spec_c if isinstance(spec_c, CommentSpec) else CommentSpec(body=str(spec_c))
-            target = _parse_target(comment.target) if comment.target else None
-            if (
-                target is not None
-                and issue is not None
-                and issue.confidential
-                and f"{target[0]}#{target[1]}" != issue.subject
-                and not rule.allow_confidential_leak
-            ):
-                raise PlanError(
-                    f"refused: comment would carry text of confidential {issue.subject} to "
-                    f"{comment.target}; set allow_confidential_leak: true to allow it"
-                )
-            return {"internal": comment.internal}, self.render(comment.body, rule, facts), target
-        if kind == "move_to_milestone":
-            return self._milestone_move(str(step.move_to_milestone), facts), None, None
-        if kind == "set_iteration":
-            return self._iteration(step.set_iteration, facts), None, None
-        if kind == "create_issue":
-            assert step.create_issue is not None
-            return (
-                self._create_issue(rule, step.create_issue, facts),
-                self.render(step.create_issue.description, rule, facts),
-                None,
-            )
-        if kind == "assign":
-            return {"usernames": [u.lstrip("@") for u in step.assign or []]}, None, None
-        return {}, None, None  # close, reopen
-
-    def _milestone_move(self, where: str, facts: Facts) -> dict[str, Any]:
-        current = facts.milestone
-        base = {"from_title": current.title if current else None}
-        if where == "none":
-            return {**base, "milestone_id": None, "milestone_title": None}
-        milestones = facts.milestones
-        if where == "next":
-            after = current or current_milestone(milestones, self.today)
-            target = next_milestone(milestones, after, self.today)
-            if target is None:
-                after_what = f"'{after.title}'" if after else str(self.today)
-                raise PlanError(f"no milestone after {after_what} in {facts.project} to move to")
-        else:
-            target = by_title(milestones, where)
-            if target is None:
-                raise PlanError(f"no milestone titled {where!r} in {facts.project}")
-        return {
-            **base,
-            "from_id": current.id if current else None,
-            "milestone_id": target.id,
-            "milestone_title": target.title,
-        }
-
-    def _iteration(self, where: str | int | None, facts: Facts) -> dict[str, Any]:
-        if isinstance(where, int) or (isinstance(where, str) and where.isdigit()):
-            return {"iteration_id": int(where), "iteration_title": None}
-        iterations = self.reader.iterations(facts.project)
-        upcoming = sorted(
-            (i for i in iterations if i.start_date and i.start_date > self.today),
-            key=lambda i: (i.start_date, i.id),
-        )
-        if not upcoming:
-            raise PlanError(f"no upcoming iteration in {facts.project}")
-        return {"iteration_id": upcoming[0].id, "iteration_title": upcoming[0].title}
-
-    def _create_issue(self, rule: Rule, spec: CreateIssueSpec, facts: Facts) -> dict[str, Any]:
-        issue = facts.issue
-        milestone_id = None
-        if spec.milestone:
-            ms = self.milestones(spec.project)
-            if spec.milestone == "current":
-                found = current_milestone(ms, self.today)
-            elif spec.milestone == "next":
-                found = next_milestone(ms, current_milestone(ms, self.today), self.today)
-            else:
-                found = by_title(ms, spec.milestone)
-            if found is None:
-                raise PlanError(f"no milestone {spec.milestone!r} in {spec.project}")
-            milestone_id = found.id
-        link = None
-        if issue is not None and spec.link != "none":
-            link = {"link_type": spec.link}
-        return {
-            "project": spec.project,
-            "title": self.render(spec.title, rule, facts),
-            "labels": list(spec.labels),
-            "assignees": [
-                name.strip().lstrip("@")
-                for a in spec.assignees
-                if (name := self.render(a, rule, facts)).strip()
-            ],
-            "milestone_id": milestone_id,
-            "due_date": (self.today + timedelta(days=spec.due_in_days)).isoformat()
-            if spec.due_in_days is not None
-            else None,
-            "confidential": spec.confidential or bool(issue and issue.confidential),
-            "link": link,
-        }
 
     # one rule ----------------------------------------------------------------------
 
@@ -539,14 +408,11 @@ class _Planner:
         return actions, RuleTrace(rule.name, bool(matched), first_reason)
 
 
-def _parse_target(target: str) -> tuple[str, int]:
-    project, _, iid = target.rpartition("#")
-    if not project or not iid.isdigit():
-        raise PlanError(f"comment target {target!r} must look like 'group/project#12'")
-    return project, int(iid)
-
-
 _HEALTH_ORDER = {"at_risk": 0, "needs_attention": 1, "on_track": 2, None: 3}
+
+
+def _health(action: PlannedAction) -> str | None:
+    return action.args.status if isinstance(action.args, HealthParams) else None
 
 
 def _lowest_health_only(
@@ -564,8 +430,8 @@ def _lowest_health_only(
     for a in actions:
         if a.action == "set_health" and a.subject is not None:
             kept = lowest.get(a.subject)
-            rank = _HEALTH_ORDER.get(a.params.get("status"), 3)
-            if kept is None or rank < _HEALTH_ORDER.get(kept.params.get("status"), 3):
+            rank = _HEALTH_ORDER.get(_health(a), 3)
+            if kept is None or rank < _HEALTH_ORDER.get(_health(kept), 3):
                 lowest[a.subject] = a
     dropped = {
         (a.rule, a.subject)
@@ -577,7 +443,7 @@ def _lowest_health_only(
         kept = lowest[str(subject)]
         gave_way.setdefault(
             rule,
-            f"gave way on {subject}: {kept.rule} sets {kept.params.get('status')} "
+            f"gave way on {subject}: {kept.rule} sets {_health(kept)} "
             "(one health change, one comment)",
         )
     kept_actions = [
