@@ -8,8 +8,6 @@ delivery plans the same keys and a genuinely new change plans new ones.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -18,20 +16,21 @@ from typing import Any
 from hooks.actions.base import PlanError as PlanError
 from hooks.actions.base import PlannedAction as PlannedAction
 from hooks.actions.base import Planning
-from hooks.actions.health import HealthParams
 from hooks.actions.registry import KINDS
 from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
 from hooks.rules.conditions import Facts, first_failure
+from hooks.rules.health_order import lowest_health_only
+from hooks.rules.keys import action_key, event_fingerprint, once_key
 from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
 from hooks.rules.reader import (
     IssueInfo,
     MilestoneInfo,
     Reader,
-    by_title,
     current_milestone,
     next_milestone,
 )
+from hooks.rules.subjects import fan_out, issue_from_event, milestone_from_event
 
 
 @dataclass(frozen=True)
@@ -52,39 +51,6 @@ class Plan:
     fingerprint: str
 
 
-# -- fingerprints and keys -------------------------------------------------------
-
-
-def _digest(*parts: object, size: int = 16) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:size]
-
-
-def event_fingerprint(event: Event) -> str:
-    """The event's content: kind, action, object, updated_at and changes (not its delivery)."""
-    if isinstance(event, IssueEvent):
-        attrs = event.object_attributes
-        changes = {k: v.model_dump(mode="json") for k, v in sorted(event.changes.items())}
-        return _digest(event.kind, event.action, attrs.id, attrs.updated_at, changes)
-    if isinstance(event, MilestoneEvent):
-        attrs_m = event.object_attributes
-        return _digest("milestone", event.action, attrs_m.id, attrs_m.updated_at, attrs_m.state)
-    return _digest(
-        "release",
-        event.action,
-        event.project_path,
-        event.tag,
-        event.released_at,
-        event.created_at,
-        event.description,
-    )
-
-
-def action_key(rule: str, index: int, action: str, subject: str | None, fingerprint: str) -> str:
-    """Short, ASCII, no spaces and no '--' (it goes inside an HTML comment)."""
-    return f"{rule}.{index}.{_digest(rule, index, action, subject, fingerprint)}"
-
-
 # -- triggers ---------------------------------------------------------------------
 
 
@@ -96,50 +62,6 @@ def not_triggered(on: Triggers, event: Event) -> str | None:
     if event.action not in listens:
         return f"on: {event.kind} action {event.action!r} is not one of {listens}"
     return None
-
-
-# -- facts about subjects -----------------------------------------------------------
-
-
-def issue_from_event(event: IssueEvent) -> IssueInfo:
-    attrs = event.object_attributes
-    milestone = MilestoneInfo(id=attrs.milestone_id, title="") if attrs.milestone_id else None
-    author = event.user.username if event.user and event.action == "open" else None
-    return IssueInfo(
-        id=attrs.id,
-        iid=attrs.iid or 0,
-        project_path=event.project_path,
-        title=attrs.title or "",
-        description=attrs.description or "",
-        state=attrs.state or "opened",
-        labels=event.label_titles,
-        milestone=milestone,
-        assignees=[u.username for u in event.assignees if u.username],
-        author=author,
-        due_date=attrs.due_date,
-        updated_at=attrs.updated_at,
-        confidential=attrs.confidential or event.kind == "confidential_issue",
-        web_url=attrs.url,
-        health_status=attrs.health_status,
-        iteration_id=attrs.iteration_id,
-    )
-
-
-def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
-    attrs = event.object_attributes
-    group = event.group_path
-    return MilestoneInfo(
-        id=attrs.id or 0,
-        iid=attrs.iid,
-        title=attrs.title or "",
-        state=attrs.state or "active",
-        start_date=attrs.start_date,
-        due_date=attrs.due_date,
-        project=None if group else event.project_path or None,
-        group=group,
-        group_id=attrs.group_id if group else None,
-        project_id=None if group else attrs.project_id or event.project.id,
-    )
 
 
 class _Planner:
@@ -274,44 +196,7 @@ class _Planner:
     # fan-out -----------------------------------------------------------------------
 
     def subjects(self, query: IssueQuery, project: str) -> list[IssueInfo]:
-        project = query.project or project
-        milestone = None
-        if query.milestone == "event":
-            if not isinstance(self.event, MilestoneEvent):
-                raise PlanError("for_each milestone 'event' needs a milestone event")
-            milestone = milestone_from_event(self.event)
-        elif query.milestone == "closed":
-            if isinstance(self.event, MilestoneEvent):
-                milestone = milestone_from_event(self.event)
-            else:
-                closed = [
-                    m
-                    for m in self.milestones(project)
-                    if m.state == "closed" and m.due_date is not None and m.due_date < self.today
-                ]
-                milestone = max(closed, key=lambda m: (m.due_date, m.id)) if closed else None
-            if milestone is None:
-                return []
-        elif query.milestone == "current":
-            milestone = current_milestone(self.milestones(project), self.today)
-            if milestone is None:
-                raise PlanError(f"no current milestone in {project} on {self.today}")
-        elif query.milestone == "next":
-            ms = self.milestones(project)
-            milestone = next_milestone(ms, current_milestone(ms, self.today), self.today)
-            if milestone is None:
-                raise PlanError(f"no next milestone in {project} after {self.today}")
-        elif query.milestone:
-            milestone = by_title(self.milestones(project), query.milestone)
-            if milestone is None:
-                raise PlanError(f"no milestone titled {query.milestone!r} in {project}")
-        if milestone is not None:
-            found = self.reader.milestone_issues(project, milestone, query.state)
-        else:
-            found = self.reader.issues(
-                project, {"state": query.state, "labels": ",".join(query.labels)}
-            )
-        return [i for i in found if all(label in i.labels for label in query.labels)]
+        return fan_out(query, project, self.event, self.reader, self.milestones, self.today)
 
     # actions -----------------------------------------------------------------------
 
@@ -332,7 +217,7 @@ class _Planner:
             # A once-group shared by every rule naming the same text: each action kind acts
             # once per subject across all of them (e.g. one "needs attention" per sprint).
             group = self.render(step.once, rule, facts)
-            key = f"once.{_digest(kind, subject, group)}"
+            key = once_key(kind, subject, group)
             return self._planned(rule, kind, step, facts, key)
         return self._planned(
             rule,
@@ -408,52 +293,6 @@ class _Planner:
         return actions, RuleTrace(rule.name, bool(matched), first_reason)
 
 
-_HEALTH_ORDER = {"at_risk": 0, "needs_attention": 1, "on_track": 2, None: 3}
-
-
-def _health(action: PlannedAction) -> str | None:
-    return action.args.status if isinstance(action.args, HealthParams) else None
-
-
-def _lowest_health_only(
-    actions: list[PlannedAction],
-) -> tuple[list[PlannedAction], dict[str, str]]:
-    """Of several set_health actions on one subject in one plan, keep the lowest.
-
-    Automation only lowers health: when a new item is both new to the sprint (On Track)
-    and blocked (Needs Attention), it goes straight to Needs Attention, one write. The
-    comments of the rules whose health change was dropped go too: one change, one
-    explanation (the first rule's, among equals). Also returns, per rule that gave way,
-    why it did nothing although it matched.
-    """
-    lowest: dict[str, PlannedAction] = {}
-    for a in actions:
-        if a.action == "set_health" and a.subject is not None:
-            kept = lowest.get(a.subject)
-            rank = _HEALTH_ORDER.get(_health(a), 3)
-            if kept is None or rank < _HEALTH_ORDER.get(_health(kept), 3):
-                lowest[a.subject] = a
-    dropped = {
-        (a.rule, a.subject)
-        for a in actions
-        if a.action == "set_health" and a.subject is not None and lowest[a.subject] is not a
-    }
-    gave_way: dict[str, str] = {}
-    for rule, subject in sorted(dropped, key=str):
-        kept = lowest[str(subject)]
-        gave_way.setdefault(
-            rule,
-            f"gave way on {subject}: {kept.rule} sets {_health(kept)} "
-            "(one health change, one comment)",
-        )
-    kept_actions = [
-        a
-        for a in actions
-        if (a.rule, a.subject) not in dropped or a.action not in ("set_health", "comment")
-    ]
-    return kept_actions, gave_way
-
-
 def _run(
     rules: list[Rule],
     planner: _Planner,
@@ -475,7 +314,7 @@ def _run(
             continue
         actions.extend(planned)
         trace.append(rule_trace)
-    kept, gave_way = _lowest_health_only(actions)
+    kept, gave_way = lowest_health_only(actions)
     trace = [
         replace(t, reason="; ".join(filter(None, (t.reason, gave_way[t.rule]))))
         if t.rule in gave_way
