@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from hooks.actions.comment import CommentSpec as CommentSpec
+from hooks.actions.health import HealthSpec as HealthSpec
+from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
 from hooks.rules.vocabulary import HealthStatus
 from hooks.triggers import Schedule
