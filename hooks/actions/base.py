@@ -8,6 +8,7 @@ this module (and the registry) without an import circle.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -202,7 +203,7 @@ class Effects(Protocol):
     ) -> tuple[dict[str, Any], bool]: ...
 
 
-class ActionKind(Generic[P]):
+class ActionKind(ABC, Generic[P]):
     """One action kind: its step spec, planning, decision, GitLab call and wording."""
 
     name: ClassVar[str]
@@ -212,9 +213,9 @@ class ActionKind(Generic[P]):
 
     # -- the rules language
 
+    @abstractmethod
     def step_type(self) -> Any:
         """The type of the step key's value (`add_labels: [...]`)."""
-        raise NotImplementedError
 
     def templates(self, value: Any) -> list[tuple[list[str | int], str]]:
         """The templates in a step's value, with their path under the key (`hooks check`)."""
@@ -222,8 +223,9 @@ class ActionKind(Generic[P]):
 
     # -- planning and the stored shape
 
+    @abstractmethod
     def plan(self, value: Any, ctx: Planning) -> Planned[P]:
-        raise NotImplementedError
+        """Parameters, text and target from the step's value and the subject's facts."""
 
     def from_dict(self, data: dict[str, Any]) -> P:
         found: P = self.params_type.from_dict(data)
@@ -236,8 +238,9 @@ class ActionKind(Generic[P]):
 
     # -- carrying out
 
+    @abstractmethod
     def perform(self, action: PlannedAction, params: P, fx: Effects, resumed: bool) -> Result:
-        raise NotImplementedError
+        """Decide against the subject's current state, then make the GitLab call, if any."""
 
     def run(self, action: PlannedAction, fx: Effects, *, resumed: bool) -> Result:
         return self.perform(action, self.typed(action.args), fx, resumed)

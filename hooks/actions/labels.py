@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -57,8 +58,9 @@ class _Labels(ActionKind[LabelParams]):
     def plan(self, value: list[str], ctx: Planning) -> Planned[LabelParams]:
         return Planned(LabelParams(tuple(value)))
 
+    @abstractmethod
     def decide(self, params: LabelParams, snap: Snapshot) -> Satisfied | Edit:
-        raise NotImplementedError
+        """Which labels to write, if any."""
 
     def perform(
         self, action: PlannedAction, params: LabelParams, fx: Effects, resumed: bool
