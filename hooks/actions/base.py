@@ -89,7 +89,7 @@ class SubjectFacts(Protocol):
     def milestone_if_read(self) -> MilestoneInfo | None: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # one per planned action: not frozen, which costs a setattr per field
 class Planning:
     """Everything a kind may use to plan one step of one rule for one subject."""
 
@@ -105,7 +105,7 @@ class Planning:
 P = TypeVar("P", bound=Params)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Planned(Generic[P]):
     """A kind's plan: its parameters, its text (comment, description), where it lands."""
 

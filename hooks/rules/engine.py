@@ -243,7 +243,7 @@ class _Planner:
             milestones=self.milestones,
             iterations=self.reader.iterations,
         )
-        planned = kind.plan(step.value, planning)
+        planned = kind.plan(getattr(step, kind_name), planning)
         target = planned.target
         if kind.needs_subject and target is None and issue is None:
             raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
