@@ -19,7 +19,8 @@ from typing import Any, Literal
 import structlog
 
 from hooks.action_log import ActionLog, ActionRow, Claim, ClaimRequest, Finish
-from hooks.actions.base import PlannedAction, Snapshot, Status
+from hooks.actions.base import PlannedAction, Status
+from hooks.actions.base import Snapshot as Snapshot  # where it was before hooks.actions
 from hooks.executor_effects import TRANSIENT, Performer
 from hooks.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab_ops import GitlabOps
