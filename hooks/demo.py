@@ -23,6 +23,8 @@ import structlog
 from aiohttp import web
 from pydantic import SecretStr
 
+from hooks.actions.comment import preview as preview  # `hooks demo`'s wording of a comment
+from hooks.actions.registry import describe
 from hooks.config import Settings
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.store import Store
@@ -30,18 +32,6 @@ from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 
 SECRET = "demo-webhook-secret"
-PREVIEW = 90  # characters of a comment's first line shown
-
-
-def preview(text: str, limit: int = PREVIEW) -> str:
-    """A comment's first line, cut at a word boundary with "…" when longer than `limit`."""
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if len(first) <= limit:
-        return first
-    cut = first[: limit - 1]
-    if " " in cut and first[limit - 1] != " ":
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip(" ,;:.") + "…"
 
 
 def _subject_order(subject: str | None) -> tuple[str, int]:
@@ -64,27 +54,6 @@ def try_it_yourself() -> str:
         f"{command} simulate --port 9000 --hook-url http://127.0.0.1:8080/webhook"
         " --hook-secret s3cret"
     )
-
-
-def _describe(detail: dict[str, Any], subject: str | None) -> str:
-    action, params, result = detail["action"], detail.get("params", {}), detail.get("result", {})
-    if action == "set_health":
-        return f"{subject}: health -> {params.get('status')}"
-    if action in ("add_labels", "remove_labels"):
-        verb = "+" if action == "add_labels" else "-"
-        return f"{subject}: labels {' '.join(verb + x for x in params.get('labels', []))}"
-    if action == "comment":
-        return f'{subject}: comment "{preview(detail.get("text") or "")}"'
-    if action == "move_to_milestone":
-        return f"{subject}: milestone {params.get('from_title')} -> {params.get('milestone_title')}"
-    if action == "create_issue":
-        who = ", ".join("@" + a for a in params.get("assignees", [])) or "nobody"
-        where = f"{result.get('project', params.get('project'))}#{result.get('iid', '?')}"
-        linked = f", linked to {subject}" if result.get("linked") else ""
-        return f'created {where} "{params.get("title")}" (assigned {who}{linked})'
-    if action == "assign":
-        return f"{subject}: assigned {', '.join('@' + u for u in params.get('usernames', []))}"
-    return f"{subject}: {action} {json.dumps(params)}"
 
 
 class Demo:
@@ -185,7 +154,7 @@ class Demo:
                     self.rule_order.get(row.rule, len(self.rule_order)),
                     self.step_order.get((row.rule, detail["action"]), 0),
                 )
-                lines.append((order, f"   bot [{row.rule}] {_describe(detail, row.subject)}"))
+                lines.append((order, f"   bot [{row.rule}] {describe(detail, row.subject)}"))
             elif row.kind == "rule" and row.outcome == "error":
                 line = f"   rule {row.rule} could not act: {detail.get('error')}"
                 lines.append(((1,), line))

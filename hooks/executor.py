@@ -10,107 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import gitlab
-import requests
 import structlog
 
 from hooks.action_log import ActionLog, ActionRow, Claim, ClaimRequest, Finish
-from hooks.events import IssueEvent
+from hooks.actions.base import PlannedAction, Status
+from hooks.actions.base import Snapshot as Snapshot  # where it was before hooks.actions
+from hooks.executor_effects import TRANSIENT, Performer
 from hooks.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
-from hooks.rules.vocabulary import HEALTH_LABELS
 from hooks.store import AuditRecord
 
 log = structlog.get_logger("hooks.executor")
 
 HealthMode = Literal["label", "native", "both"]
-Status = Literal["done", "satisfied", "dry_run", "failed", "capped", "busy", "retry"]
-WRITES_WITHOUT_SUBJECT = frozenset({"create_issue"})
-TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
-
-
-class PlannedActionLike(Protocol):
-    """What the executor needs of a planned action (hooks.rules.engine.PlannedAction)."""
-
-    @property
-    def rule(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def subject(self) -> str | None: ...
-    @property
-    def project(self) -> str | None: ...
-    @property
-    def iid(self) -> int | None: ...
-    @property
-    def params(self) -> dict[str, Any]: ...
-    @property
-    def text(self) -> str | None: ...
-    @property
-    def key(self) -> str: ...
-    @property
-    def dry_run(self) -> bool: ...
-
-
-def marker(key: str) -> str:
-    """The hidden HTML comment that ties what the bot created to its action key."""
-    return f"<!-- hooks:{key} -->"
-
-
-@dataclass
-class Snapshot:
-    """What is known of an issue's current state, to skip writes that change nothing."""
-
-    labels: set[str] = field(default_factory=set)
-    milestone_id: int | None = None
-    milestone_title: str | None = None
-    state: str | None = None
-    assignees: set[str] = field(default_factory=set)
-    health: str | None = None
-    iteration_id: int | None = None
-    updated_at: str | None = None  # GitLab's, when read from the API (after the bot's edit)
-
-    @classmethod
-    def from_event(cls, event: IssueEvent) -> Snapshot:
-        attrs = event.object_attributes
-        return cls(
-            labels=set(event.label_titles),
-            milestone_id=attrs.milestone_id,
-            state=attrs.state,
-            assignees={u.username for u in event.assignees if u.username},
-            health=attrs.health_status,
-            iteration_id=attrs.iteration_id,
-        )
-
-    @classmethod
-    def from_rest(cls, issue: dict[str, Any]) -> Snapshot:
-        milestone = issue.get("milestone") or {}
-        iteration = issue.get("iteration") or {}
-        return cls(
-            labels=set(issue.get("labels") or []),
-            milestone_id=milestone.get("id"),
-            milestone_title=milestone.get("title"),
-            state=issue.get("state"),
-            assignees={a["username"] for a in issue.get("assignees") or [] if "username" in a},
-            health=issue.get("health_status"),
-            iteration_id=iteration.get("id"),
-            updated_at=issue.get("updated_at"),
-        )
 
 
 @dataclass(frozen=True)
 class ActionOutcome:
     """How one planned action ended, for the audit trail and the delivery's outcome."""
 
-    action: PlannedActionLike
+    action: PlannedAction
     status: Status
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -183,7 +109,7 @@ class Executor:
         self._user_ids: dict[str, int] = {}
 
     async def run(
-        self, planned: Sequence[PlannedActionLike], context: ExecutionContext
+        self, planned: Sequence[PlannedAction], context: ExecutionContext
     ) -> list[ActionOutcome]:
         """Perform every action; if any must be retried, raise TransientFailure at the end."""
         if not planned:
@@ -261,7 +187,7 @@ class Executor:
 
     async def _one(
         self,
-        action: PlannedActionLike,
+        action: PlannedAction,
         context: ExecutionContext,
         claimed: tuple[Claim, ActionRow | None, int],
         pending: _Finishes,
@@ -280,7 +206,7 @@ class Executor:
 
     async def _claim_and_perform(
         self,
-        action: PlannedActionLike,
+        action: PlannedAction,
         context: ExecutionContext,
         claimed: tuple[Claim, ActionRow | None, int],
         pending: _Finishes,
@@ -315,11 +241,16 @@ class Executor:
         return ActionOutcome(action, status, result)
 
     async def _perform(
-        self, action: PlannedActionLike, context: ExecutionContext, *, resumed: bool
+        self, action: PlannedAction, context: ExecutionContext, *, resumed: bool
     ) -> tuple[Status, dict[str, Any]]:
         assert self.gateway is not None
         return await self.gateway.call(
-            lambda gl: _Performer(GitlabOps(gl), self, context).perform(action, resumed=resumed),
+            lambda gl: Performer(
+                GitlabOps(gl),
+                health_mode=self.health_mode,
+                users=self._user_ids,
+                snapshots=context.snapshots,
+            ).perform(action, resumed=resumed),
             event_uuid=context.event_uuid,
         )
 
@@ -350,254 +281,6 @@ class _Finishes:
             await self.ledger.finish_many(batch, self.owner)
 
 
-def _earlier(action: PlannedActionLike, row: ActionRow | None) -> ActionOutcome:
+def _earlier(action: PlannedAction, row: ActionRow | None) -> ActionOutcome:
     status: Status = "satisfied" if row is None or row.status == "satisfied" else "done"
     return ActionOutcome(action, status, (row.result if row else None) or {}, earlier=True)
-
-
-class _Performer:
-    """Carries out one action with synchronous GitLab calls (inside a gateway thread)."""
-
-    def __init__(self, ops: GitlabOps, executor: Executor, context: ExecutionContext) -> None:
-        self.ops = ops
-        self.executor = executor
-        self.context = context
-
-    def perform(self, action: PlannedActionLike, *, resumed: bool) -> tuple[Status, dict[str, Any]]:
-        handler = getattr(self, f"_{action.action}", None)
-        if handler is None:
-            raise ValueError(f"the executor does not know the action {action.action!r}")
-        result: tuple[Status, dict[str, Any]] = handler(action, resumed)
-        return result
-
-    # -- helpers -------------------------------------------------------------
-
-    def _subject(self, action: PlannedActionLike) -> tuple[str, int]:
-        if action.project is None or action.iid is None:
-            raise ValueError(f"{action.action} needs an issue subject")
-        return action.project, action.iid
-
-    def _snapshot(self, action: PlannedActionLike) -> Snapshot:
-        project, iid = self._subject(action)
-        key = action.subject or f"{project}#{iid}"
-        snap = self.context.snapshots.get(key)
-        if snap is None:
-            snap = Snapshot.from_rest(self.ops.issue(project, iid))
-            self.context.snapshots[key] = snap
-        return snap
-
-    def _edit(self, action: PlannedActionLike, **fields: Any) -> dict[str, Any]:
-        project, iid = self._subject(action)
-        issue = self.ops.edit_issue(project, iid, **fields)
-        key = action.subject or f"{project}#{iid}"
-        self.context.snapshots[key] = Snapshot.from_rest(issue)
-        return issue
-
-    def _user_ids(self, usernames: Sequence[str]) -> list[int]:
-        ids = []
-        cache = self.executor._user_ids
-        for name in usernames:
-            name = name.lstrip("@")
-            if name not in cache:
-                found = self.ops.user_id(name)
-                if found is None:
-                    raise ValueError(f"no GitLab user {name!r}")
-                cache[name] = found
-            ids.append(cache[name])
-        return ids
-
-    # -- actions -------------------------------------------------------------
-
-    def _add_labels(
-        self, action: PlannedActionLike, _resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        snap = self._snapshot(action)
-        missing = [label for label in action.params["labels"] if label not in snap.labels]
-        if not missing:
-            return "satisfied", {}
-        self._edit(action, add_labels=",".join(missing))
-        return "done", {"added": missing}
-
-    def _remove_labels(
-        self, action: PlannedActionLike, _resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        snap = self._snapshot(action)
-        present = [label for label in action.params["labels"] if label in snap.labels]
-        if not present:
-            return "satisfied", {}
-        self._edit(action, remove_labels=",".join(present))
-        return "done", {"removed": present}
-
-    def _set_health(
-        self, action: PlannedActionLike, _resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        status: str | None = action.params.get("status")
-        mode: HealthMode = action.params.get("mode") or self.executor.health_mode
-        snap = self._snapshot(action)
-        wrote = False
-        if mode in ("label", "both"):
-            target = HEALTH_LABELS.get(status) if status else None
-            stale = [lbl for lbl in HEALTH_LABELS.values() if lbl in snap.labels and lbl != target]
-            fields: dict[str, Any] = {}
-            if target and target not in snap.labels:
-                fields["add_labels"] = target
-            if stale:
-                fields["remove_labels"] = ",".join(stale)
-            if fields:
-                self._edit(action, **fields)
-                wrote = True
-        if mode in ("native", "both") and snap.health != status:
-            project, iid = self._subject(action)
-            self.ops.set_health_native(project, iid, status)
-            snap.health = status
-            wrote = True
-        result = {"status": status, "milestone": snap.milestone_title}
-        return ("done" if wrote else "satisfied"), result
-
-    def _create_once(
-        self, create: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
-    ) -> tuple[dict[str, Any], bool]:
-        """Create something at most once: (what was created or found, found by marker).
-
-        A 5xx or a timeout does not say whether GitLab made it (a proxy's 502, an answer
-        lost in transit), so before sending again look for the marker it would carry.
-        """
-        attempt = 0
-        while True:
-            try:
-                return create(), False
-            except TRANSIENT as exc:
-                if is_permanent(exc) or attempt >= self.ops.max_retries:
-                    raise
-            attempt += 1
-            time.sleep(min(0.1 * 2**attempt, 2.0))
-            found = find()
-            if found is not None:
-                return found, True
-
-    def _comment(self, action: PlannedActionLike, resumed: bool) -> tuple[Status, dict[str, Any]]:
-        project, iid = self._subject(action)
-        tag = marker(action.key)
-
-        def find() -> dict[str, Any] | None:
-            notes = self.ops.notes(project, iid)
-            return next((n for n in notes if tag in (n.get("body") or "")), None)
-
-        found = find() if resumed else None
-        if found is not None:
-            return "done", {"note_id": found["id"], "found_by_marker": True}
-        body = f"{action.text or ''}\n\n{tag}"
-        internal = bool(action.params.get("internal"))
-        note, by_marker = self._create_once(
-            lambda: self.ops.create_note(project, iid, body, internal=internal), find
-        )
-        result: dict[str, Any] = {"note_id": note.get("id")}
-        if by_marker:
-            result["found_by_marker"] = True
-        return "done", result
-
-    def _move_to_milestone(
-        self, action: PlannedActionLike, _resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        target = action.params.get("milestone_id")
-        snap = self._snapshot(action)
-        result = {
-            "from": action.params.get("from_title"),
-            "to": action.params.get("milestone_title"),
-        }
-        if snap.milestone_id == target:
-            return "satisfied", result
-        source = action.params.get("from_id")
-        if source is not None and snap.milestone_id != source:
-            # Moved by someone else since it was planned: it is no longer in the sprint the
-            # plan was about, so there is nothing to roll over.
-            return "satisfied", {**result, "left": f"no longer in milestone {source}"}
-        self._edit(action, milestone_id=target if target is not None else 0)
-        return "done", result
-
-    def _set_iteration(
-        self, action: PlannedActionLike, _resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        target = action.params.get("iteration_id")
-        snap = self._snapshot(action)
-        if snap.iteration_id is not None and str(snap.iteration_id) == str(target):
-            return "satisfied", {}
-        project, iid = self._subject(action)
-        self.ops.set_iteration(project, iid, target)
-        return "done", {"iteration": action.params.get("iteration_title")}
-
-    def _assign(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
-        wanted = {u.lstrip("@") for u in action.params["usernames"]}
-        snap = self._snapshot(action)
-        if snap.assignees == wanted:
-            return "satisfied", {}
-        self._edit(action, assignee_ids=self._user_ids(sorted(wanted)))
-        return "done", {"assignees": sorted(wanted)}
-
-    def _close(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
-        if self._snapshot(action).state == "closed":
-            return "satisfied", {}
-        self._edit(action, state_event="close")
-        return "done", {}
-
-    def _reopen(self, action: PlannedActionLike, _resumed: bool) -> tuple[Status, dict[str, Any]]:
-        if self._snapshot(action).state == "opened":
-            return "satisfied", {}
-        self._edit(action, state_event="reopen")
-        return "done", {}
-
-    def _create_issue(
-        self, action: PlannedActionLike, resumed: bool
-    ) -> tuple[Status, dict[str, Any]]:
-        p = action.params
-        project: str = p["project"]
-        tag = marker(action.key)
-        created = self._find_created(project, action.key, tag) if resumed else None
-        found = created is not None
-        if created is None:
-            fields: dict[str, Any] = {
-                "title": p["title"],
-                "description": f"{action.text or ''}\n\n{tag}",
-                "confidential": bool(p.get("confidential")),
-            }
-            if p.get("labels"):
-                fields["labels"] = ",".join(p["labels"])
-            if p.get("assignees"):
-                fields["assignee_ids"] = self._user_ids(p["assignees"])
-            if p.get("milestone_id"):
-                fields["milestone_id"] = p["milestone_id"]
-            if p.get("due_date"):
-                fields["due_date"] = p["due_date"]
-            created, found = self._create_once(
-                lambda: self.ops.create_issue(project, **fields),
-                lambda: self._find_created(project, action.key, tag),
-            )
-        result = {
-            "project": project,
-            "iid": created["iid"],
-            "web_url": created.get("web_url"),
-        }
-        if found:
-            result["found_by_marker"] = True
-        link = p.get("link")
-        if link and action.project and action.iid is not None:
-            self._link(action.project, action.iid, project, created["iid"], link)
-            result["linked"] = True
-        return "done", result
-
-    def _find_created(self, project: str, key: str, tag: str) -> dict[str, Any] | None:
-        for issue in self.ops.issues(project, search=f"hooks:{key}", state="all"):
-            if tag in (issue.get("description") or ""):
-                return issue
-        return None
-
-    def _link(
-        self, project: str, iid: int, target: str, target_iid: int, link: dict[str, Any]
-    ) -> None:
-        try:
-            self.ops.link_issues(
-                project, iid, target, target_iid, link.get("link_type", "relates_to")
-            )
-        except gitlab.exceptions.GitlabError as exc:
-            if exc.response_code != 409:  # 409: the two issues are already linked
-                raise

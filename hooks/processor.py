@@ -14,9 +14,10 @@ from typing import Any
 
 import structlog
 
+from hooks.actions.base import Snapshot
 from hooks.dispatch import DispatchResult, Outcome, RetryableError, event_summary
 from hooks.events import Event, IssueEvent
-from hooks.executor import ActionOutcome, ExecutionContext, Executor, Snapshot, TransientFailure
+from hooks.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
 from hooks.gateway import Gateway, is_permanent
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics

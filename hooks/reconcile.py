@@ -23,8 +23,10 @@ from typing import Any
 
 import structlog
 
+from hooks.actions.base import Snapshot
+from hooks.actions.registry import KINDS
 from hooks.events import Event
-from hooks.executor import ActionOutcome, ExecutionContext, Snapshot, TransientFailure
+from hooks.executor import ActionOutcome, ExecutionContext, TransientFailure
 from hooks.gateway import error_message
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
@@ -52,10 +54,6 @@ from hooks.watch_store import (
 log = structlog.get_logger("hooks.reconcile")
 
 PAGE = 100
-# Actions that write through `PUT /issues/:iid`, whose answer carries the new updated_at.
-REST_EDITS = frozenset(
-    {"add_labels", "remove_labels", "move_to_milestone", "assign", "close", "reopen"}
-)
 
 
 def _digest(*parts: object) -> str:
@@ -427,12 +425,10 @@ class Reconciler:
         if not wrote:
             return
         health_mode = self.dispatcher.executor.health_mode
+        # Writes through `PUT /issues/:iid` only: its answer carries the new updated_at.
         rest_only = all(
-            o.action.action in REST_EDITS
-            or (
-                o.action.action == "set_health"
-                and (o.action.params.get("mode") or health_mode) == "label"
-            )
+            (kind := KINDS.get(o.action.action)) is not None
+            and kind.rest_only(kind.typed(o.action.args), health_mode)
             for o in wrote
         )
         new = snapshots[info.subject].updated_at

@@ -16,7 +16,7 @@ from typing import Any
 
 from hooks.rules import templates
 from hooks.rules.model import AgeTest, Condition, DateTest, LabelSet, MilestoneTest
-from hooks.rules.reader import IssueInfo, MilestoneInfo
+from hooks.rules.reader import IssueInfo, MilestoneInfo, current_milestone, next_milestone
 
 _RELATIVE = re.compile(r"^([+-]?)(\d+)([dw])$")
 
@@ -41,39 +41,6 @@ def duration(text: str) -> timedelta:
         raise ValueError(f"bad duration {text!r}: use a number and m, h, d or w ('3d')")
     unit = {"m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
     return timedelta(seconds=int(match.group(1)) * unit)
-
-
-def current_milestone(milestones: Sequence[MilestoneInfo], today: date) -> MilestoneInfo | None:
-    """The active milestone whose dates contain today (the earliest due if several)."""
-    running = [
-        m
-        for m in milestones
-        if m.state == "active"
-        and m.start_date is not None
-        and m.due_date is not None
-        and m.start_date <= today <= m.due_date
-    ]
-    return min(running, key=lambda m: (m.due_date, m.id)) if running else None
-
-
-def next_milestone(
-    milestones: Sequence[MilestoneInfo], after: MilestoneInfo | None, today: date
-) -> MilestoneInfo | None:
-    """The active milestone that starts next after `after` (or after today).
-
-    After a given milestone, only one of the same owner counts: a team's next sprint is in
-    the group or project its last one was in, not a same-dated sprint of another team.
-    """
-    pivot = after.start_date if after is not None and after.start_date else today
-    later = [
-        m
-        for m in milestones
-        if m.state == "active"
-        and m.start_date is not None
-        and m.start_date > pivot
-        and (after is None or (m.id != after.id and m.same_owner(after)))
-    ]
-    return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
 
 @dataclass

@@ -8,57 +8,29 @@ delivery plans the same keys and a genuinely new change plans new ones.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
+from hooks.actions.base import PlanError as PlanError
+from hooks.actions.base import PlannedAction as PlannedAction
+from hooks.actions.base import Planning
+from hooks.actions.registry import KINDS
 from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
-from hooks.rules.conditions import Facts, current_milestone, first_failure, next_milestone
-from hooks.rules.model import (
-    Action,
-    CommentSpec,
-    CreateIssueSpec,
-    HealthSpec,
-    IssueQuery,
-    Rule,
-    RuleSet,
-    Triggers,
+from hooks.rules.conditions import Facts, first_failure
+from hooks.rules.health_order import lowest_health_only
+from hooks.rules.keys import action_key, event_fingerprint, once_key
+from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    Reader,
+    current_milestone,
+    next_milestone,
 )
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, by_title
-
-
-class PlanError(Exception):
-    """A rule that cannot be planned for this subject; recorded as that rule's error."""
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    """One action to perform once: what, on which subject, with which parameters."""
-
-    rule: str
-    action: str
-    subject: str | None
-    project: str | None
-    iid: int | None
-    params: dict[str, Any]
-    text: str | None
-    key: str
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "action": self.action,
-            "subject": self.subject,
-            "params": self.params,
-            "text": self.text,
-            "key": self.key,
-            "dry_run": self.dry_run,
-        }
+from hooks.rules.subjects import fan_out, issue_from_event, milestone_from_event
 
 
 @dataclass(frozen=True)
@@ -79,45 +51,6 @@ class Plan:
     fingerprint: str
 
 
-# -- fingerprints and keys -------------------------------------------------------
-
-
-def _digest(*parts: object, size: int = 16) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:size]
-
-
-def event_fingerprint(event: Event) -> str:
-    """The event's content: kind, action, object, updated_at and changes (not its delivery)."""
-    if isinstance(event, IssueEvent):
-        attrs = event.object_attributes
-        changes = {k: v.model_dump(mode="json") for k, v in sorted(event.changes.items())}
-        return _digest(event.kind, event.action, attrs.id, attrs.updated_at, changes)
-    if isinstance(event, MilestoneEvent):
-        attrs_m = event.object_attributes
-        return _digest("milestone", event.action, attrs_m.id, attrs_m.updated_at, attrs_m.state)
-    return _digest(
-        "release",
-        event.action,
-        event.project_path,
-        event.tag,
-        event.released_at,
-        event.created_at,
-        event.description,
-    )
-
-
-def _sprint(facts: Facts) -> str | None:
-    """The title of the subject's milestone, if known without another GitLab read."""
-    milestone = facts.milestone_if_read()
-    return milestone.title or None if milestone else None
-
-
-def action_key(rule: str, index: int, action: str, subject: str | None, fingerprint: str) -> str:
-    """Short, ASCII, no spaces and no '--' (it goes inside an HTML comment)."""
-    return f"{rule}.{index}.{_digest(rule, index, action, subject, fingerprint)}"
-
-
 # -- triggers ---------------------------------------------------------------------
 
 
@@ -129,50 +62,6 @@ def not_triggered(on: Triggers, event: Event) -> str | None:
     if event.action not in listens:
         return f"on: {event.kind} action {event.action!r} is not one of {listens}"
     return None
-
-
-# -- facts about subjects -----------------------------------------------------------
-
-
-def issue_from_event(event: IssueEvent) -> IssueInfo:
-    attrs = event.object_attributes
-    milestone = MilestoneInfo(id=attrs.milestone_id, title="") if attrs.milestone_id else None
-    author = event.user.username if event.user and event.action == "open" else None
-    return IssueInfo(
-        id=attrs.id,
-        iid=attrs.iid or 0,
-        project_path=event.project_path,
-        title=attrs.title or "",
-        description=attrs.description or "",
-        state=attrs.state or "opened",
-        labels=event.label_titles,
-        milestone=milestone,
-        assignees=[u.username for u in event.assignees if u.username],
-        author=author,
-        due_date=attrs.due_date,
-        updated_at=attrs.updated_at,
-        confidential=attrs.confidential or event.kind == "confidential_issue",
-        web_url=attrs.url,
-        health_status=attrs.health_status,
-        iteration_id=attrs.iteration_id,
-    )
-
-
-def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
-    attrs = event.object_attributes
-    group = event.group_path
-    return MilestoneInfo(
-        id=attrs.id or 0,
-        iid=attrs.iid,
-        title=attrs.title or "",
-        state=attrs.state or "active",
-        start_date=attrs.start_date,
-        due_date=attrs.due_date,
-        project=None if group else event.project_path or None,
-        group=group,
-        group_id=attrs.group_id if group else None,
-        project_id=None if group else attrs.project_id or event.project.id,
-    )
 
 
 class _Planner:
@@ -307,44 +196,7 @@ class _Planner:
     # fan-out -----------------------------------------------------------------------
 
     def subjects(self, query: IssueQuery, project: str) -> list[IssueInfo]:
-        project = query.project or project
-        milestone = None
-        if query.milestone == "event":
-            if not isinstance(self.event, MilestoneEvent):
-                raise PlanError("for_each milestone 'event' needs a milestone event")
-            milestone = milestone_from_event(self.event)
-        elif query.milestone == "closed":
-            if isinstance(self.event, MilestoneEvent):
-                milestone = milestone_from_event(self.event)
-            else:
-                closed = [
-                    m
-                    for m in self.milestones(project)
-                    if m.state == "closed" and m.due_date is not None and m.due_date < self.today
-                ]
-                milestone = max(closed, key=lambda m: (m.due_date, m.id)) if closed else None
-            if milestone is None:
-                return []
-        elif query.milestone == "current":
-            milestone = current_milestone(self.milestones(project), self.today)
-            if milestone is None:
-                raise PlanError(f"no current milestone in {project} on {self.today}")
-        elif query.milestone == "next":
-            ms = self.milestones(project)
-            milestone = next_milestone(ms, current_milestone(ms, self.today), self.today)
-            if milestone is None:
-                raise PlanError(f"no next milestone in {project} after {self.today}")
-        elif query.milestone:
-            milestone = by_title(self.milestones(project), query.milestone)
-            if milestone is None:
-                raise PlanError(f"no milestone titled {query.milestone!r} in {project}")
-        if milestone is not None:
-            found = self.reader.milestone_issues(project, milestone, query.state)
-        else:
-            found = self.reader.issues(
-                project, {"state": query.state, "labels": ",".join(query.labels)}
-            )
-        return [i for i in found if all(label in i.labels for label in query.labels)]
+        return fan_out(query, project, self.event, self.reader, self.milestones, self.today)
 
     # actions -----------------------------------------------------------------------
 
@@ -365,7 +217,7 @@ class _Planner:
             # A once-group shared by every rule naming the same text: each action kind acts
             # once per subject across all of them (e.g. one "needs attention" per sprint).
             group = self.render(step.once, rule, facts)
-            key = f"once.{_digest(kind, subject, group)}"
+            key = once_key(kind, subject, group)
             return self._planned(rule, kind, step, facts, key)
         return self._planned(
             rule,
@@ -376,140 +228,42 @@ class _Planner:
         )
 
     def _planned(
-        self, rule: Rule, kind: str, step: Action, facts: Facts, key: str
+        self, rule: Rule, kind_name: str, step: Action, facts: Facts, key: str
     ) -> PlannedAction:
+        """The step's kind plans it; where it lands follows from its subject or target."""
+        kind = KINDS[kind_name]
         issue = facts.issue
         subject = issue.subject if issue else None
-        params, text, target = self._params(rule, kind, step, facts)
-        if kind not in ("create_issue",) and target is None and issue is None:
-            raise PlanError(f"{kind} needs an issue subject; add for_each or a target")
+        planning = Planning(
+            rule=rule.name,
+            allow_confidential_leak=rule.allow_confidential_leak,
+            facts=facts,
+            today=self.today,
+            render=lambda source: self.render(source, rule, facts),
+            milestones=self.milestones,
+            iterations=self.reader.iterations,
+        )
+        planned = kind.plan(getattr(step, kind_name), planning)
+        target = planned.target
+        if kind.needs_subject and target is None and issue is None:
+            raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)
         if target is not None:
             project, iid = target
             subject = f"{project}#{iid}"
+        if not kind.needs_subject and issue is None:
+            project = planned.home
         return PlannedAction(
             rule=rule.name,
-            action=kind,
+            action=kind_name,
             subject=subject,
-            project=project if kind != "create_issue" or issue else params.get("project"),
+            project=project,
             iid=iid,
-            params=params,
-            text=text,
+            args=planned.params,
+            text=planned.text,
             key=key,
             dry_run=rule.dry_run,
         )
-
-    def _params(
-        self, rule: Rule, kind: str, step: Action, facts: Facts
-    ) -> tuple[dict[str, Any], str | None, tuple[str, int] | None]:
-        issue = facts.issue
-        if kind in ("add_labels", "remove_labels"):
-            return {"labels": list(getattr(step, kind))}, None, None
-        if kind == "set_health":
-            spec = step.set_health
-            health = spec if isinstance(spec, HealthSpec) else HealthSpec(status=spec)
-            status = None if health.status == "clear" else health.status
-            # The sprint the item is in when its health changes: the dashboard's health chart.
-            return {"status": status, "mode": health.mode, "sprint": _sprint(facts)}, None, None
-        if kind == "comment":
-            spec_c = step.comment
-            comment = spec_c if isinstance(spec_c, CommentSpec) else CommentSpec(body=str(spec_c))
-            target = _parse_target(comment.target) if comment.target else None
-            if (
-                target is not None
-                and issue is not None
-                and issue.confidential
-                and f"{target[0]}#{target[1]}" != issue.subject
-                and not rule.allow_confidential_leak
-            ):
-                raise PlanError(
-                    f"refused: comment would carry text of confidential {issue.subject} to "
-                    f"{comment.target}; set allow_confidential_leak: true to allow it"
-                )
-            return {"internal": comment.internal}, self.render(comment.body, rule, facts), target
-        if kind == "move_to_milestone":
-            return self._milestone_move(str(step.move_to_milestone), facts), None, None
-        if kind == "set_iteration":
-            return self._iteration(step.set_iteration, facts), None, None
-        if kind == "create_issue":
-            assert step.create_issue is not None
-            return (
-                self._create_issue(rule, step.create_issue, facts),
-                self.render(step.create_issue.description, rule, facts),
-                None,
-            )
-        if kind == "assign":
-            return {"usernames": [u.lstrip("@") for u in step.assign or []]}, None, None
-        return {}, None, None  # close, reopen
-
-    def _milestone_move(self, where: str, facts: Facts) -> dict[str, Any]:
-        current = facts.milestone
-        base = {"from_title": current.title if current else None}
-        if where == "none":
-            return {**base, "milestone_id": None, "milestone_title": None}
-        milestones = facts.milestones
-        if where == "next":
-            after = current or current_milestone(milestones, self.today)
-            target = next_milestone(milestones, after, self.today)
-            if target is None:
-                after_what = f"'{after.title}'" if after else str(self.today)
-                raise PlanError(f"no milestone after {after_what} in {facts.project} to move to")
-        else:
-            target = by_title(milestones, where)
-            if target is None:
-                raise PlanError(f"no milestone titled {where!r} in {facts.project}")
-        return {
-            **base,
-            "from_id": current.id if current else None,
-            "milestone_id": target.id,
-            "milestone_title": target.title,
-        }
-
-    def _iteration(self, where: str | int | None, facts: Facts) -> dict[str, Any]:
-        if isinstance(where, int) or (isinstance(where, str) and where.isdigit()):
-            return {"iteration_id": int(where), "iteration_title": None}
-        iterations = self.reader.iterations(facts.project)
-        upcoming = sorted(
-            (i for i in iterations if i.start_date and i.start_date > self.today),
-            key=lambda i: (i.start_date, i.id),
-        )
-        if not upcoming:
-            raise PlanError(f"no upcoming iteration in {facts.project}")
-        return {"iteration_id": upcoming[0].id, "iteration_title": upcoming[0].title}
-
-    def _create_issue(self, rule: Rule, spec: CreateIssueSpec, facts: Facts) -> dict[str, Any]:
-        issue = facts.issue
-        milestone_id = None
-        if spec.milestone:
-            ms = self.milestones(spec.project)
-            if spec.milestone == "current":
-                found = current_milestone(ms, self.today)
-            elif spec.milestone == "next":
-                found = next_milestone(ms, current_milestone(ms, self.today), self.today)
-            else:
-                found = by_title(ms, spec.milestone)
-            if found is None:
-                raise PlanError(f"no milestone {spec.milestone!r} in {spec.project}")
-            milestone_id = found.id
-        link = None
-        if issue is not None and spec.link != "none":
-            link = {"link_type": spec.link}
-        return {
-            "project": spec.project,
-            "title": self.render(spec.title, rule, facts),
-            "labels": list(spec.labels),
-            "assignees": [
-                name.strip().lstrip("@")
-                for a in spec.assignees
-                if (name := self.render(a, rule, facts)).strip()
-            ],
-            "milestone_id": milestone_id,
-            "due_date": (self.today + timedelta(days=spec.due_in_days)).isoformat()
-            if spec.due_in_days is not None
-            else None,
-            "confidential": spec.confidential or bool(issue and issue.confidential),
-            "link": link,
-        }
 
     # one rule ----------------------------------------------------------------------
 
@@ -539,55 +293,6 @@ class _Planner:
         return actions, RuleTrace(rule.name, bool(matched), first_reason)
 
 
-def _parse_target(target: str) -> tuple[str, int]:
-    project, _, iid = target.rpartition("#")
-    if not project or not iid.isdigit():
-        raise PlanError(f"comment target {target!r} must look like 'group/project#12'")
-    return project, int(iid)
-
-
-_HEALTH_ORDER = {"at_risk": 0, "needs_attention": 1, "on_track": 2, None: 3}
-
-
-def _lowest_health_only(
-    actions: list[PlannedAction],
-) -> tuple[list[PlannedAction], dict[str, str]]:
-    """Of several set_health actions on one subject in one plan, keep the lowest.
-
-    Automation only lowers health: when a new item is both new to the sprint (On Track)
-    and blocked (Needs Attention), it goes straight to Needs Attention, one write. The
-    comments of the rules whose health change was dropped go too: one change, one
-    explanation (the first rule's, among equals). Also returns, per rule that gave way,
-    why it did nothing although it matched.
-    """
-    lowest: dict[str, PlannedAction] = {}
-    for a in actions:
-        if a.action == "set_health" and a.subject is not None:
-            kept = lowest.get(a.subject)
-            rank = _HEALTH_ORDER.get(a.params.get("status"), 3)
-            if kept is None or rank < _HEALTH_ORDER.get(kept.params.get("status"), 3):
-                lowest[a.subject] = a
-    dropped = {
-        (a.rule, a.subject)
-        for a in actions
-        if a.action == "set_health" and a.subject is not None and lowest[a.subject] is not a
-    }
-    gave_way: dict[str, str] = {}
-    for rule, subject in sorted(dropped, key=str):
-        kept = lowest[str(subject)]
-        gave_way.setdefault(
-            rule,
-            f"gave way on {subject}: {kept.rule} sets {kept.params.get('status')} "
-            "(one health change, one comment)",
-        )
-    kept_actions = [
-        a
-        for a in actions
-        if (a.rule, a.subject) not in dropped or a.action not in ("set_health", "comment")
-    ]
-    return kept_actions, gave_way
-
-
 def _run(
     rules: list[Rule],
     planner: _Planner,
@@ -609,7 +314,7 @@ def _run(
             continue
         actions.extend(planned)
         trace.append(rule_trace)
-    kept, gave_way = _lowest_health_only(actions)
+    kept, gave_way = lowest_health_only(actions)
     trace = [
         replace(t, reason="; ".join(filter(None, (t.reason, gave_way[t.rule]))))
         if t.rule in gave_way

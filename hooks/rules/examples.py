@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hooks.actions.base import PlannedAction
+from hooks.actions.registry import KINDS
 from hooks.events import EventParseError, parse_event
-from hooks.rules.engine import Plan, PlannedAction, plan, plan_schedule
+from hooks.rules.engine import Plan, plan, plan_schedule
 from hooks.rules.model import Example, Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader
 
 DEFAULT_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-TEXT_KEYS = ("title", "description", "text")
 
 
 @dataclass(frozen=True)
@@ -70,45 +71,19 @@ def example_plan(
     return plan(event, RuleSet([rule], vars=variables or {}), reader, now=now)
 
 
-def _contains(text: str | None, wanted: Any) -> bool:
-    pieces = wanted if isinstance(wanted, list) else [wanted]
-    return all(str(p) in (text or "") for p in pieces)
-
-
 def _mismatch(expected: dict[str, Any], got: PlannedAction) -> str | None:
     if len(expected) != 1:
         return f"an expectation names one action, not {sorted(expected)}"
-    (kind, want), params = next(iter(expected.items())), got.params
+    kind, want = next(iter(expected.items()))
     if kind != got.action:
         return f"expected {kind}, planned {got.action}"
-    if kind in ("add_labels", "remove_labels"):
-        ok = list(want) == params["labels"]
-    elif kind == "set_health":
-        ok = (None if want == "clear" else want) == params["status"]
-    elif kind == "comment":
-        spec = want if isinstance(want, dict) else {"contains": want}
-        ok = _contains(got.text, spec.get("contains", "")) and all(
-            params.get(k) == v for k, v in spec.items() if k != "contains"
-        )
-    elif kind == "move_to_milestone":
-        ok = (None if want == "none" else want) == params["milestone_title"]
-    elif kind == "set_iteration":
-        ok = want in (params["iteration_id"], params["iteration_title"])
-    elif kind == "assign":
-        ok = [u.lstrip("@") for u in want] == params["usernames"]
-    elif kind == "create_issue":
-        ok = all(
-            _contains(got.text if k == "description" else params.get(k), v)
-            if k in TEXT_KEYS
-            else params.get(k) == v
-            for k, v in dict(want).items()
-        )
-    else:
-        ok = True
-    if ok:
+    found = KINDS.get(kind)
+    if found is None:
         return None
-    shown = got.text if kind == "comment" else json.dumps(params, sort_keys=True, default=str)
-    return f"{kind}: expected {want!r}, planned {shown!r}"
+    params = found.typed(got.args)
+    if found.matches(want, params, got.text):
+        return None
+    return f"{kind}: expected {want!r}, planned {found.shown(params, got.text)!r}"
 
 
 def run_example(

@@ -17,16 +17,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from hooks.actions.registry import KINDS
 from hooks.rules import paths, templates
-from hooks.rules.model import (
-    Action,
-    CommentSpec,
-    Condition,
-    CreateIssueSpec,
-    Rule,
-    RuleSet,
-    SourceRef,
-)
+from hooks.rules.model import Action, Condition, Rule, RuleSet, SourceRef
 from hooks.triggers import zone_problem
 
 
@@ -379,18 +372,11 @@ def _check_templates(
     """
     sources: list[tuple[list[Any], str, bool]] = []  # (YAML path, source, is an expression)
     for index, step in enumerate(rule.do):
-        if isinstance(step.comment, CommentSpec):
-            sources.append((["do", index, "comment", "body"], step.comment.body, False))
-        elif isinstance(step.comment, str):
-            sources.append((["do", index, "comment"], step.comment, False))
-        if isinstance(step.create_issue, CreateIssueSpec):
-            spec = step.create_issue
-            sources.append((["do", index, "create_issue", "title"], spec.title, False))
-            sources.append((["do", index, "create_issue", "description"], spec.description, False))
-            sources += [
-                (["do", index, "create_issue", "assignees", i], a, False)
-                for i, a in enumerate(spec.assignees)
-            ]
+        kind = step.kind
+        sources += [
+            (["do", index, kind, *path], source, False)
+            for path, source in KINDS[kind].templates(step.value)
+        ]
         if step.once and step.once not in ("per_sprint", "per_subject"):
             sources.append((["do", index, "once"], step.once, False))
     conditions: list[tuple[list[Any], Condition]] = [(["if"], rule.if_)] if rule.if_ else []

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from hooks.actions.comment import CommentSpec as CommentSpec
+from hooks.actions.health import HealthSpec as HealthSpec
+from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
+from hooks.actions.registry import KINDS
 from hooks.rules.vocabulary import HealthStatus
 from hooks.triggers import Schedule
 
@@ -188,72 +192,17 @@ class ForEach(_Model):
 # -- actions --------------------------------------------------------------------
 
 
-class HealthSpec(_Model):
-    status: HealthStatus | Literal["clear"]
-    mode: Literal["label", "native", "both"] | None = Field(
-        None, description="Default: HOOKS_HEALTH_STATUS_MODE."
-    )
+ACTION_KEYS = tuple(KINDS)
 
 
-class CommentSpec(_Model):
-    body: str = Field(description="Jinja template of the comment.")
-    internal: bool = Field(False, description="An internal note, visible to members only.")
-    target: str | None = Field(
-        None, description="Comment on this issue ('group/project#12') instead of the subject."
-    )
+class ActionStep(_Model):
+    """What every `Action` has; its keys are the registry's kinds (`hooks.actions`)."""
 
-
-class CreateIssueSpec(_Model):
-    project: str = Field(description="Project path where the issue is created.")
-    title: str = Field(description="Jinja template of the title.")
-    description: str = Field("", description="Jinja template of the description.")
-    labels: list[str] = Field(default_factory=list)
-    assignees: list[str] = Field(
-        default_factory=list, description="Usernames (templates allowed, e.g. from vars)."
-    )
-    milestone: str | None = Field(None, description="'current', 'next' or a title.")
-    due_in_days: int | None = Field(None, description="Due date this many days from today.")
-    link: Literal["relates_to", "blocks", "is_blocked_by", "none"] = Field(
-        "relates_to", description="How the new issue is linked to the subject."
-    )
-    confidential: bool = Field(False, description="Forced on when the subject is confidential.")
-
-
-ACTION_KEYS = (
-    "add_labels",
-    "remove_labels",
-    "set_health",
-    "comment",
-    "move_to_milestone",
-    "set_iteration",
-    "create_issue",
-    "assign",
-    "close",
-    "reopen",
-)
-
-
-class Action(_Model):
-    """One step of `do:`; exactly one action key."""
-
-    add_labels: list[str] | None = None
-    remove_labels: list[str] | None = None
-    set_health: HealthStatus | Literal["clear"] | HealthSpec | None = None
-    comment: str | CommentSpec | None = None
-    move_to_milestone: str | None = Field(None, description="'next', 'none' or a title.")
-    set_iteration: str | int | None = Field(None, description="'next' or an iteration id.")
-    create_issue: CreateIssueSpec | None = None
-    assign: list[str] | None = Field(None, description="Usernames to assign.")
-    close: bool | None = None
-    reopen: bool | None = None
-    once: str | None = Field(
-        None,
-        description="per_sprint: at most once per item per milestone; per_subject: once per item"
-        " ever; any other text is a template whose value is the dedupe key.",
-    )
+    if TYPE_CHECKING:
+        once: str | None
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> Action:
+    def _exactly_one(self) -> ActionStep:
         given = [key for key in ACTION_KEYS if getattr(self, key) not in (None, False)]
         if len(given) != 1:
             found = f"found {', '.join(given)}" if given else "found none"
@@ -263,6 +212,39 @@ class Action(_Model):
     @property
     def kind(self) -> str:
         return next(key for key in ACTION_KEYS if getattr(self, key) not in (None, False))
+
+    @property
+    def value(self) -> Any:
+        """The value of the step's action key (`[...]` of `add_labels: [...]`)."""
+        return getattr(self, self.kind)
+
+
+def _action_model() -> type[ActionStep]:
+    fields: dict[str, Any] = {
+        name: (kind.step_type(), Field(None, description=kind.step_doc))
+        for name, kind in KINDS.items()
+    }
+    fields["once"] = (
+        str | None,
+        Field(
+            None,
+            description="per_sprint: at most once per item per milestone; per_subject: once per"
+            " item ever; any other text is a template whose value is the dedupe key.",
+        ),
+    )
+    return create_model(
+        "Action",
+        __base__=ActionStep,
+        __module__=__name__,
+        __doc__="One step of `do:`; exactly one action key.",
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+    Action = ActionStep
+else:
+    Action = _action_model()
 
 
 # -- examples -------------------------------------------------------------------

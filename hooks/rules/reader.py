@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -86,6 +87,39 @@ def by_title(milestones: list[MilestoneInfo], title: str) -> MilestoneInfo | Non
         return (1, -len((m.group or "").split("/")))
 
     return min(found, key=closeness)
+
+
+def current_milestone(milestones: Sequence[MilestoneInfo], today: date) -> MilestoneInfo | None:
+    """The active milestone whose dates contain today (the earliest due if several)."""
+    running = [
+        m
+        for m in milestones
+        if m.state == "active"
+        and m.start_date is not None
+        and m.due_date is not None
+        and m.start_date <= today <= m.due_date
+    ]
+    return min(running, key=lambda m: (m.due_date, m.id)) if running else None
+
+
+def next_milestone(
+    milestones: Sequence[MilestoneInfo], after: MilestoneInfo | None, today: date
+) -> MilestoneInfo | None:
+    """The active milestone that starts next after `after` (or after today).
+
+    After a given milestone, only one of the same owner counts: a team's next sprint is in
+    the group or project its last one was in, not a same-dated sprint of another team.
+    """
+    pivot = after.start_date if after is not None and after.start_date else today
+    later = [
+        m
+        for m in milestones
+        if m.state == "active"
+        and m.start_date is not None
+        and m.start_date > pivot
+        and (after is None or (m.id != after.id and m.same_owner(after)))
+    ]
+    return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
 
 class IssueInfo(BaseModel):

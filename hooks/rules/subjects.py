@@ -1,0 +1,106 @@
+"""The subjects a rule acts on: the event's own issue or milestone, or a `for_each` fan-out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from hooks.actions.base import PlanError
+from hooks.events import Event, IssueEvent, MilestoneEvent
+from hooks.rules.model import IssueQuery
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    Reader,
+    by_title,
+    current_milestone,
+    next_milestone,
+)
+
+
+def issue_from_event(event: IssueEvent) -> IssueInfo:
+    attrs = event.object_attributes
+    milestone = MilestoneInfo(id=attrs.milestone_id, title="") if attrs.milestone_id else None
+    author = event.user.username if event.user and event.action == "open" else None
+    return IssueInfo(
+        id=attrs.id,
+        iid=attrs.iid or 0,
+        project_path=event.project_path,
+        title=attrs.title or "",
+        description=attrs.description or "",
+        state=attrs.state or "opened",
+        labels=event.label_titles,
+        milestone=milestone,
+        assignees=[u.username for u in event.assignees if u.username],
+        author=author,
+        due_date=attrs.due_date,
+        updated_at=attrs.updated_at,
+        confidential=attrs.confidential or event.kind == "confidential_issue",
+        web_url=attrs.url,
+        health_status=attrs.health_status,
+        iteration_id=attrs.iteration_id,
+    )
+
+
+def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:
+    attrs = event.object_attributes
+    group = event.group_path
+    return MilestoneInfo(
+        id=attrs.id or 0,
+        iid=attrs.iid,
+        title=attrs.title or "",
+        state=attrs.state or "active",
+        start_date=attrs.start_date,
+        due_date=attrs.due_date,
+        project=None if group else event.project_path or None,
+        group=group,
+        group_id=attrs.group_id if group else None,
+        project_id=None if group else attrs.project_id or event.project.id,
+    )
+
+
+def fan_out(
+    query: IssueQuery,
+    project: str,
+    event: Event | None,
+    reader: Reader,
+    milestones: Callable[[str], list[MilestoneInfo]],
+    today: date,
+) -> list[IssueInfo]:
+    """The issues a `for_each` rule acts on; `milestones(project)`: those a project sees."""
+    project = query.project or project
+    milestone = None
+    if query.milestone == "event":
+        if not isinstance(event, MilestoneEvent):
+            raise PlanError("for_each milestone 'event' needs a milestone event")
+        milestone = milestone_from_event(event)
+    elif query.milestone == "closed":
+        if isinstance(event, MilestoneEvent):
+            milestone = milestone_from_event(event)
+        else:
+            closed = [
+                m
+                for m in milestones(project)
+                if m.state == "closed" and m.due_date is not None and m.due_date < today
+            ]
+            milestone = max(closed, key=lambda m: (m.due_date, m.id)) if closed else None
+        if milestone is None:
+            return []
+    elif query.milestone == "current":
+        milestone = current_milestone(milestones(project), today)
+        if milestone is None:
+            raise PlanError(f"no current milestone in {project} on {today}")
+    elif query.milestone == "next":
+        ms = milestones(project)
+        milestone = next_milestone(ms, current_milestone(ms, today), today)
+        if milestone is None:
+            raise PlanError(f"no next milestone in {project} after {today}")
+    elif query.milestone:
+        milestone = by_title(milestones(project), query.milestone)
+        if milestone is None:
+            raise PlanError(f"no milestone titled {query.milestone!r} in {project}")
+    if milestone is not None:
+        found = reader.milestone_issues(project, milestone, query.state)
+    else:
+        found = reader.issues(project, {"state": query.state, "labels": ",".join(query.labels)})
+    return [i for i in found if all(label in i.labels for label in query.labels)]
