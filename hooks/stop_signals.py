@@ -41,6 +41,7 @@ class StopSignals:
     def install(self) -> None:
         """Catch the stop signals from now on (idempotent)."""
         if not self._previous:
+            self.received = []  # a signal of an earlier run in this process is no request
             self._previous = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
 
     def uninstall(self) -> None:
@@ -76,7 +77,7 @@ class StopSignals:
 
         self._stop = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        for sig in self.received:
+        for sig in list(self.received):
             self._notice(sig)
         return self._stop
 
@@ -88,7 +89,7 @@ class StopSignals:
         import structlog
 
         log = structlog.get_logger("hooks.serve")
-        if self._stop is None:
+        if self._stop is None or self._loop is None:  # detached: the service has stopped
             return
         if self._stop.is_set():
             log.info("already stopping; signal ignored", signal=sig.name)
