@@ -182,6 +182,20 @@ def test_a_cron_every_half_hour_fires_once_at_each_wall_clock_time_across_both_s
     ]
 
 
+def test_a_cron_time_moved_out_of_a_half_hour_gap_fires_after_the_times_it_passed() -> None:
+    # Lord Howe Island springs forward by 30 minutes, from 02:00 to 02:30.
+    twice_a_night = Schedule(cron="10,35 2 * * *", timezone="Australia/Lord_Howe")
+
+    times = fire_times(twice_a_night, datetime(2026, 10, 3, 12, tzinfo=UTC), 4, "UTC")
+
+    assert local(times) == [
+        "2026-10-04 02:35 +1100",
+        "2026-10-04 02:40 +1100",  # 02:10 did not exist: moved forward by the gap
+        "2026-10-05 02:10 +1100",
+        "2026-10-05 02:35 +1100",
+    ]
+
+
 def test_crontab_extensions_of_other_cron_dialects_are_refused() -> None:
     assert validate_cron("0 9 L * *") == (
         "bad cron '0 9 L * *': 'L' is not crontab (numbers, names like mon or jan, * , - /)"
