@@ -1,5 +1,21 @@
+"""`python -m hooks` and the `hooks` command.
+
+`hooks serve` catches stop signals before the rest of the program is imported (about a
+second): a SIGTERM that early still ends in a clean stop and exit status 0.
+"""
+
 import sys
 
-from hooks.cli import main
+from hooks.stop_signals import STOP
 
-sys.exit(main())
+
+def main() -> int:
+    if sys.argv[1:2] == ["serve"]:
+        STOP.install()
+    from hooks.cli import main as cli_main
+
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

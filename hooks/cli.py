@@ -22,6 +22,7 @@ from hooks.config import Settings, settings_problems, unknown_settings
 from hooks.database import DatabaseUnusable, database_unusable, open_store
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
+from hooks.stop_signals import STOP
 from hooks.store import Store
 from hooks.testing import cli as testing_cli
 from hooks.web import StartupError, create_app
@@ -48,6 +49,11 @@ def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]]) -> T:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the web app and the worker until SIGTERM or SIGINT."""
+    with STOP.caught():  # a stop signal from now on ends in a clean stop, never in a kill
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     settings = Settings()
     configure_logging(
         level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
@@ -71,17 +77,37 @@ def cmd_serve(args: argparse.Namespace) -> int:
             host, port = sock.getsockname()[:2]
             host = f"[{host}]" if ":" in host else host  # an IPv6 address, as URLs write it
             structlog.get_logger("hooks.cli").info("listening", url=f"http://{host}:{port}")
-            web.run_app(
-                app,
-                sock=sock,
-                shutdown_timeout=settings.shutdown_grace_s,
-                access_log=None,
-                print=None,
-            )
+            asyncio.run(_run_until_stopped(app, sock, settings.shutdown_grace_s))
         except (StartupError, DatabaseUnusable) as exc:
             print(f"hooks: cannot start: {exc}", file=sys.stderr)
             return 1
     return 0
+
+
+async def _run_until_stopped(app: web.Application, sock: socket.socket, grace_s: float) -> None:
+    """Start the app, serve until the first stop signal, then drain and clean up.
+
+    Unlike `web.run_app`, a stop signal never raises into whatever is running: start-up
+    (migrations included) finishes, then the service drains; more signals are only logged.
+    """
+    stop = STOP.attach()
+    try:
+        runner = web.AppRunner(
+            app,
+            handle_signals=False,
+            access_log=None,
+            keepalive_timeout=75.0,
+            shutdown_timeout=grace_s,
+        )
+        await runner.setup()  # the app's start-up: migrations, rules, scheduler, worker
+        try:
+            if not stop.is_set():
+                await web.SockSite(runner, sock).start()
+                await stop.wait()
+        finally:
+            await runner.cleanup()  # stops listening, drains, then the app's own clean-up
+    finally:
+        STOP.detach()
 
 
 def _listen(host: str, port: int) -> socket.socket:

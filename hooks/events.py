@@ -26,6 +26,8 @@ HANDLED_EVENTS: dict[str, str] = {
     "Release Hook": "release",
     "Milestone Hook": "milestone",
 }
+# Each kind's usual header name (the dedup key of a delivery hashes it with the body).
+KIND_HEADERS: dict[str, str] = {kind: header for header, kind in HANDLED_EVENTS.items()}
 
 
 class EventParseError(ValueError):

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hooks.events import KIND_HEADERS
 from hooks.schema import UTCDateTime, audit, deliveries
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,11 +52,19 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme {parsed.drivername!r}")
 
 
-def dedup_key(idempotency_key: str | None, event_header: str, body: bytes) -> str:
-    """GitLab's Idempotency-Key when present, else a hash of event kind and body."""
+def dedup_key(idempotency_key: str | None, kind: str, body: bytes) -> str:
+    """GitLab's Idempotency-Key when present, else a hash of the event's kind and body.
+
+    `kind` is the resolved kind (hooks.events.event_kind), not the header: one event under two
+    header spellings ("Issue Hook" and "Work Item Hook" for a work item) is processed as the
+    same event, so it is stored once; two kinds with one body (an issue body sent as a work
+    item) trigger different rules and stay apart. The kind is hashed as its usual header
+    name, so keys of deliveries stored before (whose header was that name) stay the same.
+    """
     if idempotency_key:
         return "key:" + idempotency_key.strip()[:190]
-    digest = hashlib.sha256(event_header.encode() + b"\0" + body).hexdigest()
+    spelling = KIND_HEADERS.get(kind, kind)
+    digest = hashlib.sha256(spelling.encode() + b"\0" + body).hexdigest()
     return "sha256:" + digest
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import heapq
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import islice, takewhile
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.base import BaseTrigger
+from cronsim import CronSim, CronSimError
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday
+from dateutil.tz import resolve_imaginary
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -32,14 +35,39 @@ def parse_duration(value: object) -> object:
     return value
 
 
+# What crontab (Vixie cron, cronie, Debian's cron) accepts in a field, split at , - and /:
+# a star, a number, or a three-letter day or month name. Other dialects' L, W, # and ? are
+# refused rather than given a meaning crontab does not have.
+_CRON_TOKEN = re.compile(r"^(\*|\d+|[A-Za-z]{3})$")
+_CRON_FIELDS = {
+    "Bad minute": "minute {!r} must be within 0-59",
+    "Bad hour": "hour {!r} must be within 0-23",
+    "Bad day-of-month": "day of month {!r} must be within 1-31 (and exist in the months given)",
+    "Bad month": "month {!r} must be within 1-12 or jan-dec",
+    "Bad day-of-week": "day of week {!r} must be within 0-7 (0 and 7 are Sunday) or sun-sat",
+}
+
+
 def validate_cron(expr: str) -> str | None:
     """None for a valid five-field crontab, else what is wrong with it."""
-    if len(expr.split()) != 5:
+    fields = expr.split()
+    if len(fields) != 5:
         return f"bad cron {expr!r}: needs 5 fields (minute hour day month weekday)"
+    for field in fields:
+        for token in re.split(r"[,/-]", field):
+            if not _CRON_TOKEN.match(token):
+                return (
+                    f"bad cron {expr!r}: {token!r} is not crontab "
+                    "(numbers, names like mon or jan, * , - /)"
+                )
     try:
-        cron_trigger(expr, "UTC")
-    except ValueError as exc:
-        return f"bad cron {expr!r}: {exc}"
+        CronSim(expr, datetime(2000, 1, 1))
+    except CronSimError as exc:
+        reason = str(exc)
+        field_of = {k: i for i, k in enumerate(_CRON_FIELDS)}
+        if reason in _CRON_FIELDS:
+            reason = _CRON_FIELDS[reason].format(fields[field_of[reason]])
+        return f"bad cron {expr!r}: {reason}"
     return None
 
 
@@ -148,12 +176,16 @@ class Schedule(BaseModel):
 
 # -- fire times -------------------------------------------------------------------------
 #
-# Monthly and fortnightly schedules are computed in local wall time with dateutil.rrule and
-# only then given their zone: a 10:00 meeting stays at 10:00 across DST switches. A local
-# time that does not exist (the spring-forward gap) moves forward by the gap; an ambiguous
-# one (the autumn repeat) takes its first occurrence. Fortnightly counts 14 days from its
-# start date, so ISO week numbering (53-week years) cannot disturb it, unlike cron's
-# week='*/2'; the rrule start is always the schedule's own date, never "now".
+# Every schedule is computed in local wall time and only then given its zone: a 10:00 meeting
+# stays at 10:00 across DST switches. Cron times come from cronsim, which follows crontab
+# (Vixie cron): when both day of month and day of week are restricted, a day matching either
+# fires ("0 9 1 * 1": the 1st and every Monday); a field starting with * keeps the AND.
+# Monthly and fortnightly times come from dateutil.rrule. A wall-clock time that does not
+# exist (the spring-forward gap) moves forward by the gap (dateutil's resolve_imaginary); an
+# ambiguous one (the autumn repeat) fires once, at its first occurrence: each wall-clock time
+# of a schedule fires at most once. Fortnightly counts 14 days from its start date, so ISO
+# week numbering (53-week years) cannot disturb it; the rrule start is always the schedule's
+# own date, never "now".
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -164,12 +196,8 @@ def zone_of(schedule: Schedule, default_tz: str) -> ZoneInfo:
 
 
 def localize(naive: datetime, zone: ZoneInfo) -> datetime:
-    """A wall-clock time in `zone`: gaps move forward, repeats take the first."""
-    aware = naive.replace(tzinfo=zone, fold=0)
-    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:  # in the gap: shift by how much the clock jumped
-        shift = aware.utcoffset() - naive.replace(tzinfo=zone, fold=1).utcoffset()  # type: ignore[operator]
-        aware = (naive + abs(shift)).replace(tzinfo=zone)
+    """A wall-clock time in `zone`: gaps move forward by the gap, repeats take the first."""
+    aware: datetime = resolve_imaginary(naive.replace(tzinfo=zone, fold=0))
     return aware
 
 
@@ -190,60 +218,43 @@ def _rrule(schedule: Schedule, from_local: datetime) -> rrule:
     return rrule(WEEKLY, interval=2, dtstart=datetime.combine(schedule.fortnightly.start, at))
 
 
-_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# How far before `after` the wall-clock walk starts: a time moved forward out of a gap (at most
+# a day, as when Samoa skipped 30 December 2011) may still be ahead of `after`.
+_GAP_MARGIN = timedelta(days=1)
 
 
-def _cron_weekdays(field: str) -> str:
-    """Crontab's day-of-week (0 or 7 = Sunday) as names: APScheduler 3 counts from Monday."""
-    if field == "*" or not any(ch.isdigit() for ch in field):
-        return field
-    days: list[str] = []
-    for part in field.split(","):
-        spec, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if spec == "*":
-            low, high = 0, 6
-        elif "-" in spec:
-            a, b = spec.split("-", 1)
-            low, high = (
-                (int(a) if a.isdigit() else _CRON_DAYS.index(a.lower())),
-                (int(b) if b.isdigit() else _CRON_DAYS.index(b.lower())),
-            )
-        else:
-            low = high = int(spec) if spec.isdigit() else _CRON_DAYS.index(spec.lower())
-        if not 0 <= low <= high <= 7:
-            raise ValueError(f"day of week {spec!r} must be within 0-7 (0 and 7 are Sunday)")
-        days += [_CRON_DAYS[n] for n in range(low, high + 1, step)]
-    return ",".join(dict.fromkeys(days))
+def _cron_wall_times(expr: str, zone: ZoneInfo, start: datetime) -> Iterator[datetime]:
+    """The cron's fire times after the naive wall time `start`, in order, each once.
 
-
-def cron_trigger(expr: str, zone: ZoneInfo | str) -> Any:
-    """APScheduler's CronTrigger for a standard five-field crontab, Sunday being 0."""
-    from apscheduler.triggers.cron import CronTrigger
-
-    minute, hour, day, month, dow = expr.split()
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_cron_weekdays(dow),
-        timezone=zone,
-    )
+    A time moved forward out of a gap can land after later times of the walk (at 02:10 with
+    a 30-minute gap it becomes 02:40, after 02:35), so times wait in a heap until the walk
+    has passed them: nothing moves backwards, so a time before the walk is final.
+    """
+    waiting: list[datetime] = []
+    last: datetime | None = None
+    for naive in CronSim(expr, start):  # ends if nothing matches within 50 years
+        while waiting and waiting[0] < naive:
+            wall = heapq.heappop(waiting)
+            if wall != last:
+                last = wall
+                yield wall.replace(tzinfo=zone, fold=0)
+        heapq.heappush(waiting, localize(naive, zone).replace(tzinfo=None))
+    for wall in sorted(set(waiting)):
+        if wall != last:
+            yield wall.replace(tzinfo=zone, fold=0)
 
 
 def _cron_times(schedule: Schedule, zone: ZoneInfo, after: datetime) -> Iterator[datetime]:
     assert schedule.cron is not None
-    trigger = cron_trigger(schedule.cron, zone)
-    previous = None
-    moment = after
-    while True:
-        fire = trigger.get_next_fire_time(previous, moment)
-        if fire is None:
-            return
-        if fire > after:
+    start = after.astimezone(zone).replace(tzinfo=None)
+    if (after - _GAP_MARGIN).astimezone(zone).utcoffset() != after.astimezone(zone).utcoffset():
+        start -= _GAP_MARGIN  # the clock moved in the last day (walking a day costs a little)
+    after_utc = after.astimezone(UTC)
+    for fire in _cron_wall_times(schedule.cron, zone, start):
+        # Compared in UTC: between two times of one zone Python ignores `fold`, and `after`
+        # may be the second occurrence of an ambiguous time.
+        if fire.astimezone(UTC) > after_utc:
             yield fire
-        previous, moment = fire, fire + timedelta(seconds=1)
 
 
 def iter_fire_times(schedule: Schedule, after: datetime, default_tz: str) -> Iterator[datetime]:
@@ -253,12 +264,13 @@ def iter_fire_times(schedule: Schedule, after: datetime, default_tz: str) -> Ite
         yield from _cron_times(schedule, zone, after)
         return
     local_after = after.astimezone(zone).replace(tzinfo=None)
+    after_utc = after.astimezone(UTC)
     # Start a little early: an occurrence moved forward out of a gap may still be ahead.
-    for naive in _rrule(schedule, local_after - timedelta(days=1)).xafter(
-        local_after - timedelta(days=1), inc=True
+    for naive in _rrule(schedule, local_after - _GAP_MARGIN).xafter(
+        local_after - _GAP_MARGIN, inc=True
     ):
         fire = localize(naive, zone)
-        if fire > after:
+        if fire.astimezone(UTC) > after_utc:
             yield fire
 
 
@@ -271,7 +283,12 @@ def occurrences_between(
     schedule: Schedule, start: datetime, end: datetime, default_tz: str
 ) -> list[datetime]:
     """Fire times in (start, end]."""
-    return list(takewhile(lambda t: t <= end, iter_fire_times(schedule, start, default_tz)))
+    end_utc = end.astimezone(UTC)  # in UTC: within one zone Python ignores `fold`
+    return list(
+        takewhile(
+            lambda t: t.astimezone(UTC) <= end_utc, iter_fire_times(schedule, start, default_tz)
+        )
+    )
 
 
 class RuleTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no type hints

@@ -164,7 +164,7 @@ async def _intake(service: Service, request: web.Request) -> web.Response:
 
     headers = {name: request.headers[name] for name in KEPT_HEADERS if name in request.headers}
     new = NewDelivery(
-        dedup_key=dedup_key(_storable(request.headers.get("Idempotency-Key")), header, body),
+        dedup_key=dedup_key(_storable(request.headers.get("Idempotency-Key")), kind, body),
         event_header=header,
         kind=kind,
         project=_project_path(payload),

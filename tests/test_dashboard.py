@@ -471,3 +471,52 @@ async def test_filters_and_paging_on_sqlite_and_postgresql(
     assert shown == issue_app[:50] and rest == issue_app[50:]
     assert 'rel="next"' not in second
     assert re.findall(r'<td><a href="/ui/deliveries/(\d+)">', failed) == [str(ids[0])]
+
+
+# -- addresses ----------------------------------------------------------------------------
+
+
+async def test_ui_with_a_trailing_slash_leads_to_the_dashboard_like_ui(client: TestClient) -> None:
+    await log_in(client)
+
+    without = await client.get("/ui")
+    with_slash = await client.get("/ui/")
+
+    assert (with_slash.status, with_slash.url.path) == (200, "/ui/deliveries")
+    assert (without.status, without.url.path) == (200, "/ui/deliveries")
+
+
+async def test_ui_with_a_trailing_slash_before_logging_in_leads_to_the_dashboard_after_it(
+    client: TestClient,
+) -> None:
+    form = await client.get("/ui/")
+    assert (form.status, form.url.path_qs) == (200, "/ui/login?next=/ui")
+
+    after = await client.post("/ui/login", data={"token": ADMIN, "next": "/ui"})
+
+    assert (after.status, after.url.path) == (200, "/ui/deliveries")
+
+
+async def test_every_dashboard_page_with_a_trailing_slash_is_that_page(client: TestClient) -> None:
+    delivery = await deliver(client)
+    await log_in(client)
+
+    for page in (
+        "/ui/deliveries",
+        f"/ui/deliveries/{delivery}",
+        f"/ui/subjects?subject={SUBJECT.replace('#', '%23')}",
+        "/ui/schedules",
+        "/ui/sprints",
+        "/ui/rules",
+    ):
+        path, _, query = page.partition("?")
+        answer = await client.get(f"{path}/" + (f"?{query}" if query else ""))
+        assert (answer.status, answer.url.raw_path_qs) == (200, page), page
+
+
+async def test_an_unknown_dashboard_page_with_a_trailing_slash_is_still_not_found(
+    client: TestClient,
+) -> None:
+    await log_in(client)
+
+    assert (await client.get("/ui/nothing-here/")).status == 404

@@ -174,6 +174,34 @@ async def test_without_idempotency_key_a_different_event_kind_is_not_a_duplicate
     assert (await response.json())["duplicate"] is False
 
 
+async def test_without_idempotency_key_one_work_item_event_under_either_header_is_stored_once(
+    client: TestClient,
+) -> None:
+    # GitLab has sent work item events as "Issue Hook" (object_kind: work_item) and as
+    # "Work Item Hook": the same body is the same event, processed as the same kind.
+    work_item = ISSUE.replace(b'"object_kind": "issue"', b'"object_kind": "work_item"')
+    assert work_item != ISSUE
+
+    first = await client.post("/webhook", data=work_item, headers=gitlab_headers("Issue Hook"))
+    again = await client.post("/webhook", data=work_item, headers=gitlab_headers("Work Item Hook"))
+
+    assert (first.status, again.status) == (202, 202)
+    assert await again.json() == {"delivery": (await first.json())["delivery"], "duplicate": True}
+    [delivery] = await stored(client)
+    assert delivery.kind == "work_item"
+
+
+async def test_without_idempotency_key_an_issue_body_sent_as_a_work_item_is_not_a_duplicate(
+    client: TestClient,
+) -> None:
+    # The header makes it a work_item event, which other rules hear: not the issue event.
+    await client.post("/webhook", data=ISSUE, headers=gitlab_headers("Issue Hook"))
+    response = await client.post("/webhook", data=ISSUE, headers=gitlab_headers("Work Item Hook"))
+
+    assert (await response.json())["duplicate"] is False
+    assert sorted(d.kind for d in await stored(client)) == ["issue", "work_item"]
+
+
 async def test_stored_headers_keep_what_matters_and_never_the_token(client: TestClient) -> None:
     headers = gitlab_headers(
         **{"X-Gitlab-Event-UUID": "ev-1", "X-Gitlab-Instance": "https://gitlab.example.com"}

@@ -103,6 +103,109 @@ def test_cron_day_of_week_counts_sunday_as_zero_like_crontab() -> None:
     assert [t.strftime("%A") for t in times] == ["Sunday", "Sunday"]
 
 
+def test_cron_with_day_of_month_and_day_of_week_fires_on_either_like_crontab() -> None:
+    first_or_monday = Schedule(cron="0 9 1 * 1", timezone="UTC")
+
+    times = fire_times(first_or_monday, datetime(2026, 1, 1, tzinfo=UTC), 7, "UTC")
+
+    assert [t.strftime("%a %Y-%m-%d %H:%M") for t in times] == [
+        "Thu 2026-01-01 09:00",  # the 1st, not a Monday
+        "Mon 2026-01-05 09:00",
+        "Mon 2026-01-12 09:00",
+        "Mon 2026-01-19 09:00",
+        "Mon 2026-01-26 09:00",
+        "Sun 2026-02-01 09:00",
+        "Mon 2026-02-02 09:00",
+    ]
+
+
+def test_cron_with_a_starred_day_field_needs_both_days_like_crontab() -> None:
+    odd_day_mondays = Schedule(cron="0 9 */2 * 1", timezone="UTC")
+
+    times = fire_times(odd_day_mondays, datetime(2026, 1, 1, tzinfo=UTC), 3, "UTC")
+
+    assert [t.strftime("%a %Y-%m-%d") for t in times] == [
+        "Mon 2026-01-05",
+        "Mon 2026-01-19",
+        "Mon 2026-02-09",
+    ]
+
+
+def test_a_cron_time_in_the_spring_forward_gap_moves_forward_by_the_gap() -> None:
+    early = Schedule(cron="30 2 * * *", timezone="Europe/Berlin")
+
+    times = fire_times(early, datetime(2027, 3, 27, tzinfo=UTC), 3, "UTC")
+
+    assert local(times) == [
+        "2027-03-27 02:30 +0100",
+        "2027-03-28 03:30 +0200",  # 02:30 does not exist that night
+        "2027-03-29 02:30 +0200",
+    ]
+
+
+def test_a_cron_time_in_the_autumn_fold_fires_once() -> None:
+    early = Schedule(cron="30 2 * * *", timezone="Europe/Berlin")
+
+    times = fire_times(early, datetime(2027, 10, 30, tzinfo=UTC), 3, "UTC")
+    # Asked between the two 02:30s of that night (at 02:40 summer time, 00:40 UTC).
+    after_the_first = fire_times(early, datetime(2027, 10, 31, 0, 40, tzinfo=UTC), 1, "UTC")
+
+    assert local(times) == [
+        "2027-10-30 02:30 +0200",
+        "2027-10-31 02:30 +0200",  # 02:30 comes twice that night: the first one
+        "2027-11-01 02:30 +0100",
+    ]
+    assert local(after_the_first) == ["2027-11-01 02:30 +0100"]
+
+
+def test_a_cron_every_half_hour_fires_once_at_each_wall_clock_time_across_both_switches() -> None:
+    half_hourly = Schedule(cron="*/30 1-3 * * *", timezone="Europe/Berlin")
+
+    spring = fire_times(half_hourly, datetime(2027, 3, 27, 23, tzinfo=UTC), 6, "UTC")
+    autumn = fire_times(half_hourly, datetime(2027, 10, 30, 22, tzinfo=UTC), 6, "UTC")
+
+    assert local(spring) == [
+        "2027-03-28 01:00 +0100",
+        "2027-03-28 01:30 +0100",
+        "2027-03-28 03:00 +0200",  # 02:00 moved forward by the gap
+        "2027-03-28 03:30 +0200",  # 02:30 likewise, and 03:00 and 03:30 are not repeated
+        "2027-03-29 01:00 +0200",
+        "2027-03-29 01:30 +0200",
+    ]
+    assert local(autumn) == [
+        "2027-10-31 01:00 +0200",
+        "2027-10-31 01:30 +0200",
+        "2027-10-31 02:00 +0200",
+        "2027-10-31 02:30 +0200",  # the repeated 02:00 and 02:30 do not fire again
+        "2027-10-31 03:00 +0100",
+        "2027-10-31 03:30 +0100",
+    ]
+
+
+def test_a_cron_time_moved_out_of_a_half_hour_gap_fires_after_the_times_it_passed() -> None:
+    # Lord Howe Island springs forward by 30 minutes, from 02:00 to 02:30.
+    twice_a_night = Schedule(cron="10,35 2 * * *", timezone="Australia/Lord_Howe")
+
+    times = fire_times(twice_a_night, datetime(2026, 10, 3, 12, tzinfo=UTC), 4, "UTC")
+
+    assert local(times) == [
+        "2026-10-04 02:35 +1100",
+        "2026-10-04 02:40 +1100",  # 02:10 did not exist: moved forward by the gap
+        "2026-10-05 02:10 +1100",
+        "2026-10-05 02:35 +1100",
+    ]
+
+
+def test_crontab_extensions_of_other_cron_dialects_are_refused() -> None:
+    assert validate_cron("0 9 L * *") == (
+        "bad cron '0 9 L * *': 'L' is not crontab (numbers, names like mon or jan, * , - /)"
+    )
+    assert validate_cron("0 9 * * 1#2") is not None
+    assert validate_cron("0 9 ? * 1") is not None
+    assert validate_cron("0 9 * * mon-fri") is None
+    assert validate_cron("0 9 1 jan,jul *") is None
+
+
 def test_the_last_friday_of_the_month() -> None:
     last = Schedule(monthly={"weekday": "friday", "nth": [-1]}, at="16:00", timezone="UTC")
 
@@ -278,3 +381,21 @@ async def test_a_run_whose_replica_died_is_taken_over_after_its_lease(store: Sto
     await survivor.retry_due()
 
     assert runs == [("retro", WED, False)]
+
+
+@pytest.mark.timeout(60)  # APScheduler's cron trigger used to loop for ever on that night
+async def test_a_rule_at_half_past_two_runs_once_on_the_night_the_clocks_go_back(
+    store: Store,
+) -> None:
+    night = datetime(2027, 10, 30, 23, 0, tzinfo=UTC)  # 01:00 summer time in Berlin
+    clock, runs = Clock(night), []
+    sched = scheduler(store, clock, runs)
+    sched.set_rules([("nightly", Schedule(cron="30 2 * * *", timezone="Europe/Berlin"))])
+
+    while clock() < night + timedelta(hours=4):  # to 04:00 winter time, ticking each minute
+        await sched.tick()
+        clock.advance(timedelta(minutes=1))
+
+    assert [(rule, local([at])) for rule, at, _late in runs] == [
+        ("nightly", ["2027-10-31 02:30 +0200"])
+    ]

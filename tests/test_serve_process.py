@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +167,110 @@ async def test_sigterm_stops_cleanly_with_exit_status_zero(
     log = (tmp_path / "serve.log").read_text()
     assert '"event": "service stopped"' in log
     assert SECRET not in log
+
+
+class LoggedServe:
+    """`hooks serve` whose JSON log lines are read as they come, to act on one of them."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hooks", "serve", "--port", str(free_port())],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for_event(self, prefix: str, within_s: float = 30) -> None:
+        """Return once a log line whose event starts with `prefix` was written."""
+        deadline = time.monotonic() + within_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"exited before {prefix!r}:\n{''.join(self.lines)}")
+            self.lines.append(line)
+            if _event_of(line).startswith(prefix):
+                return
+        raise AssertionError(f"no {prefix!r} within {within_s}s:\n{''.join(self.lines)}")
+
+    def wait_until_it_catches(self, sig: signal.Signals, within_s: float = 30) -> None:
+        """Return once the process has a handler of its own for `sig` (Linux: SigCgt)."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            caught = int(status.split("SigCgt:")[1].split()[0], 16)
+            if caught & (1 << (sig - 1)):
+                return
+            time.sleep(0.001)  # polling a condition, not waiting for an outcome
+        raise AssertionError(f"hooks serve never caught {sig.name}")
+
+    def exit_status(self) -> int:
+        code = self.proc.wait(timeout=60)
+        while (line := self._queue.get(timeout=10)) is not None:
+            self.lines.append(line)
+        return code
+
+
+def _event_of(line: str) -> str:
+    try:
+        return str(json.loads(line).get("event", ""))
+    except ValueError:
+        return ""
+
+
+# (when the first signal is sent, the signals, when the second one is sent if not at once)
+SIGNAL_POINTS = [
+    pytest.param("caught", [signal.SIGTERM], None, id="as-soon-as-it-catches-sigterm"),
+    pytest.param("rules loaded", [signal.SIGTERM], None, id="rules-loaded"),
+    pytest.param("listening", [signal.SIGTERM], None, id="right-after-listening"),
+    pytest.param("Running upgrade  -> 0001", [signal.SIGTERM], None, id="first-migration"),
+    pytest.param("Running upgrade 0002 -> 0003", [signal.SIGTERM], None, id="last-migration"),
+    pytest.param("scheduler started", [signal.SIGTERM], None, id="scheduler-started"),
+    pytest.param("service started", [signal.SIGTERM], None, id="service-started"),
+    pytest.param("caught", [signal.SIGTERM] * 2, None, id="twice-as-soon-as-caught"),
+    pytest.param("listening", [signal.SIGTERM] * 2, None, id="twice-right-after-listening"),
+    pytest.param("Running upgrade  -> 0001", [signal.SIGTERM] * 2, None, id="twice-migrating"),
+    pytest.param("service started", [signal.SIGTERM] * 2, None, id="twice-like-timeout"),
+    pytest.param("service started", [signal.SIGINT] * 2, None, id="ctrl-c-pressed-twice"),
+    pytest.param(
+        "service started", [signal.SIGTERM] * 2, "stopping", id="second-one-during-the-drain"
+    ),
+    pytest.param(
+        "service started", [signal.SIGTERM] * 2, "service stopped", id="second-one-after-drain"
+    ),
+]
+
+
+@pytest.mark.parametrize(("first_at", "signals", "second_at"), SIGNAL_POINTS)
+def test_a_stop_signal_at_any_point_of_start_up_stops_cleanly_with_exit_status_zero(
+    serve_env: dict[str, str], first_at: str, signals: list[signal.Signals], second_at: str | None
+) -> None:
+    server = LoggedServe(serve_env)  # a fresh database: start-up runs every migration
+    if first_at == "caught":
+        server.wait_until_it_catches(signals[0])
+    else:
+        server.wait_for_event(first_at)
+    for n, sig in enumerate(signals):
+        if n and second_at:
+            server.wait_for_event(second_at)
+        server.proc.send_signal(sig)
+
+    status = server.exit_status()
+
+    log = "".join(server.lines)
+    assert status == 0, log
+    events = [json.loads(line) for line in server.lines]  # every line is a JSON log line
+    assert events[-1]["event"] == "service stopped", log
+    assert [e for e in events if e["level"] in ("error", "critical")] == []

@@ -37,9 +37,22 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Sessions on /ui: login for browsers, bearer for scripts; admin and CSRF for POSTs."""
     if request.path != "/ui" and not request.path.startswith("/ui/"):
         return await handler(request)
-    response = await _guarded(request, handler)
+    response = await _without_trailing_slash(request) or await _guarded(request, handler)
     response.headers.update(SECURITY_HEADERS)
     return response
+
+
+async def _without_trailing_slash(request: web.Request) -> web.Response | None:
+    """A dashboard address with a trailing slash that names no page, when the address
+    without it does (/ui/ and /ui, /ui/rules/ and /ui/rules): a redirect there, query kept."""
+    if request.match_info.http_exception is None or not request.path.endswith("/"):
+        return None
+    url = request.rel_url
+    target = url.with_path(url.path.rstrip("/")).with_query(url.query)
+    match = await request.app.router.resolve(request.clone(rel_url=target))
+    if match.http_exception is not None:
+        return None
+    return views.redirect(str(target), status=308)  # 308: a form POST stays a POST
 
 
 async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -17,12 +17,44 @@ from hooks.rules.loader import RuleError, RuleErrors, load_rules, rule_files
 from hooks.rules.model import RuleFile, RuleSet
 from hooks.rules.reader import Reader, StaticReader
 
-HEADERS = {
+# The X-Gitlab-Event header GitLab sends with a payload of each object_kind (an event_type
+# of confidential_* takes the Confidential header): `hooks plan` without --event reads the
+# payload as that delivery, so a kind the service does not handle is refused as it would be.
+PLAN_HEADERS = {
     "issue": "Issue Hook",
-    "work_item": "Issue Hook",
+    "work_item": "Work Item Hook",
     "release": "Release Hook",
     "milestone": "Milestone Hook",
+    "note": "Note Hook",
+    "push": "Push Hook",
+    "tag_push": "Tag Push Hook",
+    "merge_request": "Merge Request Hook",
+    "wiki_page": "Wiki Page Hook",
+    "pipeline": "Pipeline Hook",
+    "build": "Job Hook",
+    "deployment": "Deployment Hook",
+    "feature_flag": "Feature Flag Hook",
+    "emoji": "Emoji Hook",
 }
+CONFIDENTIAL_HEADERS = {
+    "confidential_issue": "Confidential Issue Hook",
+    "confidential_note": "Confidential Note Hook",
+}
+
+
+def plan_header(payload: Any) -> str:
+    """The X-Gitlab-Event header a payload came with, told from its object_kind and
+    event_type; raises ValueError when the payload does not say."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
+    kind, event_type = payload.get("object_kind"), payload.get("event_type")
+    if not isinstance(kind, str) or not kind:
+        raise ValueError("the payload has no object_kind; name its event with --event")
+    if kind in ("issue", "note") and event_type in CONFIDENTIAL_HEADERS:
+        return CONFIDENTIAL_HEADERS[str(event_type)]
+    # An object_kind GitLab does not send gets a header no service handles, so it is
+    # refused like any unhandled event.
+    return PLAN_HEADERS.get(kind, f"{kind} (object_kind)")
 
 
 def _rules_dir(given: str | None) -> Path:
@@ -102,10 +134,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"hooks: cannot read {args.event_file}: {exc}", file=sys.stderr)
         return 1
-    header = args.event or HEADERS.get(str(payload.get("object_kind")), "Issue Hook")
     try:
-        event = parse_event(header, payload)
-    except EventParseError as exc:
+        event = parse_event(args.event or plan_header(payload), payload)
+    except (EventParseError, ValueError) as exc:
         print(f"hooks: {args.event_file}: {exc}", file=sys.stderr)
         return 1
     result = plan(event, rules, _reader(settings), now=datetime.now(UTC))
@@ -174,7 +205,9 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     plan_cmd = sub.add_parser("plan", help="what the rules would do for a payload (no writes)")
     plan_cmd.add_argument("event_file", metavar="EVENT.json")
-    plan_cmd.add_argument("--event", help="X-Gitlab-Event header (default: from object_kind)")
+    plan_cmd.add_argument(
+        "--event", help="X-Gitlab-Event header (default: from object_kind and event_type)"
+    )
     plan_cmd.add_argument("--json", action="store_true", help="print the actions as JSON")
     plan_cmd.add_argument("--rules", help="rules folder (default: HOOKS_RULES_DIR)")
     plan_cmd.set_defaults(handler=cmd_plan)

@@ -98,3 +98,96 @@ def test_plan_without_actions_says_how_many_rules_could_not_be_evaluated(
     out = capsys.readouterr().out
     assert status == 1
     assert out.splitlines()[0] == "no action planned; 2 rule(s) could not be evaluated (marked !)"
+
+
+def kind_probe(tmp_path: Path) -> Path:
+    """A rules folder whose one rule says which kind of event it was shown."""
+    rules = tmp_path / "probe-rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(
+        "rules:\n- name: weekly\n  on: {schedule: {cron: '0 9 * * 1'}}\n"
+        "  do: [{create_issue: {project: demo/product, title: Weekly}}]\n"
+    )
+    return rules
+
+
+def payload_file(tmp_path: Path, fixture: str, **fields: object) -> Path:
+    body = json.loads((RULES / "fixtures" / fixture).read_text())
+    for name, value in fields.items():
+        if value is None:
+            body.pop(name, None)
+        else:
+            body[name] = value
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(body))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fixture", "object_kind", "event_type", "kind"),
+    [
+        ("issue.json", "issue", "issue", "issue"),
+        ("issue.json", "issue", "confidential_issue", "confidential_issue"),
+        ("issue.json", "work_item", "work_item", "work_item"),
+        ("release.json", "release", None, "release"),
+        ("milestone.json", "milestone", "milestone", "milestone"),
+    ],
+)
+def test_plan_without_event_tells_the_kind_from_object_kind_and_event_type(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fixture: str,
+    object_kind: str,
+    event_type: str | None,
+    kind: str,
+) -> None:
+    event = payload_file(tmp_path, fixture, object_kind=object_kind, event_type=event_type)
+
+    status = main(["plan", str(event), "--rules", str(kind_probe(tmp_path))])
+
+    assert capsys.readouterr().out.splitlines() == [
+        "no action planned",
+        f"  - weekly: on: does not listen to {kind} events",
+    ]
+    assert status == 0
+
+
+@pytest.mark.parametrize(
+    ("object_kind", "event_type", "header"),
+    [
+        ("note", "note", "Note Hook"),
+        ("note", "confidential_note", "Confidential Note Hook"),
+        ("push", None, "Push Hook"),
+        ("merge_request", "merge_request", "Merge Request Hook"),
+    ],
+)
+def test_plan_without_event_refuses_an_unhandled_kind_as_it_refuses_that_event(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    object_kind: str,
+    event_type: str | None,
+    header: str,
+) -> None:
+    event = payload_file(tmp_path, "issue.json", object_kind=object_kind, event_type=event_type)
+    rules = str(kind_probe(tmp_path))
+    named = main(["plan", str(event), "--event", header, "--rules", rules])
+    refusal = capsys.readouterr()
+
+    status = main(["plan", str(event), "--rules", rules])
+
+    assert (status, capsys.readouterr()) == (named, refusal)
+    assert status == 1
+    assert refusal.err == f"hooks: {event}: event kind {header!r} is not handled\n"
+
+
+def test_plan_without_event_refuses_a_payload_that_does_not_say_its_kind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = payload_file(tmp_path, "issue.json", object_kind=None, event_type=None)
+
+    status = main(["plan", str(event), "--rules", str(kind_probe(tmp_path))])
+
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"hooks: {event}: the payload has no object_kind; name its event with --event\n"
+    )
