@@ -295,7 +295,11 @@ def event_kind(header: str, payload: dict[str, Any]) -> str | None:
     """The kind of a delivery from its X-Gitlab-Event header, or None if unhandled."""
     kind = HANDLED_EVENTS.get(header)
     if kind in ("issue", "confidential_issue") and payload.get("object_kind") == "work_item":
-        return "work_item"
+        attrs = payload.get("object_attributes")
+        # GitLab 17 sent an issue edited through the work item views as a work_item
+        # (fixed by gitlab-org/gitlab!180959); its type still says Issue.
+        if not (isinstance(attrs, dict) and attrs.get("type") in ("Issue", "Incident")):
+            return "work_item"
     return kind
 
 

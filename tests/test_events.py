@@ -66,9 +66,15 @@ def test_release_event_has_tag_and_no_object_attributes() -> None:
 
 
 def test_a_work_item_sent_as_issue_hook_is_a_work_item_event() -> None:
-    body = {**payload("issue_open.json"), "object_kind": "work_item"}
-    event = parse_event("Issue Hook", json.dumps(body))
+    event = parse_event("Issue Hook", fixture_bytes("work_item_task_open.json"))
     assert event.kind == "work_item"
+
+
+def test_an_issue_sent_as_a_work_item_by_gitlab_17_is_an_issue_event() -> None:
+    # Before gitlab-org/gitlab!180959 an issue edited through the work item views came with
+    # object_kind work_item; its type still says Issue, and issue rules must hear it.
+    event = parse_event("Issue Hook", fixture_bytes("work_item_issue_update_labels.json"))
+    assert event.kind == "issue"
 
 
 def test_confidential_issue_hook_is_its_own_kind() -> None:

@@ -179,8 +179,7 @@ async def test_without_idempotency_key_one_work_item_event_under_either_header_i
 ) -> None:
     # GitLab has sent work item events as "Issue Hook" (object_kind: work_item) and as
     # "Work Item Hook": the same body is the same event, processed as the same kind.
-    work_item = ISSUE.replace(b'"object_kind": "issue"', b'"object_kind": "work_item"')
-    assert work_item != ISSUE
+    work_item = fixture_bytes("work_item_task_open.json")
 
     first = await client.post("/webhook", data=work_item, headers=gitlab_headers("Issue Hook"))
     again = await client.post("/webhook", data=work_item, headers=gitlab_headers("Work Item Hook"))
