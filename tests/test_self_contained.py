@@ -68,12 +68,12 @@ def test_no_tracked_file_refers_to_a_path_outside_the_repository() -> None:
 
 def test_the_check_catches_each_kind_of_escape() -> None:
     conftest = ROOT / "tests" / "conftest.py"
-    assert references_outside(conftest, 'Path("../shared/fixtures")') == ["../shared/fixtures"]
+    assert references_outside(conftest, 'Path("../sibling/fixtures")') == ["../sibling/fixtures"]
     assert references_outside(conftest, "Path(__file__).resolve().parents[1].parent") != []
     assert references_outside(conftest, "Path(__file__).parent.parent.parent") != []
     assert references_outside(conftest, 'open("/work/shared/x.json")') != []
     assert references_outside(conftest, 'ROOT.parent / "shared" / "x.json"') != []
-    assert references_outside(ROOT / "deploy" / "README.md", "see ../shared/DESIGN.md") != []
+    assert references_outside(ROOT / "deploy" / "README.md", "see ../sibling/DESIGN.md") != []
 
 
 def test_references_inside_the_repository_pass() -> None:
