@@ -22,10 +22,25 @@ ROOT_PARENT = re.compile(r"\bROOT\.parent\b")
 MACHINE_PATH = re.compile(r"(?<![\w.])/(?:work|home|Users)/[\w.\-]")
 
 
+# Folders a checkout grows while it runs; never part of what it carries.
+GROWN = {".git", ".venv", "var", "artifacts", "__pycache__", ".pytest_cache", ".mypy_cache"}
+
+
+def listed_files() -> list[str]:
+    """The files git tracks; in a copy without git (a tarball, CI's copy), every file."""
+    if (ROOT / ".git").exists():
+        return subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    return [
+        str(path.relative_to(ROOT))
+        for path in ROOT.rglob("*")
+        if path.is_file() and not GROWN.intersection(path.relative_to(ROOT).parts)
+    ]
+
+
 def tracked_files() -> list[Path]:
-    listed = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+    listed = listed_files()
     return [
         ROOT / name
         for name in listed

@@ -131,7 +131,7 @@ CASES = [
     (
         "work item",
         "Issue Hook",
-        lambda: {**issue_event("open"), "object_kind": "work_item"},
+        lambda: payload("work_item_task_open.json"),
         ["on-work-item"],
     ),
     ("release created", "Release Hook", lambda: payload("release_create.json"), []),
