@@ -68,9 +68,11 @@ BARE_SERVER = textwrap.dedent(
 # `gql` (its own GraphQL client, which only the tests use) and does not load it; in the dev
 # virtualenv it is installed, so it is hidden the way an absent package is.
 AS_DEPLOYED = "import sys; sys.modules['gql'] = None; "
-SERVE = AS_DEPLOYED + "from hooks.cli import main; sys.exit(main())"
+SERVE = AS_DEPLOYED + "from hooks.service.cli import main; sys.exit(main())"
 # The service's modules imported, nothing run: the floor under the service's memory.
-IMPORTS_ONLY = AS_DEPLOYED + "import hooks.cli; print('imported', flush=True); sys.stdin.read()"
+IMPORTS_ONLY = (
+    AS_DEPLOYED + "import hooks.service.cli; print('imported', flush=True); sys.stdin.read()"
+)
 
 
 def free_port() -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bench.report import Row
-from hooks.config import Settings
-from hooks.reconcile_cli import reconcile
+from hooks.catchup.cli import reconcile
+from hooks.service.config import Settings
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread

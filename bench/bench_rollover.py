@@ -17,11 +17,12 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bench.report import Row
-from hooks.config import Settings
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.testing.harness import settle
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.web import SERVICE, create_app
 
 SECRET = "bench"
 RULE = """

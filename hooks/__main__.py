@@ -6,13 +6,13 @@ second): a SIGTERM that early still ends in a clean stop and exit status 0.
 
 import sys
 
-from hooks.stop_signals import STOP
+from hooks.service.stop_signals import STOP
 
 
 def main() -> int:
     if sys.argv[1:2] == ["serve"]:
         STOP.install()
-    from hooks.cli import main as cli_main
+    from hooks.service.cli import main as cli_main
 
     return cli_main()
 

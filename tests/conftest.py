@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hooks.config import Settings
 from hooks.events import HANDLED_EVENTS
+from hooks.service.config import Settings
 
 pytest_plugins = ["hooks.testing.fixtures"]
 

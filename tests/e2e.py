@@ -9,11 +9,12 @@ import gitlab
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from hooks.config import Settings
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.store import Store
 from hooks.testing.harness import settle
 from hooks.testing.simulator import Simulator
-from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET
 
 RULE_PACK = Path(__file__).resolve().parents[1] / "rules"

@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from hooks.config import Settings
-from hooks.web import SERVICE, create_app
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from tests.conftest import SECRET, fixture_bytes
 
 ADMIN = "admin-token-0123"
@@ -102,7 +103,7 @@ async def test_a_good_reload_takes_effect(client: TestClient, settings: Settings
 def test_a_broken_rules_folder_at_start_exits_non_zero_with_the_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hooks.cli import main
+    from hooks.service.cli import main
 
     (tmp_path / "r.yaml").write_text(GOOD.replace("on: {issue: [open]}", "on: {issue: [opened]}"))
     monkeypatch.setenv("HOOKS_RULES_DIR", str(tmp_path))

@@ -13,12 +13,13 @@ from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from sqlalchemy import update
 
-from hooks.config import Settings
 from hooks.dashboard.session import COOKIE, Sessions
 from hooks.ledger import RunLedger
 from hooks.schema import deliveries
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.store import NewDelivery, Store
-from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET, fixture_bytes
 
 ADMIN = "admin-token-0123"

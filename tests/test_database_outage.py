@@ -15,9 +15,9 @@ from typing import Any
 import aiohttp
 from sqlalchemy.engine import make_url
 
+from hooks.processing.worker import utcnow
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.worker import utcnow
 from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import marked_notes, service_settings, start_service, store_of

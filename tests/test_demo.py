@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.cli import build_parser, main
+from hooks.service.cli import build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,7 @@ def test_the_demo_ends_with_a_command_to_paste_as_is(demo: list[str]) -> None:
 
 
 def test_a_comment_preview_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
-    from hooks.demo import preview
+    from hooks.service.demo import preview
 
     text = "Rolled over from one sprint to the next: it was still open.\n\nMore."
 

@@ -18,9 +18,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from ruamel.yaml import YAML
 
-from hooks.cli import build_parser
-from hooks.config import Settings
-from hooks.web import create_app
+from hooks.service.app import create_app
+from hooks.service.cli import build_parser
+from hooks.service.config import Settings
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 K8S = DEPLOY / "k8s"

@@ -9,9 +9,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hooks.config import Settings
 from hooks.events import EventParseError, parse_event
-from hooks.web import SERVICE, create_app
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
 
 FIXTURES = {name: json.loads(fixture_bytes(name)) for name in FIXTURE_EVENTS}

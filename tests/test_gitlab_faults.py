@@ -18,11 +18,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from hooks.gateway import Gateway
+from hooks.gitlab.gateway import Gateway
+from hooks.service.context import SERVICE
 from hooks.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.web import SERVICE
 from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of

@@ -23,8 +23,8 @@ from jinja2 import nodes
 from ruamel.yaml import YAML
 
 from hooks.rules.templates import ENV
+from hooks.service.context import SERVICE
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.web import SERVICE
 from tests.conftest import SECRET
 from tests.e2e import RULE_PACK, as_user, serve_rule_pack, settle, store_of
 

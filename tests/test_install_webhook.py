@@ -9,9 +9,9 @@ import gitlab
 import pytest
 import structlog
 
-from hooks.cli import main
-from hooks.config import Settings
-from hooks.install import WANTED_EVENTS, TargetNotFound, ensure_webhook
+from hooks.gitlab.install import WANTED_EVENTS, TargetNotFound, ensure_webhook
+from hooks.service.cli import main
+from hooks.service.config import Settings
 from hooks.testing.simulator import Simulator
 
 URL = "https://hooks.example.com/webhook"

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hooks.auth import sign
-from hooks.config import Settings
+from hooks.intake.auth import sign
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.store import Store
-from hooks.web import SERVICE, create_app
 from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
 
 ISSUE = fixture_bytes("issue_open.json")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.cli import main
+from hooks.service.cli import main
 
 WRONG_VALUES = [
     ("HOOKS_HEALTH_STATUS_MODE", "bogus", "Input should be 'label', 'native' or 'both'"),

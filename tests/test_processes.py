@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from hooks.service.context import SERVICE
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.web import SERVICE
 from tests.conftest import SECRET
 from tests.e2e import (
     RULE_PACK,

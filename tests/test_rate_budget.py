@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.gateway import RateBudget
+from hooks.gitlab.gateway import RateBudget
 
 
 class FakeTime:

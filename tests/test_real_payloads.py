@@ -22,9 +22,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from ruamel.yaml import YAML
 
-from hooks.config import Settings
+from hooks.service.app import create_app
+from hooks.service.config import Settings
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.web import create_app
 from tests.conftest import FIXTURE_EVENTS, FIXTURES, SECRET, WEBHOOK_HEADERS, fixture_bytes
 from tests.e2e import RULE_PACK, marked_notes, service_settings, settle, start_service, store_of
 

@@ -11,19 +11,19 @@ from typing import Any
 
 import pytest
 
-from hooks.metrics import Metrics
-from hooks.reconcile_cli import reconcile
+from hooks.catchup.cli import reconcile
+from hooks.catchup.jobs import RECONCILE, WatchJobs
+from hooks.processing.worker import utcnow
 from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
-from hooks.runtime import Runtime
+from hooks.service.context import SERVICE
+from hooks.service.metrics import Metrics
+from hooks.service.runtime import Runtime
 from hooks.store import NewDelivery, Store
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.watch_jobs import RECONCILE, WatchJobs
 from hooks.watch_store import WatchStore, covers, issue_subject
-from hooks.web import SERVICE
-from hooks.worker import utcnow
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service
 

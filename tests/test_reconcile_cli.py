@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from hooks.cli import main
-from hooks.config import Settings
+from hooks.service.cli import main
+from hooks.service.config import Settings
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
 

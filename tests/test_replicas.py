@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hooks.ledger import RunLedger
+from hooks.processing.worker import utcnow
 from hooks.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.worker import utcnow
 from tests.burst import (
     SISTERS,
     Burst,

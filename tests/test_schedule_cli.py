@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hooks.cli import main
 from hooks.ledger import RunLedger
+from hooks.service.cli import main
 from hooks.store import Store
 
 RULES = """\

@@ -9,9 +9,9 @@ import pytest
 
 from hooks.clock import FakeClock
 from hooks.ledger import RunLedger
-from hooks.scheduler import Scheduler
+from hooks.schedules.scheduler import Scheduler
+from hooks.schedules.triggers import Schedule
 from hooks.store import Store
-from hooks.triggers import Schedule
 
 DAILY_NINE = Schedule(cron="0 9 * * *", timezone="UTC")
 

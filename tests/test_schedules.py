@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hooks.ledger import RunLedger
-from hooks.scheduler import Scheduler
+from hooks.processing.worker import RetryPolicy
+from hooks.schedules.scheduler import Scheduler
+from hooks.schedules.triggers import Schedule, fire_times, validate_cron
 from hooks.store import Store
-from hooks.triggers import Schedule, fire_times, validate_cron
-from hooks.worker import RetryPolicy
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

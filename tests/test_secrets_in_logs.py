@@ -22,13 +22,13 @@ import pytest
 import structlog
 from sqlalchemy.engine import make_url
 
-from hooks.auth import sign
-from hooks.config import Settings
-from hooks.logs import configure_logging
+from hooks.intake.auth import sign
+from hooks.processing.worker import utcnow
+from hooks.service.config import Settings
+from hooks.service.logs import configure_logging
 from hooks.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.worker import utcnow
 from tests.burst import issue_opened, seed
 from tests.faults import CuttableLink
 from tests.test_gitlab_faults import BOT, TRIAGE

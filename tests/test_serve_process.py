@@ -19,8 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from hooks.processing.worker import utcnow
 from hooks.store import Store
-from hooks.worker import utcnow
 from tests.conftest import SECRET, fixture_bytes
 
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 from ruamel.yaml import YAML
 
-from hooks.cli import main
+from hooks.service.cli import main
 from hooks.testing.cli import add_hooks
 from hooks.testing.simulator import Simulator
 from tests.sim_seed import TEAM_SEED

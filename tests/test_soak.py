@@ -21,9 +21,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from hooks.processing.worker import utcnow
 from hooks.store import Store
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.worker import utcnow
 from tests.burst import ITEMS, issue_opened, seed, serve_env
 from tests.conftest import SECRET
 from tests.e2e import marked_notes

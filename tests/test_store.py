@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, update
 
+from hooks.processing.worker import utcnow
 from hooks.schema import deliveries
 from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
-from hooks.worker import utcnow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

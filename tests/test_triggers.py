@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hooks.triggers import RuleTrigger, Schedule, apscheduler_trigger, fire_times
+from hooks.schedules.triggers import RuleTrigger, Schedule, apscheduler_trigger, fire_times
 
 
 def test_a_schedule_uses_its_own_zone() -> None:

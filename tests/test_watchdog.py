@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from hooks.metrics import Metrics
-from hooks.runtime import Runtime
+from hooks.catchup.watchdog import DAYS, WorkingHours, parse_watched
+from hooks.processing.worker import utcnow
+from hooks.service.health import webhooks_check
+from hooks.service.metrics import Metrics
+from hooks.service.runtime import Runtime
 from hooks.store import Store
 from hooks.testing.seeds import sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.watch_store import WatchStore, issue_subject
-from hooks.watchdog import DAYS, WorkingHours, parse_watched
-from hooks.web import webhooks_check
-from hooks.worker import utcnow
 from tests.conftest import SECRET
 from tests.e2e import as_user, service_settings
 

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import structlog.testing
 
-from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.events import Event
+from hooks.processing.dispatch import DispatchResult, RecordingDispatcher, RetryableError
+from hooks.processing.worker import RetryPolicy, Worker, claim_pause
 from hooks.store import Delivery, NewDelivery, Store
-from hooks.worker import RetryPolicy, Worker, claim_pause
 from tests.conftest import fixture_bytes
 
 

@@ -20,7 +20,7 @@ from hooks.events import IssueEvent
 from hooks.rules.reader import IssueInfo, MilestoneInfo
 
 if TYPE_CHECKING:  # python-gitlab is loaded only where actions are carried out
-    from hooks.gitlab_ops import GitlabOps
+    from hooks.gitlab.ops import GitlabOps
 
 Status = Literal["done", "satisfied", "dry_run", "failed", "capped", "busy", "retry"]
 Result = tuple[Status, dict[str, Any]]

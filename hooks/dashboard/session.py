@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import SecretStr
 
-from hooks.auth import token_matches
+from hooks.intake.auth import token_matches
 
 Role = Literal["admin", "viewer"]
 COOKIE = "hooks_ui"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-# The audit line that opens a processing of a delivery (see hooks.processor).
+# The audit line that opens a processing of a delivery (see hooks.processing.processor).
 _RUN_STARTS = ("received", "recorded", "scheduled")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
@@ -13,19 +13,17 @@ import structlog
 from aiohttp import web
 
 from hooks.action_log import ActionLog
-from hooks.admin import queue_replay
+from hooks.catchup.watchdog import hook_statuses
 from hooks.dashboard import charts
 from hooks.dashboard.session import COOKIE, SESSION_TTL_S, Session, Sessions
 from hooks.dashboard.sprint_health import KINDS, LEVELS, rollovers, sprint_health
 from hooks.dashboard.trace import runs_of
-from hooks.dispatch import event_summary
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
 from hooks.ledger import RunLedger
-from hooks.schedule_cli import scheduled_rules
-from hooks.watchdog import hook_statuses
-
-if TYPE_CHECKING:
-    from hooks.web import Service
+from hooks.processing.dispatch import event_summary
+from hooks.schedules.cli import scheduled_rules
+from hooks.service.admin import queue_replay
+from hooks.service.context import SERVICE, Service
 
 log = structlog.get_logger("hooks.dashboard")
 
@@ -39,8 +37,6 @@ PAYLOAD_SHOWN = 64 * 1024
 
 
 def _service(request: web.Request) -> Service:
-    from hooks.web import SERVICE
-
     return request.app[SERVICE]
 
 

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hooks.config import Settings
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan
 from hooks.rules.examples import run_examples
 from hooks.rules.loader import RuleError, RuleErrors, load_rules, rule_files
 from hooks.rules.model import RuleFile, RuleSet
 from hooks.rules.reader import Reader, StaticReader
+from hooks.service.config import Settings
 
 # The X-Gitlab-Event header GitLab sends with a payload of each object_kind (an event_type
 # of confidential_* takes the Confidential header): `hooks plan` without --event reads the
@@ -111,7 +111,7 @@ def _reader(settings: Settings) -> Reader:
         return StaticReader(offline=True)
     import gitlab
 
-    from hooks.gitlab_ops import GitlabOps
+    from hooks.gitlab.ops import GitlabOps
     from hooks.rules.gitlab_reader import GitlabReader
 
     gl = gitlab.Gitlab(

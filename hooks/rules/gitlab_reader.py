@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hooks.gitlab_ops import GitlabOps
+from hooks.gitlab.ops import GitlabOps
 from hooks.rules.reader import IssueInfo, MilestoneInfo
 
 

@@ -20,7 +20,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from hooks.actions.registry import KINDS
 from hooks.rules import paths, templates
 from hooks.rules.model import Action, Condition, Rule, RuleSet, SourceRef
-from hooks.triggers import zone_problem
+from hooks.schedules.triggers import zone_problem
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
 from hooks.rules.vocabulary import HealthStatus
-from hooks.triggers import Schedule
+from hooks.schedules.triggers import Schedule
 
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from hooks.processing.worker import utcnow
 from hooks.store import Store
 from hooks.testing.simulator import Simulator
-from hooks.worker import utcnow
 
 
 async def settle(sim: Simulator, store: Store, within_s: float = 30.0) -> None:

@@ -14,7 +14,7 @@ from aiohttp import web
 from hooks.testing.sim_http import Api, ApiError, body
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 _COMMAND = re.compile(r"^/(\w+)\s*(.*)$")
 _LABEL = re.compile(r'~"([^"]+)"|~(\S+)')
@@ -23,7 +23,7 @@ GRAPHQL_HEALTH = {"onTrack": "on_track", "needsAttention": "needs_attention", "a
 
 
 def quick_actions(
-    sim: Simulator, issue: dict[str, Any], text: str
+    sim: SimCore, issue: dict[str, Any], text: str
 ) -> tuple[str, dict[str, Any], list[str]]:
     """Split a note into (remaining text, field changes, summary) like GitLab's parser."""
     s = sim.state
@@ -79,7 +79,7 @@ def quick_actions(
     return "\n".join(kept).strip(), changes, summary
 
 
-def add_routes(app: web.Application, sim: Simulator) -> None:
+def add_routes(app: web.Application, sim: SimCore) -> None:
     """The GraphQL route (under the simulator's lock like the REST ones)."""
     api = Api(sim)
 
@@ -114,7 +114,7 @@ def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
 
 
 def _graphql(
-    sim: Simulator, uid: int, query: str, variables: dict[str, Any], request: web.Request
+    sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
 ) -> dict[str, Any]:
     s = sim.state
     if "currentUser" in query:

@@ -13,10 +13,10 @@ from hooks.testing.sim_releases import release_hook_payload
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
@@ -158,7 +158,7 @@ TEST_TRIGGERS = (  # ProjectHook.triggers: what POST .../hooks/:id/test/:trigger
 
 
 def test_payload(
-    sim: Simulator, project: dict[str, Any], trigger: str, uid: int
+    sim: SimCore, project: dict[str, Any], trigger: str, uid: int
 ) -> tuple[str, dict[str, Any]] | str:
     """(event, payload) of the test delivery for `trigger`, or why there is none."""
     s = sim.state
@@ -223,7 +223,7 @@ TEXT_FIELDS = {  # documented hook settings the simulator stores but does not ac
 
 
 def new_hook(
-    sim: Simulator,
+    sim: SimCore,
     data: dict[str, Any],
     *,
     project: dict[str, Any] | None,

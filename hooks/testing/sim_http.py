@@ -22,7 +22,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 log = structlog.get_logger("hooks.testing.simulator")
 API = "/api/v4"
@@ -210,7 +210,7 @@ def between(q: Any, items: list[dict[str, Any]], field: str) -> list[dict[str, A
 class Api:
     """Authentication and the lookups every route module needs, bound to one simulator."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimCore) -> None:
         self.sim = sim
         self.state = sim.state
 
@@ -262,13 +262,13 @@ class Api:
         return request.headers.get("X-Gitlab-Event-UUID")
 
 
-def register(app: web.Application, sim: Simulator, routes: list[tuple[str, str, Handler]]) -> None:
+def register(app: web.Application, sim: SimCore, routes: list[tuple[str, str, Handler]]) -> None:
     """Add routes whose handlers run under the simulator's lock (body read before taking it)."""
     for method, path, handler in routes:
         app.router.add_route(method, path, _locked(sim, handler))
 
 
-def _locked(sim: Simulator, handler: Handler) -> Handler:
+def _locked(sim: SimCore, handler: Handler) -> Handler:
     async def run(request: web.Request) -> web.Response:
         if request.body_exists:
             await request.read()  # read before taking the lock: no await under it

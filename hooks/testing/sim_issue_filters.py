@@ -16,7 +16,7 @@ from hooks.testing.sim_http import bad_request, between, label_names
 from hooks.testing.sim_milestones import special_milestones
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 Issue = dict[str, Any]
 HEALTH = ("on_track", "needs_attention", "at_risk")
@@ -73,7 +73,7 @@ def _none_any(value: str) -> str | None:
 class IssueFilter:
     """Applies one request's filters; `not[...]` reuses the positive filter and subtracts."""
 
-    def __init__(self, sim: Simulator, uid: int) -> None:
+    def __init__(self, sim: SimCore, uid: int) -> None:
         self.sim = sim
         self.uid = uid
 

@@ -22,12 +22,12 @@ from hooks.testing.sim_issue_filters import IssueFilter
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 LINK_TYPES = ("relates_to", "blocks", "is_blocked_by")
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 

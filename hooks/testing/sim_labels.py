@@ -11,12 +11,12 @@ from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, bod
 from hooks.testing.sim_state import text_color
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 EDITABLE = ("new_name", "color", "description", "priority")
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
@@ -153,7 +153,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
 
 
 def label_rest(
-    sim: Simulator, label: dict[str, Any], owner: dict[str, Any], *, counts: bool = False
+    sim: SimCore, label: dict[str, Any], owner: dict[str, Any], *, counts: bool = False
 ) -> dict[str, Any]:
     """A label as the labels API answers it (doc/api/labels.md, doc/api/group_labels.md):
     counts only with `with_counts=true`; `priority` and `is_project_label` for project labels."""

@@ -29,7 +29,7 @@ from hooks.testing.sim_http import (
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 
 def special_milestones(milestones: list[dict[str, Any]], which: str, today: date) -> set[int]:
@@ -52,7 +52,7 @@ def special_milestones(milestones: list[dict[str, Any]], which: str, today: date
     return {m["id"] for m in nearest.values()}
 
 
-def title_taken(sim: Simulator, title: str, owner: dict[str, Any], *, skip: int = 0) -> bool:
+def title_taken(sim: SimCore, title: str, owner: dict[str, Any], *, skip: int = 0) -> bool:
     """Milestone#uniqueness_of_title: a project's title may not repeat one of the project or
     its direct group; a group's may not repeat one of the group or its direct projects."""
     s = sim.state
@@ -74,7 +74,7 @@ def _ordered(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda m: (m["due_date"] is None, m["due_date"] or "", m["title"]))
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
@@ -267,7 +267,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     ]
 
 
-def _label_priority(sim: Simulator, issue: dict[str, Any]) -> float:
+def _label_priority(sim: SimCore, issue: dict[str, Any]) -> float:
     """GitLab's `label_priority` sort: the issue's highest-priority label first, none last."""
     project = sim.state.projects[issue["project_id"]]
     priorities = [

@@ -11,10 +11,10 @@ from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, bod
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 
-def new_note(sim: Simulator, issue: dict[str, Any], uid: int, text: str, internal: bool) -> Any:
+def new_note(sim: SimCore, issue: dict[str, Any], uid: int, text: str, internal: bool) -> Any:
     """A user's note as GitLab stores and answers it."""
     now = timestamp(sim.now())
     return {
@@ -38,7 +38,7 @@ def new_note(sim: Simulator, issue: dict[str, Any], uid: int, text: str, interna
     }
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 

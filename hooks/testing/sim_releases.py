@@ -18,11 +18,11 @@ from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, bod
 from hooks.testing.sim_state import hook_time, timestamp
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 
 def add_release(
-    sim: Simulator, project: dict[str, Any], spec: dict[str, Any], author_id: int = 1
+    sim: SimCore, project: dict[str, Any], spec: dict[str, Any], author_id: int = 1
 ) -> dict[str, Any]:
     """Store a release (seed or API); `spec` has tag_name, name, description, milestones
     (titles), released_at."""
@@ -42,7 +42,7 @@ def add_release(
     return release
 
 
-def milestone_ids(sim: Simulator, project: dict[str, Any], titles: list[str]) -> list[int]:
+def milestone_ids(sim: SimCore, project: dict[str, Any], titles: list[str]) -> list[int]:
     """The ids of the project's (or its groups') milestones with these titles; 400 if one is
     not found, as GitLab answers."""
     found: list[int] = []
@@ -59,7 +59,7 @@ def _commit(project: dict[str, Any], release: dict[str, Any]) -> dict[str, Any]:
     return {"id": sha, "short_id": sha[:8], "title": f"Release {release['tag_name']}"}
 
 
-def release_rest(sim: Simulator, release: dict[str, Any], *, html: bool = False) -> dict[str, Any]:
+def release_rest(sim: SimCore, release: dict[str, Any], *, html: bool = False) -> dict[str, Any]:
     """A release as GET /projects/:id/releases/:tag_name answers it; `html` adds the
     description rendered (as include_html_description asks; here: escaped text)."""
     s = sim.state
@@ -124,14 +124,14 @@ def release_rest(sim: Simulator, release: dict[str, Any], *, html: bool = False)
     return rest
 
 
-def release_hook(sim: Simulator, release: dict[str, Any], action: str, uuid: str | None) -> None:
+def release_hook(sim: SimCore, release: dict[str, Any], action: str, uuid: str | None) -> None:
     """The Release Hook GitLab sends to the project's hooks and its groups' hooks."""
     project = sim.state.projects[release["project_id"]]
     payload = release_hook_payload(sim, release, action)
     sim.webhooks.emit(sim.hooks_for(project), "Release Hook", payload, uuid)
 
 
-def release_hook_payload(sim: Simulator, release: dict[str, Any], action: str) -> dict[str, Any]:
+def release_hook_payload(sim: SimCore, release: dict[str, Any], action: str) -> dict[str, Any]:
     """A Release Hook's body (webhook_events.md "Release events")."""
     project = sim.state.projects[release["project_id"]]
     rest = release_rest(sim, release)
@@ -164,7 +164,7 @@ def release_hook_payload(sim: Simulator, release: dict[str, Any], action: str) -
     return payload
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 

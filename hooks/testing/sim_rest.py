@@ -31,12 +31,12 @@ from hooks.testing.sim_http import (
 from hooks.testing.sim_state import BASE_URL
 
 if TYPE_CHECKING:
-    from hooks.testing.simulator import Simulator
+    from hooks.testing.sim_core import SimCore
 
 ITERATION_STATES = {1: "upcoming", 2: "current", 3: "closed"}
 
 
-def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
+def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
@@ -167,7 +167,7 @@ def routes(sim: Simulator) -> list[tuple[str, str, Handler]]:
     ]
 
 
-def project_rest(sim: Simulator, project: dict[str, Any]) -> dict[str, Any]:
+def project_rest(sim: SimCore, project: dict[str, Any]) -> dict[str, Any]:
     """A project as GET /projects/:id answers it: the simple fields and more."""
     api = f"{BASE_URL}/api/v4/projects/{project['id']}"
     issues = [i for i in sim.state.issues.values() if i["project_id"] == project["id"]]
@@ -194,7 +194,7 @@ def project_rest(sim: Simulator, project: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def iteration_rest(sim: Simulator, iteration: dict[str, Any]) -> dict[str, Any]:
+def iteration_rest(sim: SimCore, iteration: dict[str, Any]) -> dict[str, Any]:
     """An iteration with GitLab's state number from its dates: 1 upcoming, 2 current, 3 closed."""
     today = sim.today.isoformat()
     if iteration["due_date"] and iteration["due_date"] < today:
@@ -206,7 +206,7 @@ def iteration_rest(sim: Simulator, iteration: dict[str, Any]) -> dict[str, Any]:
     return {**iteration, "state": state}
 
 
-def add_routes(app: web.Application, sim: Simulator) -> None:
+def add_routes(app: web.Application, sim: SimCore) -> None:
     """Register every REST route; handlers run under the simulator's lock."""
     for module in (sim_issues, sim_notes, sim_milestones, sim_releases, sim_hooks, sim_labels):
         register(app, sim, module.routes(sim))

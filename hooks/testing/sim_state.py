@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hooks.reconcile_events import gitlab_time
+from hooks.catchup.reconcile_events import gitlab_time
 
 _OFFSET = re.compile(r"^([+-])(\d+)([dw])$")
 BASE_URL = "http://gitlab.sim"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.cli import main
+from hooks.service.cli import main
 
 
 def check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

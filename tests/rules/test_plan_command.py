@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hooks.cli import main
 from hooks.events import parse_event
 from hooks.rules.cli import render_plan
 from hooks.rules.engine import plan
 from hooks.rules.loader import load_rules
 from hooks.rules.reader import StaticReader
+from hooks.service.cli import main
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 ISSUE = RULES / "fixtures" / "issue.json"

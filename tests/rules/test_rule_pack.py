@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hooks.cli import main
 from hooks.rules.cli import schema
 from hooks.rules.examples import run_examples
 from hooks.rules.loader import load_rules, rule_files
+from hooks.service.cli import main
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 

@@ -17,16 +17,19 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
-from hooks import demo, install, reconcile_cli, schedule_cli
-from hooks.config import Settings, settings_problems, unknown_settings
+from hooks.catchup import cli as reconcile_cli
 from hooks.database import DatabaseUnusable, database_unusable, open_store
-from hooks.logs import configure_logging
+from hooks.gitlab import install
+from hooks.processing.worker import utcnow
 from hooks.rules import cli as rules_cli
-from hooks.stop_signals import STOP
+from hooks.schedules import cli as schedule_cli
+from hooks.service import demo
+from hooks.service.app import StartupError, create_app
+from hooks.service.config import Settings, settings_problems, unknown_settings
+from hooks.service.logs import configure_logging
+from hooks.service.stop_signals import STOP
 from hooks.store import Store
 from hooks.testing import cli as testing_cli
-from hooks.web import StartupError, create_app
-from hooks.worker import utcnow
 
 T = TypeVar("T")
 Subparsers = argparse._SubParsersAction

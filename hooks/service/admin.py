@@ -6,22 +6,17 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 
-from hooks.auth import token_matches
-
-if TYPE_CHECKING:
-    from hooks.web import Service
+from hooks.intake.auth import token_matches
+from hooks.service.context import SERVICE, Service
 
 log = structlog.get_logger("hooks.admin")
 
 
 def _service(request: web.Request) -> Service:
-    from hooks.web import SERVICE
-
     return request.app[SERVICE]
 
 

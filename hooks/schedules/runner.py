@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from hooks.executor import ExecutionContext, TransientFailure
-from hooks.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
+from hooks.actions.executor import ExecutionContext, TransientFailure
+from hooks.processing.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
 from hooks.rules.engine import plan_schedule
 from hooks.rules.model import RuleSet
 from hooks.store import AuditRecord, Store

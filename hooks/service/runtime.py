@@ -14,21 +14,21 @@ from pathlib import Path
 import structlog
 
 from hooks.action_log import ActionLog
-from hooks.config import Settings
-from hooks.executor import Executor
-from hooks.gateway import Gateway, error_message
-from hooks.gitlab_ops import GitlabOps
+from hooks.actions.executor import Executor
+from hooks.catchup.jobs import WatchJobs
+from hooks.catchup.jobs import build as build_watch_jobs
+from hooks.gitlab.gateway import Gateway, error_message
+from hooks.gitlab.ops import GitlabOps
 from hooks.ledger import RunLedger
-from hooks.metrics import Metrics
-from hooks.processor import BotUser, RulesDispatcher
+from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
-from hooks.schedule_runner import ScheduleRunner
-from hooks.scheduler import Scheduler
+from hooks.schedules.runner import ScheduleRunner
+from hooks.schedules.scheduler import Scheduler
+from hooks.service.config import Settings
+from hooks.service.metrics import Metrics
 from hooks.store import Store
-from hooks.watch_jobs import WatchJobs
-from hooks.watch_jobs import build as build_watch_jobs
 
 log = structlog.get_logger("hooks.runtime")
 

@@ -17,8 +17,8 @@ import requests
 
 from hooks.actions.base import PlannedAction, Snapshot, Status
 from hooks.actions.registry import KINDS
-from hooks.gateway import is_permanent
-from hooks.gitlab_ops import GitlabOps
+from hooks.gitlab.gateway import is_permanent
+from hooks.gitlab.ops import GitlabOps
 
 TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
 

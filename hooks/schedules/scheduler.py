@@ -18,8 +18,8 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from hooks.ledger import RunLedger
-from hooks.triggers import RuleTrigger, Schedule, occurrences_between
-from hooks.worker import RetryPolicy
+from hooks.processing.worker import RetryPolicy
+from hooks.schedules.triggers import RuleTrigger, Schedule, occurrences_between
 
 log = structlog.get_logger("hooks.scheduler")
 

@@ -20,8 +20,8 @@ import gitlab
 import requests
 import structlog
 
-from hooks.config import Settings
-from hooks.metrics import Metrics
+from hooks.service.config import Settings
+from hooks.service.metrics import Metrics
 
 log = structlog.get_logger("hooks.gateway")
 

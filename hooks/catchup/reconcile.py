@@ -24,24 +24,24 @@ from typing import Any
 import structlog
 
 from hooks.actions.base import Snapshot
+from hooks.actions.executor import ActionOutcome, ExecutionContext, TransientFailure
 from hooks.actions.registry import KINDS
-from hooks.events import Event
-from hooks.executor import ActionOutcome, ExecutionContext, TransientFailure
-from hooks.gateway import error_message
-from hooks.gitlab_ops import GitlabOps
-from hooks.metrics import Metrics
-from hooks.processor import BotUser, RulesDispatcher, snapshot_of, trace_records
-from hooks.reconcile_events import (
+from hooks.catchup.reconcile_events import (
     gitlab_time,
     issue_event,
     milestone_event,
     parse_time,
     previous_labels,
 )
+from hooks.events import Event
+from hooks.gitlab.gateway import error_message
+from hooks.gitlab.ops import GitlabOps
+from hooks.processing.processor import BotUser, RulesDispatcher, snapshot_of, trace_records
 from hooks.rules.engine import not_triggered, plan
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 from hooks.rules.reconcilable import needs_label_history, not_reconcilable
+from hooks.service.metrics import Metrics
 from hooks.store import AuditRecord, Store
 from hooks.watch_store import (
     CLOCK_SKEW,

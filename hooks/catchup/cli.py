@@ -9,14 +9,14 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hooks.config import Settings
+from hooks.catchup.reconcile import ScopeReport
 from hooks.database import open_store
-from hooks.gateway import error_message
-from hooks.logs import configure_logging
-from hooks.metrics import Metrics
-from hooks.reconcile import ScopeReport
-from hooks.runtime import Runtime
-from hooks.worker import utcnow
+from hooks.gitlab.gateway import error_message
+from hooks.processing.worker import utcnow
+from hooks.service.config import Settings
+from hooks.service.logs import configure_logging
+from hooks.service.metrics import Metrics
+from hooks.service.runtime import Runtime
 
 
 def parse_since(text: str) -> datetime:

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from hooks.dispatch import Dispatcher, DispatchResult, RetryableError
 from hooks.events import EventParseError, parse_event
-from hooks.metrics import Metrics
+from hooks.processing.dispatch import Dispatcher, DispatchResult, RetryableError
+from hooks.service.metrics import Metrics
 from hooks.store import AuditRecord, Delivery, Store
 
 log = structlog.get_logger("hooks.worker")

@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 import gitlab
 import structlog
 
-from hooks.gateway import Gateway, error_message
-from hooks.gitlab_ops import GitlabOps
-from hooks.metrics import Metrics
-from hooks.reconcile_events import gitlab_time, parse_time
+from hooks.catchup.reconcile_events import gitlab_time, parse_time
+from hooks.gitlab.gateway import Gateway, error_message
+from hooks.gitlab.ops import GitlabOps
+from hooks.service.metrics import Metrics
 from hooks.store import Store
 from hooks.watch_store import WatchedHook, WatchStore
 

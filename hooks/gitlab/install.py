@@ -14,9 +14,9 @@ import gitlab
 import structlog
 from gitlab.v4.objects import Group, Project
 
-from hooks.config import Settings
 from hooks.database import open_store
-from hooks.logs import configure_logging
+from hooks.service.config import Settings
+from hooks.service.logs import configure_logging
 from hooks.watch_store import WatchStore
 
 log = structlog.get_logger()

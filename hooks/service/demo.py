@@ -25,11 +25,12 @@ from pydantic import SecretStr
 
 from hooks.actions.comment import preview as preview  # `hooks demo`'s wording of a comment
 from hooks.actions.registry import describe
-from hooks.config import Settings
+from hooks.processing.worker import utcnow
 from hooks.rules.loader import RuleErrors, load_rules
+from hooks.service.app import create_app
+from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.store import Store
-from hooks.web import SERVICE, create_app
-from hooks.worker import utcnow
 
 SECRET = "demo-webhook-secret"
 

@@ -15,15 +15,15 @@ from typing import Any
 import structlog
 
 from hooks.actions.base import Snapshot
-from hooks.dispatch import DispatchResult, Outcome, RetryableError, event_summary
+from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
 from hooks.events import Event, IssueEvent
-from hooks.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
-from hooks.gateway import Gateway, is_permanent
-from hooks.gitlab_ops import GitlabOps
-from hooks.metrics import Metrics
+from hooks.gitlab.gateway import Gateway, is_permanent
+from hooks.gitlab.ops import GitlabOps
+from hooks.processing.dispatch import DispatchResult, Outcome, RetryableError, event_summary
 from hooks.rules.engine import Plan, plan
 from hooks.rules.model import RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
+from hooks.service.metrics import Metrics
 from hooks.store import AuditRecord, Delivery
 
 log = structlog.get_logger("hooks.processor")

@@ -15,13 +15,13 @@ from typing import Any
 
 import structlog
 
-from hooks.config import Settings
+from hooks.catchup.reconcile import Reconciler
+from hooks.catchup.watchdog import Watchdog, WorkingHours, parse_watched
 from hooks.ledger import RunLedger
-from hooks.metrics import Metrics
-from hooks.reconcile import Reconciler
+from hooks.service.config import Settings
+from hooks.service.metrics import Metrics
 from hooks.store import Store
 from hooks.watch_store import WatchStore
-from hooks.watchdog import Watchdog, WorkingHours, parse_watched
 
 log = structlog.get_logger("hooks.watch_jobs")
 
