@@ -161,3 +161,12 @@ def test_modules_are_short() -> None:
     assert too_long == {}, f"modules over {LINE_LIMIT} lines: split them"
     stale = [path for path in OVER_LIMIT if path in lines and lines[path] <= LINE_LIMIT]
     assert stale == [], f"back under {LINE_LIMIT} lines, remove from OVER_LIMIT: {stale}"
+
+
+def test_every_folder_of_modules_is_a_package() -> None:
+    """A folder without `__init__.py` imports in a checkout but is left out of `pip install .`."""
+    folders = {p.parent for p in PACKAGE.rglob("*.py")}
+    missing = sorted(
+        str(f.relative_to(PACKAGE)) for f in folders if not (f / "__init__.py").exists()
+    )
+    assert missing == [], f"folders of modules without __init__.py: {missing}"

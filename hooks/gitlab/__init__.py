@@ -1,0 +1,1 @@
+"""Where GitLab is called: the rate-limited gateway, the API operations, `install-webhook`."""

@@ -1,0 +1,1 @@
+"""Where a webhook comes in: POST /webhook, its token and signature checks."""
