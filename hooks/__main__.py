@@ -10,11 +10,15 @@ from hooks.service.stop_signals import STOP
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["serve"]:
+    serving = sys.argv[1:2] == ["serve"]
+    if serving:
         STOP.install()
     from hooks.service.cli import main as cli_main
 
-    return cli_main()
+    status = cli_main()
+    if serving:
+        STOP.ignore_from_now()
+    return status
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,13 +39,21 @@ class SecretScrubber:
 
 
 class _Stderr:
-    """Whatever sys.stderr is at the time of writing (tests and daemons swap it)."""
+    """Whatever sys.stderr is at the time of writing (tests and daemons swap it).
+
+    structlog and stdlib logging each lock their own writes; this one lock, with each line
+    written in one call, keeps a gateway thread's line from landing inside another's.
+    """
+
+    _lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        with self._lock:
+            return sys.stderr.write(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        with self._lock:
+            sys.stderr.flush()
 
 
 def configure_logging(
@@ -67,7 +76,7 @@ def configure_logging(
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
+        logger_factory=structlog.WriteLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # Libraries (aiohttp access log, alembic, apscheduler) log through stdlib;

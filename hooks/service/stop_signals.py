@@ -8,7 +8,8 @@ drains and says "service stopped", and the process exits 0.
 
 The handler is installed as the first thing `hooks serve` does (`python -m hooks serve` and the
 `hooks` command do it even before the rest of the program is imported) and stays until the
-process exits, so no stop signal can fall back on the default action, which kills the process.
+service has stopped; then stop signals are ignored while Python shuts down, so none can fall
+back on the default action, which kills the process.
 """
 
 from __future__ import annotations
@@ -48,6 +49,17 @@ class StopSignals:
         """Give the stop signals back to the handlers they had before `install`."""
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self._previous = {}
+
+    def ignore_from_now(self) -> None:
+        """The service has stopped and the process is exiting: ignore further stop signals.
+
+        Python's own shutdown puts the default action back on signals that have a Python
+        handler, so one arriving in the last milliseconds would kill the process (-15);
+        an ignored signal is left ignored.
+        """
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
         self._previous = {}
 
     @contextlib.contextmanager
