@@ -19,11 +19,10 @@ from sqlalchemy.exc import DBAPIError
 
 from hooks import demo, install, reconcile_cli, schedule_cli
 from hooks.config import Settings, settings_problems, unknown_settings
-from hooks.database import DatabaseUnusable, database_unusable, open_store
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.stop_signals import STOP
-from hooks.store import Store
+from hooks.storage import DatabaseUnusable, Store, database_unusable, open_store
 from hooks.testing import cli as testing_cli
 from hooks.web import StartupError, create_app
 from hooks.worker import utcnow

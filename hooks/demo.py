@@ -27,7 +27,7 @@ from hooks.actions.comment import preview as preview  # `hooks demo`'s wording o
 from hooks.actions.registry import describe
 from hooks.config import Settings
 from hooks.rules.loader import RuleErrors, load_rules
-from hooks.store import Store
+from hooks.storage import Store
 from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 
@@ -130,7 +130,7 @@ class Demo:
         async with self.store.engine.connect() as conn:
             from sqlalchemy import select
 
-            from hooks.schema import audit
+            from hooks.storage.tables import audit
 
             rows = (
                 await conn.execute(

@@ -15,9 +15,9 @@ import structlog
 from gitlab.v4.objects import Group, Project
 
 from hooks.config import Settings
-from hooks.database import open_store
 from hooks.logs import configure_logging
-from hooks.watch_store import WatchStore
+from hooks.storage import open_store
+from hooks.storage.watch import WatchStore
 
 log = structlog.get_logger()
 

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hooks.config import Settings
-from hooks.database import open_store
 from hooks.gateway import error_message
 from hooks.logs import configure_logging
 from hooks.metrics import Metrics
 from hooks.reconcile import ScopeReport
 from hooks.runtime import Runtime
+from hooks.storage import open_store
 from hooks.worker import utcnow
 
 

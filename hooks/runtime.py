@@ -13,12 +13,10 @@ from pathlib import Path
 
 import structlog
 
-from hooks.action_log import ActionLog
 from hooks.config import Settings
 from hooks.executor import Executor
 from hooks.gateway import Gateway, error_message
 from hooks.gitlab_ops import GitlabOps
-from hooks.ledger import RunLedger
 from hooks.metrics import Metrics
 from hooks.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
@@ -26,7 +24,9 @@ from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedule_runner import ScheduleRunner
 from hooks.scheduler import Scheduler
-from hooks.store import Store
+from hooks.storage import Store
+from hooks.storage.actions import ActionLog
+from hooks.storage.runs import RunLedger
 from hooks.watch_jobs import WatchJobs
 from hooks.watch_jobs import build as build_watch_jobs
 

@@ -12,10 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hooks.config import Settings
-from hooks.database import open_store
-from hooks.ledger import Run, RunLedger
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
+from hooks.storage import open_store
+from hooks.storage.runs import Run, RunLedger
 from hooks.triggers import fire_times, zone_of
 
 

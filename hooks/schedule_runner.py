@@ -12,7 +12,7 @@ from hooks.executor import ExecutionContext, TransientFailure
 from hooks.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
 from hooks.rules.engine import plan_schedule
 from hooks.rules.model import RuleSet
-from hooks.store import AuditRecord, Store
+from hooks.storage import AuditRecord, Store
 
 log = structlog.get_logger("hooks.schedule_runner")
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hooks.ledger import RunLedger
+from hooks.storage.runs import RunLedger
 from hooks.triggers import RuleTrigger, Schedule, occurrences_between
 from hooks.worker import RetryPolicy
 

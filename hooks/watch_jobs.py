@@ -16,11 +16,11 @@ from typing import Any
 import structlog
 
 from hooks.config import Settings
-from hooks.ledger import RunLedger
 from hooks.metrics import Metrics
 from hooks.reconcile import Reconciler
-from hooks.store import Store
-from hooks.watch_store import WatchStore
+from hooks.storage import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.watch import WatchStore
 from hooks.watchdog import Watchdog, WorkingHours, parse_watched
 
 log = structlog.get_logger("hooks.watch_jobs")

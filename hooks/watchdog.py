@@ -25,8 +25,8 @@ from hooks.gateway import Gateway, error_message
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
 from hooks.reconcile_events import gitlab_time, parse_time
-from hooks.store import Store
-from hooks.watch_store import WatchedHook, WatchStore
+from hooks.storage import Store
+from hooks.storage.watch import WatchedHook, WatchStore
 
 log = structlog.get_logger("hooks.watchdog")
 

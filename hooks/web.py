@@ -18,12 +18,11 @@ from hooks.admin import install_sighup, setup_admin
 from hooks.auth import SignatureVerifier, signing_key, token_matches
 from hooks.config import Settings
 from hooks.dashboard import setup_dashboard
-from hooks.database import database_unusable, open_store
 from hooks.dispatch import Dispatcher
 from hooks.events import event_kind
 from hooks.metrics import Metrics
 from hooks.runtime import Runtime
-from hooks.store import NewDelivery, Store, dedup_key
+from hooks.storage import NewDelivery, Store, database_unusable, dedup_key, open_store
 from hooks.watchdog import hook_statuses
 from hooks.worker import RetryPolicy, Worker, utcnow
 

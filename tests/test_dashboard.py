@@ -15,9 +15,9 @@ from sqlalchemy import update
 
 from hooks.config import Settings
 from hooks.dashboard.session import COOKIE, Sessions
-from hooks.ledger import RunLedger
-from hooks.schema import deliveries
-from hooks.store import NewDelivery, Store
+from hooks.storage import NewDelivery, Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.tables import deliveries
 from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET, fixture_bytes
 
@@ -367,7 +367,7 @@ async def test_schedules_show_next_fire_times_in_the_rules_zone_and_the_last_run
 async def test_schedules_list_the_watched_webhooks_and_which_gitlab_disabled(
     client: TestClient,
 ) -> None:
-    from hooks.watch_store import WatchStore
+    from hooks.storage.watch import WatchStore
 
     service = client.app[SERVICE]
     watch = WatchStore(service.store)

@@ -16,12 +16,12 @@ from hooks.reconcile_cli import reconcile
 from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
 from hooks.runtime import Runtime
-from hooks.store import NewDelivery, Store
+from hooks.storage import NewDelivery, Store
+from hooks.storage.watch import WatchStore, covers, issue_subject
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.watch_jobs import RECONCILE, WatchJobs
-from hooks.watch_store import WatchStore, covers, issue_subject
 from hooks.web import SERVICE
 from hooks.worker import utcnow
 from tests.conftest import SECRET

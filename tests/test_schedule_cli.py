@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hooks.cli import main
-from hooks.ledger import RunLedger
-from hooks.store import Store
+from hooks.storage import Store
+from hooks.storage.runs import RunLedger
 
 RULES = """\
 rules:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hooks.clock import FakeClock
-from hooks.ledger import RunLedger
 from hooks.scheduler import Scheduler
-from hooks.store import Store
+from hooks.storage import Store
+from hooks.storage.runs import RunLedger
 from hooks.triggers import Schedule
 
 DAILY_NINE = Schedule(cron="0 9 * * *", timezone="UTC")

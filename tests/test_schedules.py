@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hooks.ledger import RunLedger
 from hooks.scheduler import Scheduler
-from hooks.store import Store
+from hooks.storage import Store
+from hooks.storage.runs import RunLedger
 from hooks.triggers import Schedule, fire_times, validate_cron
 from hooks.worker import RetryPolicy
 

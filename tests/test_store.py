@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, update
 
-from hooks.schema import deliveries
-from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
+from hooks.storage import AuditRecord, NewDelivery, Store, dedup_key
+from hooks.storage.tables import deliveries
 from hooks.worker import utcnow
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -277,7 +277,7 @@ def test_the_newest_migration_is_read_from_the_scripts_as_alembic_reads_it() -> 
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from hooks.store import MIGRATIONS, head_revision
+    from hooks.storage.migrations import MIGRATIONS, head_revision
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -9,10 +9,10 @@ import pytest
 
 from hooks.metrics import Metrics
 from hooks.runtime import Runtime
-from hooks.store import Store
+from hooks.storage import Store
+from hooks.storage.watch import WatchStore, issue_subject
 from hooks.testing.seeds import sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.watch_store import WatchStore, issue_subject
 from hooks.watchdog import DAYS, WorkingHours, parse_watched
 from hooks.web import webhooks_check
 from hooks.worker import utcnow

@@ -12,7 +12,6 @@ import jinja2
 import structlog
 from aiohttp import web
 
-from hooks.action_log import ActionLog
 from hooks.admin import queue_replay
 from hooks.dashboard import charts
 from hooks.dashboard.session import COOKIE, SESSION_TTL_S, Session, Sessions
@@ -20,8 +19,9 @@ from hooks.dashboard.sprint_health import KINDS, LEVELS, rollovers, sprint_healt
 from hooks.dashboard.trace import runs_of
 from hooks.dispatch import event_summary
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
-from hooks.ledger import RunLedger
 from hooks.schedule_cli import scheduled_rules
+from hooks.storage.actions import ActionLog
+from hooks.storage.runs import RunLedger
 from hooks.watchdog import hook_statuses
 
 if TYPE_CHECKING:
