@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hooks.storage import migrations
 from hooks.storage.audit import Audit
 from hooks.storage.database import Database
 from hooks.storage.engine import check_sqlite_file, create_engine_for, database_unusable
 from hooks.storage.inbox import Inbox
+from hooks.storage.migrations import migrate
 from hooks.storage.records import AuditRecord, Delivery, NewDelivery, QueueStats
 
 T = TypeVar("T")
@@ -46,7 +46,7 @@ class Store:
 
     async def migrate(self) -> None:
         """Apply every Alembic migration not yet applied."""
-        await migrations.migrate(self.db)
+        await migrate(self.db)
 
     async def transact(self, work: Callable[[Connection], T]) -> T:
         """Run `work` in a transaction (see `Database.transact`): every write goes here."""
