@@ -22,7 +22,8 @@ from hooks.config import Settings, settings_problems, unknown_settings
 from hooks.logs import configure_logging
 from hooks.rules import cli as rules_cli
 from hooks.stop_signals import STOP
-from hooks.storage import DatabaseUnusable, Store, database_unusable, open_store
+from hooks.storage.engine import DatabaseUnusable, database_unusable
+from hooks.storage.store import Store, open_store
 from hooks.testing import cli as testing_cli
 from hooks.web import StartupError, create_app
 from hooks.worker import utcnow

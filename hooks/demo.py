@@ -27,7 +27,7 @@ from hooks.actions.comment import preview as preview  # `hooks demo`'s wording o
 from hooks.actions.registry import describe
 from hooks.config import Settings
 from hooks.rules.loader import RuleErrors, load_rules
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.web import SERVICE, create_app
 from hooks.worker import utcnow
 

@@ -24,8 +24,8 @@ from hooks.executor_effects import TRANSIENT, Performer
 from hooks.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
-from hooks.storage import AuditRecord
 from hooks.storage.actions import ActionLog, ActionRow, Claim, ClaimRequest, Finish
+from hooks.storage.records import AuditRecord
 
 log = structlog.get_logger("hooks.executor")
 

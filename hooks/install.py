@@ -16,7 +16,7 @@ from gitlab.v4.objects import Group, Project
 
 from hooks.config import Settings
 from hooks.logs import configure_logging
-from hooks.storage import open_store
+from hooks.storage.store import open_store
 from hooks.storage.watch import WatchStore
 
 log = structlog.get_logger()

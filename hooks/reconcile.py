@@ -42,7 +42,8 @@ from hooks.rules.engine import not_triggered, plan
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 from hooks.rules.reconcilable import needs_label_history, not_reconcilable
-from hooks.storage import AuditRecord, Store
+from hooks.storage.records import AuditRecord
+from hooks.storage.store import Store
 from hooks.storage.watch import (
     CLOCK_SKEW,
     SLACK,

@@ -15,7 +15,7 @@ from hooks.logs import configure_logging
 from hooks.metrics import Metrics
 from hooks.reconcile import ScopeReport
 from hooks.runtime import Runtime
-from hooks.storage import open_store
+from hooks.storage.store import open_store
 from hooks.worker import utcnow
 
 

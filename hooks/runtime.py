@@ -24,9 +24,9 @@ from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedule_runner import ScheduleRunner
 from hooks.scheduler import Scheduler
-from hooks.storage import Store
 from hooks.storage.actions import ActionLog
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.watch_jobs import WatchJobs
 from hooks.watch_jobs import build as build_watch_jobs
 

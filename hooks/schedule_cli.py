@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from hooks.config import Settings
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
-from hooks.storage import open_store
 from hooks.storage.runs import Run, RunLedger
+from hooks.storage.store import open_store
 from hooks.triggers import fire_times, zone_of
 
 

@@ -18,8 +18,8 @@ import structlog
 from hooks.config import Settings
 from hooks.metrics import Metrics
 from hooks.reconcile import Reconciler
-from hooks.storage import Store
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.storage.watch import WatchStore
 from hooks.watchdog import Watchdog, WorkingHours, parse_watched
 

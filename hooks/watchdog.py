@@ -25,7 +25,7 @@ from hooks.gateway import Gateway, error_message
 from hooks.gitlab_ops import GitlabOps
 from hooks.metrics import Metrics
 from hooks.reconcile_events import gitlab_time, parse_time
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.storage.watch import WatchedHook, WatchStore
 
 log = structlog.get_logger("hooks.watchdog")

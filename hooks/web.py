@@ -22,7 +22,9 @@ from hooks.dispatch import Dispatcher
 from hooks.events import event_kind
 from hooks.metrics import Metrics
 from hooks.runtime import Runtime
-from hooks.storage import NewDelivery, Store, database_unusable, dedup_key, open_store
+from hooks.storage.engine import database_unusable
+from hooks.storage.records import NewDelivery, dedup_key
+from hooks.storage.store import Store, open_store
 from hooks.watchdog import hook_statuses
 from hooks.worker import RetryPolicy, Worker, utcnow
 

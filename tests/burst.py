@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.storage.tables import audit, deliveries
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET, fixture_bytes

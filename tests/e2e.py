@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
 from hooks.config import Settings
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.testing.harness import settle
 from hooks.testing.simulator import Simulator
 from hooks.web import SERVICE, create_app

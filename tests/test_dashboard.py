@@ -15,8 +15,9 @@ from sqlalchemy import update
 
 from hooks.config import Settings
 from hooks.dashboard.session import COOKIE, Sessions
-from hooks.storage import NewDelivery, Store
+from hooks.storage.records import NewDelivery
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.storage.tables import deliveries
 from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET, fixture_bytes

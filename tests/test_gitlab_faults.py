@@ -19,7 +19,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.gateway import Gateway
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.web import SERVICE

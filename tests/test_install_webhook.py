@@ -195,7 +195,7 @@ def test_the_registered_hook_is_recorded_for_the_watchdog(
 ) -> None:
     import asyncio
 
-    from hooks.storage import Store
+    from hooks.storage.store import Store
     from hooks.storage.watch import WatchStore
 
     assert main(["install-webhook", "demo", "--url", URL]) == 0

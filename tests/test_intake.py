@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from hooks.auth import sign
 from hooks.config import Settings
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.web import SERVICE, create_app
 from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
 

@@ -16,7 +16,8 @@ from hooks.reconcile_cli import reconcile
 from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
 from hooks.runtime import Runtime
-from hooks.storage import NewDelivery, Store
+from hooks.storage.records import NewDelivery
+from hooks.storage.store import Store
 from hooks.storage.watch import WatchStore, covers, issue_subject
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault

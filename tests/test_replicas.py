@@ -12,8 +12,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hooks.storage import Store
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hooks.cli import main
-from hooks.storage import Store
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 RULES = """\
 rules:

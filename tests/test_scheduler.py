@@ -9,8 +9,8 @@ import pytest
 
 from hooks.clock import FakeClock
 from hooks.scheduler import Scheduler
-from hooks.storage import Store
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.triggers import Schedule
 
 DAILY_NINE = Schedule(cron="0 9 * * *", timezone="UTC")

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hooks.scheduler import Scheduler
-from hooks.storage import Store
 from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.triggers import Schedule, fire_times, validate_cron
 from hooks.worker import RetryPolicy
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from hooks.auth import sign
 from hooks.config import Settings
 from hooks.logs import configure_logging
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow

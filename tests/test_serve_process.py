@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.worker import utcnow
 from tests.conftest import SECRET, fixture_bytes
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.worker import utcnow
 from tests.burst import ITEMS, issue_opened, seed, serve_env

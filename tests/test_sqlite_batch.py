@@ -15,8 +15,8 @@ import aiosqlite
 import pytest
 from sqlalchemy import Connection, text
 
-from hooks.storage import Store
 from hooks.storage.sqlite_batch import run_in_driver_thread, sync_engine
+from hooks.storage.store import Store
 
 
 @pytest.fixture

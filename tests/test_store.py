@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, update
 
-from hooks.storage import AuditRecord, NewDelivery, Store, dedup_key
+from hooks.storage.records import AuditRecord, NewDelivery, dedup_key
+from hooks.storage.store import Store
 from hooks.storage.tables import deliveries
 from hooks.worker import utcnow
 

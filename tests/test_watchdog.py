@@ -9,7 +9,7 @@ import pytest
 
 from hooks.metrics import Metrics
 from hooks.runtime import Runtime
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.storage.watch import WatchStore, issue_subject
 from hooks.testing.seeds import sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread

@@ -13,7 +13,8 @@ import structlog.testing
 
 from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.events import Event
-from hooks.storage import Delivery, NewDelivery, Store
+from hooks.storage.records import Delivery, NewDelivery
+from hooks.storage.store import Store
 from hooks.worker import RetryPolicy, Worker, claim_pause
 from tests.conftest import fixture_bytes
 

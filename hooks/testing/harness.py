@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hooks.storage import Store
+from hooks.storage.store import Store
 from hooks.testing.simulator import Simulator
 from hooks.worker import utcnow
 
