@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from hooks.schema import audit, deliveries
-from hooks.store import Store
+from hooks.storage.store import Store
+from hooks.storage.tables import audit, deliveries
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET, fixture_bytes
 from tests.e2e import marked_notes

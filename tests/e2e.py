@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.harness import settle
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET

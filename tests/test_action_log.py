@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hooks.action_log import ActionLog, ClaimRequest, Finish
-from hooks.store import Store
+from hooks.storage.actions import ActionLog, ClaimRequest, Finish
+from hooks.storage.store import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET

@@ -14,12 +14,13 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from hooks.dashboard.session import COOKIE, Sessions
-from hooks.ledger import RunLedger
-from hooks.schema import deliveries
 from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
-from hooks.store import NewDelivery, Store
+from hooks.storage.records import NewDelivery
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
+from hooks.storage.tables import deliveries
 from tests.conftest import SECRET, fixture_bytes
 
 ADMIN = "admin-token-0123"
@@ -368,7 +369,7 @@ async def test_schedules_show_next_fire_times_in_the_rules_zone_and_the_last_run
 async def test_schedules_list_the_watched_webhooks_and_which_gitlab_disabled(
     client: TestClient,
 ) -> None:
-    from hooks.watch_store import WatchStore
+    from hooks.storage.watch import WatchStore
 
     service = client.app[SERVICE]
     watch = WatchStore(service.store)

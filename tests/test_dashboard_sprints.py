@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
-from hooks.action_log import ActionLog, ActionRow
 from hooks.dashboard.sprint_health import rollovers, sprint_health
+from hooks.storage.actions import ActionLog, ActionRow
 from hooks.testing.simulator import Simulator
 from tests.e2e import as_user, close_milestone, serve_rule_pack, settle, store_of
 

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from hooks.gitlab.gateway import Gateway
 from hooks.service.context import SERVICE
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.burst import ITEMS, SISTERS, issue_opened, seed

@@ -195,8 +195,8 @@ def test_the_registered_hook_is_recorded_for_the_watchdog(
 ) -> None:
     import asyncio
 
-    from hooks.store import Store
-    from hooks.watch_store import WatchStore
+    from hooks.storage.store import Store
+    from hooks.storage.watch import WatchStore
 
     assert main(["install-webhook", "demo", "--url", URL]) == 0
     assert main(["install-webhook", "demo", "--url", URL]) == 0  # twice: still one record

@@ -15,7 +15,7 @@ from hooks.intake.auth import sign
 from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
-from hooks.store import Store
+from hooks.storage.store import Store
 from tests.conftest import FIXTURE_EVENTS, SECRET, fixture_bytes
 
 ISSUE = fixture_bytes("issue_open.json")

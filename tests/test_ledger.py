@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hooks.ledger import RunLedger
-from hooks.store import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 AT = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)

@@ -19,11 +19,12 @@ from hooks.rules.reconcilable import not_reconcilable
 from hooks.service.context import SERVICE
 from hooks.service.metrics import Metrics
 from hooks.service.runtime import Runtime
-from hooks.store import NewDelivery, Store
+from hooks.storage.records import NewDelivery
+from hooks.storage.store import Store
+from hooks.storage.watch import WatchStore, covers, issue_subject
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.watch_store import WatchStore, covers, issue_subject
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service
 

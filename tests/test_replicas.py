@@ -12,9 +12,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hooks.ledger import RunLedger
 from hooks.processing.worker import utcnow
-from hooks.store import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.burst import (

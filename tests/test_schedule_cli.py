@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hooks.ledger import RunLedger
 from hooks.service.cli import main
-from hooks.store import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 RULES = """\
 rules:

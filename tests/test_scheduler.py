@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hooks.clock import FakeClock
-from hooks.ledger import RunLedger
 from hooks.schedules.scheduler import Scheduler
 from hooks.schedules.triggers import Schedule
-from hooks.store import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 DAILY_NINE = Schedule(cron="0 9 * * *", timezone="UTC")
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hooks.ledger import RunLedger
 from hooks.processing.worker import RetryPolicy
 from hooks.schedules.scheduler import Scheduler
 from hooks.schedules.triggers import Schedule, fire_times, validate_cron
-from hooks.store import Store
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -26,7 +26,7 @@ from hooks.intake.auth import sign
 from hooks.processing.worker import utcnow
 from hooks.service.config import Settings
 from hooks.service.logs import configure_logging
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.burst import issue_opened, seed

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from hooks.processing.worker import utcnow
-from hooks.store import Store
+from hooks.storage.store import Store
 from tests.conftest import SECRET, fixture_bytes
 
 

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 
 from hooks.processing.worker import utcnow
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.burst import ITEMS, issue_opened, seed, serve_env
 from tests.conftest import SECRET

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Connection, update
 
 from hooks.processing.worker import utcnow
-from hooks.schema import deliveries
-from hooks.store import AuditRecord, NewDelivery, Store, dedup_key
+from hooks.storage.records import AuditRecord, NewDelivery, dedup_key
+from hooks.storage.store import Store
+from hooks.storage.tables import deliveries
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -277,7 +278,7 @@ def test_the_newest_migration_is_read_from_the_scripts_as_alembic_reads_it() -> 
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from hooks.store import MIGRATIONS, head_revision
+    from hooks.storage.migrations import MIGRATIONS, head_revision
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

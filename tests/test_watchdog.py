@@ -12,10 +12,10 @@ from hooks.processing.worker import utcnow
 from hooks.service.health import webhooks_check
 from hooks.service.metrics import Metrics
 from hooks.service.runtime import Runtime
-from hooks.store import Store
+from hooks.storage.store import Store
+from hooks.storage.watch import WatchStore, issue_subject
 from hooks.testing.seeds import sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
-from hooks.watch_store import WatchStore, issue_subject
 from tests.conftest import SECRET
 from tests.e2e import as_user, service_settings
 

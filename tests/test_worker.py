@@ -14,7 +14,8 @@ import structlog.testing
 from hooks.events import Event
 from hooks.processing.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.processing.worker import RetryPolicy, Worker, claim_pause
-from hooks.store import Delivery, NewDelivery, Store
+from hooks.storage.records import Delivery, NewDelivery
+from hooks.storage.store import Store
 from tests.conftest import fixture_bytes
 
 

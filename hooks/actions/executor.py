@@ -18,14 +18,14 @@ from typing import Any, Literal
 
 import structlog
 
-from hooks.action_log import ActionLog, ActionRow, Claim, ClaimRequest, Finish
 from hooks.actions.base import PlannedAction, Status
 from hooks.actions.base import Snapshot as Snapshot  # where it was before hooks.actions
 from hooks.actions.executor_effects import TRANSIENT, Performer
 from hooks.gitlab.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab.ops import GitlabOps
 from hooks.service.metrics import Metrics
-from hooks.store import AuditRecord
+from hooks.storage.actions import ActionLog, ActionRow, Claim, ClaimRequest, Finish
+from hooks.storage.records import AuditRecord
 
 log = structlog.get_logger("hooks.executor")
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hooks.catchup.reconcile import ScopeReport
-from hooks.database import open_store
 from hooks.gitlab.gateway import error_message
 from hooks.processing.worker import utcnow
 from hooks.service.config import Settings
 from hooks.service.logs import configure_logging
 from hooks.service.metrics import Metrics
 from hooks.service.runtime import Runtime
+from hooks.storage.store import open_store
 
 
 def parse_since(text: str) -> datetime:

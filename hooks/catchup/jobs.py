@@ -17,11 +17,11 @@ import structlog
 
 from hooks.catchup.reconcile import Reconciler
 from hooks.catchup.watchdog import Watchdog, WorkingHours, parse_watched
-from hooks.ledger import RunLedger
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
-from hooks.store import Store
-from hooks.watch_store import WatchStore
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
+from hooks.storage.watch import WatchStore
 
 log = structlog.get_logger("hooks.watch_jobs")
 

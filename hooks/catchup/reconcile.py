@@ -3,7 +3,7 @@
 For each watched scope (a project or group with a watched hook), issues and milestones
 updated since the cursor (or, the first time, since the last delivery seen) are listed
 oldest first (`updated_after`, `order_by=updated_at`). A change a stored delivery or an
-earlier reconciliation covers is skipped (see `hooks.watch_store`); any other is rebuilt
+earlier reconciliation covers is skipped (see `hooks.storage.watch`); any other is rebuilt
 into the event GitLab would have sent (open/close/update for issues, create/close for
 milestones; label changes from resource label events) and planned against the rules that
 can run on it, then executed with the same executor and idempotency ledger as a delivery.
@@ -42,8 +42,9 @@ from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 from hooks.rules.reconcilable import needs_label_history, not_reconcilable
 from hooks.service.metrics import Metrics
-from hooks.store import AuditRecord, Store
-from hooks.watch_store import (
+from hooks.storage.records import AuditRecord
+from hooks.storage.store import Store
+from hooks.storage.watch import (
     CLOCK_SKEW,
     SLACK,
     WatchStore,

@@ -25,8 +25,8 @@ from hooks.catchup.reconcile_events import gitlab_time, parse_time
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.service.metrics import Metrics
-from hooks.store import Store
-from hooks.watch_store import WatchedHook, WatchStore
+from hooks.storage.store import Store
+from hooks.storage.watch import WatchedHook, WatchStore
 
 log = structlog.get_logger("hooks.watchdog")
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from hooks.action_log import ActionRow
+from hooks.storage.actions import ActionRow
 
 LEVELS = ("on_track", "needs_attention", "at_risk")
 # Outcomes that mean the item has (or, in dry-run, would have) this health.

@@ -12,18 +12,18 @@ import jinja2
 import structlog
 from aiohttp import web
 
-from hooks.action_log import ActionLog
 from hooks.catchup.watchdog import hook_statuses
 from hooks.dashboard import charts
 from hooks.dashboard.session import COOKIE, SESSION_TTL_S, Session, Sessions
 from hooks.dashboard.sprint_health import KINDS, LEVELS, rollovers, sprint_health
 from hooks.dashboard.trace import runs_of
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
-from hooks.ledger import RunLedger
 from hooks.processing.dispatch import event_summary
 from hooks.schedules.cli import scheduled_rules
 from hooks.service.admin import queue_replay
 from hooks.service.context import SERVICE, Service
+from hooks.storage.actions import ActionLog
+from hooks.storage.runs import RunLedger
 
 log = structlog.get_logger("hooks.dashboard")
 

@@ -14,10 +14,10 @@ import gitlab
 import structlog
 from gitlab.v4.objects import Group, Project
 
-from hooks.database import open_store
 from hooks.service.config import Settings
 from hooks.service.logs import configure_logging
-from hooks.watch_store import WatchStore
+from hooks.storage.store import open_store
+from hooks.storage.watch import WatchStore
 
 log = structlog.get_logger()
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from hooks.events import event_kind
 from hooks.intake.auth import token_matches
 from hooks.service.context import SERVICE, STORE_TIMEOUT_S, Service
-from hooks.store import NewDelivery, dedup_key
+from hooks.storage.records import NewDelivery, dedup_key
 
 log = structlog.get_logger("hooks.web")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from hooks.events import Event
-from hooks.store import AuditRecord, Delivery
+from hooks.storage.records import AuditRecord, Delivery
 
 Outcome = Literal["done", "partial", "failed"]
 

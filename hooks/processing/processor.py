@@ -24,7 +24,7 @@ from hooks.rules.engine import Plan, plan
 from hooks.rules.model import RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
 from hooks.service.metrics import Metrics
-from hooks.store import AuditRecord, Delivery
+from hooks.storage.records import AuditRecord, Delivery
 
 log = structlog.get_logger("hooks.processor")
 

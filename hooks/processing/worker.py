@@ -18,7 +18,8 @@ import structlog
 from hooks.events import EventParseError, parse_event
 from hooks.processing.dispatch import Dispatcher, DispatchResult, RetryableError
 from hooks.service.metrics import Metrics
-from hooks.store import AuditRecord, Delivery, Store
+from hooks.storage.records import AuditRecord, Delivery
+from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.worker")
 CLAIM_PAUSE_CAP_S = 15.0  # longest wait between claims while the database refuses them

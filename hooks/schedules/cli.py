@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from hooks.database import open_store
-from hooks.ledger import Run, RunLedger
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.triggers import fire_times, zone_of
 from hooks.service.config import Settings
+from hooks.storage.runs import Run, RunLedger
+from hooks.storage.store import open_store
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from hooks.actions.executor import ExecutionContext, TransientFailure
 from hooks.processing.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
 from hooks.rules.engine import plan_schedule
 from hooks.rules.model import RuleSet
-from hooks.store import AuditRecord, Store
+from hooks.storage.records import AuditRecord
+from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.schedule_runner")
 

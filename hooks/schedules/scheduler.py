@@ -17,9 +17,9 @@ from datetime import datetime, timedelta
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from hooks.ledger import RunLedger
 from hooks.processing.worker import RetryPolicy
 from hooks.schedules.triggers import RuleTrigger, Schedule, occurrences_between
+from hooks.storage.runs import RunLedger
 
 log = structlog.get_logger("hooks.scheduler")
 

@@ -10,7 +10,6 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from hooks.dashboard.routes import setup_dashboard
-from hooks.database import database_unusable, open_store
 from hooks.intake.auth import SignatureVerifier, signing_key
 from hooks.intake.webhook import webhook
 from hooks.processing.dispatch import Dispatcher
@@ -21,7 +20,8 @@ from hooks.service.context import SERVICE, Service
 from hooks.service.health import default_checks, healthz, metrics_view, readyz
 from hooks.service.metrics import Metrics
 from hooks.service.runtime import Runtime
-from hooks.store import Store
+from hooks.storage.engine import database_unusable
+from hooks.storage.store import Store, open_store
 
 log = structlog.get_logger("hooks.web")
 

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from hooks.catchup import cli as reconcile_cli
-from hooks.database import DatabaseUnusable, database_unusable, open_store
 from hooks.gitlab import install
 from hooks.processing.worker import utcnow
 from hooks.rules import cli as rules_cli
@@ -28,7 +27,8 @@ from hooks.service.app import StartupError, create_app
 from hooks.service.config import Settings, settings_problems, unknown_settings
 from hooks.service.logs import configure_logging
 from hooks.service.stop_signals import STOP
-from hooks.store import Store
+from hooks.storage.engine import DatabaseUnusable, database_unusable
+from hooks.storage.store import Store, open_store
 from hooks.testing import cli as testing_cli
 
 T = TypeVar("T")

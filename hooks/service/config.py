@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hooks.store import async_url
+from hooks.storage.engine import async_url
 
 
 class Settings(BaseSettings):

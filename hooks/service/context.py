@@ -17,7 +17,7 @@ from hooks.processing.worker import Worker
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 from hooks.service.runtime import Runtime
-from hooks.store import Store
+from hooks.storage.store import Store
 
 # How long a route waits for the database before answering without it.
 STORE_TIMEOUT_S = 5.0

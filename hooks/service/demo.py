@@ -30,7 +30,7 @@ from hooks.rules.loader import RuleErrors, load_rules
 from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
-from hooks.store import Store
+from hooks.storage.store import Store
 
 SECRET = "demo-webhook-secret"
 
@@ -131,7 +131,7 @@ class Demo:
         async with self.store.engine.connect() as conn:
             from sqlalchemy import select
 
-            from hooks.schema import audit
+            from hooks.storage.tables import audit
 
             rows = (
                 await conn.execute(

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hooks.catchup.watchdog import hook_statuses
 from hooks.service.context import SERVICE, STORE_TIMEOUT_S, Check, ReadyCheck, Service
-from hooks.store import Store
+from hooks.storage.store import Store
 
 
 async def healthz(_request: web.Request) -> web.Response:

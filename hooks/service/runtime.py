@@ -13,13 +13,11 @@ from pathlib import Path
 
 import structlog
 
-from hooks.action_log import ActionLog
 from hooks.actions.executor import Executor
 from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
-from hooks.ledger import RunLedger
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import RuleErrors, load_rules
@@ -28,7 +26,9 @@ from hooks.schedules.runner import ScheduleRunner
 from hooks.schedules.scheduler import Scheduler
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
-from hooks.store import Store
+from hooks.storage.actions import ActionLog
+from hooks.storage.runs import RunLedger
+from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.runtime")
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from hooks.processing.worker import utcnow
-from hooks.store import Store
+from hooks.storage.store import Store
 from hooks.testing.simulator import Simulator
 
 

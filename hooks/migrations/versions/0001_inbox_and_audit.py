@@ -6,7 +6,7 @@ Revision ID: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from hooks.schema import Id, UTCDateTime
+from hooks.storage.tables import Id, UTCDateTime
 
 revision = "0001"
 down_revision = None

@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from hooks.schema import actions
-from hooks.store import Store, dialect_insert
+from hooks.storage.engine import dialect_insert
+from hooks.storage.store import Store
+from hooks.storage.tables import actions
 
 # Outcomes after which the action is never performed again for the same key.
 FINAL = ("done", "satisfied")
@@ -224,13 +225,16 @@ class ActionLog:
     async def extend(self, keys: list[str], owner: str, until: datetime) -> None:
         """Keep the leases of the actions `owner` is still performing."""
         a = actions.c
-        async with self.store.engine.begin() as conn:
+
+        def write(conn: Connection) -> None:
             for chunk in _chunks(keys, 500):
-                await conn.execute(
+                conn.execute(
                     update(actions)
                     .where(a.key.in_(chunk) & (a.owner == owner) & (a.status == "started"))
                     .values(lease_expires_at=until)
                 )
+
+        await self.store.transact(write)
 
     async def for_delivery(self, delivery_id: int) -> list[ActionRow]:
         return await self._select(actions.c.delivery_id == delivery_id)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
-from hooks.schema import schedule_runs
-from hooks.store import Store, dialect_insert
+from hooks.storage.engine import dialect_insert
+from hooks.storage.store import Store
+from hooks.storage.tables import schedule_runs
 
 
 @dataclass(frozen=True)
@@ -74,28 +75,31 @@ class RunLedger:
             .on_conflict_do_nothing(index_elements=["rule", "scheduled_at"])
             .returning(r.id)
         )
-        async with self.store.engine.begin() as conn:
-            if (await conn.execute(stmt)).scalar_one_or_none() is not None:
-                return True
-            taken = await conn.execute(
-                update(schedule_runs)
-                .where(
-                    (r.rule == rule)
-                    & (r.scheduled_at == scheduled_at)
-                    & (
-                        ((r.status == "running") & (r.lease_expires_at < now))
-                        | ((r.status == "retry") & (r.next_attempt_at <= now))
-                    )
-                )
-                .values(
-                    status="running",
-                    owner=owner,
-                    lease_expires_at=now + lease,
-                    attempts=r.attempts + 1,
-                    started_at=now,
+        take_over = (
+            update(schedule_runs)
+            .where(
+                (r.rule == rule)
+                & (r.scheduled_at == scheduled_at)
+                & (
+                    ((r.status == "running") & (r.lease_expires_at < now))
+                    | ((r.status == "retry") & (r.next_attempt_at <= now))
                 )
             )
-            return taken.rowcount == 1
+            .values(
+                status="running",
+                owner=owner,
+                lease_expires_at=now + lease,
+                attempts=r.attempts + 1,
+                started_at=now,
+            )
+        )
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(stmt).scalar_one_or_none() is not None:
+                return True
+            return conn.execute(take_over).rowcount == 1
+
+        return await self.store.transact(write)
 
     async def finish(
         self,
@@ -117,20 +121,19 @@ class RunLedger:
         where = (r.rule == rule) & (r.scheduled_at == scheduled_at)
         if owner is not None:
             where &= (r.owner == owner) & (r.status == "running")
-        async with self.store.engine.begin() as conn:
-            result = await conn.execute(
-                update(schedule_runs)
-                .where(where)
-                .values(
-                    status=status,
-                    error=error,
-                    finished_at=now if status != "retry" else None,
-                    next_attempt_at=next_attempt_at,
-                    owner=None,
-                    lease_expires_at=None,
-                )
+        stmt = (
+            update(schedule_runs)
+            .where(where)
+            .values(
+                status=status,
+                error=error,
+                finished_at=now if status != "retry" else None,
+                next_attempt_at=next_attempt_at,
+                owner=None,
+                lease_expires_at=None,
             )
-        return bool(result.rowcount == 1)
+        )
+        return await self.store.transact(lambda conn: conn.execute(stmt).rowcount == 1)
 
     async def retry_later(
         self, rule: str, scheduled_at: datetime, owner: str, at: datetime, error: str
@@ -143,18 +146,18 @@ class RunLedger:
     async def record_missed(self, rule: str, scheduled_at: datetime, now: datetime) -> None:
         """A run too old to catch up on: recorded, never run."""
         insert = dialect_insert(self.store.dialect)
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                insert(schedule_runs)
-                .values(
-                    rule=rule,
-                    scheduled_at=scheduled_at,
-                    status="missed",
-                    finished_at=now,
-                    error="missed while the service was down; beyond the grace window",
-                )
-                .on_conflict_do_nothing(index_elements=["rule", "scheduled_at"])
+        stmt = (
+            insert(schedule_runs)
+            .values(
+                rule=rule,
+                scheduled_at=scheduled_at,
+                status="missed",
+                finished_at=now,
+                error="missed while the service was down; beyond the grace window",
             )
+            .on_conflict_do_nothing(index_elements=["rule", "scheduled_at"])
+        )
+        await self.store.transact(lambda conn: conn.execute(stmt))
 
     async def get(self, rule: str, scheduled_at: datetime) -> Run | None:
         r = schedule_runs.c

@@ -16,8 +16,14 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from hooks.events import EventParseError, IssueEvent, MilestoneEvent, parse_event
-from hooks.schema import deliveries, reconcile_cursors, reconciled_changes, watched_hooks
-from hooks.store import Store, dialect_insert
+from hooks.storage.engine import dialect_insert
+from hooks.storage.store import Store
+from hooks.storage.tables import (
+    deliveries,
+    reconcile_cursors,
+    reconciled_changes,
+    watched_hooks,
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,7 @@ class WatchStore:
             if values
             else stmt.on_conflict_do_nothing(index_elements=["scope", "hook_id"])
         )
-        async with self.store.engine.begin() as conn:
-            await conn.execute(stmt)
+        await self.store.transact(lambda conn: conn.execute(stmt))
 
     async def hooks(self) -> list[WatchedHook]:
         async with self.store.engine.connect() as conn:
@@ -127,10 +132,8 @@ class WatchStore:
         return [WatchedHook(**r._asdict()) for r in rows]
 
     async def update_hook(self, row_id: int, **values: Any) -> None:
-        async with self.store.engine.begin() as conn:
-            await conn.execute(
-                update(watched_hooks).where(watched_hooks.c.id == row_id).values(**values)
-            )
+        stmt = update(watched_hooks).where(watched_hooks.c.id == row_id).values(**values)
+        await self.store.transact(lambda conn: conn.execute(stmt))
 
     # -- cursors --------------------------------------------------------------------
 
@@ -155,8 +158,7 @@ class WatchStore:
             set_={"updated_after": stmt.excluded.updated_after, "updated_at": now},
             where=c.updated_after < stmt.excluded.updated_after,
         )
-        async with self.store.engine.begin() as conn:
-            await conn.execute(stmt)
+        await self.store.transact(lambda conn: conn.execute(stmt))
 
     # -- coverage -------------------------------------------------------------------
 
@@ -230,8 +232,7 @@ class WatchStore:
             )
             .on_conflict_do_nothing(index_elements=["subject", "changed_at"])
         )
-        async with self.store.engine.begin() as conn:
-            await conn.execute(stmt)
+        await self.store.transact(lambda conn: conn.execute(stmt))
 
 
 # A first sweep starts this long before the last delivery seen: what was dropped just before it.
