@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from hooks.backoff import Backoff
+
 EVENT_FLAGS = {
     "Issue Hook": "issues_events",
     "Confidential Issue Hook": "confidential_issues_events",
@@ -30,6 +32,8 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
 LOG_SIZE = 100
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
+# GitLab disables a failing hook for 1, 2, 4, ... minutes, at most a day.
+DISABLE_BACKOFF = Backoff(base_s=60.0, cap_s=86400.0)
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class WebhookSender:
         if failures >= PERMANENT_FAILURES:
             hook.update(alert_status="permanently_disabled", disabled_until=None)
         elif failures >= TEMPORARY_FAILURES:
-            backoff = timedelta(minutes=min(2 ** (failures - TEMPORARY_FAILURES), 1440))
+            backoff = timedelta(seconds=DISABLE_BACKOFF.delay(failures - TEMPORARY_FAILURES + 1))
             hook.update(
                 alert_status="temporarily_disabled", disabled_until=(now + backoff).isoformat()
             )
