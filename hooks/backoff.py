@@ -34,7 +34,7 @@ class Backoff:
     def ceiling(self, attempt: int) -> float:
         """The delay before attempt `attempt + 1` without jitter (attempts count from 1)."""
         doublings = min(max(attempt - 1, 0), MAX_DOUBLINGS)
-        return min(self.cap_s, self.base_s * 2**doublings)
+        return min(self.cap_s, self.base_s * 2.0**doublings)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The wait after failed attempt `attempt`, in seconds."""
