@@ -18,6 +18,7 @@ from hooks.dashboard.session import COOKIE, Sessions
 from hooks.ledger import RunLedger
 from hooks.schema import deliveries
 from hooks.store import NewDelivery, Store
+from hooks.testing.clock import FakeClock
 from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET, fixture_bytes
 
@@ -191,13 +192,13 @@ def test_a_cookie_issued_by_one_replica_is_accepted_by_another_with_the_same_tok
 
 
 def test_a_session_expires_after_twelve_hours() -> None:
-    clock = [1_000_000.0]
-    sessions = Sessions(SecretStr(ADMIN), None, clock=lambda: clock[0])
+    clock = FakeClock(datetime.fromtimestamp(1_000_000, UTC))
+    sessions = Sessions(SecretStr(ADMIN), None, clock=clock.timestamp)
     cookie = sessions.issue("admin")
 
-    clock[0] += 12 * 3600 - 1
+    clock.advance(12 * 3600 - 1)
     still = sessions.read(cookie)
-    clock[0] += 1
+    clock.advance(1)
 
     assert still is not None and sessions.read(cookie) is None
 

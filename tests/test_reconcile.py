@@ -17,6 +17,7 @@ from hooks.rules.model import Rule
 from hooks.rules.reconcilable import not_reconcilable
 from hooks.runtime import Runtime
 from hooks.store import NewDelivery, Store
+from hooks.testing.clock import FakeClock
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
@@ -270,9 +271,9 @@ async def test_more_than_a_page_of_issues_changed_in_one_millisecond_are_each_re
     # A bulk edit (here: the seed) gives 204 issues one updated_at. The sweep's edits move
     # those it handled to the end of the order while the rest still share the cursor's time.
     seeded = datetime.now(UTC).replace(microsecond=0)
-    clock = [seeded]
-    sim = Simulator(seed(extra_issues=200), now=lambda: clock[0])
-    clock[0] = seeded + timedelta(seconds=1)
+    clock = FakeClock(seeded)
+    sim = Simulator(seed(extra_issues=200), now=clock)
+    clock.advance(timedelta(seconds=1))
     with SimulatorThread(sim):
         hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
         settings = service_settings(

@@ -14,16 +14,9 @@ import structlog.testing
 from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.events import Event
 from hooks.store import Delivery, NewDelivery, Store
+from hooks.testing.clock import FakeClock
 from hooks.worker import RetryPolicy, Worker, claim_pause
 from tests.conftest import fixture_bytes
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 class Flaky:
@@ -49,13 +42,13 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def add(store: Store, clock: Clock, body: bytes, key: str = "k") -> int:
+async def add(store: Store, clock: FakeClock, body: bytes, key: str = "k") -> int:
     new = NewDelivery(key, "Issue Hook", "issue", "p", None, {}, body, clock())
     delivery_id, _ = await store.add_delivery(new)
     return delivery_id
 
 
-def worker(store: Store, dispatcher: object, clock: Clock, attempts: int = 3) -> Worker:
+def worker(store: Store, dispatcher: object, clock: FakeClock, attempts: int = 3) -> Worker:
     return Worker(
         store,
         dispatcher,  # type: ignore[arg-type]
@@ -65,14 +58,14 @@ def worker(store: Store, dispatcher: object, clock: Clock, attempts: int = 3) ->
     )
 
 
-async def run_retries(w: Worker, clock: Clock, rounds: int) -> None:
+async def run_retries(w: Worker, clock: FakeClock, rounds: int) -> None:
     for _ in range(rounds):
         await w.run_until_idle()
-        clock.t += timedelta(minutes=2)
+        clock.advance(timedelta(minutes=2))
 
 
 async def test_a_parsed_event_is_recorded_in_the_audit_trail(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     await worker(store, RecordingDispatcher(), clock).run_until_idle()
     done = await store.get_delivery(delivery_id)
@@ -82,14 +75,14 @@ async def test_a_parsed_event_is_recorded_in_the_audit_trail(store: Store) -> No
 
 
 async def test_a_transient_failure_is_retried_later_and_then_succeeds(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     flaky = Flaky(failures=2)
     w = worker(store, flaky, clock)
     await w.run_until_idle()
     first = await store.get_delivery(delivery_id)
     assert first is not None and first.status == "pending"
-    assert first.next_attempt_at >= clock.t + timedelta(seconds=5)  # backoff, with jitter
+    assert first.next_attempt_at >= clock.now() + timedelta(seconds=5)  # backoff, with jitter
     await run_retries(w, clock, 3)
     done = await store.get_delivery(delivery_id)
     assert done is not None and (done.status, done.attempts, flaky.calls) == ("done", 3, 3)
@@ -105,7 +98,7 @@ async def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
 
 
 async def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     w = worker(store, Flaky(failures=99, exc=RuntimeError), clock, attempts=3)
     await run_retries(w, clock, 5)
@@ -116,7 +109,7 @@ async def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(store: S
 
 
 async def test_an_unparseable_payload_fails_at_once_with_the_reason(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, b'{"labels": "not a list"}')
     flaky = Flaky(failures=0)
     await worker(store, flaky, clock).run_until_idle()
@@ -137,7 +130,7 @@ class Slow:
 
 
 async def test_stop_releases_work_that_does_not_finish_within_the_grace(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     slow = Slow()
     w = worker(store, slow, clock)

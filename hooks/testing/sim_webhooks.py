@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 
 from hooks.backoff import Backoff
+from hooks.testing.waiting import NotInTime, eventually_sync
 
 EVENT_FLAGS = {
     "Issue Hook": "issues_events",
@@ -187,12 +187,11 @@ class WebhookSender:
 
     def wait_idle(self, timeout: float) -> bool:
         """Block (from another thread) until every queued delivery was attempted."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pending == 0:
-                return True
-            time.sleep(0.01)
-        return self.pending == 0
+        try:
+            eventually_sync(lambda: self.pending == 0, within_s=timeout, every_s=0.01)
+        except NotInTime:
+            return False
+        return True
 
     async def close(self) -> None:
         for task in self._tasks:
