@@ -19,6 +19,7 @@ from hooks.ledger import RunLedger
 from hooks.schema import deliveries
 from hooks.store import NewDelivery, Store
 from hooks.testing.clock import FakeClock
+from hooks.testing.waiting import eventually
 from hooks.web import SERVICE, create_app
 from tests.conftest import SECRET, fixture_bytes
 
@@ -80,14 +81,16 @@ async def deliver(client: TestClient, title: str | None = None) -> int:
 async def processed(client: TestClient, delivery: int, runs: int = 1) -> None:
     """Wait until the running worker has finished the delivery's `runs`-th processing."""
     store = client.app[SERVICE].store
-    for _ in range(200):
+
+    async def finished() -> bool:
         found = await store.get_delivery(delivery)
         trail = await store.audit_for(delivery_id=delivery)
         done = sum(r["kind"] == "event" and r["outcome"] == "received" for r in trail)
-        if found is not None and found.status not in ("pending", "processing") and done == runs:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"delivery {delivery} not processed {runs} time(s)")
+        assert found is not None and found.status not in ("pending", "processing"), found
+        assert done == runs, f"processed {done} time(s)"
+        return True
+
+    await eventually(finished, what=f"delivery {delivery} processed {runs} time(s)")
 
 
 def csrf_of(page: str) -> str:

@@ -21,6 +21,7 @@ from hooks.testing.clock import FakeClock
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
 from hooks.watch_jobs import RECONCILE, WatchJobs
 from hooks.watch_store import WatchStore, covers, issue_subject
 from hooks.web import SERVICE
@@ -385,10 +386,11 @@ async def test_the_running_service_reenables_and_reconciles_on_its_own(tmp_path:
                 )
             joins.milestone_id = sim.milestone("Sprint 1")["id"]
             joins.save()  # dropped
-            for _ in range(100):
-                await asyncio.sleep(0.1)
-                if "health::on track" in sim.issue("demo/product", 3)["labels"]:
-                    break
+            await eventually(
+                lambda: "health::on track" in sim.issue("demo/product", 3)["labels"],
+                within_s=10,
+                every_s=0.1,
+            )
             with sim.lock:
                 status = sim.state.hooks[hook_id]["alert_status"]
         finally:

@@ -253,7 +253,8 @@ def scheduler(
     failures = {"left": fail}
 
     async def run(rule: str, at: datetime, late: bool) -> str:
-        await asyncio.sleep(0.01)  # long enough for a competing replica to try
+        # The run takes a while (the scenario, not a wait): a competing replica tries meanwhile.
+        await asyncio.sleep(0.01)
         if failures["left"] > 0:
             failures["left"] -= 1
             raise RuntimeError("GitLab said 502")

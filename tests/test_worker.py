@@ -15,6 +15,7 @@ from hooks.dispatch import DispatchResult, RecordingDispatcher, RetryableError
 from hooks.events import Event
 from hooks.store import Delivery, NewDelivery, Store
 from hooks.testing.clock import FakeClock
+from hooks.testing.waiting import eventually
 from hooks.worker import RetryPolicy, Worker, claim_pause
 from tests.conftest import fixture_bytes
 
@@ -125,7 +126,7 @@ class Slow:
 
     async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
         self.started.set()
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # a dispatch that hangs: the scenario, not a wait
         raise AssertionError("unreachable")
 
 
@@ -158,7 +159,10 @@ async def test_while_the_database_refuses_claims_the_worker_backs_off_and_says_s
     w = Worker(unreachable, RecordingDispatcher(), poll_interval_s=0.01)
     with structlog.testing.capture_logs() as logs:
         await w.start()
+        # A second passes (the scenario: how often it tries in that time), then the first
+        # three reports are there for certain.
         await asyncio.sleep(1.0)
+        await eventually(lambda: sum(e["event"] == "claim failed" for e in logs) >= 3, within_s=10)
         await w.stop()
     await unreachable.close()
 
