@@ -38,6 +38,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.report import Row
+from hooks.testing.waiting import eventually_sync
 
 SECRET = "bench-secret"
 SIM_TOKEN = "sim-token"
@@ -97,15 +98,15 @@ def cpu_seconds(pid: int) -> float:
 def wait_ready(port: int, timeout: float = 20.0) -> float:
     """Seconds until GET /readyz answers 200."""
     started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return time.perf_counter() - started
-        except OSError:
-            pass
-        time.sleep(0.005)
-    raise RuntimeError(f"not ready on port {port} within {timeout}s")
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+            return bool(r.status == 200)
+
+    eventually_sync(
+        ready, within_s=timeout, every_s=0.005, ignoring=(OSError,), what=f"port {port} ready"
+    )
+    return time.perf_counter() - started
 
 
 @contextmanager
@@ -152,18 +153,15 @@ def simulator() -> Iterator[str]:
     cmd = [sys.executable, "-m", "hooks", "simulate", "--port", str(port), "--token", SIM_TOKEN]
     with process(cmd):
         url = f"http://127.0.0.1:{port}"
-        deadline = time.perf_counter() + 20
-        while True:
-            try:
-                request = urllib.request.Request(
-                    f"{url}/api/v4/user", headers={"PRIVATE-TOKEN": SIM_TOKEN}
-                )
-                with urllib.request.urlopen(request, timeout=1):
-                    break
-            except OSError:
-                if time.perf_counter() > deadline:
-                    raise
-                time.sleep(0.05)
+
+        def answers() -> bool:
+            request = urllib.request.Request(
+                f"{url}/api/v4/user", headers={"PRIVATE-TOKEN": SIM_TOKEN}
+            )
+            with urllib.request.urlopen(request, timeout=1):
+                return True
+
+        eventually_sync(answers, within_s=20, every_s=0.05, ignoring=(OSError,))
         yield url
 
 

@@ -8,6 +8,7 @@ Idempotency-Key) to whichever replica answers, as a load balancer in front of th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from hooks.storage.store import Store
 from hooks.storage.tables import audit, deliveries
 from hooks.testing.simulator import Simulator
+from hooks.testing.waiting import NotInTime, eventually
 from tests.conftest import SECRET, fixture_bytes
 from tests.e2e import marked_notes
 
@@ -118,15 +120,24 @@ class Burst:
         targets: Callable[[int], Sequence[str]],
         deadline: float,
     ) -> None:
+
+        async def acknowledged() -> bool:
+            for url in targets(n):
+                delivery_id = await self._post(session, url, n)
+                if delivery_id is not None:
+                    self.acknowledged[n] = delivery_id
+                    self.on_ack(n)
+                    return True
+            return False  # nobody answered: a replica is restarting
+
         async with self._slots:
-            while time.monotonic() < deadline:
-                for url in targets(n):
-                    delivery_id = await self._post(session, url, n)
-                    if delivery_id is not None:
-                        self.acknowledged[n] = delivery_id
-                        self.on_ack(n)
-                        return
-                await asyncio.sleep(0.05)  # nobody answered: a replica is restarting
+            with contextlib.suppress(NotInTime):  # never acknowledged: the test says which
+                await eventually(
+                    acknowledged,
+                    within_s=max(0.0, deadline - time.monotonic()),
+                    every_s=0.05,
+                    ignoring=(),
+                )
 
     async def _post(self, session: aiohttp.ClientSession, url: str, n: int) -> int | None:
         headers = {

@@ -7,7 +7,8 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
+
+from hooks.testing.waiting import NotInTime, eventually_sync
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 CHROMIUM = "/usr/bin/chromium"  # the dashboard's browser test drives Debian's Chromium
@@ -32,11 +33,10 @@ def ensure_postgres() -> None:
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False
     )
-    for _ in range(60):
-        if _listening(PG_HOST, PG_PORT):
-            return
-        time.sleep(0.5)
-    sys.exit("PostgreSQL did not come up on 127.0.0.1:5432")
+    try:
+        eventually_sync(lambda: _listening(PG_HOST, PG_PORT), within_s=30, every_s=0.5)
+    except NotInTime:
+        sys.exit("PostgreSQL did not come up on 127.0.0.1:5432")
 
 
 def ensure_chromium() -> None:

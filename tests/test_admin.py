@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from pydantic import SecretStr
 from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
+from hooks.testing.waiting import eventually
 from tests.conftest import SECRET, fixture_bytes
 
 ADMIN = "admin-token-0123"
@@ -63,13 +63,13 @@ async def test_replay_queues_a_processed_delivery_again(client: TestClient) -> N
 
     assert (replayed.status, await replayed.json()) == (202, {"delivery": delivery, "queued": True})
     assert missing.status == 404
-    runs = 0
-    for _ in range(100):  # the running worker picks it up; wait for its second record
+
+    async def second_run() -> int:  # the running worker picks it up; wait for its second record
         trail = await client.app[SERVICE].store.audit_for(delivery_id=delivery)
         runs = sum(r["kind"] == "event" and r["outcome"] == "received" for r in trail)
-        if runs == 2:
-            break
-        await asyncio.sleep(0.05)
+        return runs if runs == 2 else 0
+
+    runs = await eventually(second_run, within_s=5)
     assert runs == 2
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import pytest
 from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
+from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import RULE_PACK, as_user, marked_notes, settle
 from tests.test_serve_process import ServeProcess
@@ -40,15 +39,6 @@ def serve_env(gitlab_sim: Simulator, tmp_path: Path) -> Iterator[dict[str, str]]
     yield env
 
 
-async def wait_for(condition: Callable[[], Any], within_s: float = 20) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
-
-
 async def kill_after_write_then_restart(
     sim: Simulator,
     env: dict[str, str],
@@ -64,7 +54,7 @@ async def kill_after_write_then_restart(
     sim.faults.add(fault)  # GitLab makes the change, then is slow to answer
 
     change()
-    await wait_for(written)
+    await eventually(written, within_s=20, what="the change written")
     first.stop(signal.SIGKILL)  # dead before it could record the result
     sim.faults.clear()
 

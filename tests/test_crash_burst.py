@@ -19,6 +19,7 @@ import pytest
 
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
 from tests.burst import (
     ITEMS,
     SISTERS,
@@ -31,7 +32,6 @@ from tests.burst import (
     seed,
     serve_env,
 )
-from tests.test_crash_between_write_and_record import wait_for
 from tests.test_serve_process import ServeProcess, wait_all_finished
 
 RULES = f"""
@@ -80,7 +80,7 @@ async def crash_through_a_burst(tmp_path: Path, count: int, kills: int, crash_se
             nonlocal current
             await current.ready()
             for point in points:
-                await wait_for(lambda p=point: bot_writes(sim) >= p, within_s=120)
+                await eventually(lambda p=point: bot_writes(sim) >= p, within_s=120)
                 current.stop(signal.SIGKILL)
                 interrupted.append(await held_by(database_url, current.proc.pid))
                 current = ServeProcess(env, log)

@@ -21,6 +21,8 @@ from hooks.storage.records import NewDelivery
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
 from hooks.storage.tables import deliveries
+from hooks.testing.clock import FakeClock
+from hooks.testing.waiting import eventually
 from tests.conftest import SECRET, fixture_bytes
 
 ADMIN = "admin-token-0123"
@@ -81,14 +83,16 @@ async def deliver(client: TestClient, title: str | None = None) -> int:
 async def processed(client: TestClient, delivery: int, runs: int = 1) -> None:
     """Wait until the running worker has finished the delivery's `runs`-th processing."""
     store = client.app[SERVICE].store
-    for _ in range(200):
+
+    async def finished() -> bool:
         found = await store.get_delivery(delivery)
         trail = await store.audit_for(delivery_id=delivery)
         done = sum(r["kind"] == "event" and r["outcome"] == "received" for r in trail)
-        if found is not None and found.status not in ("pending", "processing") and done == runs:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"delivery {delivery} not processed {runs} time(s)")
+        assert found is not None and found.status not in ("pending", "processing"), found
+        assert done == runs, f"processed {done} time(s)"
+        return True
+
+    await eventually(finished, what=f"delivery {delivery} processed {runs} time(s)")
 
 
 def csrf_of(page: str) -> str:
@@ -193,13 +197,13 @@ def test_a_cookie_issued_by_one_replica_is_accepted_by_another_with_the_same_tok
 
 
 def test_a_session_expires_after_twelve_hours() -> None:
-    clock = [1_000_000.0]
-    sessions = Sessions(SecretStr(ADMIN), None, clock=lambda: clock[0])
+    clock = FakeClock(datetime.fromtimestamp(1_000_000, UTC))
+    sessions = Sessions(SecretStr(ADMIN), None, clock=clock.timestamp)
     cookie = sessions.issue("admin")
 
-    clock[0] += 12 * 3600 - 1
+    clock.advance(12 * 3600 - 1)
     still = sessions.read(cookie)
-    clock[0] += 1
+    clock.advance(1)
 
     assert still is not None and sessions.read(cookie) is None
 

@@ -8,16 +8,18 @@ what a stopped server or a network partition looks like from the service.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import structlog
 from sqlalchemy.engine import make_url
 
 from hooks.processing.worker import utcnow
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import NotInTime, eventually
 from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import marked_notes, service_settings, start_service, store_of
@@ -53,22 +55,29 @@ async def test_while_postgresql_is_down_intake_answers_503_and_afterwards_nothin
                 acked = [
                     await before.post(session, webhook, issue_opened(sim, n)) for n in range(1, 7)
                 ]
-                for _ in range(500):  # cut while deliveries are being worked on
-                    if (await store_of(server).stats(utcnow())).processing:
-                        break
-                    await asyncio.sleep(0.01)
-                link.cut()
-                refused = [
-                    await during.post(session, webhook, issue_opened(sim, 9)) for _ in range(3)
-                ]
-                async with session.post(
-                    webhook,
-                    data=issue_opened(sim, 9),
-                    headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
-                ) as response:
-                    down_answer = (response.status, await response.json(), response.headers)
-                down_ready = await readiness(session, ready_url)
-                await asyncio.sleep(1.0)  # the worker meets the outage too
+
+                async def working() -> int:
+                    return (await store_of(server).stats(utcnow())).processing
+
+                # Cut while deliveries are being worked on (or after 5 s, if they all went by).
+                with contextlib.suppress(NotInTime):
+                    await eventually(working, within_s=5, every_s=0.01)
+                with structlog.testing.capture_logs() as logs:
+                    link.cut()
+                    refused = [
+                        await during.post(session, webhook, issue_opened(sim, 9)) for _ in range(3)
+                    ]
+                    async with session.post(
+                        webhook,
+                        data=issue_opened(sim, 9),
+                        headers={"X-Gitlab-Event": "Issue Hook", "X-Gitlab-Token": SECRET},
+                    ) as response:
+                        down_answer = (response.status, await response.json(), response.headers)
+                    down_ready = await readiness(session, ready_url)
+                    # The worker meets the outage too (a claim fails) before the link comes back.
+                    await eventually(
+                        lambda: any(e["event"] == "claim failed" for e in logs), within_s=30
+                    )
                 link.restore()
                 acked += [await after.post(session, webhook, issue_opened(sim, n)) for n in (7, 8)]
                 await finished(store_of(server), [d for d in acked if d is not None], within_s=60)

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from hooks.service.context import SERVICE
 from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
 from tests.burst import ITEMS, SISTERS, issue_opened, seed
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
@@ -114,7 +114,7 @@ class PoolWatch:
         while True:
             self.peak_busy = max(self.peak_busy, self.gateway.busy)
             self.peak_waiting = max(self.peak_waiting, self.gateway.waiting)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # the sampling period, not a wait for an outcome
 
 
 def gateway_of(server: TestServer) -> Gateway:
@@ -144,13 +144,12 @@ def metric(text: str, name: str) -> float:
 
 async def finished(store: Store, ids: list[int], within_s: float = 120) -> None:
     """Wait until each of these deliveries has its final outcome."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
+
+    async def all_final() -> bool:
         found = [await store.get_delivery(i) for i in ids]
-        if all(d is not None and d.status not in ("pending", "processing") for d in found):
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"deliveries {ids} not finished within {within_s}s")
+        return all(d is not None and d.status not in ("pending", "processing") for d in found)
+
+    await eventually(all_final, within_s=within_s, every_s=0.1, what=f"deliveries {ids} final")
 
 
 async def keep_posting(acks: Acks, url: str, stop: asyncio.Event, bodies: Iterator[bytes]) -> None:
@@ -158,7 +157,7 @@ async def keep_posting(acks: Acks, url: str, stop: asyncio.Event, bodies: Iterat
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():
             await acks.post(session, url, next(bodies))
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # the load's pace, not a wait for an outcome
 
 
 async def test_a_burst_through_every_fault_kind_does_each_action_once_while_intake_answers(
@@ -195,7 +194,14 @@ async def test_a_burst_through_every_fault_kind_does_each_action_once_while_inta
                             for n in range(1, targets + 1)
                         )
                     )
-                await asyncio.sleep(2.0)
+                # The storm lasts until the service has met it (a 429 among its calls).
+                async with aiohttp.ClientSession() as session:
+
+                    async def met_the_storm() -> bool:
+                        metrics = await session.get(str(server.make_url("/metrics")))
+                        return "429" in calls_by_status(await metrics.text())
+
+                    await eventually(met_the_storm, within_s=60, every_s=0.1)
                 sim.faults.remove(storm)
                 await finished(store_of(server), [d for d in burst if d is not None])
                 stop.set()
@@ -249,10 +255,11 @@ async def test_hung_calls_filling_the_whole_pool_do_not_hold_up_acknowledgements
             async with aiohttp.ClientSession() as session:
                 first = [await acks.post(session, url, issue_opened(sim, n)) for n in (1, 2, 3)]
                 later = [await acks.post(session, url, issue_opened(sim, n)) for n in (4, 5, 6)]
-                for _ in range(100):  # until every thread hangs and calls queue behind them
-                    if gateway.busy == settings.gitlab_threads and gateway.waiting > 0:
-                        break
-                    await asyncio.sleep(0.02)
+                await eventually(  # until every thread hangs and calls queue behind them
+                    lambda: gateway.busy == settings.gitlab_threads and gateway.waiting > 0,
+                    within_s=5,
+                    what="every gateway thread busy and calls waiting",
+                )
                 exhausted = (gateway.busy, gateway.waiting)
                 more = [await acks.post(session, url, issue_opened(sim, n)) for n in (7, 8)]
                 health = (await session.get(str(server.make_url("/healthz")))).status

@@ -22,9 +22,11 @@ from hooks.service.runtime import Runtime
 from hooks.storage.records import NewDelivery
 from hooks.storage.store import Store
 from hooks.storage.watch import WatchStore, covers, issue_subject
+from hooks.testing.clock import FakeClock
 from hooks.testing.seeds import ON_TRACK_RULES, sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes, service_settings, settle, start_service
 
@@ -271,9 +273,9 @@ async def test_more_than_a_page_of_issues_changed_in_one_millisecond_are_each_re
     # A bulk edit (here: the seed) gives 204 issues one updated_at. The sweep's edits move
     # those it handled to the end of the order while the rest still share the cursor's time.
     seeded = datetime.now(UTC).replace(microsecond=0)
-    clock = [seeded]
-    sim = Simulator(seed(extra_issues=200), now=lambda: clock[0])
-    clock[0] = seeded + timedelta(seconds=1)
+    clock = FakeClock(seeded)
+    sim = Simulator(seed(extra_issues=200), now=clock)
+    clock.advance(timedelta(seconds=1))
     with SimulatorThread(sim):
         hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, project="demo/product")
         settings = service_settings(
@@ -385,10 +387,11 @@ async def test_the_running_service_reenables_and_reconciles_on_its_own(tmp_path:
                 )
             joins.milestone_id = sim.milestone("Sprint 1")["id"]
             joins.save()  # dropped
-            for _ in range(100):
-                await asyncio.sleep(0.1)
-                if "health::on track" in sim.issue("demo/product", 3)["labels"]:
-                    break
+            await eventually(
+                lambda: "health::on track" in sim.issue("demo/product", 3)["labels"],
+                within_s=10,
+                every_s=0.1,
+            )
             with sim.lock:
                 status = sim.state.hooks[hook_id]["alert_status"]
         finally:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hooks.clock import FakeClock
 from hooks.schedules.scheduler import Scheduler
 from hooks.schedules.triggers import Schedule
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
+from hooks.testing.clock import FakeClock
 
 DAILY_NINE = Schedule(cron="0 9 * * *", timezone="UTC")
 
@@ -66,7 +66,7 @@ async def test_a_brand_new_rule_fires_at_its_next_time(store: Store) -> None:
     sched = make(store, clock, rec)
     sched.set_rules([("daily", DAILY_NINE)])
 
-    await clock.advance(timedelta(hours=18))
+    clock.advance(timedelta(hours=18))
     await sched.tick()
 
     assert rec.runs == [("daily", datetime(2026, 11, 24, 9, 0, tzinfo=UTC), False)]
@@ -81,7 +81,7 @@ async def test_fortnightly_runs_fire_across_the_year_end_in_the_default_zone(
     sched.set_rules([("retro", retro)])
 
     for _ in range(5 * 7 * 4):  # five weeks, a tick every six hours
-        await clock.advance(timedelta(hours=6))
+        clock.advance(timedelta(hours=6))
         await sched.tick()
 
     assert [at for _, at, _ in rec.runs] == [
@@ -96,7 +96,7 @@ async def test_each_outcome_is_reported_to_the_callback(store: Store) -> None:
     sched = make(store, clock, rec)
     sched.set_rules([("daily", DAILY_NINE), ("sweep", DAILY_NINE)])
 
-    await clock.advance(timedelta(hours=1))
+    clock.advance(timedelta(hours=1))
     await sched.tick()
 
     assert sorted(rec.outcomes) == [("daily", "done"), ("sweep", "partial")]
@@ -107,7 +107,7 @@ async def test_the_last_run_and_its_outcome_are_in_the_ledger(store: Store) -> N
     sched = make(store, clock, rec)
     sched.set_rules([("sweep", DAILY_NINE)])
 
-    await clock.advance(timedelta(hours=1))
+    clock.advance(timedelta(hours=1))
     await sched.tick()
 
     nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -15,6 +15,7 @@ from hooks.schedules.scheduler import Scheduler
 from hooks.schedules.triggers import Schedule, fire_times, validate_cron
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
+from hooks.testing.clock import FakeClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -230,17 +231,6 @@ def test_bad_crons_say_what_is_wrong() -> None:
 # -- the ledger and the scheduler ----------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, delta: timedelta) -> None:
-        self.moment += delta
-
-
 WEEKLY = Schedule(cron="0 9 * * 3", timezone="UTC")  # Wednesdays 09:00 UTC
 WED = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -255,7 +245,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 
 def scheduler(
     store: Store,
-    clock: Clock,
+    clock: FakeClock,
     runs: list[tuple[str, datetime, bool]],
     fail: int = 0,
     owner: str = "a",
@@ -263,7 +253,8 @@ def scheduler(
     failures = {"left": fail}
 
     async def run(rule: str, at: datetime, late: bool) -> str:
-        await asyncio.sleep(0.01)  # long enough for a competing replica to try
+        # The run takes a while (the scenario, not a wait): a competing replica tries meanwhile.
+        await asyncio.sleep(0.01)
         if failures["left"] > 0:
             failures["left"] -= 1
             raise RuntimeError("GitLab said 502")
@@ -283,7 +274,7 @@ def scheduler(
 
 
 async def test_a_due_run_fires_once_at_its_time(store: Store) -> None:
-    clock, runs = Clock(WED - timedelta(minutes=1)), []
+    clock, runs = FakeClock(WED - timedelta(minutes=1)), []
     sched = scheduler(store, clock, runs)
 
     await sched.tick()
@@ -295,7 +286,7 @@ async def test_a_due_run_fires_once_at_its_time(store: Store) -> None:
 
 
 async def test_two_replicas_racing_for_the_same_run_run_it_once(store: Store) -> None:
-    clock, runs = Clock(WED + timedelta(seconds=5)), []
+    clock, runs = FakeClock(WED + timedelta(seconds=5)), []
     first, second = (
         scheduler(store, clock, runs, owner="a"),
         scheduler(store, clock, runs, owner="b"),
@@ -310,7 +301,7 @@ async def test_two_replicas_racing_for_the_same_run_run_it_once(store: Store) ->
 async def test_after_downtime_the_latest_run_within_grace_runs_late_and_older_are_missed(
     store: Store,
 ) -> None:
-    clock, runs = Clock(WED), []
+    clock, runs = FakeClock(WED), []
     await scheduler(store, clock, runs).fire("retro", WED)
     # Down for three weeks; back 2 hours after the third missed Wednesday.
     clock.advance(timedelta(weeks=3, hours=2))
@@ -327,7 +318,7 @@ async def test_after_downtime_the_latest_run_within_grace_runs_late_and_older_ar
 
 
 async def test_a_run_missed_beyond_grace_is_recorded_not_run(store: Store) -> None:
-    clock, runs = Clock(WED), []
+    clock, runs = FakeClock(WED), []
     await scheduler(store, clock, runs).fire("retro", WED)
     clock.advance(timedelta(weeks=1, days=2))  # the next Wednesday was two days ago
 
@@ -341,7 +332,7 @@ async def test_a_run_missed_beyond_grace_is_recorded_not_run(store: Store) -> No
 async def test_a_failing_run_is_retried_with_backoff_and_its_failure_recorded(
     store: Store,
 ) -> None:
-    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    clock, runs = FakeClock(WED + timedelta(seconds=1)), []
     sched = scheduler(store, clock, runs, fail=1)
 
     assert await sched.fire("retro", WED) == "retry"
@@ -357,7 +348,7 @@ async def test_a_failing_run_is_retried_with_backoff_and_its_failure_recorded(
 
 
 async def test_a_run_failing_every_time_ends_failed_with_its_error(store: Store) -> None:
-    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    clock, runs = FakeClock(WED + timedelta(seconds=1)), []
     sched = scheduler(store, clock, runs, fail=10)
 
     await sched.fire("retro", WED)
@@ -371,7 +362,7 @@ async def test_a_run_failing_every_time_ends_failed_with_its_error(store: Store)
 
 
 async def test_a_run_whose_replica_died_is_taken_over_after_its_lease(store: Store) -> None:
-    clock, runs = Clock(WED + timedelta(seconds=1)), []
+    clock, runs = FakeClock(WED + timedelta(seconds=1)), []
     ledger = RunLedger(store)
     assert await ledger.claim("retro", WED, owner="dead", lease=timedelta(minutes=5), now=clock())
 
@@ -388,7 +379,7 @@ async def test_a_rule_at_half_past_two_runs_once_on_the_night_the_clocks_go_back
     store: Store,
 ) -> None:
     night = datetime(2027, 10, 30, 23, 0, tzinfo=UTC)  # 01:00 summer time in Berlin
-    clock, runs = Clock(night), []
+    clock, runs = FakeClock(night), []
     sched = scheduler(store, clock, runs)
     sched.set_rules([("nightly", Schedule(cron="30 2 * * *", timezone="Europe/Berlin"))])
 

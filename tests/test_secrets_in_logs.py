@@ -7,7 +7,6 @@ output (DEBUG, JSON) is then searched for each secret.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -29,6 +28,7 @@ from hooks.service.logs import configure_logging
 from hooks.storage.store import Store
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
 from tests.burst import issue_opened, seed
 from tests.faults import CuttableLink
 from tests.test_gitlab_faults import BOT, TRIAGE
@@ -122,22 +122,30 @@ async def test_no_configured_secret_appears_in_the_logs_through_faults_and_refus
                 await post("/webhook", body(4), **signed(body(5), "msg-4"))  # wrong body
                 await post("/admin/rules/reload", Authorization=f"Bearer {ADMIN_TOKEN}x")
                 await post("/admin/rules/reload", Authorization=f"Bearer {ADMIN_TOKEN}")
-                await asyncio.sleep(1.0)  # let the worker meet GitLab's faults
+
+                def logged(event: str, more_than: int = 0) -> bool:
+                    return log_path.read_text().count(f'"event": "{event}"') > more_than
+
+                # The worker meets GitLab's faults (the 429 storm among them) before the cut.
+                await eventually(lambda: logged("gitlab rate limited"), within_s=30)
+                claim_failures = log_path.read_text().count('"event": "claim failed"')
                 link.cut()
                 await post("/webhook", body(5), **token(NEW_SECRET))
                 async with session.get(serve.url + "/readyz") as ready:
                     statuses.append(ready.status)
-                await asyncio.sleep(0.5)
+                # The worker meets the outage too before the link comes back.
+                await eventually(lambda: logged("claim failed", claim_failures), within_s=30)
                 link.restore()
                 sim.faults.remove(storm)
                 await post("/webhook", body(6), **signed(body(6), "msg-6"))
             store = Store.open(postgres_url)
             try:
-                for _ in range(600):
+
+                async def none_left() -> bool:
                     stats = await store.stats(utcnow())
-                    if stats.pending == stats.processing == 0:
-                        break
-                    await asyncio.sleep(0.1)
+                    return stats.pending == stats.processing == 0
+
+                await eventually(none_left, within_s=60, every_s=0.1)
                 done = {d.status for d in await store.list_deliveries(limit=100)}
             finally:
                 await store.close()

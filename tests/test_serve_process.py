@@ -21,6 +21,7 @@ import pytest
 
 from hooks.processing.worker import utcnow
 from hooks.storage.store import Store
+from hooks.testing.waiting import eventually, eventually_sync
 from tests.conftest import SECRET, fixture_bytes
 
 
@@ -46,16 +47,19 @@ class ServeProcess:
 
     async def ready(self, within_s: float = 20) -> None:
         async with aiohttp.ClientSession() as session:
-            for _ in range(int(within_s / 0.05)):
-                try:
-                    async with session.get(self.url + "/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
+
+            async def answers_ready() -> bool:
                 assert self.proc.poll() is None, "hooks serve exited during start-up"
-                await asyncio.sleep(0.05)
-        raise AssertionError("hooks serve did not become ready")
+                async with session.get(self.url + "/readyz") as response:
+                    return response.status == 200
+
+            await eventually(
+                answers_ready,
+                within_s=within_s,
+                every_s=0.05,
+                ignoring=(aiohttp.ClientError,),
+                what="hooks serve ready",
+            )
 
     def stop(self, sig: int = signal.SIGKILL) -> int:
         if self.proc.poll() is None:
@@ -106,12 +110,14 @@ async def send(session: aiohttp.ClientSession, url: str, n: int) -> int | None:
 
 async def wait_all_finished(database_url: str, within_s: float = 60) -> Store:
     store = Store.open(database_url)
-    for _ in range(int(within_s / 0.1)):
+
+    async def none_left() -> bool:
         stats = await store.stats(utcnow())
-        if stats.pending == 0 and stats.processing == 0:
-            return store
-        await asyncio.sleep(0.1)
-    raise AssertionError("deliveries were still pending")
+        assert stats.pending == 0 and stats.processing == 0, f"still pending: {stats}"
+        return True
+
+    await eventually(none_left, within_s=within_s, every_s=0.1)
+    return store
 
 
 async def test_sigkill_mid_burst_loses_no_acknowledged_delivery_and_repeats_none(
@@ -191,7 +197,11 @@ class LoggedServe:
         self._queue.put(None)
 
     def wait_for_event(self, prefix: str, within_s: float = 30) -> None:
-        """Return once a log line whose event starts with `prefix` was written."""
+        """Return once a log line whose event starts with `prefix` was written.
+
+        Not a poll (so not hooks.testing.waiting): a blocking read of each line as it comes,
+        so the test acts at once on the line, inside the window it opens.
+        """
         deadline = time.monotonic() + within_s
         while (left := deadline - time.monotonic()) > 0:
             try:
@@ -207,14 +217,20 @@ class LoggedServe:
 
     def wait_until_it_catches(self, sig: signal.Signals, within_s: float = 30) -> None:
         """Return once the process has a handler of its own for `sig` (Linux: SigCgt)."""
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
+
+        def catches() -> bool:
             status = Path(f"/proc/{self.proc.pid}/status").read_text()
             caught = int(status.split("SigCgt:")[1].split()[0], 16)
-            if caught & (1 << (sig - 1)):
-                return
-            time.sleep(0.001)  # polling a condition, not waiting for an outcome
-        raise AssertionError(f"hooks serve never caught {sig.name}")
+            return bool(caught & (1 << (sig - 1)))
+
+        # Every millisecond: the signal must go as soon as the handler is there.
+        eventually_sync(
+            catches,
+            within_s=within_s,
+            every_s=0.001,
+            ignoring=(),
+            what=f"hooks serve catches {sig.name}",
+        )
 
     def exit_status(self) -> int:
         code = self.proc.wait(timeout=60)

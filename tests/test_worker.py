@@ -16,15 +16,9 @@ from hooks.processing.dispatch import DispatchResult, RecordingDispatcher, Retry
 from hooks.processing.worker import RetryPolicy, Worker, claim_pause
 from hooks.storage.records import Delivery, NewDelivery
 from hooks.storage.store import Store
+from hooks.testing.clock import FakeClock
+from hooks.testing.waiting import eventually
 from tests.conftest import fixture_bytes
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.t
 
 
 class Flaky:
@@ -50,13 +44,13 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def add(store: Store, clock: Clock, body: bytes, key: str = "k") -> int:
+async def add(store: Store, clock: FakeClock, body: bytes, key: str = "k") -> int:
     new = NewDelivery(key, "Issue Hook", "issue", "p", None, {}, body, clock())
     delivery_id, _ = await store.add_delivery(new)
     return delivery_id
 
 
-def worker(store: Store, dispatcher: object, clock: Clock, attempts: int = 3) -> Worker:
+def worker(store: Store, dispatcher: object, clock: FakeClock, attempts: int = 3) -> Worker:
     return Worker(
         store,
         dispatcher,  # type: ignore[arg-type]
@@ -66,14 +60,14 @@ def worker(store: Store, dispatcher: object, clock: Clock, attempts: int = 3) ->
     )
 
 
-async def run_retries(w: Worker, clock: Clock, rounds: int) -> None:
+async def run_retries(w: Worker, clock: FakeClock, rounds: int) -> None:
     for _ in range(rounds):
         await w.run_until_idle()
-        clock.t += timedelta(minutes=2)
+        clock.advance(timedelta(minutes=2))
 
 
 async def test_a_parsed_event_is_recorded_in_the_audit_trail(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     await worker(store, RecordingDispatcher(), clock).run_until_idle()
     done = await store.get_delivery(delivery_id)
@@ -83,14 +77,14 @@ async def test_a_parsed_event_is_recorded_in_the_audit_trail(store: Store) -> No
 
 
 async def test_a_transient_failure_is_retried_later_and_then_succeeds(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     flaky = Flaky(failures=2)
     w = worker(store, flaky, clock)
     await w.run_until_idle()
     first = await store.get_delivery(delivery_id)
     assert first is not None and first.status == "pending"
-    assert first.next_attempt_at >= clock.t + timedelta(seconds=5)  # backoff, with jitter
+    assert first.next_attempt_at >= clock.now() + timedelta(seconds=5)  # backoff, with jitter
     await run_retries(w, clock, 3)
     done = await store.get_delivery(delivery_id)
     assert done is not None and (done.status, done.attempts, flaky.calls) == ("done", 3, 3)
@@ -106,7 +100,7 @@ async def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
 
 
 async def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     w = worker(store, Flaky(failures=99, exc=RuntimeError), clock, attempts=3)
     await run_retries(w, clock, 5)
@@ -117,7 +111,7 @@ async def test_a_delivery_that_keeps_failing_ends_failed_with_its_error(store: S
 
 
 async def test_an_unparseable_payload_fails_at_once_with_the_reason(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, b'{"labels": "not a list"}')
     flaky = Flaky(failures=0)
     await worker(store, flaky, clock).run_until_idle()
@@ -133,12 +127,12 @@ class Slow:
 
     async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
         self.started.set()
-        await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # a dispatch that hangs: the scenario, not a wait
         raise AssertionError("unreachable")
 
 
 async def test_stop_releases_work_that_does_not_finish_within_the_grace(store: Store) -> None:
-    clock = Clock()
+    clock = FakeClock(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     delivery_id = await add(store, clock, fixture_bytes("issue_open.json"))
     slow = Slow()
     w = worker(store, slow, clock)
@@ -166,7 +160,10 @@ async def test_while_the_database_refuses_claims_the_worker_backs_off_and_says_s
     w = Worker(unreachable, RecordingDispatcher(), poll_interval_s=0.01)
     with structlog.testing.capture_logs() as logs:
         await w.start()
+        # A second passes (the scenario: how often it tries in that time), then the first
+        # three reports are there for certain.
         await asyncio.sleep(1.0)
+        await eventually(lambda: sum(e["event"] == "claim failed" for e in logs) >= 3, within_s=10)
         await w.stop()
     await unreachable.close()
 

@@ -17,10 +17,13 @@ import requests
 
 from hooks.actions.base import PlannedAction, Snapshot, Status
 from hooks.actions.registry import KINDS
+from hooks.backoff import Backoff
 from hooks.gitlab.gateway import is_permanent
 from hooks.gitlab.ops import GitlabOps
 
 TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
+# Before looking for what a create that failed transiently may have made: 0.2 s, 0.4 s, ... 2 s.
+CREATE_RETRY = Backoff(base_s=0.2, cap_s=2.0)
 
 
 def marker(key: str) -> str:
@@ -149,7 +152,7 @@ class Performer:
                 if is_permanent(exc) or attempt >= self.ops.max_retries:
                     raise
             attempt += 1
-            time.sleep(min(0.1 * 2**attempt, 2.0))
+            time.sleep(CREATE_RETRY.delay(attempt))
             found = find()
             if found is not None:
                 return found, True

@@ -1,22 +1,23 @@
 """The watchdog and the reconciliation sweep on intervals in `hooks serve`, once per slot.
 
-Every replica runs the same timers; each run claims its slot (`@watchdog` or `@reconcile`
-at the interval's start time) in the schedule run ledger, so exactly one replica does it.
+Every replica runs the same periodic loops (hooks.periodic); each run claims its slot
+(`@watchdog` or `@reconcile` at the interval's start time) in the schedule run ledger, so
+exactly one replica does it.
 A hook the watchdog re-enabled is followed by a sweep at once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import functools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
 from hooks.catchup.reconcile import Reconciler
 from hooks.catchup.watchdog import Watchdog, WorkingHours, parse_watched
+from hooks.periodic import Periodic
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 from hooks.storage.runs import RunLedger
@@ -28,12 +29,6 @@ log = structlog.get_logger("hooks.watch_jobs")
 WATCHDOG = "@watchdog"
 RECONCILE = "@reconcile"
 STARTUP_DELAY_S = 10.0
-
-
-def slot_of(moment: datetime, interval_s: float) -> datetime:
-    """The start of the interval `moment` falls in (aligned on the epoch, same on replicas)."""
-    seconds = moment.timestamp()
-    return datetime.fromtimestamp(seconds - seconds % interval_s, UTC)
 
 
 class WatchJobs:
@@ -59,7 +54,7 @@ class WatchJobs:
         self.now = now
         self.intervals = {WATCHDOG: watchdog_interval_s, RECONCILE: reconcile_interval_s}
         self.configured = configured or []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._periodic = Periodic(now)
 
     async def run(self, job: str, slot: datetime) -> str | None:
         """Claim (job, slot) and run it; None when another replica has it."""
@@ -96,27 +91,20 @@ class WatchJobs:
             await watch.record_hook(scope, hook_id, self.now(), kind=None, url=None)
 
     async def start(self) -> None:
-        """Record the configured hooks, then start a timer per enabled job."""
+        """Record the configured hooks, then run each enabled job once per interval."""
         await self.record_configured()
         for job, interval in self.intervals.items():
             if interval > 0:
-                self._tasks.append(asyncio.create_task(self._every(job, interval)))
-
-    async def _every(self, job: str, interval: float) -> None:
-        # Not in the first seconds: the worker catches up on the inbox at start first.
-        await asyncio.sleep(min(interval, STARTUP_DELAY_S))
-        while True:
-            now = self.now()
-            with contextlib.suppress(Exception):  # logged in run(); the timer keeps going
-                await self.run(job, slot_of(now, interval))
-            wait = slot_of(now, interval).timestamp() + interval - self.now().timestamp()
-            await asyncio.sleep(max(wait, 1.0))
+                # Not in the first seconds: the worker catches up on the inbox at start first.
+                self._periodic.every(
+                    job,
+                    interval,
+                    functools.partial(self.run, job),
+                    first_after_s=min(interval, STARTUP_DELAY_S),
+                )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._periodic.stop()
 
 
 def build(

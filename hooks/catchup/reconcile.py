@@ -14,8 +14,6 @@ Every GitLab call goes through the gateway, i.e. the process's shared rate budge
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +36,7 @@ from hooks.gitlab.gateway import error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.processing.processor import BotUser, RulesDispatcher, snapshot_of, trace_records
 from hooks.rules.engine import not_triggered, plan
+from hooks.rules.keys import digest
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
 from hooks.rules.reconcilable import needs_label_history, not_reconcilable
@@ -55,11 +54,6 @@ from hooks.storage.watch import (
 log = structlog.get_logger("hooks.reconcile")
 
 PAGE = 100
-
-
-def _digest(*parts: object) -> str:
-    raw = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -389,7 +383,7 @@ class Reconciler:
             # bot's own labels, which a resumed sweep sees and the first one did not.
             added, removed = event.changed_labels()
             change = (sorted(added), sorted(removed))
-            fingerprint = "reconcile:" + _digest(event.kind, action, raw.get("id"), since, change)
+            fingerprint = "reconcile:" + digest(event.kind, action, raw.get("id"), since, change)
             blocked.update(skip)
             records.append(
                 AuditRecord(
@@ -499,7 +493,7 @@ class Reconciler:
                         subject=subject,
                     )
                 )
-                fingerprint = "reconcile:" + _digest("milestone", action, raw["id"], changed_at)
+                fingerprint = "reconcile:" + digest("milestone", action, raw["id"], changed_at)
                 outcomes += await self._execute(run, event, ruleset, fingerprint, skip, {}, records)
             await self._finish(run, subject, changed_at, blocked, records, outcomes)
             await self.watch.advance(scope, "milestone", changed_at, self.now())

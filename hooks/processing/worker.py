@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from hooks.backoff import Backoff
 from hooks.events import EventParseError, parse_event
 from hooks.processing.dispatch import Dispatcher, DispatchResult, RetryableError
 from hooks.service.metrics import Metrics
@@ -30,10 +31,8 @@ def claim_pause(poll_interval_s: float, failed_claims: int) -> float:
 
     A new delivery still wakes it at once (it was stored, so the database is back).
     """
-    if failed_claims == 0:
-        return poll_interval_s
-    doubled = poll_interval_s * 2.0 ** min(failed_claims, 16)
-    return max(poll_interval_s, min(CLAIM_PAUSE_CAP_S, doubled))
+    backoff = Backoff(base_s=poll_interval_s, cap_s=max(poll_interval_s, CLAIM_PAUSE_CAP_S))
+    return backoff.delay(min(failed_claims, 16) + 1)
 
 
 def utcnow() -> datetime:
@@ -42,16 +41,19 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter, up to a number of attempts."""
+    """Up to a number of attempts, with backoff (hooks.backoff) and half of it as jitter."""
 
     max_attempts: int = 8
     base_s: float = 2.0
     cap_s: float = 600.0
 
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(base_s=self.base_s, cap_s=self.cap_s, jitter=0.5)
+
     def delay(self, attempt: int, rng: random.Random) -> timedelta:
         """The wait before attempt `attempt + 1`: between half and all of the capped exponential."""
-        ceiling = min(self.cap_s, self.base_s * 2 ** max(attempt - 1, 0))
-        return timedelta(seconds=ceiling * rng.uniform(0.5, 1.0))
+        return timedelta(seconds=self.backoff.delay(attempt, rng))
 
 
 class Worker:

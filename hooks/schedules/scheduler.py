@@ -4,7 +4,8 @@ APScheduler 3.11 keeps the jobs in memory on every replica (its job stores must 
 shared between processes); each job only claims its (rule, fire time) in the ledger, and
 the replica whose claim lands runs it. At start, runs missed while the service was down
 are caught up: the latest within the rule's grace window runs once (late), older ones are
-recorded as missed. Failed runs are retried with backoff, then recorded as failed.
+recorded as missed. Failed runs are retried with backoff, then recorded as failed; the pass
+that takes up due retries is a periodic job (hooks.periodic), like the watchdog's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from hooks.periodic import Periodic
 from hooks.processing.worker import RetryPolicy
 from hooks.schedules.triggers import RuleTrigger, Schedule, occurrences_between
 from hooks.storage.runs import RunLedger
@@ -59,6 +61,8 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._rng = random.Random()
         self._tasks: set[asyncio.Task[None]] = set()
+        # The retry pass is periodic, not a calendar time: hooks.periodic runs it.
+        self._periodic = Periodic(now)
 
     @property
     def running(self) -> bool:
@@ -75,8 +79,7 @@ class Scheduler:
     def _install_jobs(self) -> None:
         assert self._aps is not None
         for job in self._aps.get_jobs():
-            if job.id != "hooks-retries":
-                job.remove()
+            job.remove()
         for name, schedule in self.rules.items():
             self._aps.add_job(
                 self._fire_job,
@@ -93,13 +96,11 @@ class Scheduler:
         """Catch up on missed runs, then let APScheduler fire the jobs."""
         await self.catch_up(self.now())
         self._aps = AsyncIOScheduler(timezone=self.default_tz)
-        self._aps.add_job(
-            self.retry_due,
-            "interval",
-            seconds=self.retry_poll_s,
-            id="hooks-retries",
-            coalesce=True,
-            max_instances=1,
+        self._periodic.every(
+            "hooks-retries",
+            self.retry_poll_s,
+            lambda _slot: self.retry_due(),
+            first_after_s=self.retry_poll_s,
         )
         self._install_jobs()
         self._aps.start()
@@ -108,6 +109,7 @@ class Scheduler:
     async def stop(self) -> None:
         if self._aps is not None and self._aps.running:
             self._aps.shutdown(wait=False)
+        await self._periodic.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import structlog
 
 from hooks.actions.executor import Executor
+from hooks.backoff import Backoff
 from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
@@ -31,6 +32,8 @@ from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.runtime")
+# Finding the bot user while GitLab is unreachable: 1 s, 2 s, 4 s, ... a minute.
+BOT_RETRY = Backoff(base_s=1.0, cap_s=60.0)
 
 
 @dataclass
@@ -157,14 +160,14 @@ class Runtime:
         log.info("acting as", bot=self.bot.username)
 
     async def _resolve_bot_later(self) -> None:
-        delay = 1.0
+        attempt = 1
         while self.bot is None:
-            await asyncio.sleep(delay)
+            await asyncio.sleep(BOT_RETRY.delay(attempt))
             try:
                 await self._resolve_bot()
             except Exception as exc:
                 log.warning("could not resolve the bot user yet", error=error_message(exc))
-                delay = min(delay * 2, 60.0)
+                attempt += 1
 
     async def close(self) -> None:
         if self.watch_jobs is not None:

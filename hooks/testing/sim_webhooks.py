@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+
+from hooks.backoff import Backoff
+from hooks.testing.waiting import NotInTime, eventually_sync
 
 EVENT_FLAGS = {
     "Issue Hook": "issues_events",
@@ -30,6 +32,8 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
 LOG_SIZE = 100
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
+# GitLab disables a failing hook for 1, 2, 4, ... minutes, at most a day.
+DISABLE_BACKOFF = Backoff(base_s=60.0, cap_s=86400.0)
 
 
 @dataclass(frozen=True)
@@ -176,19 +180,18 @@ class WebhookSender:
         if failures >= PERMANENT_FAILURES:
             hook.update(alert_status="permanently_disabled", disabled_until=None)
         elif failures >= TEMPORARY_FAILURES:
-            backoff = timedelta(minutes=min(2 ** (failures - TEMPORARY_FAILURES), 1440))
+            backoff = timedelta(seconds=DISABLE_BACKOFF.delay(failures - TEMPORARY_FAILURES + 1))
             hook.update(
                 alert_status="temporarily_disabled", disabled_until=(now + backoff).isoformat()
             )
 
     def wait_idle(self, timeout: float) -> bool:
         """Block (from another thread) until every queued delivery was attempted."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.pending == 0:
-                return True
-            time.sleep(0.01)
-        return self.pending == 0
+        try:
+            eventually_sync(lambda: self.pending == 0, within_s=timeout, every_s=0.01)
+        except NotInTime:
+            return False
+        return True
 
     async def close(self) -> None:
         for task in self._tasks:
