@@ -9,7 +9,7 @@ import gitlab
 import pytest
 import requests
 
-from hooks.testing.sim_state import demo_seed
+from hooks.testing.sim_seed_demo import demo_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
 
 

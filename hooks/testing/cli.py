@@ -31,7 +31,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         print(
             f"hooks: seed {args.seed} is not a simulator state (format: hooks/testing/"
-            f"sim_state.py): {type(exc).__name__}: {exc}",
+            f"sim_seed.py): {type(exc).__name__}: {exc}",
             file=sys.stderr,
         )
         return 1

@@ -1,7 +1,7 @@
 """Pytest fixtures for the GitLab simulator (loaded by tests/conftest.py).
 
 `gitlab_sim` loads the built-in demo; a test module that needs other groups, projects or
-milestones overrides `gitlab_seed` with its own seed (format in sim_state.py).
+milestones overrides `gitlab_seed` with its own seed (format in sim_seed.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
-from hooks.testing.sim_state import text_color
+from hooks.testing.sim_shapes import text_color
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore

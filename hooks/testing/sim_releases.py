@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from hooks.testing.sim_hook_payloads import hook_time
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
-from hooks.testing.sim_state import hook_time, timestamp
+from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore

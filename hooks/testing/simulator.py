@@ -18,7 +18,9 @@ from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases,
 from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import json_errors
-from hooks.testing.sim_state import BASE_URL, demo_seed, timestamp, when
+from hooks.testing.sim_seed import when
+from hooks.testing.sim_seed_demo import demo_seed
+from hooks.testing.sim_state import BASE_URL, timestamp
 
 
 class Simulator(SimCore):
@@ -38,7 +40,7 @@ class Simulator(SimCore):
     # -- seed ------------------------------------------------------------------
 
     def load(self, seed: dict[str, Any], token: str) -> None:
-        """Fill the state from a seed (see sim_state's docstring for the format)."""
+        """Fill the state from a seed (see sim_seed's docstring for the format)."""
         s, today = self.state, self.today
         users = seed.get("users") or [{"username": "hooks-bot"}]
         for i, spec in enumerate(users):

@@ -1,0 +1,146 @@
+"""The seed: the format a simulator is loaded from and dumped to (`Simulator.load`, `to_seed`).
+
+Seed file format (YAML), every section optional; dates may be ISO dates or offsets from
+today such as '-14d' or '+3d':
+
+    users:      [{username: alice, name: Alice, token: alice-token, read_only: false}]
+    groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
+    projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
+    labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
+                 {project: demo/product, title: bug, description: "", priority: 1}]
+    milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d},
+                 {group: demo/web, title: Sprint 3, ...},    # same title, another owner
+                 {project: demo/product, title: v1.0, state: closed, description: ""}]
+                # as in GitLab, a title may repeat across owners but not within a project
+                # and its direct group (such a seed is refused)
+    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
+    issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
+                  assignees: [alice], author: bob, due_date: +2d, state: opened}]
+                # `milestone` is the nearest milestone with that title (the project's, its
+                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+    releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
+                  released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
+
+Users, groups, projects, milestones and issues may also give their `id` (milestones and
+issues their `iid` too), so a recorded webhook payload's ids name the seeded objects;
+without one, ids are numbered in order.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from hooks.testing.sim_state import State
+
+_OFFSET = re.compile(r"^([+-])(\d+)([dw])$")
+
+
+def when(value: Any, today: date) -> str | None:
+    """A seed date ('2026-11-23', '+3d', '-2w') as an ISO date string."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    match = _OFFSET.match(str(value))
+    if match:
+        days = int(match.group(2)) * (7 if match.group(3) == "w" else 1)
+        return (today + timedelta(days=days if match.group(1) == "+" else -days)).isoformat()
+    return date.fromisoformat(str(value)).isoformat()
+
+
+def to_seed(s: State) -> dict[str, Any]:
+    """The state in the seed format (see the module docstring)."""
+    inverse = {uid: t for t, uid in s.tokens.items()}
+
+    def owner(item: dict[str, Any]) -> dict[str, str]:
+        if item.get("group_id"):
+            return {"group": s.groups[item["group_id"]]["full_path"]}
+        if item.get("project_id"):
+            return {"project": s.projects[item["project_id"]]["path_with_namespace"]}
+        return {}
+
+    return {
+        "users": [
+            {
+                "username": u["username"],
+                "name": u["name"],
+                "token": inverse.get(uid),
+                **({"read_only": True} if u.get("read_only") else {}),
+            }
+            for uid, u in s.users.items()
+        ],
+        "groups": [
+            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+        ],
+        "projects": [
+            {"path": p["path_with_namespace"], "description": p["description"]}
+            for p in s.projects.values()
+        ],
+        "labels": [
+            {
+                "title": lbl["name"],
+                "color": lbl["color"],
+                "description": lbl["description"],
+                "priority": lbl.get("priority"),
+                **owner(lbl),
+            }
+            for lbl in s.labels.values()
+        ],
+        "milestones": [
+            {
+                "title": m["title"],
+                "description": m["description"],
+                "state": m["state"],
+                "start_date": m["start_date"],
+                "due_date": m["due_date"],
+                **owner(m),
+            }
+            for m in s.milestones.values()
+        ],
+        "iterations": [
+            {
+                "title": i["title"],
+                "start_date": i["start_date"],
+                "due_date": i["due_date"],
+                **owner(i),
+            }
+            for i in s.iterations.values()
+        ],
+        "issues": [
+            {
+                "project": s.projects[i["project_id"]]["path_with_namespace"],
+                "title": i["title"],
+                "description": i["description"],
+                "labels": list(i["labels"]),
+                "milestone": s.milestones[i["milestone_id"]]["title"]
+                if i["milestone_id"]
+                else None,
+                **(
+                    {"milestone_owner": next(iter(owner(s.milestones[i["milestone_id"]]).values()))}
+                    if i["milestone_id"]
+                    else {}
+                ),
+                "assignees": [s.users[a]["username"] for a in i["assignee_ids"]],
+                "author": s.users[i["author_id"]]["username"],
+                "due_date": i["due_date"],
+                "state": i["state"],
+                "confidential": i["confidential"],
+            }
+            for i in s.issues.values()
+        ],
+        "releases": [
+            {
+                "project": s.projects[r["project_id"]]["path_with_namespace"],
+                "tag": r["tag_name"],
+                "name": r["name"],
+                "description": r["description"],
+                "released_at": r["released_at"],
+                "milestones": [
+                    s.milestones[mid]["title"] for mid in r["milestone_ids"] if mid in s.milestones
+                ],
+            }
+            for r in s.releases.values()
+        ],
+    }
