@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hooks.catchup import reconcile
+from hooks.catchup import reconcile_issues, reconcile_milestones
 from hooks.events import parse_event
 from hooks.rules import keys
 from hooks.rules.keys import action_key, digest, event_fingerprint, once_key
@@ -41,7 +41,8 @@ def test_action_and_once_keys_are_pinned() -> None:
 
 def test_reconciliation_fingerprints_are_pinned_and_use_the_same_digest() -> None:
     since = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    assert reconcile.digest is keys.digest
+    assert reconcile_issues.digest is keys.digest
+    assert reconcile_milestones.digest is keys.digest
     assert digest("issue", "update", 42, since, {"labels": ["a"]}) == "c25d9251e0f6012c"
     assert digest("milestone", "close", 7, "2026-11-23T09:00:00Z") == "27bc1eea374019e7"
     assert digest("x", size=8) == "cd65ea2c"

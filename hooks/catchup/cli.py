@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from hooks.catchup.reconcile import ScopeReport
+from hooks.catchup.reconcile_run import ScopeReport
 from hooks.gitlab.gateway import error_message
 from hooks.processing.worker import utcnow
 from hooks.service.config import Settings
