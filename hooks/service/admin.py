@@ -94,6 +94,17 @@ def setup_admin(app: web.Application) -> None:
     app.router.add_post("/admin/rules/reload", reload)
 
 
+def uninstall_sighup() -> None:
+    """Take SIGHUP back from the loop before it closes.
+
+    The loop's signal handling writes each signal to a wakeup socket that `close()` shuts
+    before it forgets the handler: a stop signal in between (the second one of `timeout` or
+    Ctrl+C pressed twice) would print a write error into the JSON log.
+    """
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+
+
 def install_sighup(service: Service) -> None:
     """SIGHUP reloads the rules (only where signals can be handled: the main thread)."""
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -23,6 +23,7 @@ from hooks.processing.worker import utcnow
 from hooks.rules import cli as rules_cli
 from hooks.schedules import cli as schedule_cli
 from hooks.service import demo
+from hooks.service.admin import uninstall_sighup
 from hooks.service.app import StartupError, create_app
 from hooks.service.config import Settings, settings_problems, unknown_settings
 from hooks.service.logs import configure_logging
@@ -110,6 +111,7 @@ async def _run_until_stopped(app: web.Application, sock: socket.socket, grace_s:
         finally:
             await runner.cleanup()  # stops listening, drains, then the app's own clean-up
     finally:
+        uninstall_sighup()
         STOP.detach()
 
 
