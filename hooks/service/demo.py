@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,6 @@ from pydantic import SecretStr
 
 from hooks.actions.comment import preview as preview  # `hooks demo`'s wording of a comment
 from hooks.actions.registry import describe
-from hooks.processing.worker import utcnow
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.service.app import create_app
 from hooks.service.config import Settings
@@ -212,7 +210,10 @@ class Demo:
 
         def ship_viable_feature() -> None:
             relabel("bob", 1, "maturity::viable")()
-            self._release("demo/product", "v18.6")
+            # Publishing the release makes GitLab (here the simulator) send the Release Hook.
+            product("bob").releases.create(
+                {"tag_name": "v18.6", "name": "v18.6", "ref": "main", "description": "v18.6"}
+            )
 
         await self.step(
             "Task cascade: bob marks demo/product#1 'maturity::viable' and publishes release v18.6",
@@ -244,38 +245,6 @@ class Demo:
         milestone = self.as_user("alice").groups.get("demo", lazy=True).milestones.get(milestone_id)
         milestone.state_event = "close"
         milestone.save()
-
-    def _release(self, path: str, tag: str) -> None:
-        """The Release Hook GitLab sends when a release is published (the simulator has no
-        release API, so the demo delivers it the way GitLab would)."""
-        with self.sim.lock:
-            project = self.sim.state.project(path)
-            assert project is not None, path
-            project_payload = self.sim.project_hook_payload(project)
-        now = utcnow().strftime("%Y-%m-%d %H:%M:%S UTC")
-        payload = {
-            "object_kind": "release",
-            "action": "create",
-            "id": 1,
-            "tag": tag,
-            "name": tag,
-            "description": f"Release {tag}",
-            "url": f"{project_payload['web_url']}/-/releases/{tag}",
-            "created_at": now,
-            "released_at": now,
-            "project": project_payload,
-        }
-        request = urllib.request.Request(
-            self.webhook_url,
-            data=json.dumps(payload).encode(),
-            headers={
-                "Content-Type": "application/json",
-                "X-Gitlab-Event": "Release Hook",
-                "X-Gitlab-Token": SECRET,
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            answer.read()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
