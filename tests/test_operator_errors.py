@@ -29,6 +29,8 @@ WRONG_VALUES = [
     ("HOOKS_MAX_BODY_BYTES", "-1", "Input should be greater than 0"),
     ("HOOKS_WORKER_CONCURRENCY", "four", "Input should be a valid integer"),
     ("HOOKS_GITLAB_URL", "gitlab.example.com", "must be an http(s) URL"),
+    ("HOOKS_UI_LOGIN_ATTEMPTS", "0", "Input should be greater than 0"),
+    ("HOOKS_UI_LOGIN_WINDOW_S", "ten minutes", "Input should be a valid number"),
 ]
 
 

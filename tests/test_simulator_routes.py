@@ -26,6 +26,10 @@ USER = {  # doc/api/users.md (GET /user, GET /users)
     "id", "username", "name", "state", "locked", "avatar_url", "web_url",
 }  # fmt: skip
 CURRENT_USER = USER | {"is_admin", "bot"}  # doc/api/users.md "Get the current user"
+TOKEN = {  # doc/api/personal_access_tokens.md "Get a personal access token" (self)
+    "id", "name", "revoked", "created_at", "scopes", "user_id", "last_used_at", "active",
+    "expires_at",
+}  # fmt: skip
 ISSUE = {  # doc/api/issues.md "List project issues" (Premium/Ultimate fields included)
     "id", "iid", "project_id", "title", "description", "state", "created_at", "updated_at",
     "closed_at", "closed_by", "labels", "milestone", "assignees", "assignee", "author", "type",
@@ -192,6 +196,11 @@ P = "/projects/acme%2Fapi"
 ROUTES = [
     Route("GET /user", CURRENT_USER, lambda gl, sim: raw(sim, "GET", "/user")),
     Route("GET /version", VERSION, lambda gl, sim: raw(sim, "GET", "/version")),
+    Route(
+        "GET /personal_access_tokens/self",
+        TOKEN,
+        lambda gl, sim: gl.personal_access_tokens.get("self").asdict(),
+    ),
     Route("GET /users", USER, lambda gl, sim: gl.users.list(username="alice")),
     Route("GET /projects", PROJECT, lambda gl, sim: gl.projects.list()),
     Route(

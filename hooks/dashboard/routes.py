@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -9,6 +10,7 @@ import jinja2
 from aiohttp import web
 
 from hooks.dashboard import views
+from hooks.dashboard.login_limit import LoginLimiter
 from hooks.dashboard.session import COOKIE, Sessions
 from hooks.service.config import Settings
 
@@ -84,7 +86,9 @@ async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse
     return await handler(request)
 
 
-def setup_dashboard(app: web.Application, settings: Settings) -> None:
+def setup_dashboard(
+    app: web.Application, settings: Settings, *, clock: Callable[[], float] = time.monotonic
+) -> None:
     """Add the /ui routes, their templates and their session guard to the app."""
     import aiohttp_jinja2
 
@@ -95,6 +99,9 @@ def setup_dashboard(app: web.Application, settings: Settings) -> None:
         autoescape=True,
     )
     app[views.SESSIONS] = Sessions(settings.admin_token, settings.ui_token)
+    app[views.LOGIN_LIMIT] = LoginLimiter(
+        settings.ui_login_attempts, settings.ui_login_window_s, clock=clock
+    )
     app.middlewares.append(guard)
     router = app.router
     router.add_get("/ui", views.index)

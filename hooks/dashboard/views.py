@@ -14,6 +14,7 @@ from aiohttp import web
 
 from hooks.catchup.watchdog import hook_statuses
 from hooks.dashboard import charts
+from hooks.dashboard.login_limit import LoginLimiter
 from hooks.dashboard.session import COOKIE, SESSION_TTL_S, Session, Sessions
 from hooks.dashboard.sprint_health import KINDS, LEVELS, rollovers, sprint_health
 from hooks.dashboard.trace import runs_of
@@ -29,6 +30,7 @@ log = structlog.get_logger("hooks.dashboard")
 
 JINJA = web.AppKey("dashboard_jinja", jinja2.Environment)
 SESSIONS = web.AppKey("dashboard_sessions", Sessions)
+LOGIN_LIMIT = web.AppKey("dashboard_login_limit", LoginLimiter)
 SESSION = web.RequestKey("dashboard_session", Session)
 OUTCOMES = ("pending", "processing", "done", "partial", "failed")
 KINDS_SEEN = tuple(dict.fromkeys(HANDLED_EVENTS.values()))
@@ -75,11 +77,21 @@ async def login_form(request: web.Request) -> web.Response:
 
 
 async def login(request: web.Request) -> web.Response:
-    """Exchange the admin or dashboard token for a session cookie."""
+    """Exchange the admin or dashboard token for a session cookie (failures limited)."""
+    limiter, address = request.app[LOGIN_LIMIT], request.remote or "unknown"
+    wait = limiter.retry_after(address)
+    if wait is not None:
+        # Not even the token is read: its value is nowhere near this log line.
+        log.warning("dashboard login throttled", remote=address, retry_after_s=wait)
+        message = f"Too many failed sign-ins from your address: try again in {wait} seconds."
+        response = render(request, "ui_error.html", {"message": message}, status=429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     form = await request.post()
     target = _safe_next(str(form.get("next", "")))
     role = request.app[SESSIONS].role_for(str(form.get("token", "")))
     if role is None:
+        limiter.failed(address)
         log.info("dashboard login refused", remote=request.remote)
         context = {"next": target, "error": "That token is not accepted."}
         return render(request, "ui_login.html", context, status=401)

@@ -55,6 +55,11 @@ class GitlabOps:
         user: dict[str, Any] = self._get("/user")
         return user
 
+    def token_self(self) -> dict[str, Any]:
+        """The token in use: its name, scopes, `active` and `expires_at` (a date or null)."""
+        token: dict[str, Any] = self._get("/personal_access_tokens/self")
+        return token
+
     def issue(self, project: str, iid: int) -> dict[str, Any]:
         issue: dict[str, Any] = self._get(f"/projects/{_project(project)}/issues/{iid}")
         return issue

@@ -80,7 +80,7 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     setup_admin(app)
-    setup_dashboard(app, settings)
+    setup_dashboard(app, settings, clock=lambda: now().timestamp())
     app.cleanup_ctx.append(_lifecycle)
     return app
 

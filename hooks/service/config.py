@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     ui_token: SecretStr | None = Field(
         default=None, description="Read-only dashboard token: /ui without Replay."
     )
+    ui_login_attempts: int = Field(
+        default=10, gt=0, description="Failed dashboard sign-ins from one address per window."
+    )
+    ui_login_window_s: float = Field(
+        default=600.0, gt=0, description="The window of HOOKS_UI_LOGIN_ATTEMPTS, in seconds."
+    )
     timezone: str = "UTC"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"

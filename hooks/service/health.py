@@ -103,12 +103,16 @@ def default_checks(service: Service) -> dict[str, ReadyCheck]:
                 return Check(False, "bot user not resolved yet (GET /user failing)")
             return Check(True, f"acting as @{runtime.bot.username}")
 
+        async def token() -> Check:
+            # Expiring soon is a warning in the detail; expired or revoked is not ready.
+            return Check(runtime.token.state.ok, runtime.token.state.detail)
+
         async def scheduler() -> Check:
             running = runtime.scheduler is not None and runtime.scheduler.running
             jobs = len(runtime.scheduler.rules) if runtime.scheduler else 0
             return Check(running, f"{jobs} scheduled rules" if running else "not running")
 
-        checks.update(rules=rules, gitlab=gitlab, scheduler=scheduler)
+        checks.update(rules=rules, gitlab=gitlab, token=token, scheduler=scheduler)
         if runtime.watch_jobs is not None:
             checks["webhooks"] = lambda: webhooks_check(service.store, service.now())
     return checks

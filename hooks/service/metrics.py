@@ -103,6 +103,13 @@ class Metrics:
             ["hook"],
             registry=r,
         )
+        self.token_expiry = Gauge(
+            "hooks_gitlab_token_expiry_timestamp_seconds",
+            "When the bot's GitLab token expires (00:00 UTC of its expires_at date), by token"
+            " name; absent when unknown or never.",
+            ["name"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         """The text exposition format."""

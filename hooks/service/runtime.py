@@ -27,6 +27,7 @@ from hooks.schedules.runner import ScheduleRunner
 from hooks.schedules.scheduler import Scheduler
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
+from hooks.service.token_expiry import TokenExpiry
 from hooks.storage.actions import ActionLog
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
@@ -79,6 +80,8 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        # The token's own expiry, read with the bot user and once a day after.
+        self.token = TokenExpiry(self.gateway, metrics, now=now)
         self.scheduler: Scheduler | None = None
         self.executor = Executor(
             ActionLog(store),
@@ -146,6 +149,9 @@ class Runtime:
         except Exception as exc:
             log.warning("could not resolve the bot user yet", error=error_message(exc))
             self._retry_task = asyncio.create_task(self._resolve_bot_later())
+        else:
+            await self.token.read()
+        self.token.start()
         if self.watch_jobs is not None:
             await self.watch_jobs.start()
 
@@ -168,8 +174,10 @@ class Runtime:
             except Exception as exc:
                 log.warning("could not resolve the bot user yet", error=error_message(exc))
                 attempt += 1
+        await self.token.read()
 
     async def close(self) -> None:
+        await self.token.stop()
         if self.watch_jobs is not None:
             await self.watch_jobs.stop()
         if self.scheduler is not None:

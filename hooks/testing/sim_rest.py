@@ -17,6 +17,7 @@ from hooks.testing import (
     sim_milestones,
     sim_notes,
     sim_releases,
+    sim_tokens,
 )
 from hooks.testing.sim_http import (
     API,
@@ -208,6 +209,14 @@ def iteration_rest(sim: SimCore, iteration: dict[str, Any]) -> dict[str, Any]:
 
 def add_routes(app: web.Application, sim: SimCore) -> None:
     """Register every REST route; handlers run under the simulator's lock."""
-    for module in (sim_issues, sim_notes, sim_milestones, sim_releases, sim_hooks, sim_labels):
+    for module in (
+        sim_issues,
+        sim_notes,
+        sim_milestones,
+        sim_releases,
+        sim_hooks,
+        sim_labels,
+        sim_tokens,
+    ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))

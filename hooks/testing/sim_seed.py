@@ -3,7 +3,8 @@
 Seed file format (YAML), every section optional; dates may be ISO dates or offsets from
 today such as '-14d' or '+3d':
 
-    users:      [{username: alice, name: Alice, token: alice-token, read_only: false}]
+    users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
+                  token_expires_at: +30d}]   # absent: the token never expires
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
     projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
@@ -68,6 +69,9 @@ def to_seed(s: State) -> dict[str, Any]:
                 "name": u["name"],
                 "token": inverse.get(uid),
                 **({"read_only": True} if u.get("read_only") else {}),
+                **(
+                    {"token_expires_at": u["token_expires_at"]} if u.get("token_expires_at") else {}
+                ),
             }
             for uid, u in s.users.items()
         ],

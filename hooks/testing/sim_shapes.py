@@ -21,7 +21,8 @@ class SimShapes:
 
     def user_rest(self, uid: int | None) -> dict[str, Any] | None:
         user = self.state.users.get(uid) if uid is not None else None
-        return {k: v for k, v in user.items() if k != "read_only"} if user else None
+        hidden = ("read_only", "token_expires_at")
+        return {k: v for k, v in user.items() if k not in hidden} if user else None
 
     def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:
         rest = {k: v for k, v in m.items() if v is not None or k in ("start_date", "due_date")}

@@ -53,6 +53,8 @@ class Simulator(SimCore):
             )
             if spec.get("read_only"):  # a token that may read but not write: 403 on writes
                 s.users[uid]["read_only"] = True
+            if spec.get("token_expires_at"):  # GET /personal_access_tokens/self
+                s.users[uid]["token_expires_at"] = when(spec["token_expires_at"], today)
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
