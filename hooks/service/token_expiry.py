@@ -78,16 +78,20 @@ class TokenExpiry:
         if expires is not None:
             end = datetime.combine(expires, time(0), UTC).timestamp()
             self.metrics.token_expiry.labels(name).set(end)
-        if token.get("active") is False or token.get("revoked"):
-            log.warning("the GitLab token is no longer active", token_name=name, expires_at=raw)
-            when = f" (expired {expires.isoformat()})" if expires else ""
-            return TokenState(False, f"token is expired or revoked{when}: GitLab refuses it")
-        if expires is None:
+        days = (expires - self.now().astimezone(UTC).date()).days if expires else None
+        if token.get("revoked"):
+            reason = "revoked"
+        elif expires is not None and days is not None and days < 0:
+            reason = f"expired on {expires.isoformat()}"
+        elif token.get("active") is False:
+            reason = "no longer active (expired or revoked)"
+        else:
+            reason = ""
+        if reason:
+            log.warning("the GitLab token is unusable", token_name=name, reason=reason)
+            return TokenState(False, reason)
+        if expires is None or days is None:
             return TokenState(True, "never expires")
-        days = (expires - self.now().astimezone(UTC).date()).days
-        if days < 0:
-            log.warning("the GitLab token has expired", token_name=name, expires_at=raw)
-            return TokenState(False, f"expired on {expires.isoformat()}")
         detail = f"expires {expires.isoformat()} ({_days(days)})"
         crossed = [t for t in WARN_DAYS if days <= t and t not in self._warned]
         if crossed:
