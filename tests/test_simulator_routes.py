@@ -26,9 +26,9 @@ USER = {  # doc/api/users.md (GET /user, GET /users)
     "id", "username", "name", "state", "locked", "avatar_url", "web_url",
 }  # fmt: skip
 CURRENT_USER = USER | {"is_admin", "bot"}  # doc/api/users.md "Get the current user"
-TOKEN = {  # doc/api/personal_access_tokens.md "Get a personal access token" (self)
-    "id", "name", "revoked", "created_at", "scopes", "user_id", "last_used_at", "active",
-    "expires_at",
+TOKEN = {  # doc/api/personal_access_tokens.md "List all personal access tokens" (one token)
+    "id", "name", "revoked", "created_at", "description", "scopes", "user_id", "last_used_at",
+    "active", "expires_at",
 }  # fmt: skip
 ISSUE = {  # doc/api/issues.md "List project issues" (Premium/Ultimate fields included)
     "id", "iid", "project_id", "title", "description", "state", "created_at", "updated_at",

@@ -122,6 +122,15 @@ async def test_an_expired_token_fails_readiness_with_the_reason(
     assert (status, check) == (503, {"ok": False, "detail": "expired on 2026-12-01"})
 
 
+@expires("2026-12-05")
+async def test_a_token_on_its_expiry_date_is_expired_as_gitlab_ends_it_at_midnight_utc(
+    aiohttp_client: Any, sim: Simulator, tmp_path: Path, clock: FakeClock
+) -> None:
+    client = await serve(aiohttp_client, sim, tmp_path, clock)
+    status, check = await token_check(client)
+    assert (status, check) == (503, {"ok": False, "detail": "expired on 2026-12-05"})
+
+
 @expires("2026-12-20")
 async def test_a_token_expiring_in_the_daily_read_fails_readiness_from_then_on(
     aiohttp_client: Any, sim: Simulator, tmp_path: Path, clock: FakeClock

@@ -81,7 +81,7 @@ class TokenExpiry:
         days = (expires - self.now().astimezone(UTC).date()).days if expires else None
         if token.get("revoked"):
             reason = "revoked"
-        elif expires is not None and days is not None and days < 0:
+        elif expires is not None and days is not None and days <= 0:  # ends at 00:00 UTC
             reason = f"expired on {expires.isoformat()}"
         elif token.get("active") is False:
             reason = "no longer active (expired or revoked)"

@@ -25,10 +25,12 @@ def token_rest(sim: SimCore, uid: int) -> dict[str, Any]:
         "name": f"{user['username']}-token",
         "revoked": False,
         "created_at": "2026-01-01T00:00:00.000Z",
+        "description": None,
         "scopes": ["api"],
         "user_id": uid,
         "last_used_at": None,
-        "active": expires_at is None or expires_at >= sim.now().date().isoformat(),
+        # GitLab ends a token at 00:00 UTC of its expiry date.
+        "active": expires_at is None or expires_at > sim.now().date().isoformat(),
         "expires_at": expires_at,
     }
 
