@@ -177,7 +177,6 @@ NOT_TEXT = {"milestone.id", "m.id", "m.due_date", "milestone.due_date", "issue.d
     "issue.web_url",
     "i.web_url",
     "m.web_url",
-    "project.web_url",
 }
 # Template inputs that are not printed into text (assignee lookups).
 NOT_PRINTED = {"issue.labels", "vars.pmm_by_area", "vars.pmm_default"}

@@ -184,3 +184,16 @@ async def test_the_product_projects_release_milestone_opens_the_release_issue(
     await settle(sim, store_of(service))
 
     assert [i["title"] for i in sim.issues("demo/marketing")] == ["Release v18.7"]
+
+
+async def test_a_group_release_milestone_gets_a_checklist_that_links_the_priority_features(
+    sim: Simulator, service: TestServer
+) -> None:
+    # A group milestone's event has no project: the checklist must not lean on one.
+    as_user(sim, "alice").groups.get("demo", lazy=True).milestones.create({"title": "v18.7"})
+    await settle(sim, store_of(service))
+
+    [issue] = sim.issues("demo/marketing")
+    assert issue["title"] == "Release v18.7"
+    assert 'Priority features listed: demo/product~"release-priority"' in issue["description"]
+    assert "None" not in issue["description"]
