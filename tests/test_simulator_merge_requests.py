@@ -210,6 +210,17 @@ def test_the_changes_are_the_files_the_source_branch_changed(gitlab_api: gitlab.
     ]
 
 
+def test_a_merge_requests_commits_are_those_of_its_source_branch(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    second = gitlab_sim.seed_repository("acme/api", {ROLLOVER: "days: 4\n"}, "later", message="4")
+
+    listed = [c.id for c in mr.commits()]
+
+    assert listed == [second, mr.sha]
+
+
 def test_the_diffs_are_listed_in_pages(gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator) -> None:
     open_mr(gitlab_api)
 
@@ -311,6 +322,27 @@ def test_merging_sends_the_targets_push_and_a_merge_hook(
     push = sent[0][1]
     assert push["after"] == gitlab_sim.branch_head("acme/api")
     assert [c["modified"] for c in push["commits"]] == [[ROLLOVER], [ROLLOVER]]
+
+
+def test_a_merge_of_many_commits_pushes_the_newest_20_and_counts_them_all(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    made = [
+        gitlab_sim.seed_repository("acme/api", {f"notes/{i}.md": str(i)}, "later")
+        for i in range(24)
+    ]
+    hook = listen(gitlab_sim)
+
+    mr.merge()
+
+    assert gitlab_sim.wait_webhooks_idle()
+    [push] = [
+        d.body for d in gitlab_sim.webhooks.sent if d.hook_id == hook and d.event == "Push Hook"
+    ]
+    listed = [c["id"] for c in push["commits"]]
+    assert (push["total_commits_count"], len(listed)) == (26, 20)  # 25 on the branch + the merge
+    assert listed[:-1] == made[-19:] and listed[-1] == push["after"]
 
 
 def test_merging_removes_the_source_branch_when_asked(

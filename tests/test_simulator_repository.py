@@ -91,6 +91,30 @@ def test_the_tree_is_paged_with_gitlabs_headers(gitlab_sim: Simulator) -> None:
     )
 
 
+def test_python_gitlab_walks_the_tree_by_keyset_pages(gitlab_api: gitlab.Gitlab) -> None:
+    pages = project(gitlab_api).repository_tree(
+        recursive=True, pagination="keyset", per_page=4, iterator=True
+    )
+
+    assert [e["path"] for e in pages] == [
+        "rules",
+        "rules/lib",
+        "README.md",
+        "rules/10-triage.yaml",
+        "rules/20-rollover.yaml",
+        "rules/lib/shared.yaml",
+    ]
+
+
+def test_an_unpaged_tree_must_be_recursive(gitlab_sim: Simulator) -> None:
+    r = call(gitlab_sim, "GET", f"{P}/tree?pagination=none")
+
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": 'pagination cannot be "none" unless "recursive" is true'},
+    )
+
+
 def test_the_tree_of_an_unknown_ref_is_not_found(gitlab_sim: Simulator) -> None:
     r = call(gitlab_sim, "GET", f"{P}/tree?ref=nope")
 

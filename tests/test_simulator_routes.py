@@ -665,6 +665,11 @@ ROUTES += [
         lambda gl, sim: raw(sim, "GET", f"{P}/merge_requests/{opened_mr(gl).iid}/diffs"),
     ),
     Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/commits",
+        COMMIT,  # doc/api/merge_requests.md "Get single merge request commits"
+        lambda gl, sim: opened_mr(gl).commits(),
+    ),
+    Route(
         "POST /projects/:id/merge_requests/:merge_request_iid/notes",
         NOTE,
         lambda gl, sim: mr_noted(gl),

@@ -1,6 +1,6 @@
 """Merge requests (doc/api/merge_requests.md): create, list, get, update, merge, their
 changes and diffs; each change sends the Merge Request Hook (open, update, close, reopen,
-merge), and a merge commits to the target branch and sends its Push Hook.
+merge), and a merge commits to the target branch and sends its Push Hook; their commits.
 
 Refusals as lib/api/merge_requests.rb answers them: the same branch for source and target
 422 `{"message": ["You can't use same project/branch for source and target"]}`, a second
@@ -32,6 +32,7 @@ from hooks.testing.sim_http import (
 from hooks.testing.sim_mr_refs import mr_changes, mr_refs
 from hooks.testing.sim_mr_shapes import diff_entry, is_draft, merge_request_rest, new_merge_request
 from hooks.testing.sim_repo_hooks import merge_request_hook, pushed
+from hooks.testing.sim_repository import commit_rest
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -258,6 +259,14 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         repo = s.repo(s.projects[mr["project_id"]])
         return paginate(request, [diff_entry(c, repo) for c in mr_changes(repo, mr)])
 
+    async def commits_of(request: web.Request, uid: int) -> web.Response:
+        mr = mr_of(request)
+        project = s.projects[mr["project_id"]]
+        repo = s.repo(project)
+        base, _start, head = mr_refs(repo, mr)
+        found = list(reversed(repo.between(base.id if base else None, head))) if head else []
+        return paginate(request, [commit_rest(project, c) for c in found])
+
     p = f"{API}/projects/{{project}}/merge_requests"
     one = f"{p}/{{iid:\\d+}}"
     return [
@@ -268,4 +277,5 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ("PUT", f"{one}/merge", api.route(merge_mr)),
         ("GET", f"{one}/changes", api.route(changes_of)),
         ("GET", f"{one}/diffs", api.route(diffs_of)),
+        ("GET", f"{one}/commits", api.route(commits_of)),
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -120,12 +121,19 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     async def tree(request: web.Request, uid: int) -> web.Response:
         q = request.query
         project = api.project_of(request)
-        if q.get("pagination", "legacy") not in ("legacy", "keyset", "none"):
+        pagination = q.get("pagination", "legacy")
+        if pagination not in ("legacy", "keyset", "none"):
             raise bad_request("pagination does not have a valid value")
+        if pagination == "none" and not flag(q.get("recursive")):
+            raise bad_request('pagination cannot be "none" unless "recursive" is true')
         commit = commit_of(project, q.get("ref"), "Tree")
         listed = entries(commit.files, q.get("path", ""), flag(q.get("recursive")))
         if listed is None:
             raise ApiError(404, {"message": "404 invalid revision or path Not Found"})
+        if pagination == "none":
+            return web.json_response(listed)
+        if pagination == "keyset":
+            return tree_keyset(request, listed)
         return paginate(request, listed)
 
     async def get_file(request: web.Request, uid: int) -> web.Response:
@@ -212,6 +220,27 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ("GET", f"{p}/branches/{{branch}}", api.route(get_branch)),
         ("DELETE", f"{p}/branches/{{branch}}", api.route(delete_branch)),
     ]
+
+
+def tree_keyset(request: web.Request, listed: list[dict[str, str]]) -> web.Response:
+    """The tree by keyset (GitalyKeysetPager): entries after the one whose id is
+    `page_token`, and a `next` Link naming the last one's id while more remain."""
+    q = request.query
+    try:
+        per_page = max(1, min(100, int(q.get("per_page", 20))))
+    except ValueError:
+        raise bad_request("per_page is invalid") from None
+    start = 0
+    if q.get("page_token"):
+        ids = [e["id"] for e in listed]
+        start = ids.index(q["page_token"]) + 1 if q["page_token"] in ids else len(listed)
+    chunk = listed[start : start + per_page]
+    headers = {}
+    if start + per_page < len(listed):
+        query = {**q, "page_token": chunk[-1]["id"], "per_page": str(per_page)}
+        base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
+        headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
+    return web.json_response(chunk, headers=headers)
 
 
 def bad_request_message(message: str) -> ApiError:
