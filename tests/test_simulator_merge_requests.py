@@ -250,6 +250,38 @@ def test_an_unknown_state_filter_is_refused(gitlab_sim: Simulator) -> None:
     assert (r.status_code, r.json()) == (400, {"error": "state does not have a valid value"})
 
 
+def test_a_status_on_the_head_commit_is_the_merge_requests_head_pipeline(
+    gitlab_api: gitlab.Gitlab,
+) -> None:
+    mr = open_mr(gitlab_api)
+    commit = project(gitlab_api).commits.get(mr.sha, lazy=True)
+    commit.statuses.create({"state": "failed", "name": "hooks/rules", "ref": "later"})
+
+    pipeline = project(gitlab_api).mergerequests.get(1).head_pipeline
+
+    assert (pipeline["sha"], pipeline["ref"], pipeline["status"]) == (mr.sha, "later", "failed")
+
+
+def test_a_test_delivery_sends_the_newest_merge_request_as_opened(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    r = call(gitlab_sim, "POST", f"/projects/acme%2Fapi/hooks/{hook}/test/merge_requests_events")
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert (
+        r.status_code,
+        sent["object_attributes"]["action"],
+        sent["object_attributes"]["iid"],
+    ) == (
+        422,  # the receiver is unreachable: GitLab answers why the test failed
+        "open",
+        1,
+    )
+
+
 # -- edits ---------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from hooks.testing.sim_commits import combined_status
 from hooks.testing.sim_git import FILE_MODE, Change, Repo, unified
 from hooks.testing.sim_mr_refs import detailed_merge_status, merge_status, mr_changes, mr_refs
 from hooks.testing.sim_state import timestamp
@@ -75,6 +76,15 @@ def diff_entry(change: Change, repo: Repo) -> dict[str, Any]:
         "deleted_file": change.deleted_file,
         "generated_file": False,
     }
+
+
+def head_pipeline(sim: SimCore, mr: dict[str, Any]) -> dict[str, Any] | None:
+    """The external pipeline commit statuses made on the head commit for the source branch."""
+    pid = sim.state.pipelines.get((mr["project_id"], mr["sha"] or "", mr["source_branch"]))
+    if pid is None:
+        return None
+    status = combined_status(sim, mr["project_id"], mr["sha"])
+    return {"id": pid, "ref": mr["source_branch"], "sha": mr["sha"], "status": status}
 
 
 def merge_request_rest(
@@ -162,7 +172,7 @@ def merge_request_rest(
         "latest_build_finished_at": None,
         "first_deployed_to_production_at": None,
         "pipeline": None,
-        "head_pipeline": None,
+        "head_pipeline": head_pipeline(sim, mr),
         "diff_refs": {
             "base_sha": base.id if base else None,
             "head_sha": head.id if head else None,
