@@ -312,3 +312,16 @@ def test_a_dumped_state_reloads_its_repositories(gitlab_sim: Simulator) -> None:
 
     assert again.file("acme/api", "README.md", "topic") == "Changed\n"
     assert again.file("acme/api", "rules/10-triage.yaml") == RULES
+
+
+def test_a_seeded_projects_default_branch_is_where_files_go_and_what_head_means() -> None:
+    seed = {
+        "projects": [{"path": "team/rules", "default_branch": "master"}],
+        "repositories": [{"project": "team/rules", "files": {"rules/a.yaml": "a"}}],
+    }
+
+    sim = Simulator(seed)
+
+    assert sim.branch_head("team/rules", "master") == sim.branch_head("team/rules")
+    assert sim.file("team/rules", "rules/a.yaml", "HEAD") == "a"
+    assert Simulator(sim.dump()).file("team/rules", "rules/a.yaml", "master") == "a"

@@ -25,7 +25,7 @@ class SimHookPayloads(SimShapes):
             "namespace": project["namespace"]["name"],
             "visibility_level": 0,
             "path_with_namespace": path,
-            "default_branch": "main",
+            "default_branch": project["default_branch"],
             "ci_config_path": None,
             "homepage": project["web_url"],
             "url": f"git@gitlab.sim:{path}.git",

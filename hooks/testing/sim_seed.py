@@ -6,7 +6,8 @@ today such as '-14d' or '+3d':
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
                   token_expires_at: +30d}]   # absent: the token never expires
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
-    projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
+    projects:   [{path: demo/product, description: ""}, {path: demo/web/site},
+                 {path: team/rules, default_branch: master}]   # default: main
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
                  {project: demo/product, title: bug, description: "", priority: 1}]
     milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d},
@@ -84,7 +85,13 @@ def to_seed(s: State) -> dict[str, Any]:
             {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
         ],
         "projects": [
-            {"path": p["path_with_namespace"], "description": p["description"]}
+            {
+                "path": p["path_with_namespace"],
+                "description": p["description"],
+                **(
+                    {"default_branch": p["default_branch"]} if p["default_branch"] != "main" else {}
+                ),
+            }
             for p in s.projects.values()
         ],
         "labels": [

@@ -62,6 +62,7 @@ class Simulator(SimRepoHelpers):
         for spec in seed.get("projects") or []:
             pid = s.add_project(spec["path"], spec.get("id"))
             s.projects[pid]["description"] = spec.get("description", "")
+            s.projects[pid]["default_branch"] = spec.get("default_branch") or "main"
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
