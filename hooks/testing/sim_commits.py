@@ -16,10 +16,21 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing.sim_git import ZERO_SHA, Commit, changes
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, paginate, stamp
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    body,
+    flag,
+    paginate,
+    stamp,
+)
 from hooks.testing.sim_repo_hooks import pushed
 from hooks.testing.sim_repository import bad_request_message, commit_rest
 from hooks.testing.sim_state import timestamp
+from hooks.testing.sim_statuses import combined_status
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore
@@ -135,19 +146,6 @@ def stats(repo: Any, commit: Commit) -> dict[str, int]:
     return {"additions": added, "deletions": deleted, "total": added + deleted}
 
 
-def combined_status(sim: SimCore, project_id: int, sha: str) -> str | None:
-    """The commit's status from its latest status per name, as a pipeline sums its jobs."""
-    latest: dict[str, str] = {}
-    for status in sorted(sim.state.statuses.values(), key=lambda st: st["id"]):
-        if status["project_id"] == project_id and status["sha"] == sha:
-            latest[status["name"]] = status["status"]
-    found = set(latest.values())
-    for state in ("failed", "running", "pending", "canceled", "success", "skipped"):
-        if state in found:
-            return state
-    return None
-
-
 def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
@@ -191,7 +189,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         q = request.query
         project = api.project_of(request)
         repo = s.repo(project)
-        if q.get("all") in ("true", "1"):
+        if flag(q.get("all")):
             found = list(repo.commits.values())
         else:
             head = repo.resolve(q.get("ref_name"), project["default_branch"])

@@ -163,6 +163,19 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     ]
 
 
+def combined_status(sim: SimCore, project_id: int, sha: str) -> str | None:
+    """The commit's status from its latest status per name, as a pipeline sums its jobs."""
+    latest: dict[str, str] = {}
+    for status in sorted(sim.state.statuses.values(), key=lambda st: st["id"]):
+        if status["project_id"] == project_id and status["sha"] == sha:
+            latest[status["name"]] = status["status"]
+    found = set(latest.values())
+    for state in ("failed", "running", "pending", "canceled", "success", "skipped"):
+        if state in found:
+            return state
+    return None
+
+
 def status_rest(status: dict[str, Any]) -> dict[str, Any]:
     """A status as API::Entities::CommitStatus answers it."""
     return {k: v for k, v in status.items() if k != "project_id"}
