@@ -19,6 +19,7 @@ from hooks.actions.iteration import SetIteration
 from hooks.actions.labels import AddLabels, RemoveLabels
 from hooks.actions.milestone import MoveToMilestone
 from hooks.actions.state import Close, Reopen
+from hooks.actions.status import SetStatus
 
 # In this order in the rules model, its JSON Schema and its error messages.
 KINDS: dict[str, ActionKind[Any]] = {
@@ -34,6 +35,7 @@ KINDS: dict[str, ActionKind[Any]] = {
         Assign(),
         Close(),
         Reopen(),
+        SetStatus(),
     )
 }
 

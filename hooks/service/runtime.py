@@ -20,7 +20,7 @@ from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -95,11 +95,12 @@ class Runtime:
             hourly_cap=settings.subject_hourly_cap,
             parallel=settings.gitlab_threads,
         )
+        status_cache = StatusCache(settings.status_cache_s)  # shared by every delivery's reader
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, status_cache),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,

@@ -187,7 +187,7 @@ def answer(
             return {"data": {"namespace": None}}
         root = path.split("/", 1)[0]
         definition = {"type": "STATUS", "allowedStatuses": allowed(sim, root)}
-        node = {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue", "widgetDefinitions": []}
+        node: dict[str, Any] = {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue"}
         node["widgetDefinitions"] = [definition]
         return {"data": {"namespace": {"id": path, "workItemTypes": {"nodes": [node]}}}}
     if "WorkItemWidgetStatus" in query and "workItem(" in query:
