@@ -44,11 +44,13 @@ def status_warnings(rules: RuleSet) -> list[RuleError]:
         source = rules.sources.get(rule.name)
         file, line = (source.file, source.line) if source else ("", 0)
         used = used_status_names(rule)
+        reported: set[str] = set()  # each name once per rule, at the first example showing it
         for example in rule.examples:
             allowed = example_statuses(example)
             shown = [str(i["status"]) for i in example.gitlab.issues if i.get("status")]
             for name in dict.fromkeys([*used, *shown]):
-                if find_status(allowed, name) is None:
+                if find_status(allowed, name) is None and name not in reported:
+                    reported.add(name)
                     names = ", ".join(repr(s.name) for s in allowed)
                     where = "an issue of its GitLab shows" if name in shown else "the rule uses"
                     warnings.append(
