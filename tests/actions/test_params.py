@@ -41,6 +41,11 @@ STORED: dict[str, dict[str, Any]] = {
     "assign": {"usernames": ["dave"]},
     "close": {},
     "reopen": {},
+    "set_status": {
+        "status_id": "gid://gitlab/WorkItems::Statuses::SystemDefined::Status/2",
+        "name": "In progress",
+        "category": "in_progress",
+    },
 }
 
 
