@@ -246,3 +246,17 @@ def test_check_warns_where_an_examples_gitlab_does_not_allow_a_status(
     assert "the rule uses status 'In progress'" in lines[0]
     assert "'To do', 'Blocked'" in lines[0]
     assert "an issue of its GitLab shows status 'Stalled'" in lines[1]
+
+
+def test_a_rule_on_a_status_change_is_not_reconcilable_but_one_on_the_status_is() -> None:
+    from hooks.rules.model import Rule
+    from hooks.rules.reconcilable import not_reconcilable
+
+    def rule(condition: dict[str, Any]) -> Rule:
+        return Rule.model_validate(
+            {"name": "r", "on": {"issue": ["update"]}, "if": condition, "do": [{"close": True}]}
+        )
+
+    assert not_reconcilable(rule({"status": {"any": ["Done"]}})) is None
+    reason = not_reconcilable(rule({"status_changed": {"to": "Done"}}))
+    assert reason is not None and "(status)" in reason
