@@ -181,3 +181,38 @@ async def test_a_groups_custom_statuses_replace_gitlabs_five(tmp_path: Path) -> 
             assert "allowed: 'Backlog', 'Doing', 'Shipped'" in error["detail"]["error"]
         finally:
             await server.close()
+
+
+async def test_a_status_deleted_in_gitlab_while_cached_fails_with_gitlabs_answer(
+    tmp_path: Path,
+) -> None:
+    seed = demo_seed(date.today())
+    seed["statuses"] = [
+        {"group": "demo", "name": "Backlog", "category": "to_do"},
+        {"group": "demo", "name": "In progress", "category": "in_progress"},
+    ]
+    sim = Simulator(seed)
+    with SimulatorThread(sim):
+        server = await start_service(service_settings(sim, tmp_path, RULES, status_cache_s=3600))
+        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        try:
+            label(sim, 1, "doing")
+            await settle(sim, store_of(server))
+            with sim.lock:  # a maintainer replaces the group's statuses (new ids)
+                sim.state.custom_statuses["demo"].clear()
+                sim_statuses.add_custom(sim, "demo", {"name": "Backlog", "category": "to_do"})
+                sim_statuses.add_custom(
+                    sim, "demo", {"name": "In progress", "category": "in_progress"}
+                )
+            label(sim, 2, "doing")
+            await settle(sim, store_of(server))
+
+            trail = await store_of(server).audit_for(subject="demo/product#2")
+            [failed] = [r for r in trail if r["kind"] == "action"]
+            assert (failed["outcome"], failed["detail"]["error"]) == (
+                "failed",
+                "422 Status doesn't exist.",
+            )
+            assert status_of(sim, 2) == "Backlog"
+        finally:
+            await server.close()
