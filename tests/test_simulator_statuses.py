@@ -99,6 +99,12 @@ def test_a_top_level_groups_custom_statuses_replace_the_five(sim: Simulator) -> 
     )
 
 
+def test_the_rest_issue_has_no_status_field(sim: Simulator) -> None:
+    set_status(sim, "demo/product", 1, f"{SYSTEM}2")
+    rest = as_user(sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
+    assert not {"status", "status_id"} & set(rest.attributes)
+
+
 def test_an_item_without_a_status_shows_its_lifecycles_default(sim: Simulator) -> None:
     assert status(sim, "demo/product", 1)["name"] == "To do"
     assert status(sim, "acme/app", 1)["name"] == "Backlog"

@@ -14,6 +14,8 @@ As GitLab has them (gitlabhq: `WorkItems::Statuses::SystemDefined::Status`,
   or open status (an item without a status of its own shows that default).
 - GraphQL answers errors with HTTP 200: an unknown status id is the argument's
   "Status doesn't exist." with `data.workItemUpdate: null`.
+- The REST issue has no status (gitlab-org/gitlab#560083 asks for one), so only GraphQL
+  and the `/status` quick action read and set it here.
 - Webhooks carry no status: the issue hook's attributes (`Gitlab::HookData::IssueBuilder`)
   and the docs' work item event example have none, so a status change sends the issue hook
   of the state change it caused (`close`/`reopen`), else an `update` whose `changes` hold

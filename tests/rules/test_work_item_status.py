@@ -260,3 +260,19 @@ def test_a_rule_on_a_status_change_is_not_reconcilable_but_one_on_the_status_is(
     assert not_reconcilable(rule({"status": {"any": ["Done"]}})) is None
     reason = not_reconcilable(rule({"status_changed": {"to": "Done"}}))
     assert reason is not None and "(status)" in reason
+
+
+def test_a_task_opened_as_a_work_item_is_tested_on_its_own_status(tmp_path: Path) -> None:
+    # GitLab sends a task as "Issue Hook" with object_kind work_item; tasks have statuses too.
+    task_rules = """
+    rules:
+    - name: triage-new-tasks
+      on: {work_item: [open]}
+      if: {status: {category: [triage, to_do]}}
+      do: [{set_status: In progress}]
+    """
+    event = parse_event("Issue Hook", json.loads(fixture_bytes("work_item_task_open.json")))
+    assert event.kind == "work_item"
+    reader = StaticReader(subject_statuses={SUBJECT: TO_DO})
+    [action] = plan(event, rules(tmp_path, task_rules), reader, now=NOW).actions
+    assert (action.subject, action.params["name"]) == (SUBJECT, "In progress")
