@@ -199,3 +199,23 @@ def test_custom_statuses_belong_to_top_level_groups_only() -> None:
     seed["statuses"] = [{"group": "demo/web", "name": "Doing", "category": "in_progress"}]
     with pytest.raises(ValueError, match="demo/web is not top-level"):
         Simulator(seed)
+
+
+def test_on_gitlab_free_there_is_no_status_widget_and_no_status_input() -> None:
+    seed = demo_seed(date.today())
+    seed["groups"] = [{"path": "demo", "plan": "free"}]
+    free = Simulator(seed)
+    with SimulatorThread(free):
+        data = graphql(free, ALLOWED, fullPath="demo/product")["data"]
+        assert data["namespace"]["workItemTypes"]["nodes"][0]["widgetDefinitions"] == [{}]
+        item = graphql(free, ITEM, fullPath="demo/product", iid="1")["data"]["namespace"]
+        assert item["workItem"]["widgets"] == []
+        answer = set_status(free, "demo/product", 1, f"{SYSTEM}3")
+        assert answer["errors"][0]["message"] == (
+            "Following widget keys are not supported by Issue type: [:status_widget]"
+        )
+        assert free.issue("demo/product", 1)["state"] == "opened"
+        note = as_user(free, "bob").projects.get("demo/product", lazy=True).issues.get(1, lazy=True)
+        note.notes.create({"body": "/status Done"})  # no such quick action: kept as text
+        assert free.notes("demo/product", 1)[-1]["body"] == "/status Done"
+        assert free.dump()["groups"][0]["plan"] == "free"

@@ -59,7 +59,9 @@ def status_of(sim: Simulator, iid: int) -> str:
     with sim.lock:
         issue = sim.state.issue(sim.state.project("demo/product")["id"], iid)  # type: ignore[index]
         assert issue is not None
-        return str(sim_statuses.status_of(sim, issue)["name"])
+        status = sim_statuses.status_of(sim, issue)
+        assert status is not None
+        return str(status["name"])
 
 
 async def rule_records(server: TestServer, rule: str) -> list[dict[str, Any]]:
@@ -214,5 +216,41 @@ async def test_a_status_deleted_in_gitlab_while_cached_fails_with_gitlabs_answer
                 "422 Status doesn't exist.",
             )
             assert status_of(sim, 2) == "Backlog"
+        finally:
+            await server.close()
+
+
+async def test_on_gitlab_free_set_status_is_a_planning_error_naming_the_tier(
+    tmp_path: Path,
+) -> None:
+    seed = demo_seed(date.today())
+    seed["groups"] = [{"path": "demo", "plan": "free"}]
+    sim = Simulator(seed)
+    with SimulatorThread(sim):
+        server = await start_service(service_settings(sim, tmp_path, RULES))
+        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        try:
+            label(sim, 1, "doing")
+            label(sim, 2, "nudge")
+            await settle(sim, store_of(server))
+
+            [error] = [
+                r
+                for r in await rule_records(server, "doing-starts-work")
+                if r["outcome"] == "error"
+            ]
+            assert error["detail"]["error"] == (
+                "PlanError: set_status: demo has no work item statuses"
+                " (they need GitLab 18.2 or later, Premium or Ultimate)"
+            )
+            [nudge] = [
+                r
+                for r in await rule_records(server, "nudge-while-in-progress")
+                if (r["detail"]["reason"] or "").startswith("status")
+            ]
+            assert nudge["detail"]["reason"] == (
+                "status: none (no status widget: GitLab Free, or before 18.2)"
+            )
+            assert marked_notes(sim, "demo/product", 2) == []
         finally:
             await server.close()

@@ -69,7 +69,7 @@ def quick_actions(
         elif command == "reopen":
             changes["state"] = "opened"
             summary.append("Reopened this issue.")
-        elif command == "status" and arg:
+        elif command == "status" and arg and sim_statuses.available(sim, issue):
             found, said = sim_statuses.quick_action(sim, issue, arg)
             changes.update(found)
             summary.append(said)

@@ -6,6 +6,7 @@ today such as '-14d' or '+3d':
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
                   token_expires_at: +30d}]   # absent: the token never expires
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
+                # plan: free on a top-level group: no work item statuses (Premium feature)
     projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
                  {project: demo/product, title: bug, description: "", priority: 1}]
@@ -80,7 +81,12 @@ def to_seed(s: State) -> dict[str, Any]:
             for uid, u in s.users.items()
         ],
         "groups": [
-            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+            {
+                "path": g["full_path"],
+                "description": g["description"],
+                **({"plan": "free"} if g["full_path"] in s.free_namespaces else {}),
+            }
+            for g in s.groups.values()
         ],
         "projects": [
             {"path": p["path_with_namespace"], "description": p["description"]}

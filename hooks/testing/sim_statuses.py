@@ -75,7 +75,10 @@ def root_path(sim: SimCore, project: dict[str, Any]) -> str:
 
 
 def allowed(sim: SimCore, root: str) -> list[dict[str, Any]]:
-    """The statuses a top-level namespace allows: its custom ones, else the defaults."""
+    """The statuses a top-level namespace allows: its custom ones, else the defaults (none
+    on GitLab Free)."""
+    if root in sim.state.free_namespaces:
+        return []
     custom = sim.state.custom_statuses.get(root)
     if custom:
         return [_shape(c, CUSTOM_GID) for c in custom]
@@ -108,9 +111,11 @@ def _default(statuses: list[dict[str, Any]], closed: bool) -> dict[str, Any] | N
     return None
 
 
-def status_of(sim: SimCore, issue: dict[str, Any]) -> dict[str, Any]:
-    """An item's status: its own, else its lifecycle's default for its state."""
+def status_of(sim: SimCore, issue: dict[str, Any]) -> dict[str, Any] | None:
+    """An item's status: its own, else its lifecycle's default for its state (None: Free)."""
     statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
+    if not statuses:
+        return None
     own = issue.get("status_id")
     found = next((s for s in statuses if s["id"] == own), None) if own else None
     return found or _default(statuses, issue["state"] == "closed") or statuses[0]
@@ -132,6 +137,11 @@ def status_changes(issue: dict[str, Any], status: dict[str, Any]) -> dict[str, A
     elif not closing and issue["state"] == "closed":
         changes["state"] = "opened"
     return changes
+
+
+def available(sim: SimCore, issue: dict[str, Any]) -> bool:
+    """Whether the item has statuses (the `/status` quick action exists for it)."""
+    return bool(allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]])))
 
 
 def quick_action(sim: SimCore, issue: dict[str, Any], arg: str) -> tuple[dict[str, Any], str]:
@@ -166,13 +176,15 @@ def _error(field: str, message: str) -> dict[str, Any]:
 
 def _work_item(sim: SimCore, issue: dict[str, Any]) -> dict[str, Any]:
     project = sim.state.projects[issue["project_id"]]
+    status = status_of(sim, issue)
     return {
         "id": f"gid://gitlab/WorkItem/{issue['id']}",
         "iid": str(issue["iid"]),
         "state": "CLOSED" if issue["state"] == "closed" else "OPEN",
         "workItemType": {"name": "Issue"},
         "namespace": {"fullPath": project["path_with_namespace"]},
-        "widgets": [{"type": "STATUS", "status": status_of(sim, issue)}],
+        # Without the licensed feature there is no status widget at all.
+        "widgets": [{"type": "STATUS", "status": status}] if status is not None else [],
     }
 
 
@@ -188,9 +200,14 @@ def answer(
         if owner is None:
             return {"data": {"namespace": None}}
         root = path.split("/", 1)[0]
-        definition = {"type": "STATUS", "allowedStatuses": allowed(sim, root)}
+        statuses = allowed(sim, root)
         node: dict[str, Any] = {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue"}
-        node["widgetDefinitions"] = [definition]
+        # Other widget definitions match no fragment of the query: GitLab answers them as {}.
+        node["widgetDefinitions"] = (
+            [{"type": "STATUS", "allowedStatuses": statuses}]
+            if root not in sim.state.free_namespaces
+            else [{}]
+        )
         return {"data": {"namespace": {"id": path, "workItemTypes": {"nodes": [node]}}}}
     if "WorkItemWidgetStatus" in query and "workItem(" in query:
         path = str(_arg(query, "fullPath", variables) or "")
@@ -219,6 +236,10 @@ def _update(
         return _error(field, NOT_FOUND)
     wanted = _arg(query, "status", variables)
     statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
+    if not statuses:  # WorkItems::Update refuses widget input the type does not support
+        return _error(
+            field, "Following widget keys are not supported by Issue type: [:status_widget]"
+        )
     status = next((s for s in statuses if s["id"] == wanted), None)
     if status is None:
         return _error(field, "Status doesn't exist.")

@@ -66,6 +66,8 @@ class Simulator(SimCore):
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
             s.add_group(spec["path"], spec.get("description", ""), spec.get("id"))
+            if spec.get("plan") == "free":  # the status widget is Premium and Ultimate
+                s.free_namespaces.add(spec["path"].split("/", 1)[0])
         for spec in seed.get("statuses") or []:
             if "/" in spec["group"]:  # as GitLab's settings: top-level groups only
                 raise ValueError(f"status {spec['name']!r}: {spec['group']} is not top-level")
