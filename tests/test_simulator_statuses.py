@@ -143,6 +143,14 @@ def test_another_groups_custom_status_does_not_exist_here(sim: Simulator) -> Non
     assert answer["errors"][0]["message"] == "Status doesn't exist."
 
 
+def test_an_id_of_another_type_is_refused_by_name(sim: Simulator) -> None:
+    answer = graphql(sim, UPDATE, id="gid://gitlab/Issue/abc", status=f"{SYSTEM}2")
+    assert answer["data"] == {"workItemUpdate": None}
+    assert answer["errors"][0]["message"] == (
+        '"gid://gitlab/Issue/abc" does not represent an instance of WorkItem'
+    )
+
+
 def test_an_unknown_work_item_is_gitlabs_resource_error(sim: Simulator) -> None:
     answer = graphql(sim, UPDATE, id="gid://gitlab/WorkItem/999999", status=f"{SYSTEM}2")
     assert answer["data"] == {"workItemUpdate": None}

@@ -208,7 +208,7 @@ def answer(
             if root not in sim.state.free_namespaces
             else [{}]
         )
-        return {"data": {"namespace": {"id": path, "workItemTypes": {"nodes": [node]}}}}
+        return {"data": {"namespace": {"workItemTypes": {"nodes": [node]}}}}
     if "WorkItemWidgetStatus" in query and "workItem(" in query:
         path = str(_arg(query, "fullPath", variables) or "")
         project = sim.state.project(path)
@@ -227,8 +227,8 @@ def _update(
     field = "workItemUpdate"
     gid = str(_arg(query, "id", variables) or "")
     tail = gid.rsplit("/", 1)[-1]
-    issue = sim.state.issues.get(int(tail)) if gid.startswith("gid://gitlab/") else None
-    if not gid.startswith("gid://gitlab/WorkItem/"):
+    issue = sim.state.issues.get(int(tail)) if tail.isdigit() else None
+    if not gid.startswith("gid://gitlab/WorkItem/") or not tail.isdigit():
         return _error(field, f'"{gid}" does not represent an instance of WorkItem')
     if issue is None:
         return _error(field, NOT_FOUND)
