@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hooks.testing.sim_commit_statuses import combined_status
 from hooks.testing.sim_git import ZERO_SHA, Commit, changes
 from hooks.testing.sim_http import (
     API,
@@ -30,7 +31,6 @@ from hooks.testing.sim_http import (
 from hooks.testing.sim_repo_hooks import pushed
 from hooks.testing.sim_repository import bad_request_message, commit_rest
 from hooks.testing.sim_state import timestamp
-from hooks.testing.sim_statuses import combined_status
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from hooks.testing.sim_commit_statuses import combined_status
 from hooks.testing.sim_git import FILE_MODE, Change, Repo, unified
 from hooks.testing.sim_mr_refs import detailed_merge_status, merge_status, mr_changes, mr_refs
 from hooks.testing.sim_state import timestamp
-from hooks.testing.sim_statuses import combined_status
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore

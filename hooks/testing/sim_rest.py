@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_commit_statuses,
     sim_commits,
     sim_hooks,
     sim_issues,
@@ -21,7 +22,6 @@ from hooks.testing import (
     sim_notes,
     sim_releases,
     sim_repository,
-    sim_statuses,
     sim_tokens,
 )
 from hooks.testing.sim_http import (
@@ -224,7 +224,7 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_tokens,
         sim_repository,
         sim_commits,
-        sim_statuses,
+        sim_commit_statuses,
         sim_merge_requests,
         sim_mr_notes,
     ):
