@@ -377,6 +377,25 @@ def test_a_merge_of_many_commits_pushes_the_newest_20_and_counts_them_all(
     assert listed[:-1] == made[-19:] and listed[-1] == push["after"]
 
 
+def test_a_squash_merge_pushes_one_commit_of_the_changes_and_the_merge(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    gitlab_sim.seed_repository("acme/api", {ROLLOVER: "days: 4\nlabel: x\n"}, "later")
+    hook = listen(gitlab_sim)
+
+    mr.merge(squash=True)
+
+    assert gitlab_sim.wait_webhooks_idle()
+    [push] = [
+        d.body for d in gitlab_sim.webhooks.sent if d.hook_id == hook and d.event == "Push Hook"
+    ]
+    merged = project(gitlab_api).mergerequests.get(1)
+    assert [c["id"] for c in push["commits"]] == [merged.squash_commit_sha, merged.merge_commit_sha]
+    assert push["commits"][0]["title"] == "Roll over later"
+    assert gitlab_sim.file("acme/api", ROLLOVER) == "days: 4\nlabel: x\n"
+
+
 def test_merging_removes_the_source_branch_when_asked(
     gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
 ) -> None:

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from hooks.testing.sim_git import ZERO_SHA
-from hooks.testing.simulator import Simulator
+from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.sim_seed import TEAM_SEED
 
 NOWHERE = "http://127.0.0.1:9/unreachable"
@@ -188,6 +188,25 @@ def test_a_file_at_a_commit_sha_answers_that_version(
     raw = project(gitlab_api).files.raw("rules/20-rollover.yaml", ref=old[:8])
 
     assert raw == b"rules: []\n"
+
+
+def test_a_raw_file_keeps_the_urls_it_mentions(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    text = "link: http://gitlab.sim/acme/api\n"
+    gitlab_sim.seed_repository("acme/api", {"links.yaml": text})
+
+    assert project(gitlab_api).files.raw("links.yaml", ref="main") == text.encode()
+
+
+def test_a_project_the_token_may_not_read_is_not_found() -> None:
+    seed = {**TEAM_SEED, "users": [*TEAM_SEED["users"], {"username": "outsider", "token": "out-token", "no_access": ["acme/api"]}]}  # fmt: skip
+    with SimulatorThread(Simulator(seed)) as sim:
+        r = call(sim, "GET", f"{P}/tree", token="out-token")
+        visible = call(sim, "GET", "/projects/acme%2Fweb%2Fsite", token="out-token")
+
+    assert (r.status_code, r.json()) == (404, {"message": "404 Project Not Found"})
+    assert visible.status_code == 200
 
 
 def test_a_missing_file_is_not_found(gitlab_sim: Simulator) -> None:

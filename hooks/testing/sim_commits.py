@@ -69,9 +69,8 @@ def write_commit(
     files = dict(tree if tree is not None else parents[0].files if parents else {})
     for index, action in enumerate(actions):
         _apply(repo, files, action, index)
-    user = sim.user_rest(actor_id) or {"name": "Simulator", "username": "sim"}
-    committer = (str(user["name"]), f"{user['username']}@gitlab.sim")
-    when = timestamp(sim.now()).removesuffix("Z") + "+00:00"
+    committer = identity(sim, actor_id)
+    when = commit_time(sim)
     made = repo.write(
         parents,
         files,
@@ -84,6 +83,16 @@ def write_commit(
     repo.branches[branch] = made.id
     pushed(sim, project, branch, before, made.id, actor_id, event_uuid)
     return made
+
+
+def identity(sim: SimCore, uid: int) -> tuple[str, str]:
+    """A user's name and commit email (the simulator's users have no other)."""
+    user = sim.user_rest(uid) or {"name": "Simulator", "username": "sim"}
+    return str(user["name"]), f"{user['username']}@gitlab.sim"
+
+
+def commit_time(sim: SimCore) -> str:
+    return timestamp(sim.now()).removesuffix("Z") + "+00:00"
 
 
 def _apply(repo: Any, files: dict[str, str], action: dict[str, Any], index: int) -> None:

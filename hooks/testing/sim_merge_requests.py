@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing.sim_commits import write_commit
+from hooks.testing.sim_commits import commit_time, identity, write_commit
 from hooks.testing.sim_git import ZERO_SHA, merged_tree
 from hooks.testing.sim_http import (
     API,
@@ -133,6 +133,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             "assignee_ids": ids(data.get("assignee_ids") or data.get("assignee_id")),
             "reviewer_ids": ids(data.get("reviewer_ids")),
             "labels": label_names(data.get("labels")),
+            "squash": flag(data.get("squash")),
             "remove_source_branch": flag(data["remove_source_branch"])
             if "remove_source_branch" in data
             else None,
@@ -220,6 +221,18 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             or f"Merge branch '{mr['source_branch']}' into '{mr['target_branch']}'\n\n"
             f"{mr['title']}\n\nSee merge request {project['path_with_namespace']}!{mr['iid']}"
         )
+        merged_head = head
+        if flag(data.get("squash", mr["squash"])):  # one commit of the changes, then the merge
+            squashed = repo.write(
+                [base] if base else [],
+                head.files,
+                str(data.get("squash_commit_message") or mr["title"]),
+                identity(sim, mr["author_id"]),
+                identity(sim, uid),
+                commit_time(sim),
+            )
+            merged_head = squashed
+            mr["squash_commit_sha"] = squashed.id
         made = write_commit(
             sim,
             project,
@@ -227,7 +240,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             [],
             message,
             uid,
-            parents=[start, head],
+            parents=[start, merged_head],
             tree=tree,
             event_uuid=api.event_uuid(request),
         )

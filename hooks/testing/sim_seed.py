@@ -4,7 +4,8 @@ Seed file format (YAML), every section optional; dates may be ISO dates or offse
 today such as '-14d' or '+3d':
 
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
-                  token_expires_at: +30d}]   # absent: the token never expires
+                  token_expires_at: +30d,    # absent: the token never expires
+                  no_access: [team/rules]}]  # projects it cannot read (404, as GitLab)
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
                 # plan: free on a top-level group: no work item statuses (Premium feature)
     projects:   [{path: demo/product, description: ""}, {path: demo/web/site},
@@ -83,6 +84,7 @@ def to_seed(s: State) -> dict[str, Any]:
                 **(
                     {"token_expires_at": u["token_expires_at"]} if u.get("token_expires_at") else {}
                 ),
+                **({"no_access": list(u["no_access"])} if u.get("no_access") else {}),
             }
             for uid, u in s.users.items()
         ],

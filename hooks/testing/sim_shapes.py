@@ -21,7 +21,7 @@ class SimShapes:
 
     def user_rest(self, uid: int | None) -> dict[str, Any] | None:
         user = self.state.users.get(uid) if uid is not None else None
-        hidden = ("read_only", "token_expires_at")
+        hidden = ("read_only", "token_expires_at", "no_access")
         return {k: v for k, v in user.items() if k not in hidden} if user else None
 
     def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:

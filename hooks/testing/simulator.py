@@ -60,6 +60,8 @@ class Simulator(SimRepoHelpers):
             )
             if spec.get("read_only"):  # a token that may read but not write: 403 on writes
                 s.users[uid]["read_only"] = True
+            if spec.get("no_access"):  # projects this user cannot see: 404, as GitLab
+                s.users[uid]["no_access"] = list(spec["no_access"])
             if spec.get("token_expires_at"):  # GET /personal_access_tokens/self
                 s.users[uid]["token_expires_at"] = when(spec["token_expires_at"], today)
         if token not in s.tokens:
@@ -201,7 +203,9 @@ class Simulator(SimRepoHelpers):
     ) -> web.StreamResponse:
         # State keeps URLs under a placeholder host; answers carry the address really served.
         response: web.StreamResponse = await handler(request)
-        if isinstance(response, web.Response) and response.body and self.url:
+        # A file's raw bytes are the file's, whatever URL they mention.
+        json = isinstance(response, web.Response) and response.content_type == "application/json"
+        if json and isinstance(response, web.Response) and response.body and self.url:
             raw = response.body
             if isinstance(raw, bytes) and BASE_URL.encode() in raw:
                 response.body = raw.replace(BASE_URL.encode(), self.url.encode())
