@@ -320,6 +320,34 @@ def test_closing_and_reopening_send_close_and_reopen(
     ]
 
 
+def test_a_close_hook_records_the_state_change(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    mr.state_event = "close"
+    mr.save()
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert sent["changes"]["state_id"] == {"previous": 1, "current": 2}
+
+
+def test_a_merge_hook_records_the_state_change_from_locked_as_gitlab(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    mr.merge()
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert (sent["object_attributes"]["state"], sent["changes"]["state_id"]) == (
+        "merged",
+        {"previous": 4, "current": 3},
+    )
+
+
 # -- merging -------------------------------------------------------------------------------
 
 

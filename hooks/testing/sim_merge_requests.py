@@ -30,8 +30,14 @@ from hooks.testing.sim_http import (
     paginate,
 )
 from hooks.testing.sim_mr_refs import mr_changes, mr_refs
-from hooks.testing.sim_mr_shapes import diff_entry, is_draft, merge_request_rest, new_merge_request
-from hooks.testing.sim_repo_hooks import merge_request_hook, pushed
+from hooks.testing.sim_mr_shapes import (
+    check_branches,
+    diff_entry,
+    is_draft,
+    merge_request_rest,
+    new_merge_request,
+)
+from hooks.testing.sim_repo_hooks import STATE_IDS, merge_request_hook, pushed
 from hooks.testing.sim_repository import commit_rest
 from hooks.testing.sim_state import timestamp
 
@@ -52,30 +58,6 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         if mr is None:
             raise ApiError(404, {"message": "404 Not found"})
         return mr
-
-    def conflicting(mr: dict[str, Any]) -> dict[str, Any] | None:
-        return next(
-            (
-                other
-                for other in s.merge_requests.values()
-                if other["id"] != mr.get("id")
-                and other["state"] == "opened"
-                and (other["project_id"], other["source_branch"], other["target_branch"])
-                == (mr["project_id"], mr["source_branch"], mr["target_branch"])
-            ),
-            None,
-        )
-
-    def check_branches(mr: dict[str, Any]) -> None:
-        if mr["source_branch"] == mr["target_branch"]:
-            message = ["You can't use same project/branch for source and target"]
-            raise ApiError(422, {"message": message})
-        other = conflicting(mr)
-        if other is not None:
-            message = [
-                f"Another open merge request already exists for this source branch: !{other['iid']}"
-            ]
-            raise ApiError(409, {"message": message})
 
     async def list_mrs(request: web.Request, uid: int) -> web.Response:
         q = request.query
@@ -138,7 +120,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             if "remove_source_branch" in data
             else None,
         }
-        check_branches({**fields, "project_id": project["id"]})
+        check_branches(sim, {**fields, "project_id": project["id"]})
         mr = new_merge_request(sim, project, fields, uid)
         merge_request_hook(sim, mr, "open", uid, {}, api.event_uuid(request))
         return web.json_response(merge_request_rest(sim, mr, uid, single=True), status=201)
@@ -170,7 +152,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             mr.update(state="closed", closed_at=now, closed_by_id=uid)
             action = "close"
         elif event == "reopen" and mr["state"] == "closed":
-            check_branches(mr)
+            check_branches(sim, mr)
             mr.update(state="opened", closed_at=None, closed_by_id=None)
             mr["sha"] = s.repo(s.projects[mr["project_id"]]).branches.get(
                 mr["source_branch"], mr["sha"]
@@ -195,6 +177,12 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
                 "updated_at": {"previous": before["updated_at"], "current": now},
                 "updated_by_id": {"previous": None, "current": uid},
             }
+            if action != "update":
+                state_ids = {
+                    "previous": STATE_IDS[str(before["state"])],
+                    "current": STATE_IDS[mr["state"]],
+                }
+                hook_changes["state_id"] = state_ids
             merge_request_hook(sim, mr, action, uid, hook_changes, api.event_uuid(request))
         return web.json_response(merge_request_rest(sim, mr, uid, single=True))
 
@@ -245,6 +233,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             event_uuid=api.event_uuid(request),
         )
         now = timestamp(sim.now())
+        before_update = mr["updated_at"]
         mr.update(
             state="merged",
             merged_at=now,
@@ -254,7 +243,11 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             merged_refs=(base.id if base else None, start.id, head.id),
         )
         remove = data.get("should_remove_source_branch", mr["should_remove_source_branch"])
-        merge_request_hook(sim, mr, "merge", uid, {}, api.event_uuid(request))
+        merged_changes = {  # GitLab locks the request while merging: locked (4) -> merged (3)
+            "state_id": {"previous": STATE_IDS["locked"], "current": STATE_IDS["merged"]},
+            "updated_at": {"previous": before_update, "current": now},
+        }
+        merge_request_hook(sim, mr, "merge", uid, merged_changes, api.event_uuid(request))
         if flag(remove) and mr["source_branch"] in repo.branches:
             old = repo.branches.pop(mr["source_branch"])
             pushed(sim, project, mr["source_branch"], old, ZERO_SHA, uid)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from hooks.testing.sim_commit_statuses import combined_status
 from hooks.testing.sim_git import FILE_MODE, Change, Repo, unified
+from hooks.testing.sim_http import ApiError
 from hooks.testing.sim_mr_refs import detailed_merge_status, merge_status, mr_changes, mr_refs
 from hooks.testing.sim_state import timestamp
 
@@ -63,6 +64,26 @@ def new_merge_request(
     s.mr_by_iid[(project["id"], mr["iid"])] = mr["id"]
     s.mr_notes[mr["id"]] = []
     return mr
+
+
+def check_branches(sim: SimCore, mr: dict[str, Any]) -> None:
+    """MergeRequest#validate_branches: refuse the same branch for source and target (422) and
+    a second open request for the same branches (409), as handle_merge_request_errors! does."""
+    if mr["source_branch"] == mr["target_branch"]:
+        message = ["You can't use same project/branch for source and target"]
+        raise ApiError(422, {"message": message})
+    for other in sim.state.merge_requests.values():
+        if (
+            other["id"] != mr.get("id")
+            and other["state"] == "opened"
+            and (other["project_id"], other["source_branch"], other["target_branch"])
+            == (mr["project_id"], mr["source_branch"], mr["target_branch"])
+        ):
+            reference = f"!{other['iid']}"
+            message = [
+                f"Another open merge request already exists for this source branch: {reference}"
+            ]
+            raise ApiError(409, {"message": message})
 
 
 def diff_entry(change: Change, repo: Repo) -> dict[str, Any]:
