@@ -209,6 +209,39 @@ def test_a_project_the_token_may_not_read_is_not_found() -> None:
     assert visible.status_code == 200
 
 
+def test_a_files_head_answers_its_data_as_headers(gitlab_sim: Simulator) -> None:
+    r = requests.head(
+        f"{gitlab_sim.url}/api/v4{P}/files/rules%2F10-triage.yaml?ref=main",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        timeout=5,
+    )
+
+    assert (r.status_code, r.content) == (200, b"")
+    assert (r.headers["X-Gitlab-File-Path"], r.headers["X-Gitlab-Size"]) == (
+        "rules/10-triage.yaml",
+        str(len(RULES)),
+    )
+
+
+def test_a_blob_is_read_by_the_id_the_tree_lists(gitlab_api: gitlab.Gitlab) -> None:
+    [entry] = [
+        e
+        for e in project(gitlab_api).repository_tree(path="rules")
+        if e["name"] == "10-triage.yaml"
+    ]
+
+    blob = project(gitlab_api).repository_blob(entry["id"])
+    raw = project(gitlab_api).repository_raw_blob(entry["id"])
+
+    assert (base64.b64decode(blob["content"]).decode(), raw) == (RULES, RULES.encode())
+
+
+def test_an_unknown_blob_is_not_found(gitlab_sim: Simulator) -> None:
+    r = call(gitlab_sim, "GET", f"{P}/blobs/{'b' * 40}")
+
+    assert (r.status_code, r.json()) == (404, {"message": "404 Blob Not Found"})
+
+
 def test_a_missing_file_is_not_found(gitlab_sim: Simulator) -> None:
     r = call(gitlab_sim, "GET", f"{P}/files/rules%2Fnope.yaml?ref=main")
 

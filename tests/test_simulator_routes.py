@@ -714,6 +714,28 @@ ROUTES += [
         lambda gl, sim: api_project(gl).files.get("rules/10-a.yaml", ref="main"),
     ),
     Route(
+        "HEAD /projects/:id/repository/files/:file_path",
+        set(),  # the file's data as headers, no body
+        lambda gl, sim: (api_project(gl).files.head("README.md", ref="main"), {})[1],
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha",
+        {"size", "encoding", "content", "sha"},  # doc/api/repositories.md "Get a blob"
+        lambda gl, sim: api_project(gl).repository_blob(
+            api_project(gl).files.get("README.md", ref="main").blob_id
+        ),
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha/raw",
+        set(),  # the blob's bytes
+        lambda gl, sim: (
+            api_project(gl).repository_raw_blob(
+                api_project(gl).files.get("README.md", ref="main").blob_id
+            ),
+            {},
+        )[1],
+    ),
+    Route(
         "GET /projects/:id/repository/files/:file_path/raw",
         set(),  # the file's bytes, not JSON
         lambda gl, sim: (api_project(gl).files.raw("README.md", ref="main"), {})[1],
