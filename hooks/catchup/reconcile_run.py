@@ -103,3 +103,6 @@ class SweepReader:
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
         return self.inner.issues(project, query)
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self.inner.children(item)

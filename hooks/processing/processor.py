@@ -99,6 +99,9 @@ class RecordingReader:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
         return found
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._keep(self._guard(lambda: self.inner.children(item)))
+
 
 def snapshot_of(issue: IssueInfo) -> Snapshot:
     milestone = issue.milestone

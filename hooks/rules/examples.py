@@ -13,7 +13,7 @@ from hooks.actions.registry import KINDS
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan, plan_schedule
 from hooks.rules.model import Example, Rule, RuleSet
-from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader, iteration_info
 
 DEFAULT_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -57,7 +57,11 @@ def example_plan(
     """Plan the example against its rule alone, with the GitLab state the example gives."""
     reader = StaticReader(
         [MilestoneInfo.from_rest(m) for m in example.gitlab.milestones],
-        [IssueInfo.from_rest(i) for i in example.gitlab.issues],
+        [
+            IssueInfo.from_rest(i).model_copy(update={"parent": i.get("parent")})
+            for i in example.gitlab.issues
+        ],
+        [iteration_info(i) for i in example.gitlab.iterations],
     )
     now = example.now or DEFAULT_NOW
     rule = rule.model_copy(update={"enabled": True})  # examples test a disabled rule's logic too

@@ -34,10 +34,14 @@ class MilestoneInfo(BaseModel):
     group_id: int | None = None
     project_id: int | None = None
     web_url: str | None = None
+    cadence_id: int | None = None  # an iteration's cadence: a team's own sequence of sprints
+    cadence: str | None = None
 
     @property
     def owner(self) -> tuple[str, int] | None:
-        """("group", id) or ("project", id), when known."""
+        """("group", id) or ("project", id), when known; an iteration's is its cadence."""
+        if self.cadence_id is not None:
+            return ("cadence", self.cadence_id)
         if self.group_id is not None:
             return ("group", self.group_id)
         if self.project_id is not None:
@@ -122,6 +126,24 @@ def next_milestone(
     return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
 
+def next_iteration(
+    iterations: list[MilestoneInfo], after: MilestoneInfo | None
+) -> MilestoneInfo | None:
+    """The iteration that follows `after` in its own cadence (not another team's)."""
+    if after is None or after.start_date is None:
+        return None
+    start = after.start_date
+    later = [
+        i
+        for i in iterations
+        if i.id != after.id
+        and i.cadence_id == after.cadence_id
+        and i.start_date is not None
+        and i.start_date > start
+    ]
+    return min(later, key=lambda i: (i.start_date or start, i.id)) if later else None
+
+
 class IssueInfo(BaseModel):
     """An issue's current state, as the engine needs it."""
 
@@ -142,6 +164,8 @@ class IssueInfo(BaseModel):
     health_status: str | None = None
     iteration_id: int | None = None
     iteration_title: str | None = None
+    type: str = "issue"  # issue, task, incident: GitLab's work item type, lower case
+    parent: str | None = None  # a child task's parent item, `path#iid`, where known
 
     @property
     def subject(self) -> str:
@@ -175,6 +199,7 @@ class IssueInfo(BaseModel):
             health_status=data.get("health_status"),
             iteration_id=iteration.get("id"),
             iteration_title=iteration.get("title"),
+            type=str(data.get("issue_type") or "issue"),
         )
 
 
@@ -195,7 +220,13 @@ class Reader(Protocol):
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]: ...
 
-    def iterations(self, project: str) -> list[MilestoneInfo]: ...
+    def iterations(self, project: str) -> list[MilestoneInfo]:
+        """The iterations `project` sees (its groups'), each with its cadence."""
+        ...
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        """An item's child work items (tasks), in any state."""
+        ...
 
 
 class StaticReader:
@@ -249,14 +280,43 @@ class StaticReader:
         self._need(f"the issues of {project}")
         state = query.get("state", "opened")
         labels = [x for x in str(query.get("labels", "")).split(",") if x]
+        iteration = query.get("iteration_id")
         return [
             i
             for i in self._issues
             if i.project_path == project
             and (state == "all" or i.state == state)
             and all(label in i.labels for label in labels)
+            and (iteration is None or str(i.iteration_id) == str(iteration))
         ]
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        self._need(f"the child items of {item.subject}")
+        return [i for i in self._issues if i.parent == item.subject]
+
+
+def iteration_info(node: dict[str, Any]) -> MilestoneInfo:
+    """An iteration from GraphQL; one without a title (automatic cadences) is named by dates."""
+    cadence = node.get("iterationCadence") or {}
+    start, due = node.get("startDate"), node.get("dueDate")
+    return MilestoneInfo(
+        id=gid_number(node.get("id")) or 0,
+        iid=int(node["iid"]) if str(node.get("iid") or "").isdigit() else None,
+        title=node.get("title") or f"{cadence.get('title') or 'Iteration'} {start} – {due}",
+        state="closed" if node.get("state") == "closed" else "active",
+        start_date=start,
+        due_date=due,
+        web_url=node.get("webUrl"),
+        cadence_id=gid_number(cadence.get("id")),
+        cadence=cadence.get("title"),
+    )
+
+
+def gid_number(gid: str | None) -> int | None:
+    """The number at the end of a global id (`gid://gitlab/Iteration/53` → 53)."""
+    tail = str(gid or "").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hooks.testing import sim_work_items
 from hooks.testing.sim_http import Api, ApiError, body
 
 if TYPE_CHECKING:
@@ -117,6 +118,9 @@ def _graphql(
     sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
 ) -> dict[str, Any]:
     s = sim.state
+    read = sim_work_items.answer(sim, query, variables)
+    if read is not None:
+        return read
     if "currentUser" in query:
         user = s.users[uid]
         return {

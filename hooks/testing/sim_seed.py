@@ -14,11 +14,15 @@ today such as '-14d' or '+3d':
                  {project: demo/product, title: v1.0, state: closed, description: ""}]
                 # as in GitLab, a title may repeat across owners but not within a project
                 # and its direct group (such a seed is refused)
-    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
+    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d,
+                  cadence: Team A, id: 5}]   # cadence: that group's cadence of this title
+                # (made on first use); automatic cadences' iterations have no title
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
                 # `milestone` is the nearest milestone with that title (the project's, its
-                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+                # group's, then the ancestors'); `iteration: ID`; `type: task` and
+                # `parent: IID` (an issue of the same project seeded before it) for a child
+                # task; `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
 
@@ -105,10 +109,14 @@ def to_seed(s: State) -> dict[str, Any]:
         ],
         "iterations": [
             {
+                "id": i["id"],
                 "title": i["title"],
                 "start_date": i["start_date"],
                 "due_date": i["due_date"],
                 **owner(i),
+                **(
+                    {"cadence": s.cadences[i["cadence_id"]]["title"]} if i.get("cadence_id") else {}
+                ),
             }
             for i in s.iterations.values()
         ],
@@ -131,6 +139,9 @@ def to_seed(s: State) -> dict[str, Any]:
                 "due_date": i["due_date"],
                 "state": i["state"],
                 "confidential": i["confidential"],
+                **({"iteration": i["iteration_id"]} if i.get("iteration_id") else {}),
+                **({"type": i["issue_type"]} if i.get("issue_type", "issue") != "issue" else {}),
+                **({"parent": s.issues[i["parent_id"]]["iid"]} if i.get("parent_id") else {}),
             }
             for i in s.issues.values()
         ],
