@@ -16,7 +16,7 @@ from hooks.actions.base import (
     Satisfied,
     Snapshot,
 )
-from hooks.rules.reader import next_iteration
+from hooks.rules.iterations import next_iteration
 
 
 @dataclass(frozen=True)
