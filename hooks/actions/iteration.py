@@ -95,5 +95,10 @@ class SetIteration(ActionKind[IterationParams]):
         fx.ops.set_iteration(project, iid, decision.iteration_id)
         return "done", decision.result
 
+    def describe(
+        self, params: IterationParams, subject: str | None, text: str | None, result: dict[str, Any]
+    ) -> str:
+        return f"{subject}: iteration -> {params.iteration_title or params.iteration_id}"
+
     def matches(self, want: Any, params: IterationParams, text: str | None) -> bool:
         return want in (params.iteration_id, params.iteration_title)
