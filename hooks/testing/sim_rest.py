@@ -209,7 +209,8 @@ def iteration_rest(sim: SimCore, iteration: dict[str, Any]) -> dict[str, Any]:
         state = 1
     else:
         state = 2
-    return {**iteration, "state": state}
+    shown = {k: v for k, v in iteration.items() if k != "cadence_id"}  # REST does not name it
+    return {**shown, "state": state}
 
 
 def add_routes(app: web.Application, sim: SimCore) -> None:

@@ -17,7 +17,9 @@ today such as '-14d' or '+3d':
                  {project: demo/product, title: v1.0, state: closed, description: ""}]
                 # as in GitLab, a title may repeat across owners but not within a project
                 # and its direct group (such a seed is refused)
-    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
+    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d,
+                  cadence: Team A, id: 5}]   # cadence: that group's cadence of this title
+                # (made on first use); automatic cadences' iterations have no title
     statuses:   [{group: demo, name: Blocked, category: in_progress, color: "#e9be74"}]
                 # custom work item statuses of a top-level group (they replace GitLab's
                 # five defaults there); categories triage, to_do, in_progress, done, canceled
@@ -25,7 +27,9 @@ today such as '-14d' or '+3d':
                   assignees: [alice], author: bob, due_date: +2d, state: opened,
                   status: In progress}]   # status: a name the namespace allows
                 # `milestone` is the nearest milestone with that title (the project's, its
-                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+                # group's, then the ancestors'); `iteration: ID`; `type: task` and
+                # `parent: IID` (an issue of the same project seeded before it) for a child
+                # task; `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
     repositories: [{project: team/rules, branch: main, files: {README.md: "..."},
@@ -134,10 +138,14 @@ def to_seed(s: State) -> dict[str, Any]:
         ],
         "iterations": [
             {
+                "id": i["id"],
                 "title": i["title"],
                 "start_date": i["start_date"],
                 "due_date": i["due_date"],
                 **owner(i),
+                **(
+                    {"cadence": s.cadences[i["cadence_id"]]["title"]} if i.get("cadence_id") else {}
+                ),
             }
             for i in s.iterations.values()
         ],
@@ -160,6 +168,9 @@ def to_seed(s: State) -> dict[str, Any]:
                 "due_date": i["due_date"],
                 "state": i["state"],
                 "confidential": i["confidential"],
+                **({"iteration": i["iteration_id"]} if i.get("iteration_id") else {}),
+                **({"type": i["issue_type"]} if i.get("issue_type", "issue") != "issue" else {}),
+                **({"parent": s.issues[i["parent_id"]]["iid"]} if i.get("parent_id") else {}),
                 **({"status": _status_name(s, i["status_id"])} if i.get("status_id") else {}),
             }
             for i in s.issues.values()

@@ -32,6 +32,7 @@ class State:
     labels: dict[int, dict[str, Any]] = field(default_factory=dict)
     milestones: dict[int, dict[str, Any]] = field(default_factory=dict)
     iterations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    cadences: dict[int, dict[str, Any]] = field(default_factory=dict)  # iteration cadences
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     by_iid: dict[tuple[int, int], int] = field(default_factory=dict)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)

@@ -21,13 +21,14 @@ from hooks.testing import (
     sim_releases,
     sim_rest,
     sim_statuses,
+    sim_work_items,
 )
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import ApiError, json_errors
 from hooks.testing.sim_repo_api import SimRepoHelpers, folder_files
 from hooks.testing.sim_seed import when
 from hooks.testing.sim_seed_demo import demo_seed
-from hooks.testing.sim_state import BASE_URL, timestamp
+from hooks.testing.sim_state import BASE_URL
 
 
 class Simulator(SimRepoHelpers):
@@ -89,23 +90,7 @@ class Simulator(SimRepoHelpers):
                 )
             self._add_milestone(spec, today)
         for spec in seed.get("iterations") or []:
-            iid = s.new_id("iteration")
-            group = s.group(spec["group"]) if spec.get("group") else None
-            stamp = timestamp(self.now())
-            s.iterations[iid] = {
-                "id": iid,
-                "iid": iid,
-                "sequence": iid,
-                "group_id": group["id"] if group else None,
-                "title": spec["title"],
-                "description": spec.get("description"),
-                "state": 2,  # answered from the dates (sim_rest.iteration_rest)
-                "created_at": stamp,
-                "updated_at": stamp,
-                "start_date": when(spec.get("start_date"), today),
-                "due_date": when(spec.get("due_date"), today),
-                "web_url": f"{BASE_URL}/groups/{spec.get('group')}/-/iterations/{iid}",
-            }
+            sim_work_items.add_iteration(self, spec)
         for spec in seed.get("issues") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed issue in unknown project {spec['project']}"
@@ -123,6 +108,7 @@ class Simulator(SimRepoHelpers):
                     "assignee_ids": [s.user_by_name(u)["id"] for u in spec.get("assignees", [])],  # type: ignore[index]
                     "due_date": when(spec.get("due_date"), today),
                     "confidential": spec.get("confidential", False),
+                    **sim_work_items.seeded_issue_fields(self, project, spec),
                 },
                 author_id=author["id"] if author else 1,
                 notify=False,
