@@ -88,6 +88,12 @@ def _identified(occurrences: Sequence[Occurrence]) -> dict[Identity, Occurrence]
     return found
 
 
+def _natural(subject: str) -> tuple[str, int, str]:
+    """demo/product#2 before demo/product#10."""
+    path, _, rest = subject.partition("#")
+    return (path, int(rest), "") if rest.isdigit() else (path, -1, rest)
+
+
 def _same(a: PlannedAction, b: PlannedAction) -> bool:
     return (a.params, a.text, a.dry_run) == (b.params, b.text, b.dry_run)
 
@@ -138,7 +144,7 @@ def diff(
             subjects = grouped[rule].get(change, {})
             if not subjects:
                 continue
-            ordered = sorted(subjects.values(), key=lambda s: s.subject)
+            ordered = sorted(subjects.values(), key=lambda s: _natural(s.subject))
             setattr(
                 result,
                 change,

@@ -13,7 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from hooks.gitlab.gateway import Gateway
+from hooks.gitlab.ops import GitlabOps
+from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
+from hooks.service.config import Settings
 
 T = TypeVar("T")
 
@@ -87,7 +91,9 @@ class CachingReader:
 
     def issue(self, project: str, iid: int) -> IssueInfo:
         return self._once(
-            ("issue", project, iid), f"issue {project}#{iid}", lambda: self.inner.issue(project, iid)
+            ("issue", project, iid),
+            f"issue {project}#{iid}",
+            lambda: self.inner.issue(project, iid),
         )
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
@@ -111,6 +117,36 @@ class CachingReader:
 def offline_reader() -> Reader:
     """No token: rules that read GitLab are not evaluated (and the report names them)."""
     return StaticReader(offline=True)
+
+
+def settings_reader(settings: Settings) -> tuple[Reader, bool]:
+    """A reader over GitLab for a command (its own client), and whether it reads GitLab."""
+    if settings.gitlab_token is None:
+        return offline_reader(), False
+    import gitlab
+
+    gl = gitlab.Gitlab(
+        settings.gitlab_url,
+        private_token=settings.gitlab_token.get_secret_value(),
+        timeout=settings.gitlab_timeout_s,
+        retry_transient_errors=True,
+        per_page=100,
+    )
+    return GitlabReader(GitlabOps(gl, max_retries=2)), True
+
+
+def gateway_reader(gateway: Gateway | None, loop: asyncio.AbstractEventLoop) -> tuple[Reader, bool]:
+    """A reader through the service's gateway (its threads and rate budget), for a preview
+    planned in a worker thread; offline without a gateway (no token)."""
+    if gateway is None:
+        return offline_reader(), False
+
+    async def call(read: Callable[[Reader], Any]) -> Any:
+        return await gateway.call(
+            lambda gl: read(GitlabReader(GitlabOps(gl, max_retries=gateway.max_retries)))
+        )
+
+    return ThreadBridgeReader(loop, call), True
 
 
 class ThreadBridgeReader:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -45,7 +46,7 @@ class RuleErrorCount(BaseModel):
     """A rule that could not be planned for some events, on one side."""
 
     rule: str
-    side: Literal["live", "candidate"]
+    side: Literal["live", "candidate", "both"]
     events: int
     first: str
 
@@ -77,6 +78,15 @@ class PreviewReport(BaseModel):
     gitlab: GitlabReads = Field(default_factory=lambda: GitlabReads(online=False))
     validation_errors: list[str] = Field(default_factory=list)
     examples_passed: int = 0
+
+    @classmethod
+    def invalid(cls, errors: list[str], *, since: datetime, now: datetime) -> PreviewReport:
+        """The report on a candidate that does not validate: its errors, nothing planned."""
+        return cls(
+            since=since.astimezone(UTC).isoformat(),
+            until=now.astimezone(UTC).isoformat(),
+            validation_errors=list(errors) or ["the candidate rules do not validate"],
+        )
 
     @property
     def valid(self) -> bool:
@@ -148,7 +158,9 @@ class PreviewReport(BaseModel):
                 group = rule.group(change)
                 if not group.actions:
                     continue
-                lines.append(f"  {change}: {group.actions} action(s) on {group.subjects} subject(s)")
+                lines.append(
+                    f"  {change}: {group.actions} action(s) on {group.subjects} subject(s)"
+                )
                 for s in group.shown:
                     lines.append(f"    {s.subject}  {s.url or ''}".rstrip())
                     lines += [f"      - {a}" for a in s.before]
@@ -156,7 +168,9 @@ class PreviewReport(BaseModel):
                 if group.subjects > len(group.shown):
                     lines.append(f"    ... and {group.subjects - len(group.shown)} more")
         for e in self.errors:
-            lines.append(f"! {e.rule} ({e.side} rules): not evaluated for {e.events} event(s): {e.first}")
+            lines.append(
+                f"! {e.rule} ({_side(e.side)}): not evaluated for {e.events} event(s): {e.first}"
+            )
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
@@ -191,7 +205,7 @@ class PreviewReport(BaseModel):
         if self.errors:
             lines += ["", "Not evaluated:"]
             lines += [
-                f"- `{e.rule}` ({e.side} rules), {e.events} event(s): {_md(e.first)}"
+                f"- `{e.rule}` ({_side(e.side)}), {e.events} event(s): {_md(e.first)}"
                 for e in self.errors
             ]
         return "\n".join(lines)
@@ -201,3 +215,7 @@ def _md(text: str) -> str:
     """Text from rules and payloads as a code span: no mention pings, no quick action, no
     markup (the report is posted as a note), on one line."""
     return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
+def _side(side: str) -> str:
+    return {"live": "live rules", "candidate": "new rules"}.get(side, "live and new rules")

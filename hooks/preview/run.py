@@ -102,6 +102,23 @@ def _scheduled(rules: RuleSet, name: str) -> Rule | None:
     return None
 
 
+def error_counts(
+    live: dict[str, list[str]], candidate: dict[str, list[str]]
+) -> list[RuleErrorCount]:
+    """Rules not evaluated for some events, per side; once when both sides agree."""
+    found = []
+    for rule in sorted(set(live) | set(candidate)):
+        old, new = live.get(rule, []), candidate.get(rule, [])
+        if old and new and len(old) == len(new):
+            found.append(RuleErrorCount(rule=rule, side="both", events=len(old), first=old[0]))
+            continue
+        if old:
+            found.append(RuleErrorCount(rule=rule, side="live", events=len(old), first=old[0]))
+        if new:
+            found.append(RuleErrorCount(rule=rule, side="candidate", events=len(new), first=new[0]))
+    return found
+
+
 def rules_changed(live: RuleSet, candidate: RuleSet) -> dict[str, str]:
     """Which rules the candidate adds, removes or changes, by name."""
     old = {r.name: r for r in live.rules}
@@ -191,11 +208,7 @@ def plan_and_diff(
         candidate_actions=len(once_per_key(sides[1].occurrences)),
         rules_changed=rules_changed(live, candidate),
         rules=diff(sides[0].occurrences, sides[1].occurrences, gitlab_url=gitlab_url),
-        errors=[
-            RuleErrorCount(rule=rule, side=name, events=len(errors), first=errors[0])
-            for name, side in (("live", sides[0]), ("candidate", sides[1]))
-            for rule, errors in sorted(side.errors.items())
-        ],
+        errors=error_counts(sides[0].errors, sides[1].errors),
         gitlab=GitlabReads(
             online=online,
             subjects=len(cached.log.subjects),

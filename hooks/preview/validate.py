@@ -55,7 +55,7 @@ def name_problem(name: str) -> str | None:
     if path.is_absolute() or ".." in path.parts:
         return "must be relative, without '..'"
     if len(path.parts) != 1:
-        return "must be a file directly in the rules folder (rule files are not read from sub-folders)"
+        return "must be a file directly in the rules folder (sub-folders are not read)"
     if path.suffix not in SUFFIXES:
         return "must end in .yaml or .yml"
     return None

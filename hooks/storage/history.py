@@ -39,6 +39,4 @@ async def recorded_between(db: Database, start: datetime, end: datetime) -> list
     async with db.engine.connect() as conn:
         own = {row[0] for row in (await conn.execute(ignored)).all()}
         rows = (await conn.execute(query)).all()
-    return [
-        Recorded(r.id, r.event_header, bytes(r.body), r.received_at, r.id in own) for r in rows
-    ]
+    return [Recorded(r.id, r.event_header, bytes(r.body), r.received_at, r.id in own) for r in rows]
