@@ -15,6 +15,8 @@ from hooks.gitlab.ops import GitlabOps
 from hooks.preview import PreviewReport, offline_reader, preview
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import load_rules
+from hooks.storage.audit import insert_audit
+from hooks.storage.records import AuditRecord
 from hooks.storage.store import Store
 from hooks.testing.simulator import Simulator
 from tests.e2e import RULE_PACK
@@ -213,3 +215,21 @@ async def test_a_close_before_the_window_is_not_replayed_only_the_daily_sweep_is
     [rollover] = [r for r in report.rules if r.rule == "roll-over-first-time"]
     sources = {source for s in rollover.altered.shown for source in s.sources}
     assert sources and all(s.startswith("schedule roll-over-first-time@") for s in sources)
+
+
+async def test_a_delivery_the_loop_guard_ignored_is_not_replayed(store: Store) -> None:
+    own = await record(store, "Issue Hook", payload("issue_update_labels.json"), NOW - timedelta(1))
+    ignored = AuditRecord(kind="event", outcome="ignored", detail={"reason": "loop guard"})
+    await store.transact(lambda conn: insert_audit(conn, [ignored], NOW, delivery_id=own))
+
+    report = await preview(
+        store,
+        offline_reader(),
+        load_rules(RULE_PACK),
+        load_rules(RULE_PACK),
+        since=timedelta(days=14),
+        now=NOW,
+        online=False,
+    )
+
+    assert report.skipped_own_events == 1 and report.deliveries == 0
