@@ -25,7 +25,8 @@ import gitlab
 from bench.report import Row
 from hooks.events import event_kind, parse_event
 from hooks.gitlab.ops import GitlabOps
-from hooks.preview import CachingReader, preview
+from hooks.preview.reading import CachingReader
+from hooks.preview.run import preview
 from hooks.rules.engine import plan
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import load_rules

@@ -12,7 +12,9 @@ import gitlab
 import pytest
 
 from hooks.gitlab.ops import GitlabOps
-from hooks.preview import PreviewReport, offline_reader, preview
+from hooks.preview.reading import offline_reader
+from hooks.preview.report import PreviewReport
+from hooks.preview.run import preview
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.loader import load_rules
 from hooks.storage.audit import insert_audit
