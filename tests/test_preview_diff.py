@@ -158,3 +158,37 @@ def test_text_from_payloads_cannot_ping_or_run_quick_actions_in_the_markdown_not
     line = next(x for x in report.to_markdown().splitlines() if "gitlab-test#1" in x)
     assert "`comment: /close @all thanks`" in line
     assert not any(x.startswith("/") for x in report.to_markdown().splitlines())
+
+
+def test_a_moved_schedule_fires_at_its_own_times_on_each_side() -> None:
+    standup = """
+- name: standup-notes
+  on: {schedule: {cron: "0 9 * * *", timezone: UTC}}
+  do: [{create_issue: {project: demo/marketing, title: "Stand-up {{ today }}", link: none}}]
+"""
+    report = plan_and_diff(
+        [],
+        StaticReader(),
+        rules(standup),
+        rules(standup.replace("0 9 * * *", "0 10 * * *")),
+        start=NOW - timedelta(days=2),
+        now=NOW,
+        gitlab_url="https://gitlab.example.com",
+        default_tz="UTC",
+        online=True,
+    )
+
+    [diff] = report.rules
+    assert report.scheduled_fires == 4  # in (Dec 3 09:00, Dec 5 09:00]: two at 9, two at 10
+    [removed] = diff.removed.shown
+    [added] = diff.added.shown
+    assert removed.sources == [
+        "schedule standup-notes@2026-12-04T09:00:00+00:00",
+        "schedule standup-notes@2026-12-05T09:00:00+00:00",
+    ]
+    assert added.sources == [
+        "schedule standup-notes@2026-12-03T10:00:00+00:00",
+        "schedule standup-notes@2026-12-04T10:00:00+00:00",
+    ]
+    assert added.subject == "demo/marketing (new issue)"
+    assert added.url == "https://gitlab.example.com/demo/marketing/-/issues"
