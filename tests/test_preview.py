@@ -35,8 +35,9 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    store = Store.open(sqlite_url)
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """The recorded history, on SQLite and on PostgreSQL."""
+    store = Store.open(database_url)
     await store.migrate()
     yield store
     await store.close()
