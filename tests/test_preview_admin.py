@@ -200,3 +200,13 @@ async def test_rules_that_do_not_validate_are_answered_422_with_file_and_line(
     assert report["valid"] is False and report["rules"] == []
     [error] = report["validation_errors"]
     assert error.startswith("20-rollover.yaml:19: rule 'roll-over-first-time': unknown key")
+
+
+async def test_a_file_that_is_not_yaml_is_answered_422_with_its_line(client: TestClient) -> None:
+    files = {**pack_files(), "50-draft.yaml": "rules:\n- name: half\n  on: {issue: [open]\n"}
+
+    response = await client.post("/admin/preview", json={"files": files}, headers=bearer())
+
+    assert response.status == 422
+    [error] = (await response.json())["validation_errors"]
+    assert error.startswith("50-draft.yaml:4: YAML: ")
