@@ -149,3 +149,18 @@ def test_a_bad_window_is_refused_by_name(env: dict[str, str], tmp_path: Path) ->
 
     assert done.returncode == 2
     assert "'two weeks' is not a duration" in done.stderr
+
+
+async def test_the_window_defaults_to_hooks_preview_days(
+    sqlite_url: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    await history(sqlite_url)  # one update, a day before this test began
+    env.update(HOOKS_PREVIEW_DAYS="1")
+
+    done = hooks_preview([str(RULE_PACK), "--format", "json"], env, tmp_path)
+
+    report = json.loads(done.stdout)
+    assert report["deliveries"] == 0
+    assert datetime.fromisoformat(report["until"]) - datetime.fromisoformat(
+        report["since"]
+    ) == timedelta(days=1)
