@@ -20,6 +20,7 @@ from hooks.preview.reading import CachingReader
 from hooks.preview.report import GitlabReads, PreviewReport, RuleErrorCount
 from hooks.preview.restore import RestoringReader
 from hooks.rules.engine import Plan, plan, plan_schedule
+from hooks.rules.keys import event_fingerprint
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import Reader
 from hooks.schedules.triggers import occurrences_between
@@ -71,6 +72,8 @@ def _plan_history(
 ) -> None:
     """Plan each event, and each fire of the side's own schedules, with each side's rules,
     oldest first (so the first of two actions with one key is the one kept)."""
+    # An event's fingerprint (a digest of its content) is the same for both sides.
+    fingerprints = {id(e): event_fingerprint(e) for _, e in events}
     for side, fires in sides:
         timeline: list[tuple[datetime, str, Event | Fire]] = [
             (r.received_at, f"delivery {r.id}", e) for r, e in events
@@ -91,7 +94,8 @@ def _plan_history(
                     ),
                 )
             else:
-                side.add(source, plan(item, side.rules, reader, now=when))
+                fingerprint = fingerprints[id(item)]
+                side.add(source, plan(item, side.rules, reader, now=when, fingerprint=fingerprint))
 
 
 def fire_source(fire: Fire) -> str:
