@@ -22,7 +22,7 @@ from hooks.gitlab.ops import GitlabOps
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -98,11 +98,12 @@ class Runtime:
             parallel=settings.gitlab_threads,
             notifier=notifier_from(settings),
         )
+        status_cache = StatusCache(settings.status_cache_s)  # shared by every delivery's reader
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, status_cache),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
