@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StatusInfo
 from hooks.storage.history import BotEdit
 
 
@@ -72,3 +72,9 @@ class RestoringReader:
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         return self.inner.iterations(project)
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        return self.inner.statuses(project)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        return self.inner.status(project, iid)
