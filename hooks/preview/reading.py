@@ -120,6 +120,14 @@ class CachingReader:
         )
         return list(found)
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        found = self._once(
+            ("children", item.subject),
+            f"child items of {item.subject}",
+            lambda: self.inner.children(item),
+        )
+        return list(found)
+
     def statuses(self, project: str) -> list[StatusInfo]:
         found = self._once(
             ("statuses", project),
@@ -207,6 +215,9 @@ class ThreadBridgeReader:
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         return self._run(lambda r: r.iterations(project))
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._run(lambda r: r.children(item))
 
     def statuses(self, project: str) -> list[StatusInfo]:
         return self._run(lambda r: r.statuses(project))

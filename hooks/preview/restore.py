@@ -73,6 +73,9 @@ class RestoringReader:
     def iterations(self, project: str) -> list[MilestoneInfo]:
         return self.inner.iterations(project)
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self.inner.children(item)
+
     def statuses(self, project: str) -> list[StatusInfo]:
         return self.inner.statuses(project)
 
