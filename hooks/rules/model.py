@@ -296,6 +296,19 @@ class Rule(_Model):
     allow_confidential_leak: bool = Field(
         False, description="Allow text from a confidential subject to go somewhere wider."
     )
+    owner: str | None = Field(
+        None,
+        pattern=r"^@?[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        max_length=255,
+        description="GitLab username answerable for the rule: assigned the issue opened when"
+        " the rule pauses itself.",
+    )
+    pause_after: int = Field(
+        5,
+        ge=0,
+        description="Circuit breaker: the rule pauses itself (plans nothing) after this many of"
+        " its actions failed in a row; a success resets the count. 0: never pause.",
+    )
     examples: list[Example] = Field(default_factory=list)
 
 
