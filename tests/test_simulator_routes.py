@@ -110,6 +110,7 @@ HOOK_EVENT = {  # doc/api/project_webhooks.md "Get a list of project webhook eve
 }  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
+RESEND = {"response_status"}  # doc/api/project_webhooks.md "Resend a project webhook event"
 
 
 @dataclass(frozen=True)
@@ -480,6 +481,11 @@ ROUTES = [
         lambda gl, sim: hook_events(gl, sim, api_project(gl), P),
     ),
     Route(
+        "POST /projects/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, api_project(gl), P),
+    ),
+    Route(
         "POST /groups/:id/hooks",
         GROUP_HOOK,
         lambda gl, sim: hooked(gl, gl.groups.get("acme", lazy=True)),
@@ -522,6 +528,11 @@ ROUTES = [
         HOOK_EVENT,
         lambda gl, sim: hook_events(gl, sim, gl.groups.get("acme", lazy=True), "/groups/acme"),
     ),
+    Route(
+        "POST /groups/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, acme(gl), "/groups/acme"),
+    ),
 ]
 
 
@@ -545,6 +556,15 @@ def hook_events(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any
     issue1(gl).notes.create({"body": "/label ~feature"})  # a change: one delivery
     assert sim.wait_webhooks_idle()
     return raw(sim, "GET", f"{path}/hooks/{hook.id}/events")
+
+
+def resent(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any:
+    """Resend the first logged delivery of a hook whose receiver answers (with a 404)."""
+    hook = owner.hooks.create({"url": f"{sim.url}/receiver", "issues_events": True})
+    issue1(gl).notes.create({"body": "/label ~feature"})
+    assert sim.wait_webhooks_idle()
+    entry = raw(sim, "GET", f"{path}/hooks/{hook.id}/events")[0]
+    return raw(sim, "POST", f"{path}/hooks/{hook.id}/events/{entry['id']}/resend")
 
 
 def as_dict(answer: Any) -> dict[str, Any]:
@@ -616,6 +636,7 @@ _PARAMS = {
     ":tag_name": "{tag}",
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
+    ":hook_event_id": "{log_id}",
 }
 
 

@@ -25,6 +25,7 @@ from hooks.schedules.cli import scheduled_rules
 from hooks.service.admin import queue_replay, resume_rule
 from hooks.service.context import SERVICE, Service
 from hooks.storage.actions import ActionLog
+from hooks.storage.resends import ResendStore
 from hooks.storage.runs import RunLedger
 
 log = structlog.get_logger("hooks.dashboard")
@@ -231,7 +232,9 @@ async def schedules(request: web.Request) -> web.Response:
             default_tz=service.settings.timezone,
         )
     hooks = await hook_statuses(service.store, service.now())
-    return render(request, "ui_schedules.html", {"scheduled": found, "webhooks": hooks})
+    resent = [r.as_dict() for r in await ResendStore(service.store).recent()]
+    context = {"scheduled": found, "webhooks": hooks, "resent": resent}
+    return render(request, "ui_schedules.html", context)
 
 
 # -- sprint health --------------------------------------------------------------------

@@ -122,6 +122,18 @@ class GitlabOps:
             failed += self.first_page(path, status=status, per_page=100)
         return failed
 
+    def resend_hook_event(self, kind: str, scope: str, hook_id: int, log_id: int) -> int | None:
+        """Ask GitLab to send a logged delivery again (17.4+); the receiver's HTTP status.
+
+        Sent once, never retried: GitLab allows 5 a minute per project or group and user and
+        answers 429 past that (without Retry-After), and a resend whose answer was lost may
+        have gone out. The caller tries again on its next pass, within the limit.
+        """
+        path = f"{self.scope_path(kind, scope)}/hooks/{hook_id}/events/{log_id}/resend"
+        answer = self.gl.http_post(path, max_retries=0, retry_transient_errors=False)
+        status = answer.get("response_status") if isinstance(answer, dict) else None
+        return int(status) if isinstance(status, int | str) and str(status).isdigit() else None
+
     def test_hook(self, kind: str, scope: str, hook_id: int, trigger: str) -> None:
         """GitLab's test delivery, which re-enables a disabled hook when it succeeds."""
         self._post(f"{self.scope_path(kind, scope)}/hooks/{hook_id}/test/{trigger}", {})
