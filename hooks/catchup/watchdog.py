@@ -179,8 +179,9 @@ class Watchdog:
                 continue  # GitLab would refuse: the watchdog's pass re-enables it first
             with structlog.contextvars.bound_contextvars(hook=hook.name):
                 try:
+                    scope = hook.scope
                     kind = hook.scope_kind or await self._call(
-                        lambda ops: ops.scope_kind(hook.scope)
+                        lambda ops: ops.scope_kind(scope)
                     )
                 except gitlab.exceptions.GitlabError:
                     continue  # the watchdog's pass reports an unreadable hook
