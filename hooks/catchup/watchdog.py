@@ -178,16 +178,16 @@ class Watchdog:
             if hook.disabled(self.now()):
                 continue  # GitLab would refuse: the watchdog's pass re-enables it first
             with structlog.contextvars.bound_contextvars(hook=hook.name):
-                try:
-                    scope = hook.scope
-                    kind = hook.scope_kind or await self._call(
-                        lambda ops: ops.scope_kind(scope)
-                    )
-                except gitlab.exceptions.GitlabError:
-                    continue  # the watchdog's pass reports an unreadable hook
-                failures = await self._failures(kind, hook)
-                if failures:
-                    await self._resend(kind, hook, failures)
+                await self._resend_hook(hook)
+
+    async def _resend_hook(self, hook: WatchedHook) -> None:
+        try:
+            kind = hook.scope_kind or await self._call(lambda ops: ops.scope_kind(hook.scope))
+        except gitlab.exceptions.GitlabError:
+            return  # the watchdog's pass reports an unreadable hook
+        failures = await self._failures(kind, hook)
+        if failures:
+            await self._resend(kind, hook, failures)
 
     async def _reenable(self, kind: str, hook: WatchedHook, values: dict[str, Any]) -> bool:
         """Send GitLab's test delivery; True while the hook is still disabled afterwards."""
