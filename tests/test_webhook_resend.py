@@ -169,6 +169,31 @@ async def test_resending_comes_before_the_sweep_which_then_rebuilds_nothing(
     assert 'hooks_reconcile_items_total{outcome="skipped"} 3.0' in metrics
 
 
+async def test_a_delivery_the_sweep_already_acted_on_is_not_resent(
+    sim: Simulator, stopped: Down, tmp_path: Path
+) -> None:
+    issue = as_user(sim, "alice").projects.get("demo/product", lazy=True).issues.get(3)
+    issue.labels = ["blocked", "later"]
+    issue.save()  # a fourth failed delivery: GitLab disables the hook
+    assert sim.wait_webhooks_idle(10)
+    server = await stopped.start(stopped.settings(sim, tmp_path))
+    try:
+        jobs = jobs_of(server)
+        await jobs.watchdog.check()
+        await jobs.run(RECONCILE, utcnow().replace(microsecond=0))  # nothing resent: disabled
+        await settle(sim, store_of(server))
+        with sim.lock:  # GitLab's back-off is over
+            sim.state.hooks[stopped.hook_id].update(alert_status="executable", disabled_until=None)
+        [hook] = await jobs.watchdog.check()
+        await settle(sim, store_of(server))
+    finally:
+        await server.close()
+
+    assert resend_requests(sim) == []
+    assert all(len(marked_notes(sim, "demo/product", iid)) == 1 for iid in ISSUES)
+    assert hook.recent_failures == 4
+
+
 # -- GitLab's limit on resends --------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ keeps refusing it) it is left to reconciliation.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,12 +25,19 @@ from typing import Any
 import gitlab
 import structlog
 
+from hooks.events import EventParseError, IssueEvent, MilestoneEvent, parse_event
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.service.metrics import Metrics
 from hooks.storage.resends import ResendStore, ResentEvent
 from hooks.storage.store import Store
-from hooks.storage.watch import WatchedHook
+from hooks.storage.watch import (
+    WatchedHook,
+    WatchStore,
+    covers,
+    issue_subject,
+    milestone_subject,
+)
 
 log = structlog.get_logger("hooks.resend")
 
@@ -61,10 +69,32 @@ class ResendReport:
         return "; ".join(parts) or None
 
 
+def changed(entry: dict[str, Any]) -> tuple[str, datetime] | None:
+    """The subject and `updated_at` of the change a logged delivery carried, when known."""
+    headers = entry.get("request_headers") or {}
+    try:
+        event = parse_event(
+            str(headers.get("X-Gitlab-Event", "")), json.dumps(entry.get("request_data")).encode()
+        )
+    except EventParseError:
+        return None
+    if isinstance(event, IssueEvent) and event.object_attributes.iid is not None:
+        at = event.object_attributes.updated_at
+        return (issue_subject(event.project_path, event.object_attributes.iid), at) if at else None
+    if isinstance(event, MilestoneEvent) and event.object_attributes.id is not None:
+        at = event.object_attributes.updated_at
+        return (milestone_subject(event.object_attributes.id), at) if at else None
+    return None
+
+
 def idempotency_key(entry: dict[str, Any]) -> str | None:
     headers = entry.get("request_headers") or {}
     key = headers.get("Idempotency-Key") if isinstance(headers, dict) else None
     return str(key) if key else None
+
+
+def _swept(change: tuple[str, datetime] | None, swept: dict[str, datetime]) -> bool:
+    return change is not None and covers(swept.get(change[0]), change[1])
 
 
 class Resender:
@@ -81,6 +111,7 @@ class Resender:
         max_attempts: int = 3,
     ) -> None:
         self.resends = ResendStore(store)
+        self.watch = WatchStore(store)
         self.gateway = gateway
         self.metrics = metrics
         self.now = now
@@ -99,6 +130,8 @@ class Resender:
         keys = [k for k in map(idempotency_key, fresh) if k]
         received = await self.resends.received(keys)
         newest = {idempotency_key(e): int(e["id"]) for e in fresh}
+        changes = {int(e["id"]): changed(e) for e in fresh}
+        swept = await self.watch.reconciled(c[0] for c in changes.values() if c)
         spent = await self.resends.resent_since(hook.scope, self.now() - WINDOW)
         budget = self.per_minute - spent
         for entry in fresh:
@@ -107,6 +140,8 @@ class Resender:
                 outcome = "no_key"  # GitLab before 17.4: reconciliation covers it
             elif key in received:
                 outcome = "already_received"
+            elif _swept(changes[int(entry["id"])], swept):
+                outcome = "reconciled"  # a sweep already acted on it: resent, it could repeat
             elif newest[key] != int(entry["id"]):
                 outcome = "duplicate"  # a later entry of the same delivery is resent instead
             elif await self.resends.resends_of(key) >= self.max_attempts:
