@@ -215,7 +215,8 @@ resent_events = Table(
     Column("idempotency_key", String(200), nullable=True, index=True),
     Column("event", String(100), nullable=True),  # X-Gitlab-Event of the logged request
     Column("failed_status", String(40), nullable=True),  # what GitLab logged for the delivery
-    # resent | already_received | gave_up | missing
+    # resent | already_received | duplicate | reconciled | gave_up | missing | not_resendable
+    # | no_key
     Column("outcome", String(30), nullable=False),
     Column("response_status", String(40), nullable=True),  # GitLab's answer to the resend
     Column("created_at", UTCDateTime, nullable=False),
