@@ -203,6 +203,9 @@ async def test_an_admin_resumes_a_paused_rule_through_the_api(
     assert resumed == (200, {"rule": RULE, "resumed": True})
     assert again == (409, {"error": f"rule '{RULE}' is not paused"})
     assert len(marked_notes(sim, "demo/product", 6)) == 1
+    [issue] = owner_issues(sim)
+    notes = [n["body"] for n in sim.notes("demo/ops", issue["iid"])]
+    assert [n for n in notes if n.startswith("Resumed (admin (API)): the rule plans again")]
     _status, body = await readyz(service)
     assert body["checks"]["breakers"]["detail"] == "no rule paused"
 
@@ -228,6 +231,7 @@ async def test_an_admin_resumes_a_paused_rule_from_the_dashboard(
     await block(sim, service, 6)
 
     assert f'id="paused-{RULE}"' in html and "5 actions failed in a row" in html
+    assert ">demo/ops#1</a>" in html  # the owner's issue, linked
     assert f'id="resume-{RULE}"' in html
     assert f"Rule {RULE} resumed" in after and f'id="paused-{RULE}"' not in after
     assert len(marked_notes(sim, "demo/product", 6)) == 1

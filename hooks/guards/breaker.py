@@ -23,7 +23,7 @@ import structlog
 from hooks.actions.executor import ActionOutcome
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
-from hooks.guards.owner_issue import PauseNotice, open_or_update
+from hooks.guards.owner_issue import PauseNotice, note_resumed, open_or_update
 from hooks.rules.keys import digest
 from hooks.rules.model import Rule, RuleSet
 from hooks.service.metrics import Metrics
@@ -176,8 +176,9 @@ class Breaker:
             log.warning("owner issue not opened", rule=notice.rule, error=error)
             await self.states.set_issue(notice.rule, issue=None, error=error, now=now)
             return
-        ref = str(issue.get("web_url") or f"{project}#{issue.get('iid')}")
-        await self.states.set_issue(notice.rule, issue=ref, error=None, now=now)
+        ref = f"{project}#{issue.get('iid')}"
+        url = str(issue["web_url"]) if issue.get("web_url") else None
+        await self.states.set_issue(notice.rule, issue=ref, error=None, now=now, url=url)
         log.info("owner told", rule=notice.rule, issue=ref)
 
     def _issue_project(self, failing_project: str | None) -> str | None:
@@ -192,7 +193,19 @@ class Breaker:
             self._paused.pop(name, None)
             self.metrics.rule_paused.labels(name).set(0)
             log.warning("rule resumed", rule=name, by=by)
+            await self._note_resumed(state, by)
         return state
+
+    async def _note_resumed(self, state: BreakerState, by: str) -> None:
+        reference = state.owner_issue
+        if self.gateway is None or not reference:
+            return
+        try:
+            await self.gateway.call(
+                lambda gl: note_resumed(GitlabOps(gl, max_retries=3), reference, state.rule, by)
+            )
+        except Exception as exc:  # the rule runs again all the same; the log says why
+            log.warning("owner issue not told of the resume", error=error_message(exc))
 
     async def rules_loaded(self, ruleset: RuleSet | None) -> list[str]:
         """Resume every paused rule whose loaded definition differs from the paused one."""

@@ -42,6 +42,18 @@ class PauseNotice:
         )
 
 
+def note_resumed(ops: GitlabOps, reference: str, rule: str, by: str) -> None:
+    """Tell the owner's issue (`project#iid`) that the rule runs again."""
+    project, _, iid = reference.rpartition("#")
+    ops.create_note(
+        project,
+        int(iid),
+        f"Resumed ({defuse(by)}): the rule plans again; its failure count starts at 0."
+        f"\n\n<!-- hooks:breaker.{rule} -->",
+        internal=False,
+    )
+
+
 def open_or_update(ops: GitlabOps, project: str, notice: PauseNotice) -> dict[str, Any]:
     """The open issue for this rule with a note added, or a new one assigned to the owner."""
     tag = notice.marker()

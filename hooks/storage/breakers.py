@@ -28,7 +28,8 @@ class BreakerState:
     paused_at: datetime | None
     reason: str | None
     digest: str | None
-    owner_issue: str | None
+    owner_issue: str | None  # project#iid
+    owner_issue_url: str | None
     issue_error: str | None
     resumed_at: datetime | None
     resumed_by: str | None
@@ -56,6 +57,7 @@ def _state(row: Any) -> BreakerState:
         reason=row.reason,
         digest=row.digest,
         owner_issue=row.owner_issue,
+        owner_issue_url=row.owner_issue_url,
         issue_error=row.issue_error,
         resumed_at=row.resumed_at,
         resumed_by=row.resumed_by,
@@ -156,14 +158,20 @@ class BreakerStore:
         return await self.store.transact(work)
 
     async def set_issue(
-        self, rule: str, *, issue: str | None, error: str | None, now: datetime
+        self,
+        rule: str,
+        *,
+        issue: str | None,
+        error: str | None,
+        now: datetime,
+        url: str | None = None,
     ) -> None:
-        """Where the owner's issue is, or why it could not be opened."""
+        """Where the owner's issue is (`project#iid`), or why it could not be opened."""
         stmt = (
             update(rule_breakers)
             .where(rule_breakers.c.rule == rule)
             .values(issue_error=error, updated_at=now)
         )
         if issue is not None:
-            stmt = stmt.values(owner_issue=issue)
+            stmt = stmt.values(owner_issue=issue, owner_issue_url=url)
         await self.store.transact(lambda conn: conn.execute(stmt))

@@ -196,7 +196,8 @@ rule_breakers = Table(
     Column("reason", Text, nullable=True),
     # hooks.rules.keys.digest of the rule's definition when it paused: a different one resumes it
     Column("digest", String(40), nullable=True),
-    Column("owner_issue", String(500), nullable=True),  # web URL or project#iid
+    Column("owner_issue", String(500), nullable=True),  # project#iid
+    Column("owner_issue_url", String(1000), nullable=True),
     Column("issue_error", Text, nullable=True),
     Column("resumed_at", UTCDateTime, nullable=True),
     Column("resumed_by", String(200), nullable=True),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text),
         sa.Column("digest", sa.String(40)),
         sa.Column("owner_issue", sa.String(500)),
+        sa.Column("owner_issue_url", sa.String(1000)),
         sa.Column("issue_error", sa.Text),
         sa.Column("resumed_at", UTCDateTime),
         sa.Column("resumed_by", sa.String(200)),
