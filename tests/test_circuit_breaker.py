@@ -329,3 +329,33 @@ async def test_breaker_state_counts_pauses_and_resumes_on_both_databases(
     assert resumed is not None and not resumed.paused and resumed.resumed_by == "admin"
     assert not_paused is None
     assert after is not None and after.failures == 0
+
+
+async def test_two_replicas_count_into_one_breaker_and_both_honour_the_pause(
+    sim: Simulator, tmp_path: Path, postgres_url: str
+) -> None:
+    settings = settings_for(sim, tmp_path).model_copy(update={"database_url": postgres_url})
+    first, second = await start_service(settings), await start_service(settings)
+    hook = sim.add_hook(str(first.make_url("/webhook")), SECRET, project="demo/product")
+
+    def deliver_to(server: TestServer) -> None:
+        with sim.lock:
+            sim.state.hooks[hook]["url"] = str(server.make_url("/webhook"))
+
+    sim.faults.add(REFUSED_COMMENTS)
+    try:
+        for iid, replica in ((1, first), (2, second), (3, first), (4, second), (5, first)):
+            deliver_to(replica)
+            await block(sim, replica, iid)
+        _status, on_second = await readyz(second)
+        deliver_to(second)
+        await block(sim, second, 6)
+        trace = await last_trace(second)
+    finally:
+        await first.close()
+        await second.close()
+
+    assert on_second["checks"]["breakers"]["detail"].startswith(f"1 paused: {RULE}")
+    [rule_line] = [line for line in trace if line["kind"] == "rule"]
+    assert rule_line["detail"]["reason"].startswith("rule paused: 5 actions failed in a row")
+    assert len(owner_issues(sim)) == 1

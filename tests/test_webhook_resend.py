@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -54,16 +55,16 @@ def sim() -> Any:
 class Down:
     """A service address where nothing listens yet: GitLab's deliveries to it fail."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Simulator, scope: str = "demo/product") -> None:
         self.port = free_port()
-        self.hook_id = sim.add_hook(
-            f"http://127.0.0.1:{self.port}/webhook", SECRET, project="demo/product"
-        )
+        self.scope = scope
+        where = {"group": scope} if "/" not in scope else {"project": scope}
+        self.hook_id = sim.add_hook(f"http://127.0.0.1:{self.port}/webhook", SECRET, **where)
 
     def settings(self, sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "admin_token": SecretStr(ADMIN),
-            "watched_hooks": f"demo/product:{self.hook_id}",
+            "watched_hooks": f"{self.scope}:{self.hook_id}",
             "watchdog_interval_s": 0,
             "reconcile_interval_s": 0,
             "silence_after_s": 0,
@@ -109,9 +110,12 @@ async def stopped(sim: Simulator) -> AsyncIterator[Down]:
 # -- end to end ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("scope", ["demo/product", "demo"], ids=["project-hook", "group-hook"])
 async def test_deliveries_failed_while_the_service_was_down_are_resent_and_act_once(
-    sim: Simulator, stopped: Down, tmp_path: Path
+    sim: Simulator, tmp_path: Path, scope: str
 ) -> None:
+    stopped = Down(sim, scope)
+    block_while_down(sim)
     failed = [e["response_status"] for e in sim.webhooks.log(stopped.hook_id)]
     server = await stopped.start(stopped.settings(sim, tmp_path, watchdog_interval_s=0.3))
     try:
@@ -125,8 +129,8 @@ async def test_deliveries_failed_while_the_service_was_down_are_resent_and_act_o
         first = sim.webhooks.log(stopped.hook_id)[0]["id"]
         again = await asyncio.to_thread(
             requests.post,
-            f"{sim.url}/api/v4/projects/demo%2Fproduct/hooks/{stopped.hook_id}"
-            f"/events/{first}/resend",
+            f"{sim.url}/api/v4/{'projects' if '/' in scope else 'groups'}/"
+            f"{quote(scope, safe='')}/hooks/{stopped.hook_id}/events/{first}/resend",
             headers={"PRIVATE-TOKEN": sim.bot_token},
             timeout=10,
         )  # from another thread: GitLab answers once this service has
@@ -147,7 +151,7 @@ async def test_deliveries_failed_while_the_service_was_down_are_resent_and_act_o
     assert len(stored) == 3 and all(d.status == "done" for d in stored)
     assert all(len(marked_notes(sim, "demo/product", iid)) == 1 for iid in ISSUES)
     resent = html.split('id="resent-events"', 1)[1]
-    assert resent.count(f"<td>demo/product:{stopped.hook_id}</td>") == 3
+    assert resent.count(f"<td>{scope}:{stopped.hook_id}</td>") == 3
     assert resent.count(">resent</td><td>202</td>") == 3
 
 
