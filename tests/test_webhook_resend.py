@@ -308,3 +308,21 @@ def test_gitlab_does_not_resend_to_a_disabled_hook(sim: Simulator) -> None:
     answer = resend(sim, down.hook_id, sim.webhooks.log(down.hook_id)[0]["id"])
 
     assert (answer.status_code, answer.json()) == (422, {"message": "Hook disabled"})
+
+
+def test_the_event_log_takes_categories_together_and_at_most_20_a_page(sim: Simulator) -> None:
+    down = Down(sim)
+    block_while_down(sim)
+    path = f"{sim.url}/api/v4/projects/demo%2Fproduct/hooks/{down.hook_id}/events"
+    headers = {"PRIVATE-TOKEN": sim.bot_token}
+
+    both = requests.get(
+        path, params={"status": "client_failure,server_failure"}, headers=headers, timeout=5
+    )
+    too_many = requests.get(path, params={"per_page": 100}, headers=headers, timeout=5)
+
+    assert [e["response_status"] for e in both.json()] == ["internal error"] * 3
+    assert (too_many.status_code, too_many.json()) == (
+        400,
+        {"error": "per_page does not have a valid value"},
+    )

@@ -116,11 +116,10 @@ class GitlabOps:
 
     def hook_failures(self, kind: str, scope: str, hook_id: int) -> list[dict[str, Any]]:
         """The hook's recent failed deliveries (GitLab 17.3+: GET .../hooks/:id/events)."""
+        # Both categories in one list (GitLab takes them comma-separated; server_failure
+        # includes "internal error", a receiver that could not be reached); 20 a page at most.
         path = f"{self.scope_path(kind, scope)}/hooks/{hook_id}/events"
-        failed = []
-        for status in ("client_failure", "server_failure"):
-            failed += self.first_page(path, status=status, per_page=100)
-        return failed
+        return self._list(path, status="client_failure,server_failure", per_page=20)
 
     def resend_hook_event(self, kind: str, scope: str, hook_id: int, log_id: int) -> int | None:
         """Ask GitLab to send a logged delivery again (17.4+); the receiver's HTTP status.

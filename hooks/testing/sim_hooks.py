@@ -97,15 +97,19 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return web.json_response({"message": "201 Created"}, status=201)
 
     async def hook_events(request: web.Request, uid: int) -> web.Response:
-        # GitLab 17.3+: the hook's recent deliveries, newest first, filtered by status.
+        # GitLab 17.3+ (API::Hooks::Events): the hook's recent deliveries, newest first,
+        # filtered by statuses or categories (comma-separated), at most 20 a page.
         hook = hook_of(request)
-        wanted = request.query.get("status")
+        per_page = request.query.get("per_page", "20")
+        if not per_page.isdigit() or not 1 <= int(per_page) <= 20:
+            raise ApiError(400, {"error": "per_page does not have a valid value"})
+        wanted = [w for w in request.query.get("status", "").split(",") if w]
         found = [
             e
             for e in reversed(sim.webhooks.log(hook["id"]))
-            if wanted is None
-            or _status_class(e["response_status"]) == wanted
-            or str(e["response_status"]) == wanted
+            if not wanted
+            or _status_class(e["response_status"]) in wanted
+            or str(e["response_status"]) in wanted
         ]
         return paginate(request, found)
 
