@@ -314,15 +314,15 @@ async def test_breaker_state_counts_pauses_and_resumes_on_both_databases(
             await states.count(RULE, [Attempt(True)], now=now, pause_after=5, digest="v1"),
             await states.count(RULE, [fail] * 4, now=now, pause_after=5, digest="v1"),
         ]
-        paused = await states.count(RULE, [fail], now=now, pause_after=5, digest="v1")
-        more = await states.count(RULE, [fail], now=now, pause_after=5, digest="v1")
+        _five, paused = await states.count(RULE, [fail], now=now, pause_after=5, digest="v1")
+        _still, more = await states.count(RULE, [fail], now=now, pause_after=5, digest="v1")
         resumed = await states.resume(RULE, now=now, by="admin")
         not_paused = await states.resume(RULE, now=now, by="admin")
         after = await states.get(RULE)
     finally:
         await store.close()
 
-    assert counted == [None, None, None]
+    assert counted == [(4, None), (0, None), (4, None)]
     assert paused is not None and paused.failures == 5 and paused.digest == "v1"
     assert paused.reason == "5 actions failed in a row; last: " + str(fail.error)
     assert more is None  # counted no further while paused

@@ -84,6 +84,9 @@ class Breaker:
         self.refresh_s = refresh_s
         self.clock = clock
         self._paused: dict[str, BreakerState] = {}
+        # Rules with failures counted (as last read or written here): only for these does a
+        # success need a write, to set the count back; a rule that never fails costs none.
+        self._failing: set[str] = set()
         self._read_at: float | None = None
 
     # -- which rules are paused ------------------------------------------------------
@@ -103,11 +106,13 @@ class Breaker:
         if fresh and not force:
             return
         try:
-            paused = await self.states.paused()
+            active = await self.states.active()
         except Exception as exc:
             log.warning("could not read the paused rules", error=str(exc))
             return
         self._read_at = self.clock()
+        paused = {name: state for name, state in active.items() if state.paused}
+        self._failing = {name for name, state in active.items() if state.failures > 0}
         for name in set(self._paused) - set(paused):
             self.metrics.rule_paused.labels(name).set(0)
         for name in paused:
@@ -136,13 +141,19 @@ class Breaker:
         pause_after = rule.pause_after if rule else DEFAULT_PAUSE_AFTER
         if pause_after == 0 or name in self._paused:
             return
-        state = await self.states.count(
+        if all(a.ok for a in attempts) and name not in self._failing:
+            return  # nothing to set back
+        failures, state = await self.states.count(
             name,
             attempts,
             now=self.now(),
             pause_after=pause_after,
             digest=definition_digest(rule) if rule else "",
         )
+        if failures:
+            self._failing.add(name)
+        else:
+            self._failing.discard(name)
         if state is None:
             return
         self._paused[name] = state

@@ -78,14 +78,15 @@ class BreakerStore:
         now: datetime,
         pause_after: int,
         digest: str,
-    ) -> BreakerState | None:
-        """Count the attempts in order; the state when this pauses the rule, else None.
+    ) -> tuple[int, BreakerState | None]:
+        """Count the attempts in order: the failures in a row now, and the state when this
+        paused the rule (else None).
 
         A paused rule counts nothing more (an action planned before it paused may still end).
         """
         insert = dialect_insert(self.store.dialect)
 
-        def work(conn: Connection) -> BreakerState | None:
+        def work(conn: Connection) -> tuple[int, BreakerState | None]:
             conn.execute(
                 insert(rule_breakers)
                 .values(rule=rule, failures=0, updated_at=now)
@@ -95,7 +96,7 @@ class BreakerStore:
                 select(rule_breakers).where(rule_breakers.c.rule == rule).with_for_update()
             ).one()
             if row.paused_at is not None:
-                return None
+                return row.failures, None
             failures, last_error = row.failures, row.last_error
             for attempt in attempts:
                 if attempt.ok:
@@ -118,18 +119,19 @@ class BreakerStore:
                 )
             conn.execute(update(rule_breakers).where(rule_breakers.c.rule == rule).values(values))
             if not pausing:
-                return None
-            return _state(
+                return failures, None
+            return failures, _state(
                 conn.execute(select(rule_breakers).where(rule_breakers.c.rule == rule)).one()
             )
 
         return await self.store.transact(work)
 
-    async def paused(self) -> dict[str, BreakerState]:
-        """Every paused rule by name."""
+    async def active(self) -> dict[str, BreakerState]:
+        """Every rule paused or with failures counted, by name."""
+        c = rule_breakers.c
         async with self.store.engine.connect() as conn:
             rows = await conn.execute(
-                select(rule_breakers).where(rule_breakers.c.paused_at.is_not(None))
+                select(rule_breakers).where(c.paused_at.is_not(None) | (c.failures > 0))
             )
             return {row.rule: _state(row) for row in rows}
 
