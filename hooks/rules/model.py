@@ -7,7 +7,6 @@ complete and check rule files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -16,6 +15,7 @@ from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
+from hooks.rules.model_examples import Example as Example
 from hooks.rules.vocabulary import HealthStatus
 from hooks.schedules.triggers import Schedule
 
@@ -293,46 +293,6 @@ if TYPE_CHECKING:
     Action = ActionStep
 else:
     Action = _action_model()
-
-
-# -- examples -------------------------------------------------------------------
-
-
-class ExampleEvent(_Model):
-    header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
-    fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
-    payload: dict[str, Any] | None = Field(None, description="The payload inline.")
-    patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
-
-
-class ExampleGitlab(_Model):
-    milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST);"
-        " a child task has issue_type: task and parent: 'path#iid'.",
-    )
-    iterations: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="GraphQL shapes: {id, title, startDate, dueDate, state, iterationCadence}.",
-    )
-    statuses: list[dict[str, Any]] | None = Field(
-        None,
-        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
-    )
-
-
-class Example(_Model):
-    """An event and the actions the rule must plan for it (run by `hooks test`)."""
-
-    name: str
-    event: ExampleEvent | None = None
-    scheduled_at: datetime | None = Field(None, description="For schedule rules.")
-    now: datetime | None = None
-    gitlab: ExampleGitlab = Field(default_factory=ExampleGitlab)
-    expect: list[dict[str, Any]] = Field(
-        description="Planned actions in order: {add_labels: [...]}, {comment: 'contains'}, ..."
-    )
 
 
 # -- rules ----------------------------------------------------------------------
