@@ -3,7 +3,6 @@ test deliveries and the recent-deliveries log."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +11,7 @@ from aiohttp import web
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
 from hooks.testing.sim_releases import release_hook_payload
 from hooks.testing.sim_repo_hooks import commit_hook, merge_request_payload, push_payload
+from hooks.testing.sim_resend import resend_handler
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -114,42 +114,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ]
         return paginate(request, found)
 
-    async def resend_event(request: web.Request, uid: int) -> web.Response:
-        """API::Hooks::ResendHook (GitLab 17.4+): the logged request sent again, with its
-        Idempotency-Key; 201 with the receiver's status, 422 when it could not be sent."""
-        hook = hook_of(request)
-        api.writable(uid)
-        # Limited per hook parent and user, as GitLab's :web_hook_event_resend scope is.
-        owner = f"project:{hook['project_id']}" if hook.get("project_id") else ""
-        if not sim.webhooks.take_resend(owner or f"group:{hook['group_id']}", uid):
-            message = "This endpoint has been requested too many times. Try again later."
-            raise ApiError(429, {"message": {"error": message}})
-        wanted = int(request.match_info["log_id"])
-        entry = next((e for e in sim.webhooks.log(hook["id"]) if e["id"] == wanted), None)
-        if entry is None:
-            raise ApiError(404, {"message": "404 Not found"})
-        if entry["url"] != hook["url"]:
-            message = "The hook URL has changed, and this log entry cannot be retried"
-            raise ApiError(422, {"message": message})
-        if hook["alert_status"] != "executable":
-            raise ApiError(422, {"message": "Hook disabled"})
-        headers = entry["request_headers"]
-        # GitLab answers once the receiver has: the simulator's lock is let go meanwhile, or a
-        # receiver reading the simulator's state from its own thread would wait on it.
-        sim.lock.release()
-        try:
-            status = await sim.webhooks.send(
-                hook,
-                headers["X-Gitlab-Event"],
-                entry["request_data"],
-                api.event_uuid(request) or str(uuid.uuid4()),
-                idempotency_key=headers.get("Idempotency-Key"),
-            )
-        finally:
-            sim.lock.acquire()
-        if not isinstance(status, int):  # the receiver could not be reached
-            raise ApiError(422, {"message": f"{status}: the receiver could not be reached"})
-        return web.json_response({"response_status": status}, status=201)
+    resend_event = resend_handler(sim, api, hook_of)
 
     p = f"{API}/projects/{{project}}"
     g = f"{API}/groups/{{group}}"
