@@ -6,8 +6,8 @@ of 5 a minute per hook parent and user (Gitlab::ApplicationRateLimiter :web_hook
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
