@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
+from hooks.rules.loader import RuleErrors, load_rules
 from hooks.service.config import Settings
 from hooks.storage.breakers import Attempt, BreakerStore
 from hooks.storage.store import Store
@@ -359,3 +360,19 @@ async def test_two_replicas_count_into_one_breaker_and_both_honour_the_pause(
     [rule_line] = [line for line in trace if line["kind"] == "rule"]
     assert rule_line["detail"]["reason"].startswith("rule paused: 5 actions failed in a row")
     assert len(owner_issues(sim)) == 1
+
+
+def test_a_bad_owner_or_pause_after_is_refused_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        RULES.replace("owner: carol", 'owner: "not a user!"\n  pause_after: -1')
+    )
+
+    with pytest.raises(RuleErrors) as refused:
+        load_rules(tmp_path)
+
+    assert [str(e) for e in refused.value.errors] == [
+        f"{tmp_path / 'rules.yaml'}:3: rule '{RULE}': owner: 'not a user!' is not a GitLab"
+        " username (e.g. alice or @alice)",
+        f"{tmp_path / 'rules.yaml'}:4: rule '{RULE}': pause_after: Input should be greater than"
+        " or equal to 0",
+    ]

@@ -6,10 +6,11 @@ complete and check rule files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
@@ -19,6 +20,7 @@ from hooks.rules.model_examples import Example as Example
 from hooks.rules.vocabulary import HealthStatus
 from hooks.schedules.triggers import Schedule
 
+USERNAME = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_.-]*")
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
@@ -323,8 +325,8 @@ class Rule(_Model):
     )
     owner: str | None = Field(
         None,
-        pattern=r"^@?[A-Za-z0-9_][A-Za-z0-9_.-]*$",
         max_length=255,
+        json_schema_extra={"pattern": f"^{USERNAME.pattern}$"},  # editors check it too
         description="GitLab username answerable for the rule: assigned the issue opened when"
         " the rule pauses itself.",
     )
@@ -335,6 +337,13 @@ class Rule(_Model):
         " its actions failed in a row; a success resets the count. 0: never pause.",
     )
     examples: list[Example] = Field(default_factory=list)
+
+    @field_validator("owner")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and not USERNAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GitLab username (e.g. alice or @alice)")
+        return value
 
 
 class RuleFile(_Model):
