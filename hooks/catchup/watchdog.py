@@ -168,7 +168,11 @@ class Watchdog:
     ) -> str | None:
         if self.resender is None:
             return None
-        return (await self.resender.resend(kind, hook, failures)).detail()
+        try:
+            return (await self.resender.resend(kind, hook, failures)).detail()
+        except Exception as exc:  # the hook's status is still worth recording; next pass retries
+            log.warning("resending failed deliveries failed", error=f"{type(exc).__name__}: {exc}")
+            return f"resending failed: {type(exc).__name__}"
 
     async def resend_failed(self) -> None:
         """Resend every enabled watched hook's failed deliveries (before a sweep runs)."""
