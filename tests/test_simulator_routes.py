@@ -156,6 +156,7 @@ MR_DIFF = {  # doc/api/merge_requests.md "List merge request diffs"
 }  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
+RESEND = {"response_status"}  # doc/api/project_webhooks.md "Resend a project webhook event"
 
 
 @dataclass(frozen=True)
@@ -583,6 +584,11 @@ ROUTES = [
         lambda gl, sim: hook_events(gl, sim, api_project(gl), P),
     ),
     Route(
+        "POST /projects/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, api_project(gl), P),
+    ),
+    Route(
         "POST /groups/:id/hooks",
         GROUP_HOOK,
         lambda gl, sim: hooked(gl, gl.groups.get("acme", lazy=True)),
@@ -624,6 +630,11 @@ ROUTES = [
         "GET /groups/:id/hooks/:hook_id/events",
         HOOK_EVENT,
         lambda gl, sim: hook_events(gl, sim, gl.groups.get("acme", lazy=True), "/groups/acme"),
+    ),
+    Route(
+        "POST /groups/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, acme(gl), "/groups/acme"),
     ),
 ]
 
@@ -831,6 +842,15 @@ def hook_events(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any
     return raw(sim, "GET", f"{path}/hooks/{hook.id}/events")
 
 
+def resent(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any:
+    """Resend the first logged delivery of a hook whose receiver answers (with a 404)."""
+    hook = owner.hooks.create({"url": f"{sim.url}/receiver", "issues_events": True})
+    issue1(gl).notes.create({"body": "/label ~feature"})
+    assert sim.wait_webhooks_idle()
+    entry = raw(sim, "GET", f"{path}/hooks/{hook.id}/events")[0]
+    return raw(sim, "POST", f"{path}/hooks/{hook.id}/events/{entry['id']}/resend")
+
+
 def as_dict(answer: Any) -> dict[str, Any]:
     """The first object of an answer, as the JSON GitLab sent."""
     if not isinstance(answer, dict | RESTObject):
@@ -900,6 +920,7 @@ _PARAMS = {
     ":tag_name": "{tag}",
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
+    ":hook_event_id": "{log_id}",
     ":file_path": "{file_path}",
     ":branch": "{branch}",
     ":sha": "{sha}",

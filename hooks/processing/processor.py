@@ -19,9 +19,10 @@ from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor, Tr
 from hooks.events import Event, IssueEvent
 from hooks.gitlab.gateway import Gateway, is_permanent
 from hooks.gitlab.ops import GitlabOps
+from hooks.guards.breaker import Breaker
 from hooks.processing.dispatch import DispatchResult, Outcome, RetryableError, event_summary
 from hooks.rules.engine import Plan, plan
-from hooks.rules.model import RuleSet
+from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import (
     IssueInfo,
     MilestoneInfo,
@@ -162,6 +163,14 @@ class RulesDispatcher:
         self.max_retries = max_retries
         self.metrics = metrics or Metrics()
         self.now = now
+        self.breaker: Breaker | None = None  # set by the runtime: paused rules plan nothing
+
+    async def paused_rules(self) -> Callable[[Rule], str | None]:
+        """Why a rule is paused by its circuit breaker (None: it is not), as known now."""
+        if self.breaker is None:
+            return lambda _rule: None
+        await self.breaker.refresh()
+        return self.breaker.why_paused
 
     async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
         records = [
@@ -212,7 +221,10 @@ class RulesDispatcher:
         self, event: Event, ruleset: RuleSet, event_uuid: str | None
     ) -> tuple[Plan, RecordingReader]:
         now = self.now()
-        return await self.planned(lambda reader: plan(event, ruleset, reader, now=now), event_uuid)
+        paused = await self.paused_rules()
+        return await self.planned(
+            lambda reader: plan(event, ruleset, reader, now=now, skip=paused), event_uuid
+        )
 
     async def planned(
         self, make: Callable[[Reader], Plan], event_uuid: str | None = None

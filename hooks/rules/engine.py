@@ -385,9 +385,10 @@ def plan_schedule(
     now: datetime,
     today: date | None = None,
     variables: dict[str, Any] | None = None,
+    skip: Callable[[Rule], str | None] | None = None,
 ) -> Plan:
     """The actions of a scheduled rule for one fire time (its keys carry that time)."""
     fingerprint = f"schedule:{scheduled_at.isoformat()}"
     planner = _Planner(reader, now, None, fingerprint, today, variables)
     project = rule.for_each.issues.project if rule.for_each and rule.for_each.issues.project else ""
-    return _run([rule], planner, project, None, lambda r: None)
+    return _run([rule], planner, project, None, skip or (lambda r: None))

@@ -6,19 +6,21 @@ complete and check rule files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
+from hooks.rules.model_examples import Example as Example
 from hooks.rules.vocabulary import HealthStatus
 from hooks.schedules.triggers import Schedule
 
+USERNAME = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_.-]*")
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
@@ -295,46 +297,6 @@ else:
     Action = _action_model()
 
 
-# -- examples -------------------------------------------------------------------
-
-
-class ExampleEvent(_Model):
-    header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
-    fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
-    payload: dict[str, Any] | None = Field(None, description="The payload inline.")
-    patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
-
-
-class ExampleGitlab(_Model):
-    milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST);"
-        " a child task has issue_type: task and parent: 'path#iid'.",
-    )
-    iterations: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="GraphQL shapes: {id, title, startDate, dueDate, state, iterationCadence}.",
-    )
-    statuses: list[dict[str, Any]] | None = Field(
-        None,
-        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
-    )
-
-
-class Example(_Model):
-    """An event and the actions the rule must plan for it (run by `hooks test`)."""
-
-    name: str
-    event: ExampleEvent | None = None
-    scheduled_at: datetime | None = Field(None, description="For schedule rules.")
-    now: datetime | None = None
-    gitlab: ExampleGitlab = Field(default_factory=ExampleGitlab)
-    expect: list[dict[str, Any]] = Field(
-        description="Planned actions in order: {add_labels: [...]}, {comment: 'contains'}, ..."
-    )
-
-
 # -- rules ----------------------------------------------------------------------
 
 
@@ -361,7 +323,27 @@ class Rule(_Model):
     allow_confidential_leak: bool = Field(
         False, description="Allow text from a confidential subject to go somewhere wider."
     )
+    owner: str | None = Field(
+        None,
+        max_length=255,
+        json_schema_extra={"pattern": f"^{USERNAME.pattern}$"},  # editors check it too
+        description="GitLab username answerable for the rule: assigned the issue opened when"
+        " the rule pauses itself.",
+    )
+    pause_after: int = Field(
+        5,
+        ge=0,
+        description="Circuit breaker: the rule pauses itself (plans nothing) after this many of"
+        " its actions failed in a row; a success resets the count. 0: never pause.",
+    )
     examples: list[Example] = Field(default_factory=list)
+
+    @field_validator("owner")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and not USERNAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GitLab username (e.g. alice or @alice)")
+        return value
 
 
 class RuleFile(_Model):

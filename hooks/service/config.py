@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     reconcile_lookback_s: float = Field(
         default=86400.0, description="First sweep of a scope with no delivery seen: how far back."
     )
+    resend_per_minute: int = Field(
+        default=5,
+        ge=0,
+        description="Failed deliveries asked to be resent per watched hook's project or group per"
+        " minute (GitLab's own limit on the resend endpoint is 5); 0 turns resending off.",
+    )
+    resend_max_attempts: int = Field(
+        default=3, gt=0, description="Resends of one delivery (one Idempotency-Key) at most."
+    )
+
+    # Guard rails
+    alert_project: str | None = Field(
+        default=None,
+        description="Project the issue telling a paused rule's owner is opened in; unset: the"
+        " project of the failing action's subject.",
+    )
 
     # The team's chat and mail (`notify` steps name a target; its URL stays here)
     notify_targets: dict[str, SecretStr] = Field(

@@ -19,6 +19,7 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.processing.processor import BotUser, RulesDispatcher
@@ -110,6 +111,17 @@ class Runtime:
             metrics=metrics,
             now=now,
         )
+        # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
+        self.breaker = Breaker(
+            store,
+            metrics,
+            rules=lambda: self.rules.rules,
+            gateway=self.gateway,
+            now=now,
+            alert_project=settings.alert_project,
+        )
+        self.executor.on_outcomes = self.breaker.record
+        self.dispatcher.breaker = self.breaker
         # The webhook watchdog and reconciliation sweep (None without a GitLab token).
         self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)
 
@@ -142,8 +154,15 @@ class Runtime:
                 [(r.name, r.on.schedule) for r in self.rules.rules.scheduled() if r.on.schedule]
             )
 
+    async def rules_reloaded(self) -> list[str]:
+        """After the rules were (re)loaded: resume the paused rules whose definition changed."""
+        resumed = await self.breaker.rules_loaded(self.rules.rules)
+        await self.breaker.refresh(force=True)
+        return resumed
+
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        await self.rules_reloaded()  # a rule edited while the service was down resumes
         if self.scheduler is not None:
             await self.scheduler.start()
         if self.gateway is None:
