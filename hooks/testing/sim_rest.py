@@ -14,6 +14,7 @@ from hooks.testing import (
     sim_hooks,
     sim_issues,
     sim_labels,
+    sim_members,
     sim_milestones,
     sim_notes,
     sim_releases,
@@ -216,6 +217,7 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_releases,
         sim_hooks,
         sim_labels,
+        sim_members,
         sim_tokens,
     ):
         register(app, sim, module.routes(sim))

@@ -19,6 +19,8 @@ today such as '-14d' or '+3d':
                   assignees: [alice], author: bob, due_date: +2d, state: opened}]
                 # `milestone` is the nearest milestone with that title (the project's, its
                 # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+    members:    [{project: demo/product, user: alice, access_level: developer},
+                 {group: demo, user: bob, access_level: 40}]   # a role name or 10/20/30/40/50
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
 
@@ -134,6 +136,7 @@ def to_seed(s: State) -> dict[str, Any]:
             }
             for i in s.issues.values()
         ],
+        "members": dump_members(s),
         "releases": [
             {
                 "project": s.projects[r["project_id"]]["path_with_namespace"],
@@ -148,3 +151,16 @@ def to_seed(s: State) -> dict[str, Any]:
             for r in s.releases.values()
         ],
     }
+
+
+def dump_members(s: State) -> list[dict[str, Any]]:
+    """The seed's `members:` section (direct memberships of projects and groups)."""
+    found = []
+    for (kind, sid), members in s.members.items():
+        owner = s.groups[sid]["full_path"] if kind == "group" else None
+        path = owner or s.projects[sid]["path_with_namespace"]
+        for uid, m in members.items():
+            found.append(
+                {kind: path, "user": s.users[uid]["username"], "access_level": m["access_level"]}
+            )
+    return found

@@ -37,6 +37,8 @@ class State:
     releases: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # ("project" | "group", id) -> user id -> {"access_level", "created_at", "expires_at"}
+    members: dict[tuple[str, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str, wanted: int | None = None) -> int:

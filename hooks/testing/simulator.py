@@ -14,7 +14,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
+from hooks.testing import (
+    sim_commands,
+    sim_hooks,
+    sim_members,
+    sim_milestones,
+    sim_releases,
+    sim_rest,
+)
 from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import json_errors
@@ -115,6 +122,7 @@ class Simulator(SimCore):
             )
             if spec.get("state") == "closed":
                 issue["state"], issue["closed_at"] = "closed", issue["updated_at"]
+        sim_members.load_members(self, seed.get("members") or [])
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"
@@ -146,6 +154,15 @@ class Simulator(SimCore):
                 group=self.state.group(group) if group else None,
             )
             return int(hook["id"])
+
+    def add_member(
+        self, user: str, access: int | str, *, project: str = "", group: str = ""
+    ) -> None:
+        """Make `user` a direct member of a project or group with an access level (a number or
+        a role name such as `developer`)."""
+        with self.lock:
+            spec = {"user": user, "access_level": access, "project": project, "group": group}
+            sim_members.load_members(self, [spec])
 
     # -- the app ---------------------------------------------------------------
 
