@@ -81,6 +81,7 @@ class SubjectFacts(Protocol):
 
     project: str
     issue: IssueInfo | None
+    internal_comment: bool  # the event's comment is internal: quote it only internally
 
     @property
     def milestone(self) -> MilestoneInfo | None: ...

@@ -17,8 +17,9 @@ from hooks.actions.base import PlanError as PlanError
 from hooks.actions.base import PlannedAction as PlannedAction
 from hooks.actions.base import Planning
 from hooks.actions.registry import KINDS
-from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
+from hooks.events import EmojiEvent, Event, IssueEvent, MilestoneEvent, NoteEvent, ReleaseEvent
 from hooks.rules import templates
+from hooks.rules.comment_facts import comment_scope, keep_in_issue, said
 from hooks.rules.conditions import Facts, first_failure
 from hooks.rules.health_order import lowest_health_only
 from hooks.rules.keys import action_key, event_fingerprint, once_key
@@ -30,7 +31,7 @@ from hooks.rules.reader import (
     current_milestone,
     next_milestone,
 )
-from hooks.rules.subjects import fan_out, issue_from_event, milestone_from_event
+from hooks.rules.subjects import fan_out, issue_from_comment, issue_from_event, milestone_from_event
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,11 @@ class _Planner:
         fingerprint: str,
         today: date | None = None,
         variables: dict[str, Any] | None = None,
+        bot: str | None = None,
     ) -> None:
         self.variables = variables or {}
+        self.bot = bot
+        self._access: dict[tuple[str, int], int | None] = {}
         self.reader = reader
         self.now = now
         self.today = today or now.date()
@@ -136,7 +140,20 @@ class _Planner:
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
             facts.release_tag = event.tag
+        if isinstance(event, NoteEvent | EmojiEvent):
+            said(event, facts, self.bot)
+        if event is not None and event.user is not None and event.user.id is not None:
+            uid = event.user.id
+            facts.actor = event.user.username
+            facts.load_access = lambda: self.access(project or event.project_path, uid)
         return facts
+
+    def access(self, project: str, user_id: int) -> int | None:
+        """A user's access level in a project, read once per plan (the reader caches across)."""
+        key = (project, user_id)
+        if key not in self._access:
+            self._access[key] = self.reader.member_access(project, user_id)
+        return self._access[key]
 
     def scope(self, rule: Rule, facts: Facts, wanted: frozenset[str] | None) -> dict[str, Any]:
         """Template variables; GitLab is read only for the ones the template names."""
@@ -154,6 +171,10 @@ class _Planner:
             "issue": self._dump(facts.issue),
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
             "vars": self.variables,
+            "bot": self.bot or "",
+            "comment": comment_scope(self.event, self._payload),
+            "command": facts.command.as_scope() if facts.command else None,
+            "emoji": self._payload.get("object_attributes") if facts.emoji else None,
         }
         if want("open_issues"):
 
@@ -243,8 +264,11 @@ class _Planner:
             milestones=self.milestones,
             iterations=self.reader.iterations,
         )
-        planned = kind.plan(getattr(step, kind_name), planning)
+        value = getattr(step, kind_name)
+        planned = kind.plan(value, planning)
         target = planned.target
+        if facts.private_text and subject is not None:
+            keep_in_issue(kind_name, kind.templates(value), subject, target, planned.home)
         if kind.needs_subject and target is None and issue is None:
             raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)
@@ -332,15 +356,21 @@ def plan(
     now: datetime,
     fingerprint: str | None = None,
     skip: Callable[[Rule], str | None] | None = None,
+    bot: str | None = None,
 ) -> Plan:
     """The actions the rules ask for in answer to one event, in rule order.
 
     `fingerprint` replaces the event's own (a change reconstructed from GitLab's current
-    state has no delivery content to take it from); `skip` names rules not to run, and why.
+    state has no delivery content to take it from); `skip` names rules not to run, and why;
+    `bot` is the bot's username, whom commands in comments address.
     """
     fingerprint = fingerprint or event_fingerprint(event)
-    planner = _Planner(reader, now, event, fingerprint, variables=rules.vars)
-    subject = issue_from_event(event) if isinstance(event, IssueEvent) else None
+    planner = _Planner(reader, now, event, fingerprint, variables=rules.vars, bot=bot)
+    subject: IssueInfo | None = None
+    if isinstance(event, IssueEvent):
+        subject = issue_from_event(event)
+    elif isinstance(event, NoteEvent | EmojiEvent):
+        subject = issue_from_comment(event)
     return _run(
         rules.rules,
         planner,

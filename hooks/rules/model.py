@@ -8,20 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
-from hooks.rules.vocabulary import HealthStatus
+from hooks.rules.comments import check_pattern
+from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
+NoteAction = Literal["create", "update"]
+EmojiAction = Literal["award", "revoke"]
+# An RE2 pattern: runs in time linear in the text, whatever the pattern (hooks.rules.comments).
+Pattern = Annotated[str, AfterValidator(check_pattern)]
 
 
 class _Model(BaseModel):
@@ -42,6 +47,16 @@ class Triggers(_Model):
     release: list[ReleaseAction] | None = Field(None, description="Release events.")
     milestone: list[MilestoneAction] | None = Field(
         None, description="Milestone events (GitLab 18.2+)."
+    )
+    note: list[NoteAction] | None = Field(
+        None,
+        description="Comments on issues and work items (Note Hook): create, update. The bot's"
+        " own comments never trigger rules.",
+    )
+    emoji: list[EmojiAction] | None = Field(
+        None,
+        description="Emoji reactions on issues, work items and their comments (Emoji Hook):"
+        " award, revoke.",
     )
     schedule: Schedule | None = Field(None, description="Run on a schedule instead of an event.")
 
@@ -118,6 +133,32 @@ class AssigneeTest(_Model):
     none: bool | None = Field(None, description="true: nobody is assigned.")
 
 
+class TextTest(_Model):
+    """A test of a comment's text."""
+
+    matches: Pattern = Field(
+        description="RE2 pattern searched in the text ('(?i)' ignores case); RE2 runs in time"
+        " linear in the text, so no pattern can hang on a long comment."
+    )
+
+
+class CommandTest(_Model):
+    """A command addressed to the bot: a comment line starting with `@<bot username>`."""
+
+    matches: Pattern | None = Field(
+        None,
+        description="RE2 pattern searched in the words after the mention, ignoring case"
+        " ('^health (on track|at risk)'); absent: any command.",
+    )
+
+
+class EmojiTest(_Model):
+    """Which emoji the event awarded or revoked (GitLab's names: thumbsup, rocket, ...)."""
+
+    name: str | None = Field(None, description="This emoji.")
+    any: list[str] = Field(default_factory=list, description="One of these emoji.")
+
+
 class Condition(_Model):
     """Every key given must hold; `all`, `any` and `not` combine conditions."""
 
@@ -155,6 +196,18 @@ class Condition(_Model):
     )
     confidential: bool | None = Field(None, description="The subject is (not) confidential.")
     release_tag: str | None = Field(None, description="Release tag glob, e.g. 'v1.*'.")
+    comment: TextTest | None = Field(
+        None, description="The comment (note event) or the comment reacted to (emoji event)."
+    )
+    command: CommandTest | None = Field(
+        None, description="The comment holds a command for the bot ('@bot health at risk')."
+    )
+    emoji: EmojiTest | None = Field(None, description="The emoji of an emoji event.")
+    author_access: AccessRole | None = Field(
+        None,
+        description="The event's user (the comment's author, the emoji's awarder) has at least"
+        " this role in the project, direct or inherited (read from the members API, cached).",
+    )
     expr: str | None = Field(
         None, description="Sandboxed Jinja expression, e.g. \"issue.title.startswith('Epic')\"."
     )
@@ -260,6 +313,9 @@ class ExampleEvent(_Model):
 class ExampleGitlab(_Model):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
     issues: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+    members: list[dict[str, Any]] = Field(
+        default_factory=list, description="Project members, REST shapes (id, access_level)."
+    )
 
 
 class Example(_Model):

@@ -197,6 +197,10 @@ class Reader(Protocol):
 
     def iterations(self, project: str) -> list[MilestoneInfo]: ...
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        """The user's access level in the project, direct or inherited; None: not a member."""
+        ...
+
 
 class StaticReader:
     """An in-memory reader for tests, rule examples and `hooks plan` without a token."""
@@ -207,8 +211,10 @@ class StaticReader:
         issues: list[IssueInfo] | None = None,
         iterations: list[MilestoneInfo] | None = None,
         *,
+        members: dict[int, int] | None = None,
         offline: bool = False,
     ) -> None:
+        self._members = members or {}
         self._milestones = milestones or []
         self._issues = issues or []
         self._iterations = iterations or []
@@ -260,3 +266,7 @@ class StaticReader:
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def member_access(self, project: str, user_id: int) -> int | None:
+        self._need(f"the members of {project}")
+        return self._members.get(user_id)

@@ -20,7 +20,7 @@ from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import AccessCache, GitlabReader
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -80,6 +80,8 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        # Members' access levels, shared by every plan (author_access conditions).
+        self.access = AccessCache(ttl_s=settings.member_cache_s)
         # The token's own expiry, read with the bot user and once a day after.
         self.token = TokenExpiry(self.gateway, metrics, now=now)
         self.scheduler: Scheduler | None = None
@@ -99,12 +101,13 @@ class Runtime:
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, self.access),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
             metrics=metrics,
             now=now,
+            bot_username=settings.bot_username,
         )
         # The webhook watchdog and reconciliation sweep (None without a GitLab token).
         self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)

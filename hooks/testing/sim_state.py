@@ -39,6 +39,8 @@ class State:
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # ("project" | "group", id) -> user id -> {"access_level", "created_at", "expires_at"}
     members: dict[tuple[str, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
+    # ("Issue" | "Note", id) -> emoji awarded to it, oldest first (doc/api/emoji_reactions.md)
+    awards: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str, wanted: int | None = None) -> int:

@@ -21,12 +21,18 @@ EVENT_FLAGS = {
     "Confidential Issue Hook": "confidential_issues_events",
     "Release Hook": "releases_events",
     "Milestone Hook": "milestone_events",
+    "Note Hook": "note_events",
+    "Confidential Note Hook": "confidential_note_events",
+    "Emoji Hook": "emoji_events",
 }
 TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Issue Hook": "issue_hooks",
     "Confidential Issue Hook": "confidential_issue_hooks",
     "Release Hook": "release_hooks",
     "Milestone Hook": "milestone_hooks",
+    "Note Hook": "note_hooks",
+    "Confidential Note Hook": "confidential_note_hooks",
+    "Emoji Hook": "emoji_hooks",
     "Push Hook": "push_hooks",
 }
 LOG_SIZE = 100

@@ -1,0 +1,57 @@
+"""What note and emoji events tell the engine: the comment, its command, the emoji, and the
+rule that a private comment's text stays in its issue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hooks.actions.base import PlanError
+from hooks.events import EmojiEvent, Event, NoteEvent
+from hooks.rules import templates
+from hooks.rules.comments import parse_command
+from hooks.rules.conditions import Facts
+
+
+def said(event: NoteEvent | EmojiEvent, facts: Facts, bot: str | None) -> None:
+    """Fill the facts a comment or reaction gives the conditions."""
+    issue_confidential = bool(event.issue and event.issue.confidential)
+    if isinstance(event, NoteEvent):
+        facts.comment = event.object_attributes.note
+        facts.command = parse_command(facts.comment, bot)
+        facts.private_text = event.private
+        facts.internal_comment = event.private and not issue_confidential
+        return
+    facts.emoji = event.object_attributes.name
+    if event.note is not None:  # a reaction to a comment: that comment's text
+        facts.comment = event.note.note
+        internal = event.event_type == "confidential_note" or event.note.internal
+        facts.private_text = internal or issue_confidential
+        facts.internal_comment = internal and not issue_confidential
+
+
+def comment_scope(event: Event | None, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """`comment` in templates: the note of a note event, or the note an emoji was awarded to."""
+    if isinstance(event, NoteEvent):
+        return {**payload["object_attributes"], "author": payload.get("user")}
+    if isinstance(event, EmojiEvent) and event.note is not None:
+        note: dict[str, Any] | None = payload.get("note")
+        return note
+    return None
+
+
+def keep_in_issue(
+    kind: str,
+    sources: list[tuple[list[str | int], str]],
+    subject: str,
+    target: tuple[str, int] | None,
+    home: str | None,
+) -> None:
+    """Refuse an action that would carry an internal or confidential comment's text out of its
+    issue; no rule setting allows it (unlike allow_confidential_leak for a confidential issue)."""
+    elsewhere = (target is not None and f"{target[0]}#{target[1]}" != subject) or home is not None
+    if elsewhere and any(templates.reads_comment(source) for _, source in sources):
+        where = f"{target[0]}#{target[1]}" if target else home
+        raise PlanError(
+            f"refused: {kind} would carry the text of an internal comment or a comment on a"
+            f" confidential issue from {subject} to {where}; such text stays in its issue"
+        )
