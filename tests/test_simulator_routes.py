@@ -91,7 +91,8 @@ GROUP = {  # doc/api/groups.md "List groups"
     "web_url", "avatar_url", "created_at",
 }  # fmt: skip
 SINGLE_GROUP = GROUP | {"projects", "shared_projects"}  # doc/api/groups.md "Get a single group"
-HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_events, 18.2)
+HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_events, 18.2,
+    # and emoji_events, a setting of "Add a webhook to a project" since 16.x)
     "id", "url", "name", "description", "project_id", "push_events",
     "push_events_branch_filter", "issues_events", "confidential_issues_events",
     "merge_requests_events", "tag_push_events", "note_events", "confidential_note_events",
@@ -99,7 +100,7 @@ HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_eve
     "releases_events", "feature_flag_events", "enable_ssl_verification",
     "repository_update_events", "alert_status", "disabled_until", "url_variables",
     "created_at", "resource_access_token_events", "custom_webhook_template", "custom_headers",
-    "milestone_events",
+    "milestone_events", "emoji_events",
 }  # fmt: skip
 GROUP_HOOK = HOOK - {"project_id"} | {  # doc/api/group_webhooks.md
     "group_id", "subgroup_events", "member_events", "project_events",
