@@ -32,6 +32,7 @@ from hooks.rules.reader import (
     next_milestone,
 )
 from hooks.rules.subjects import fan_out, issue_from_comment, issue_from_event, milestone_from_event
+from hooks.rules.vocabulary import role_name
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,8 @@ class _Planner:
             "command": facts.command.as_scope() if facts.command else None,
             "emoji": self._payload.get("object_attributes") if facts.emoji else None,
         }
+        if want("author_role"):
+            scope["author_role"] = role_name(facts.access)
         if want("open_issues"):
 
             def open_issues(project: str, labels: list[str] | None = None) -> list[dict[str, Any]]:

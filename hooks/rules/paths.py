@@ -84,6 +84,7 @@ def _said(kind: str) -> dict[str, Shape]:
         if kind == "emoji"
         else Absent("is set only for emoji triggers"),
         "bot": ANY,
+        "author_role": ANY,
     }
 
 

@@ -32,6 +32,7 @@ SCOPE = (
     "command",
     "emoji",
     "bot",
+    "author_role",
 )
 # The names through which a template can print what someone wrote in a comment.
 COMMENT_TEXT = frozenset({"comment", "command", "event"})
