@@ -315,9 +315,9 @@ def _said(cond: Condition, facts: Facts) -> str | None:
         command = facts.command
         if command is None:
             return "command: the comment has no line starting with a mention of the bot"
-        if command.too_long:
-            return f"command: {command.length} characters, longer than a command may be"
         pattern = cond.command.matches
+        if pattern is not None and command.too_long:  # no pattern is searched in a long one
+            return f"command: {command.length} characters, longer than a command may be"
         if pattern is not None and not search(pattern, command.text, ignore_case=True):
             return f"command: {command.name!r}... does not match {pattern!r}"
     if cond.emoji is not None:

@@ -4,6 +4,7 @@ and auto-disabling after failures (4 in a row: for a while; 40: for good)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import uuid
@@ -36,6 +37,12 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Push Hook": "push_hooks",
 }
 LOG_SIZE = 100
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
 # GitLab disables a failing hook for 1, 2, 4, ... minutes, at most a day.
@@ -124,7 +131,11 @@ class WebhookSender:
             "X-Gitlab-Event-UUID": event_uuid,
             "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self.public_url,
-            "Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}")),
+            # One key per event and hook, kept across retries: the event UUID alone is shared
+            # by every event a request caused (a reply to a comment carries the comment's).
+            "Idempotency-Key": str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}/{_digest(payload)}")
+            ),
         }
         if hook.get("token"):
             headers["X-Gitlab-Token"] = hook["token"]
