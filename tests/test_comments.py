@@ -23,7 +23,6 @@ from tests.e2e import RULE_PACK, as_user, service_settings, settle, start_servic
 
 PRODUCT = "demo/product"
 BOT = "hooks-bot"
-SAID = {"note_events": True, "confidential_note_events": True, "emoji_events": True}
 # What the tests add to the shipped pack: a reaction rule, and a rule that would copy
 # comments into another project's issue (which must be refused for private comments).
 EXTRA_RULES = """
@@ -66,7 +65,14 @@ async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestSe
     (rules / "90-extra.yaml").write_text(EXTRA_RULES)
     (rules / "fixtures").symlink_to(RULE_PACK / "fixtures")
     server = await start_service(service_settings(gitlab_sim, tmp_path, rules))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo", **SAID)
+    gitlab_sim.add_hook(
+        str(server.make_url("/webhook")),
+        SECRET,
+        group="demo",
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     # The bot's replies come back as Note Hooks (no recursion detection): the loop guard must
     # answer them.
     gitlab_sim.webhooks.recursion_detection = False

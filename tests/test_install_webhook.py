@@ -15,8 +15,6 @@ from hooks.service.config import Settings
 from hooks.testing.simulator import Simulator
 
 URL = "https://hooks.example.com/webhook"
-# Comments and reactions, which install-webhook turns on beside the issue events.
-SAID = {"note_events": True, "confidential_note_events": True, "emoji_events": True}
 SECRET = "first-secret-0123456789"
 
 
@@ -95,7 +93,15 @@ def test_hook_with_wrong_events_is_corrected_in_place(
 
 
 def test_correct_hook_keeps_its_token_unless_asked_to_update_it(env: Simulator) -> None:
-    env.add_hook(URL, "old-token", project="demo/product", push_events=False, **SAID)
+    env.add_hook(
+        URL,
+        "old-token",
+        project="demo/product",
+        push_events=False,
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     main(["install-webhook", "demo/product", "--url", URL])
     assert hooks_on(env, "demo/product")[0]["token"] == "old-token"  # GitLab hides tokens
     main(["install-webhook", "demo/product", "--url", URL, "--update-token"])
@@ -105,7 +111,15 @@ def test_correct_hook_keeps_its_token_unless_asked_to_update_it(env: Simulator) 
 def test_a_hook_gitlab_disabled_is_reported(
     env: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hook_id = env.add_hook(URL, SECRET, project="demo/product", push_events=False, **SAID)
+    hook_id = env.add_hook(
+        URL,
+        SECRET,
+        project="demo/product",
+        push_events=False,
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     with env.lock:
         env.state.hooks[hook_id]["alert_status"] = "temporarily_disabled"
     assert main(["install-webhook", "demo/product", "--url", URL]) == 0

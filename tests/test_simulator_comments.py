@@ -18,7 +18,6 @@ from hooks.testing.waiting import eventually_sync
 from tests.conftest import FIXTURES
 
 UNREACHABLE = "http://127.0.0.1:9/hook"
-SAID = {"note_events": True, "confidential_note_events": True, "emoji_events": True}
 
 
 def real(name: str) -> dict[str, Any]:
@@ -38,7 +37,14 @@ def sent(sim: Simulator, event: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def hooked(gitlab_sim: Simulator) -> Simulator:
-    gitlab_sim.add_hook(UNREACHABLE, "t", group="demo", **SAID)
+    gitlab_sim.add_hook(
+        UNREACHABLE,
+        "t",
+        group="demo",
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     return gitlab_sim
 
 
