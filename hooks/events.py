@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError
 
 from hooks.payload_fields import Change as Change
 from hooks.payload_fields import Day, KeyText, Label, Model, Project, Timestamp, User
@@ -227,7 +227,8 @@ class _OnIssue(_Event):
     """An event about something said on an issue: its `issue` block is the subject."""
 
     event_type: str | None = None
-    issue: IssueAttributes | None = None
+    # GitLab names the block after the noteable's class: `issue` (work items are issues).
+    issue: IssueAttributes | None = Field(None, validation_alias=AliasChoices("issue", "work_item"))
     merge_request: dict[str, Any] | None = None
 
     def on_issue(self) -> bool:

@@ -61,14 +61,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def add_hooks(sim: Any, url: str, secret: str | None) -> None:
     """One hook per top-level group (GitLab sends it the events of every project below, and
     group milestones' events, which no project hook gets) and one per project outside groups;
-    each event is delivered once."""
+    each event is delivered once. Comments and reactions are sent too, as install-webhook
+    subscribes to them."""
     s = sim.state
+    said = {"note_events": True, "confidential_note_events": True, "emoji_events": True}
     for group in list(s.groups.values()):
         if not group["parent_id"]:
-            sim.add_hook(url, secret, group=group["full_path"])
+            sim.add_hook(url, secret, group=group["full_path"], **said)
     for project in list(s.projects.values()):
         if s.project_group(project) is None:
-            sim.add_hook(url, secret, project=project["path_with_namespace"])
+            sim.add_hook(url, secret, project=project["path_with_namespace"], **said)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -251,3 +251,10 @@ def test_an_access_level_is_read_once_while_it_is_fresh() -> None:
     clock.advance(301)
     cache.get(("p", 1), read)
     assert len(reads) == 2
+
+
+def test_a_comment_on_a_work_item_is_planned_on_that_item(tmp_path: Path) -> None:
+    payload = note("@hooks-bot health at risk", noteable_type="WorkItem")
+    payload["work_item"] = payload.pop("issue")
+    result = planned(tmp_path, COMMAND, payload, members={AUTHOR: 30})
+    assert [a.subject for a in result.actions] == ["gitlab-org/gitlab-test#17"]
