@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, StatusInfo
 from hooks.service.metrics import Metrics
 
 
@@ -106,3 +106,9 @@ class SweepReader:
 
     def member_access(self, project: str, user_id: int) -> int | None:
         return self.inner.member_access(project, user_id)
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        return self.inner.statuses(project)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        return self.inner.status(project, iid)

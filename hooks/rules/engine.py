@@ -31,6 +31,7 @@ from hooks.rules.reader import (
     current_milestone,
     next_milestone,
 )
+from hooks.rules.status_conditions import change_of
 from hooks.rules.subjects import fan_out, issue_from_comment, issue_from_event, milestone_from_event
 from hooks.rules.vocabulary import role_name
 
@@ -81,7 +82,6 @@ class _Planner:
     ) -> None:
         self.variables = variables or {}
         self.bot = bot
-        self._access: dict[tuple[str, int], int | None] = {}
         self.reader = reader
         self.now = now
         self.today = today or now.date()
@@ -134,9 +134,12 @@ class _Planner:
             load_project_milestones=self.milestones,
             event_project=event.project_path or None if event else None,
         )
+        if issue is not None:
+            facts.load_status = lambda: self.reader.status(issue.project_path, issue.iid)
         if isinstance(event, IssueEvent) and issue is not None and issue.subject == event.subject:
             facts.added, facts.removed = event.changed_labels()
             facts.changed = set(event.changes)
+            facts.status_change = change_of(event)
         if isinstance(event, MilestoneEvent):
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
@@ -146,15 +149,10 @@ class _Planner:
         if event is not None and event.user is not None and event.user.id is not None:
             uid = event.user.id
             facts.actor = event.user.username
-            facts.load_access = lambda: self.access(project or event.project_path, uid)
+            # Facts are built once per subject and plan, and `access` is read once by them.
+            where = project or event.project_path
+            facts.load_access = lambda: self.reader.member_access(where, uid)
         return facts
-
-    def access(self, project: str, user_id: int) -> int | None:
-        """A user's access level in a project, read once per plan (the reader caches across)."""
-        key = (project, user_id)
-        if key not in self._access:
-            self._access[key] = self.reader.member_access(project, user_id)
-        return self._access[key]
 
     def scope(self, rule: Rule, facts: Facts, wanted: frozenset[str] | None) -> dict[str, Any]:
         """Template variables; GitLab is read only for the ones the template names."""
@@ -266,6 +264,7 @@ class _Planner:
             render=lambda source: self.render(source, rule, facts),
             milestones=self.milestones,
             iterations=self.reader.iterations,
+            statuses=self.reader.statuses,
         )
         value = getattr(step, kind_name)
         planned = kind.plan(value, planning)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
-from hooks.rules.comments import check_pattern
+from hooks.rules.comment_model import CommandTest, EmojiTest, TextTest
 from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
@@ -25,8 +25,6 @@ ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
 NoteAction = Literal["create", "update"]
 EmojiAction = Literal["award", "revoke"]
-# An RE2 pattern: runs in time linear in the text, whatever the pattern (hooks.rules.comments).
-Pattern = Annotated[str, AfterValidator(check_pattern)]
 
 
 class _Model(BaseModel):
@@ -133,30 +131,25 @@ class AssigneeTest(_Model):
     none: bool | None = Field(None, description="true: nobody is assigned.")
 
 
-class TextTest(_Model):
-    """A test of a comment's text."""
+class StatusTest(_Model):
+    """Tests of the subject's work item status (GitLab 18.2+, Premium); names match
+    case-insensitively, as GitLab matches them."""
 
-    matches: Pattern = Field(
-        description="RE2 pattern searched in the text ('(?i)' ignores case); RE2 runs in time"
-        " linear in the text, so no pattern can hang on a long comment."
+    any: list[str] = Field(default_factory=list, description="The status is one of these.")
+    none: list[str] = Field(default_factory=list, description="The status is none of these.")
+    category: list[Literal["triage", "to_do", "in_progress", "done", "canceled"]] = Field(
+        default_factory=list, description="The status is of one of these categories."
     )
 
 
-class CommandTest(_Model):
-    """A command addressed to the bot: a comment line starting with `@<bot username>`."""
+class StatusChangeTest(_Model):
+    """What this event changed the status from and to. GitLab's webhooks (through 18.x)
+    carry no status, so this holds only for a payload whose `changes` has `status`."""
 
-    matches: Pattern | None = Field(
-        None,
-        description="RE2 pattern searched in the words after the mention, ignoring case"
-        " ('^health (on track|at risk)'); absent: any command.",
+    to: str | list[str] | None = Field(None, description="The new status is (one of) this.")
+    from_: str | list[str] | None = Field(
+        None, alias="from", description="The previous status was (one of) this."
     )
-
-
-class EmojiTest(_Model):
-    """Which emoji the event awarded or revoked (GitLab's names: thumbsup, rocket, ...)."""
-
-    name: str | None = Field(None, description="This emoji.")
-    any: list[str] = Field(default_factory=list, description="One of these emoji.")
 
 
 class Condition(_Model):
@@ -183,6 +176,12 @@ class Condition(_Model):
     iteration: IterationTest | None = Field(None, description="The subject's iteration.")
     health: list[HealthStatus | Literal["none"]] | None = Field(
         None, description="Health status is one of these ('none': not set)."
+    )
+    status: StatusTest | None = Field(
+        None, description="The work item status (read through GraphQL; Premium, 18.2+)."
+    )
+    status_changed: StatusChangeTest | None = Field(
+        None, description="The event changed the status (from the payload's `changes`)."
     )
     author: list[str] | None = Field(None, description="Author is one of these usernames.")
     assignees: AssigneeTest | None = Field(None, description="Assignee tests.")
@@ -312,7 +311,14 @@ class ExampleEvent(_Model):
 
 class ExampleGitlab(_Model):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+    issues: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST).",
+    )
+    statuses: list[dict[str, Any]] | None = Field(
+        None,
+        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
+    )
     members: list[dict[str, Any]] = Field(
         default_factory=list, description="Project members, REST shapes (id, access_level)."
     )
