@@ -45,12 +45,16 @@ def keep_in_issue(
     subject: str,
     target: tuple[str, int] | None,
     home: str | None,
+    on_subject: bool,
 ) -> None:
     """Refuse an action that would carry an internal or confidential comment's text out of its
-    issue; no rule setting allows it (unlike allow_confidential_leak for a confidential issue)."""
+    issue (to another issue, a new issue, a chat or a mail: whatever does not land on the
+    subject); no rule setting allows it (unlike allow_confidential_leak for a confidential
+    issue)."""
     elsewhere = (target is not None and f"{target[0]}#{target[1]}" != subject) or home is not None
+    elsewhere = elsewhere or not on_subject
     if elsewhere and any(templates.reads_comment(source) for _, source in sources):
-        where = f"{target[0]}#{target[1]}" if target else home
+        where = f"{target[0]}#{target[1]}" if target else home or f"its {kind} target"
         raise PlanError(
             f"refused: {kind} would carry the text of an internal comment or a comment on a"
             f" confidential issue from {subject} to {where}; such text stays in its issue"

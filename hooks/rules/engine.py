@@ -270,7 +270,8 @@ class _Planner:
         planned = kind.plan(value, planning)
         target = planned.target
         if facts.private_text and subject is not None:
-            keep_in_issue(kind_name, kind.templates(value), subject, target, planned.home)
+            where = (target, planned.home, kind.needs_subject)
+            keep_in_issue(kind_name, kind.templates(value), subject, *where)
         if kind.needs_subject and target is None and issue is None:
             raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)

@@ -258,3 +258,30 @@ def test_a_comment_on_a_work_item_is_planned_on_that_item(tmp_path: Path) -> Non
     payload["work_item"] = payload.pop("issue")
     result = planned(tmp_path, COMMAND, payload, members={AUTHOR: 30})
     assert [a.subject for a in result.actions] == ["gitlab-org/gitlab-test#17"]
+
+
+def test_an_internal_comments_text_never_goes_to_the_team_chat(tmp_path: Path) -> None:
+    rules = """
+    rules:
+    - name: tell-the-team
+      on: {note: [create]}
+      do: [{notify: {to: team-chat, text: "New comment: {{ comment.note }}"}}]
+    """
+    payload = note("the customer may churn", internal=True)
+    payload["event_type"] = "confidential_note"
+    result = planned(tmp_path, rules, payload, header="Confidential Note Hook")
+    assert result.actions == []
+    assert "to its notify target; such text stays in its issue" in (result.trace[0].error or "")
+
+
+def test_a_chat_message_that_does_not_quote_a_private_comment_may_go(tmp_path: Path) -> None:
+    rules = """
+    rules:
+    - name: tell-the-team
+      on: {note: [create]}
+      do: [{notify: {to: team-chat, text: "{{ user.username }} commented on {{ issue.web_url }}"}}]
+    """
+    payload = note("the customer may churn", internal=True)
+    payload["event_type"] = "confidential_note"
+    result = planned(tmp_path, rules, payload, header="Confidential Note Hook")
+    assert [a.action for a in result.actions] == ["notify"]
