@@ -56,16 +56,16 @@ def gitlab_seed() -> dict[str, Any]:
     return seed
 
 
-@pytest.fixture
-async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
+async def serve(sim: Simulator, tmp_path: Path, **overrides: Any) -> TestServer:
+    """The service on the shipped pack and EXTRA_RULES, sent the group's comments."""
     rules = tmp_path / "rules"
     rules.mkdir()
     for source in RULE_PACK.glob("*.yaml"):
         (rules / source.name).write_text(source.read_text())
     (rules / "90-extra.yaml").write_text(EXTRA_RULES)
     (rules / "fixtures").symlink_to(RULE_PACK / "fixtures")
-    server = await start_service(service_settings(gitlab_sim, tmp_path, rules))
-    gitlab_sim.add_hook(
+    server = await start_service(service_settings(sim, tmp_path, rules, **overrides))
+    sim.add_hook(
         str(server.make_url("/webhook")),
         SECRET,
         group="demo",
@@ -75,7 +75,13 @@ async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestSe
     )
     # The bot's replies come back as Note Hooks (no recursion detection): the loop guard must
     # answer them.
-    gitlab_sim.webhooks.recursion_detection = False
+    sim.webhooks.recursion_detection = False
+    return server
+
+
+@pytest.fixture
+async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
+    server = await serve(gitlab_sim, tmp_path)
     yield server
     await server.close()
 
@@ -255,6 +261,36 @@ async def test_the_bots_own_reply_triggers_nothing(
         ("event", "ignored"),
     ]
     assert trace[1]["detail"]["reason"] == "caused by the bot's own user @hooks-bot; loop guard"
+
+
+async def test_the_bots_own_reply_triggers_nothing_even_without_the_loop_guard_setting(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    server = await serve(gitlab_sim, tmp_path, ignore_own_events=False)
+    try:
+        comment(gitlab_sim, "alice", "@hooks-bot help")
+        await settle(gitlab_sim, store_of(server))
+
+        [reply] = bot_notes(gitlab_sim)
+        trace = await trace_of(server, reply["id"])
+        assert trace[-1]["detail"]["reason"] == (
+            "caused by the bot's own user @hooks-bot; loop guard"
+        )
+    finally:
+        await server.close()
+
+
+async def test_the_bots_own_reaction_triggers_nothing(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    issue = as_user(gitlab_sim, BOT).projects.get(PRODUCT, lazy=True).issues.get(1)
+    issue.awardemojis.create({"name": "thumbsup"})
+    await settle(gitlab_sim, store_of(service))
+
+    assert "liked" not in gitlab_sim.issue(PRODUCT, 1)["labels"]
+    [delivery] = await store_of(service).list_deliveries(kind="emoji")
+    trace = await store_of(service).audit_for(delivery_id=delivery.id)
+    assert trace[-1]["detail"]["reason"] == "caused by the bot's own user @hooks-bot; loop guard"
 
 
 async def test_an_emoji_rule_fires_on_award(gitlab_sim: Simulator, service: TestServer) -> None:
