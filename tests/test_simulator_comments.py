@@ -169,3 +169,8 @@ def test_only_the_awarder_may_delete_an_emoji(gitlab_sim: Simulator) -> None:
     url = f"{gitlab_sim.url}/api/v4/projects/demo%2Fproduct/issues/1/award_emoji/{award.id}"
     answer = requests.delete(url, headers={"PRIVATE-TOKEN": "bob-token"}, timeout=5)
     assert (answer.status_code, answer.json()) == (401, {"message": "401 Unauthorized"})
+
+
+def test_an_emoji_given_as_plus_one_is_stored_as_thumbsup(gitlab_sim: Simulator) -> None:
+    award = issue(gitlab_sim).awardemojis.create({"name": "+1"})
+    assert award.name == "thumbsup"

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore
 
 
+# Alpha codes GitLab stores under another name (TanukiEmoji), the ones teams type most.
+ALIASES = {"+1": "thumbsup", "-1": "thumbsdown"}
+
+
 def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
@@ -58,6 +62,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         api.writable(uid)
         data = await body(request)
         name = str(data.get("name") or "").strip().strip(":")
+        name = ALIASES.get(name, name)  # AwardEmojis::BaseService#normalize_name
         if not name:
             raise bad_request("name is missing")
         issue, note, key = awardable(request)
