@@ -23,8 +23,12 @@ def said(event: NoteEvent | EmojiEvent, facts: Facts, bot: str | None) -> None:
         return
     facts.emoji = event.object_attributes.name
     if event.note is not None:  # a reaction to a comment: that comment's text
-        facts.comment = event.note.note
-        internal = event.event_type == "confidential_note" or event.note.internal
+        note = event.note
+        facts.comment = note.note
+        # GitLab's emoji payload does not say whether the comment is internal (its note
+        # attributes carry no such flag): unless the payload says, it is taken as internal.
+        said_so = bool({"internal", "confidential"} & note.model_fields_set)
+        internal = note.internal or note.confidential if said_so else True
         facts.private_text = internal or issue_confidential
         facts.internal_comment = internal and not issue_confidential
 

@@ -285,3 +285,30 @@ def test_a_chat_message_that_does_not_quote_a_private_comment_may_go(tmp_path: P
     payload["event_type"] = "confidential_note"
     result = planned(tmp_path, rules, payload, header="Confidential Note Hook")
     assert [a.action for a in result.actions] == ["notify"]
+
+
+def test_a_reacted_comments_text_is_kept_in_its_issue_as_gitlab_does_not_say_if_internal(
+    tmp_path: Path,
+) -> None:
+    rules = """
+    rules:
+    - name: copy-liked
+      on: {emoji: [award]}
+      do: [{comment: {body: "{{ comment.note }}", target: "other/project#1"}}]
+    """
+    payload = json.loads(fixture_bytes("clientgo_emoji_note_issue.json"))
+    result = planned(tmp_path, rules, payload, header="Emoji Hook")
+    assert "stays in its issue" in (result.trace[0].error or "")
+
+
+def test_a_reacted_comment_the_payload_says_is_public_may_be_copied(tmp_path: Path) -> None:
+    rules = """
+    rules:
+    - name: copy-liked
+      on: {emoji: [award]}
+      do: [{comment: {body: "{{ comment.note }}", target: "other/project#1"}}]
+    """
+    payload = json.loads(fixture_bytes("clientgo_emoji_note_issue.json"))
+    payload["note"]["internal"] = False
+    result = planned(tmp_path, rules, payload, header="Emoji Hook")
+    assert [a.subject for a in result.actions] == ["other/project#1"]
