@@ -119,6 +119,19 @@ async def test_a_developers_command_sets_at_risk_and_gets_a_reply(
     assert reply["body"].startswith("@alice health is now **At Risk**: waiting on legal.")
 
 
+async def test_an_authors_role_is_read_once_for_several_commands(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    comment(gitlab_sim, "alice", "@hooks-bot health needs attention")
+    await settle(gitlab_sim, store_of(service))
+    comment(gitlab_sim, "alice", "@hooks-bot health at risk")
+    await settle(gitlab_sim, store_of(service))
+
+    assert "health::at risk" in gitlab_sim.issue(PRODUCT, 1)["labels"]
+    reads = [r for r in gitlab_sim.recorded("GET", BOT) if "/members/all/" in r.path]
+    assert len(reads) == 1
+
+
 async def test_a_guests_command_is_refused_with_a_reply_saying_why(
     gitlab_sim: Simulator, service: TestServer
 ) -> None:
