@@ -84,6 +84,8 @@ class SubjectFacts(Protocol):
     issue: IssueInfo | None
     internal_comment: bool  # the event's comment is internal: quote it only internally
 
+    sprint_iteration: MilestoneInfo | None  # the iteration a for_each listed the subject from
+
     @property
     def milestone(self) -> MilestoneInfo | None: ...
     @property

@@ -107,6 +107,9 @@ class SweepReader:
     def member_access(self, project: str, user_id: int) -> int | None:
         return self.inner.member_access(project, user_id)
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self.inner.children(item)
+
     def statuses(self, project: str) -> list[StatusInfo]:
         return self.inner.statuses(project)
 

@@ -117,6 +117,9 @@ class RecordingReader:
         level: int | None = self._guard(lambda: self.inner.member_access(project, user_id))
         return level
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._keep(self._guard(lambda: self.inner.children(item)))
+
     def statuses(self, project: str) -> list[StatusInfo]:
         found: list[StatusInfo] = self._guard(lambda: self.inner.statuses(project))
         return found

@@ -17,11 +17,12 @@ from hooks.actions.base import PlanError as PlanError
 from hooks.actions.base import PlannedAction as PlannedAction
 from hooks.actions.base import Planning
 from hooks.actions.registry import KINDS
-from hooks.events import EmojiEvent, Event, IssueEvent, MilestoneEvent, NoteEvent, ReleaseEvent
+from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
-from hooks.rules.comment_facts import comment_scope, keep_in_issue, said
+from hooks.rules.comment_facts import keep_in_issue, said, said_scope
 from hooks.rules.conditions import Facts, first_failure
 from hooks.rules.health_order import lowest_health_only
+from hooks.rules.iterations import next_iteration
 from hooks.rules.keys import action_key, event_fingerprint, once_key
 from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
 from hooks.rules.reader import (
@@ -32,8 +33,12 @@ from hooks.rules.reader import (
     next_milestone,
 )
 from hooks.rules.status_conditions import change_of
-from hooks.rules.subjects import fan_out, issue_from_comment, issue_from_event, milestone_from_event
-from hooks.rules.vocabulary import role_name
+from hooks.rules.subjects import (
+    fan_out,
+    iteration_items,
+    milestone_from_event,
+    subject_of,
+)
 
 
 @dataclass(frozen=True)
@@ -144,14 +149,7 @@ class _Planner:
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
             facts.release_tag = event.tag
-        if isinstance(event, NoteEvent | EmojiEvent):
-            said(event, facts, self.bot)
-        if event is not None and event.user is not None and event.user.id is not None:
-            uid = event.user.id
-            facts.actor = event.user.username
-            # Facts are built once per subject and plan, and `access` is read once by them.
-            where = project or event.project_path
-            facts.load_access = lambda: self.reader.member_access(where, uid)
+        said(event, facts, self.bot, self.reader)
         return facts
 
     def scope(self, rule: Rule, facts: Facts, wanted: frozenset[str] | None) -> dict[str, Any]:
@@ -170,13 +168,8 @@ class _Planner:
             "issue": self._dump(facts.issue),
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
             "vars": self.variables,
-            "bot": self.bot or "",
-            "comment": comment_scope(self.event, self._payload),
-            "command": facts.command.as_scope() if facts.command else None,
-            "emoji": self._payload.get("object_attributes") if facts.emoji else None,
+            **said_scope(self.event, self._payload, facts, self.bot, want),
         }
-        if want("author_role"):
-            scope["author_role"] = role_name(facts.access)
         if want("open_issues"):
 
             def open_issues(project: str, labels: list[str] | None = None) -> list[dict[str, Any]]:
@@ -197,6 +190,12 @@ class _Planner:
         if want("milestone"):
             m = facts.milestone
             scope["milestone"] = m.model_dump(mode="json") if m else None
+        if want("iteration"):
+            it = facts.sprint_iteration
+            scope["iteration"] = it.model_dump(mode="json") if it else None
+        if want("next_iteration"):
+            upcoming = next_iteration(self.reader.iterations(facts.project), facts.sprint_iteration)
+            scope["next_iteration"] = upcoming.model_dump(mode="json") if upcoming else None
         if want("next_milestone"):
             after = facts.milestone or current_milestone(facts.milestones, self.today)
             upcoming = next_milestone(facts.milestones, after, self.today)
@@ -217,8 +216,13 @@ class _Planner:
 
     # fan-out -----------------------------------------------------------------------
 
-    def subjects(self, query: IssueQuery, project: str) -> list[IssueInfo]:
-        return fan_out(query, project, self.event, self.reader, self.milestones, self.today)
+    def subjects(
+        self, query: IssueQuery, project: str
+    ) -> tuple[list[IssueInfo], MilestoneInfo | None]:
+        """The fan-out's issues, and the iteration they were listed from (if one was)."""
+        if query.iteration:
+            return iteration_items(query, query.project or project, self.reader, self.today)
+        return fan_out(query, project, self.event, self.reader, self.milestones, self.today), None
 
     # actions -----------------------------------------------------------------------
 
@@ -230,7 +234,9 @@ class _Planner:
         if subject is None and self.event is not None and not isinstance(self.event, IssueEvent):
             subject_for_key = self.event.subject
         fingerprint = self.fingerprint
-        if step.once == "per_sprint":
+        if step.once == "per_sprint" and facts.sprint_iteration is not None:
+            fingerprint = f"sprint:iteration:{facts.sprint_iteration.id}"
+        elif step.once == "per_sprint":
             sprint = facts.milestone.id if facts.milestone else "none"
             fingerprint = f"sprint:{sprint}"
         elif step.once == "per_subject":
@@ -266,12 +272,9 @@ class _Planner:
             iterations=self.reader.iterations,
             statuses=self.reader.statuses,
         )
-        value = getattr(step, kind_name)
-        planned = kind.plan(value, planning)
+        planned = kind.plan(value := getattr(step, kind_name), planning)
         target = planned.target
-        if facts.private_text and subject is not None:
-            where = (target, planned.home, kind.needs_subject)
-            keep_in_issue(kind_name, kind.templates(value), subject, *where)
+        keep_in_issue(facts, kind, value, subject, target, planned.home)
         if kind.needs_subject and target is None and issue is None:
             raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)
@@ -297,8 +300,10 @@ class _Planner:
     def rule(
         self, rule: Rule, project: str, subject: IssueInfo | None
     ) -> tuple[list[PlannedAction], RuleTrace]:
+        sprint = None
         if rule.for_each is not None:
-            candidates: list[IssueInfo | None] = list(self.subjects(rule.for_each.issues, project))
+            listed, sprint = self.subjects(rule.for_each.issues, project)
+            candidates: list[IssueInfo | None] = list(listed)
         else:
             candidates = [subject]
         actions: list[PlannedAction] = []
@@ -306,6 +311,7 @@ class _Planner:
         first_reason = None
         for candidate in candidates:
             facts = self.facts(rule, candidate, candidate.project_path if candidate else project)
+            facts.sprint_iteration = sprint
             reason = first_failure(rule.if_, facts) if rule.if_ is not None else None
             if reason is not None:
                 first_reason = first_reason or reason
@@ -369,16 +375,11 @@ def plan(
     """
     fingerprint = fingerprint or event_fingerprint(event)
     planner = _Planner(reader, now, event, fingerprint, variables=rules.vars, bot=bot)
-    subject: IssueInfo | None = None
-    if isinstance(event, IssueEvent):
-        subject = issue_from_event(event)
-    elif isinstance(event, NoteEvent | EmojiEvent):
-        subject = issue_from_comment(event)
     return _run(
         rules.rules,
         planner,
         event.project_path,
-        subject,
+        subject_of(event),
         lambda rule: not_triggered(rule.on, event) or (skip(rule) if skip else None),
     )
 

@@ -7,7 +7,6 @@ complete and check rule files.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
@@ -17,6 +16,9 @@ from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
 from hooks.rules.comment_model import CommandTest, EmojiTest, TextTest
+from hooks.rules.example_model import Example as Example
+from hooks.rules.example_model import ExampleEvent as ExampleEvent
+from hooks.rules.example_model import ExampleGitlab as ExampleGitlab
 from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
@@ -231,8 +233,29 @@ class IssueQuery(_Model):
         description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
         " (the event's closed milestone, else the latest closed past-due one) or a title.",
     )
+    iteration: Literal["ended", "current"] | None = Field(
+        None,
+        description="Instead of a milestone: the items of the iteration that ended last (or the"
+        " current one), in the cadence `cadence` names.",
+    )
+    cadence: str | None = Field(
+        None,
+        description="Title glob of the iteration cadence (each team has its own); needed when"
+        " the project sees more than one.",
+    )
+    with_tasks: bool = Field(
+        False, description="Also each item's child tasks in the same state (any iteration)."
+    )
     state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
     labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
+
+    @model_validator(mode="after")
+    def _milestone_or_iteration(self) -> IssueQuery:
+        if self.milestone and self.iteration:
+            raise ValueError("for_each lists a milestone's or an iteration's items, not both")
+        if (self.cadence or self.with_tasks) and not self.iteration:
+            raise ValueError("'cadence' and 'with_tasks' go with 'iteration'")
+        return self
 
 
 class ForEach(_Model):
@@ -299,44 +322,6 @@ else:
     Action = _action_model()
 
 
-# -- examples -------------------------------------------------------------------
-
-
-class ExampleEvent(_Model):
-    header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
-    fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
-    payload: dict[str, Any] | None = Field(None, description="The payload inline.")
-    patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
-
-
-class ExampleGitlab(_Model):
-    milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST).",
-    )
-    statuses: list[dict[str, Any]] | None = Field(
-        None,
-        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
-    )
-    members: list[dict[str, Any]] = Field(
-        default_factory=list, description="Project members, REST shapes (id, access_level)."
-    )
-
-
-class Example(_Model):
-    """An event and the actions the rule must plan for it (run by `hooks test`)."""
-
-    name: str
-    event: ExampleEvent | None = None
-    scheduled_at: datetime | None = Field(None, description="For schedule rules.")
-    now: datetime | None = None
-    gitlab: ExampleGitlab = Field(default_factory=ExampleGitlab)
-    expect: list[dict[str, Any]] = Field(
-        description="Planned actions in order: {add_labels: [...]}, {comment: 'contains'}, ..."
-    )
-
-
 # -- rules ----------------------------------------------------------------------
 
 
@@ -350,6 +335,11 @@ class Rule(_Model):
     )
     description: str = ""
     enabled: bool = True
+    enabled_when: dict[str, Any] | None = Field(
+        None,
+        description="On only when these vars have these values, e.g. {sprints: iterations}:"
+        " a rule pack's variant that one var switches.",
+    )
     dry_run: bool = Field(False, description="Shadow mode: plan and record, never write.")
     on: Triggers
     for_each: ForEach | None = None
