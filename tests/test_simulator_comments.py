@@ -13,9 +13,10 @@ import gitlab
 import pytest
 import requests
 
-from hooks.testing.simulator import Simulator
+from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually_sync
 from tests.conftest import FIXTURES
+from tests.sim_seed import TEAM_SEED
 
 UNREACHABLE = "http://127.0.0.1:9/hook"
 
@@ -174,3 +175,28 @@ def test_only_the_awarder_may_delete_an_emoji(gitlab_sim: Simulator) -> None:
 def test_an_emoji_given_as_plus_one_is_stored_as_thumbsup(gitlab_sim: Simulator) -> None:
     award = issue(gitlab_sim).awardemojis.create({"name": "+1"})
     assert award.name == "thumbsup"
+
+
+def test_a_comment_on_a_merge_request_sends_a_note_hook_with_the_merge_request() -> None:
+    files = {"README.md": "hello\n"}
+    seed = {
+        **TEAM_SEED,
+        "repositories": [
+            {"project": "acme/api", "files": files},
+            {"project": "acme/api", "branch": "topic", "files": {"README.md": "hi\n"}},
+        ],
+    }
+    with SimulatorThread(Simulator(seed)) as sim:
+        sim.add_hook(UNREACHABLE, "t", group="acme", note_events=True)
+        gl = gitlab.Gitlab(sim.url, private_token="sim-token", timeout=5)
+        mr = gl.projects.get("acme/api", lazy=True).mergerequests.create(
+            {"source_branch": "topic", "target_branch": "main", "title": "Say hi"}
+        )
+        mr.notes.create({"body": "Looks good"})
+
+        [body] = sent(sim, "Note Hook")
+        real_one = real("clientgo_note_merge_request.json")
+        assert set(real_one) - set(body) == set()
+        assert body["object_attributes"]["noteable_type"] == "MergeRequest"
+        assert body["merge_request"]["iid"] == mr.iid
+        assert "issue" not in body

@@ -18,6 +18,7 @@ import hashlib
 from typing import TYPE_CHECKING, Any
 
 from hooks.testing.sim_hook_payloads import hook_time
+from hooks.testing.sim_repo_hooks import merge_request_payload
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore
@@ -46,9 +47,13 @@ def private(issue: dict[str, Any], note: dict[str, Any]) -> bool:
     return bool(note.get("internal") or issue["confidential"])
 
 
-def note_attrs(sim: SimCore, issue: dict[str, Any], note: dict[str, Any]) -> dict[str, Any]:
-    """A note's hook attributes (Gitlab::HookData::NoteBuilder)."""
+def note_attrs(
+    sim: SimCore, issue: dict[str, Any], note: dict[str, Any], kind: str = "Issue"
+) -> dict[str, Any]:
+    """A note's hook attributes (Gitlab::HookData::NoteBuilder); `issue` is the noteable, an
+    issue or (kind MergeRequest) a merge request."""
     project = sim.state.projects[issue["project_id"]]
+    where = "issues" if kind == "Issue" else "merge_requests"
     discussion = hashlib.sha1(f"note-{note['id']}".encode()).hexdigest()
     return {
         "attachment": None,
@@ -61,7 +66,7 @@ def note_attrs(sim: SimCore, issue: dict[str, Any], note: dict[str, Any]) -> dic
         "line_code": None,
         "note": note["body"],
         "noteable_id": issue["id"],
-        "noteable_type": "Issue",
+        "noteable_type": kind,
         "original_position": None,
         "position": None,
         "project_id": project["id"],
@@ -74,7 +79,7 @@ def note_attrs(sim: SimCore, issue: dict[str, Any], note: dict[str, Any]) -> dic
         "updated_at": hook_time(note["updated_at"]),
         "updated_by_id": None,
         "description": note["body"],
-        "url": f"{project['web_url']}/-/issues/{issue['iid']}#note_{note['id']}",
+        "url": f"{project['web_url']}/-/{where}/{issue['iid']}#note_{note['id']}",
     }
 
 
@@ -88,24 +93,36 @@ def _base(sim: SimCore, issue: dict[str, Any], uid: int) -> dict[str, Any]:
 
 
 def emit_note_hook(
-    sim: SimCore, issue: dict[str, Any], note: dict[str, Any], action: str, event_uuid: str | None
+    sim: SimCore,
+    issue: dict[str, Any],
+    note: dict[str, Any],
+    action: str,
+    event_uuid: str | None,
+    kind: str = "Issue",
 ) -> None:
-    """A comment made (`create`) or edited (`update`) on an issue."""
+    """A comment made (`create`) or edited (`update`) on an issue, or (kind MergeRequest) on a
+    merge request, which carries the merge request's hook attributes as `merge_request`."""
     project = sim.state.projects[issue["project_id"]]
-    confidential = private(issue, note)
+    confidential = bool(note.get("internal")) or (kind == "Issue" and issue["confidential"])
     payload = {
         "object_kind": "note",
         "event_type": "confidential_note" if confidential else "note",
         **_base(sim, issue, note["author"]["id"]),
-        "object_attributes": {**note_attrs(sim, issue, note), "action": action},
+        "object_attributes": {**note_attrs(sim, issue, note, kind), "action": action},
         "repository": {
             "name": project["name"],
             "url": f"git@gitlab.sim:{project['path_with_namespace']}.git",
             "description": project["description"],
             "homepage": project["web_url"],
         },
-        "issue": _issue_attrs(sim, issue),
     }
+    if kind == "Issue":
+        payload["issue"] = _issue_attrs(sim, issue)
+    else:
+        mr = merge_request_payload(sim, issue, "update", note["author"]["id"], {})
+        payload["merge_request"] = {
+            k: v for k, v in mr["object_attributes"].items() if k != "action"
+        }
     header = "Confidential Note Hook" if confidential else "Note Hook"
     sim.webhooks.emit(sim.hooks_for(project), header, payload, event_uuid)
 
