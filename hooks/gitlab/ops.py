@@ -76,6 +76,19 @@ class GitlabOps:
         found = self._get("/users", username=username)
         return int(found[0]["id"]) if found else None
 
+    def member_access_level(self, project: str, user_id: int) -> int | None:
+        """The user's effective access level in the project (direct or inherited from its
+        groups: GET /projects/:id/members/all/:user_id), None when not a member. Callers cache
+        it: one request per (project, user) and run, not per rule."""
+        try:
+            member = self._get(f"/projects/{_project(project)}/members/all/{int(user_id)}")
+        except gitlab.exceptions.GitlabHttpError as exc:
+            # "404 Not found" is the user; "404 Project Not Found" is a wrong project path.
+            if exc.response_code == 404 and "project" not in str(exc.error_message).lower():
+                return None
+            raise
+        return int(member["access_level"])
+
     def project_milestones(self, project: str, **query: Any) -> list[dict[str, Any]]:
         return self._list(f"/projects/{_project(project)}/milestones", **query)
 

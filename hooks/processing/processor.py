@@ -16,7 +16,7 @@ import structlog
 
 from hooks.actions.base import Snapshot
 from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
-from hooks.events import Event, IssueEvent
+from hooks.events import EmojiEvent, Event, IssueEvent, NoteEvent
 from hooks.gitlab.gateway import Gateway, is_permanent
 from hooks.gitlab.ops import GitlabOps
 from hooks.guards.breaker import Breaker
@@ -46,10 +46,17 @@ class BotUser:
 
     def caused(self, event: Event) -> bool:
         user = event.user
+        if isinstance(event, NoteEvent) and self._is(None, event.object_attributes.author_id):
+            return True
+        if isinstance(event, EmojiEvent) and self._is(None, event.object_attributes.user_id):
+            return True
         if user is None:
             return False
-        return (self.id is not None and user.id == self.id) or (
-            self.username is not None and user.username == self.username
+        return self._is(user.username, user.id)
+
+    def _is(self, username: str | None, uid: int | None) -> bool:
+        return (self.id is not None and uid == self.id) or (
+            self.username is not None and username is not None and username == self.username
         )
 
 
@@ -107,6 +114,10 @@ class RecordingReader:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
         return found
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        level: int | None = self._guard(lambda: self.inner.member_access(project, user_id))
+        return level
+
     def children(self, item: IssueInfo) -> list[IssueInfo]:
         return self._keep(self._guard(lambda: self.inner.children(item)))
 
@@ -153,8 +164,10 @@ class RulesDispatcher:
         max_retries: int = 5,
         metrics: Metrics | None = None,
         now: Callable[[], datetime],
+        bot_username: str | None = None,
     ) -> None:
         self.rules = rules
+        self.bot_username = bot_username  # whom commands address; default the token's user
         self.executor = executor
         self.gateway = gateway
         self.reader_factory = reader_factory
@@ -179,11 +192,19 @@ class RulesDispatcher:
             )
         ]
         bot = self.bot()
-        if self.ignore_own_events and bot is None and self.gateway is not None:
+        # The bot's own comments and reactions never trigger rules, whatever the setting: a
+        # reply to a command would otherwise be read as another command.
+        said = isinstance(event, NoteEvent | EmojiEvent)
+        guarded = self.ignore_own_events or said
+        if guarded and bot is None and self.gateway is not None:
             # Acting before knowing who the bot is could answer its own changes.
             raise RetryableError("the bot user is not known yet (GET /user failed)")
-        if self.ignore_own_events and bot is not None and bot.caused(event):
+        reason = None
+        if guarded and bot is not None and bot.caused(event):
             reason = f"caused by the bot's own user @{bot.username}; loop guard"
+        elif isinstance(event, NoteEvent | EmojiEvent):
+            reason = event.unsupported()
+        if reason is not None:
             records.append(AuditRecord(kind="event", outcome="ignored", detail={"reason": reason}))
             return DispatchResult(outcome="done", records=records)
         ruleset = self.rules()
@@ -222,8 +243,11 @@ class RulesDispatcher:
     ) -> tuple[Plan, RecordingReader]:
         now = self.now()
         paused = await self.paused_rules()
+        bot = self.bot()
+        name = self.bot_username or (bot.username if bot else None)
         return await self.planned(
-            lambda reader: plan(event, ruleset, reader, now=now, skip=paused), event_uuid
+            lambda reader: plan(event, ruleset, reader, now=now, skip=paused, bot=name),
+            event_uuid,
         )
 
     async def planned(

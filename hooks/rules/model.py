@@ -16,14 +16,21 @@ from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
-from hooks.rules.model_examples import Example as Example
-from hooks.rules.vocabulary import HealthStatus
+from hooks.rules.comment_model import CommandTest, EmojiTest, TextTest
+from hooks.rules.example_model import Example as Example
+from hooks.rules.example_model import ExampleEvent as ExampleEvent
+from hooks.rules.example_model import ExampleGitlab as ExampleGitlab
+from hooks.rules.for_each_model import ForEach as ForEach
+from hooks.rules.for_each_model import IssueQuery as IssueQuery
+from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
 USERNAME = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_.-]*")
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
+NoteAction = Literal["create", "update"]
+EmojiAction = Literal["award", "revoke"]
 
 
 class _Model(BaseModel):
@@ -44,6 +51,16 @@ class Triggers(_Model):
     release: list[ReleaseAction] | None = Field(None, description="Release events.")
     milestone: list[MilestoneAction] | None = Field(
         None, description="Milestone events (GitLab 18.2+)."
+    )
+    note: list[NoteAction] | None = Field(
+        None,
+        description="Comments on issues and work items (Note Hook): create, update. The bot's"
+        " own comments never trigger rules.",
+    )
+    emoji: list[EmojiAction] | None = Field(
+        None,
+        description="Emoji reactions on issues, work items and their comments (Emoji Hook):"
+        " award, revoke.",
     )
     schedule: Schedule | None = Field(None, description="Run on a schedule instead of an event.")
 
@@ -184,59 +201,21 @@ class Condition(_Model):
     )
     confidential: bool | None = Field(None, description="The subject is (not) confidential.")
     release_tag: str | None = Field(None, description="Release tag glob, e.g. 'v1.*'.")
+    comment: TextTest | None = Field(
+        None, description="The comment (note event) or the comment reacted to (emoji event)."
+    )
+    command: CommandTest | None = Field(
+        None, description="The comment holds a command for the bot ('@bot health at risk')."
+    )
+    emoji: EmojiTest | None = Field(None, description="The emoji of an emoji event.")
+    author_access: AccessRole | None = Field(
+        None,
+        description="The event's user (the comment's author, the emoji's awarder) has at least"
+        " this role in the project, direct or inherited (read from the members API, cached).",
+    )
     expr: str | None = Field(
         None, description="Sandboxed Jinja expression, e.g. \"issue.title.startswith('Epic')\"."
     )
-
-
-# -- fan-out --------------------------------------------------------------------
-
-
-class IssueQuery(_Model):
-    """Which issues a `for_each` rule acts on."""
-
-    project: str | None = Field(
-        None,
-        description=(
-            "Project path whose milestones (its own and its groups') the milestone is found"
-            " among; default: the event's project. A group milestone's issues are listed in"
-            " every project of the group."
-        ),
-    )
-    milestone: str | None = Field(
-        None,
-        description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
-        " (the event's closed milestone, else the latest closed past-due one) or a title.",
-    )
-    iteration: Literal["ended", "current"] | None = Field(
-        None,
-        description="Instead of a milestone: the items of the iteration that ended last (or the"
-        " current one), in the cadence `cadence` names.",
-    )
-    cadence: str | None = Field(
-        None,
-        description="Title glob of the iteration cadence (each team has its own); needed when"
-        " the project sees more than one.",
-    )
-    with_tasks: bool = Field(
-        False, description="Also each item's child tasks in the same state (any iteration)."
-    )
-    state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
-    labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
-
-    @model_validator(mode="after")
-    def _milestone_or_iteration(self) -> IssueQuery:
-        if self.milestone and self.iteration:
-            raise ValueError("for_each lists a milestone's or an iteration's items, not both")
-        if (self.cadence or self.with_tasks) and not self.iteration:
-            raise ValueError("'cadence' and 'with_tasks' go with 'iteration'")
-        return self
-
-
-class ForEach(_Model):
-    """Fan-out: run the conditions and actions once per matching issue."""
-
-    issues: IssueQuery
 
 
 # -- actions --------------------------------------------------------------------

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     ignore_own_events: bool = Field(
         default=True, description="Loop guard: events caused by the bot's user trigger no rules."
     )
+    bot_username: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="Whom commands in comments address (@name); default: the token's user.",
+    )
+    member_cache_s: float = Field(
+        default=300.0, ge=0, description="How long a member's access level is reused."
+    )
     subject_hourly_cap: int = Field(
         default=30, description="Most writes to one issue per hour; stops a runaway rule."
     )

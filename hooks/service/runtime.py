@@ -23,7 +23,7 @@ from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader, StatusCache
+from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -83,6 +83,8 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        # Members' access levels, shared by every plan (author_access conditions).
+        self.access = AccessCache(ttl_s=settings.member_cache_s)
         # The token's own expiry, read with the bot user and once a day after.
         self.token = TokenExpiry(self.gateway, metrics, now=now)
         self.scheduler: Scheduler | None = None
@@ -104,12 +106,13 @@ class Runtime:
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=lambda ops: GitlabReader(ops, status_cache),
+            reader_factory=lambda ops: GitlabReader(ops, status_cache, self.access),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
             metrics=metrics,
             now=now,
+            bot_username=settings.bot_username,
         )
         # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
         self.breaker = Breaker(

@@ -239,6 +239,7 @@ HOOK_FLAGS = (
     "confidential_note_events",
     "repository_update_events",
     "resource_access_token_events",
+    "emoji_events",
     "enable_ssl_verification",
 )
 GROUP_HOOK_FLAGS = ("subgroup_events", "member_events", "project_events")

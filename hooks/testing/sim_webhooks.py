@@ -4,6 +4,7 @@ and auto-disabling after failures (4 in a row: for a while; 40: for good)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -23,6 +24,9 @@ EVENT_FLAGS = {
     "Confidential Issue Hook": "confidential_issues_events",
     "Release Hook": "releases_events",
     "Milestone Hook": "milestone_events",
+    "Note Hook": "note_events",
+    "Confidential Note Hook": "confidential_note_events",
+    "Emoji Hook": "emoji_events",
     "Push Hook": "push_events",
     "Merge Request Hook": "merge_requests_events",
 }
@@ -31,6 +35,9 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Confidential Issue Hook": "confidential_issue_hooks",
     "Release Hook": "release_hooks",
     "Milestone Hook": "milestone_hooks",
+    "Note Hook": "note_hooks",
+    "Confidential Note Hook": "confidential_note_hooks",
+    "Emoji Hook": "emoji_hooks",
     "Push Hook": "push_hooks",
     "Merge Request Hook": "merge_request_hooks",
 }
@@ -39,6 +46,12 @@ LOG_SIZE = 100
 # (Gitlab::ApplicationRateLimiter :web_hook_event_resend: threshold 5, interval 1 minute).
 RESEND_LIMIT = 5
 RESEND_WINDOW_S = 60.0
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
 # GitLab disables a failing hook for 1, 2, 4, ... minutes, at most a day.
@@ -176,8 +189,11 @@ class WebhookSender:
             "X-Gitlab-Event-UUID": event_uuid,
             "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self.public_url,
+            # One key per event and hook, kept across retries: the event UUID alone is shared
+            # by every event a request caused (a reply to a comment carries the comment's).
+            # A resend (idempotency_key given) repeats the logged delivery's own key.
             "Idempotency-Key": idempotency_key
-            or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}")),
+            or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}/{_digest(payload)}")),
         }
         if hook.get("token"):
             headers["X-Gitlab-Token"] = hook["token"]

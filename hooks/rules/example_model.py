@@ -1,5 +1,6 @@
-"""The `examples:` of a rule: an event (or a scheduled time), what GitLab holds, the actions
-the rule must plan (run by `hooks test`). Part of the rules language (`hooks.rules.model`)."""
+"""The rule language's `examples:`: an event (or a scheduled time), the GitLab state it
+meets, and the actions the rule must plan (run by `hooks test`); `hooks.rules.model` holds
+them in `Rule`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Model(BaseModel):
+class _Model(BaseModel):  # the configuration of every rules-language model
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
@@ -34,6 +35,9 @@ class ExampleGitlab(_Model):
     statuses: list[dict[str, Any]] | None = Field(
         None,
         description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
+    )
+    members: list[dict[str, Any]] = Field(
+        default_factory=list, description="Project members, REST shapes (id, access_level)."
     )
 
 
