@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hooks.gitlab.gateway import RateBudget
+from hooks.gitlab.budget import RateBudget
 from hooks.testing.clock import FakeClock
 
 
