@@ -246,7 +246,7 @@ async def puts_of(replica: Replica) -> int:
     return sum(
         int(float(line.rsplit(" ", 1)[1]))
         for line in text.splitlines()
-        if line.startswith("hooks_gitlab_api_seconds_count{") and 'method="PUT"' in line
+        if line.startswith("hooks_gitlab_api_seconds_count{") and 'method="put"' in line.lower()
     )
 
 
