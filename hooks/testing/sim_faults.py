@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TOO_MANY = "This endpoint has been requested too many times. Try again later."
 
 
 @dataclass
@@ -36,6 +37,9 @@ class Fault:
     reset_rate: float = 0.0
     rate_limit_per_minute: int | None = None  # requests per window (a minute by default)
     window_s: float = 60.0  # the rate limit's window; shorter ones make quick storms in tests
+    # One of GitLab's application limits (issue creation, notes...) rather than the API
+    # throttle: its 429 is JSON and says nothing ahead (no RateLimit-* headers, no Retry-After).
+    application_limit: bool = False
 
     def matches(self, method: str, path: str, user: str | None) -> bool:
         return (
@@ -185,7 +189,11 @@ def middleware(
                 )
                 key = who(request) or token or ""
                 throttle = faults.take(key, fault.rate_limit_per_minute, fault.window_s)
-                headers = throttle.headers()
+                if fault.application_limit:
+                    if not throttle.allowed:  # API::Helpers::RateLimiter
+                        return web.json_response({"message": {"error": TOO_MANY}}, status=429)
+                else:
+                    headers = throttle.headers()
                 if not throttle.allowed:
                     # GitLab's throttle answers in plain text, not JSON (Gitlab::Throttle
                     # .rate_limiting_response_text, 'Retry later' by default).
