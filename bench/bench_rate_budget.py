@@ -3,7 +3,9 @@ requests/min: one budget shared through PostgreSQL beside the baseline of three 
 own (each replica on its own SQLite file).
 
 `python -m bench.bench_rate_budget --quick` runs the same at 6,000 requests/min (6 s windows,
-600 requests each) in a tenth of the time.
+600 requests each) in a tenth of the time; `--before DIR` adds the baseline run by another
+version's code, e.g. `git archive <rev> hooks | tar -x -C DIR` of the commit before the shared
+budget (each replica's own bucket, no `RateLimit-*` steering).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ async def _admin(sql: str) -> None:
         await engine.dispose()
 
 
-async def run(shared: bool, window_s: float) -> Figures:
+async def run(shared: bool, window_s: float, source: str | None = None) -> Figures:
     sim = Simulator(seed(REPLICAS, ITEMS))
     name = f"hooks_bench_{uuid.uuid4().hex[:12]}"
     url = ADMIN_URL.rsplit("/", 1)[0].replace("+asyncpg", "") + f"/{name}"
@@ -57,6 +59,7 @@ async def run(shared: bool, window_s: float) -> Figures:
                 window_s=window_s,
                 postgres_url=url if shared else None,
                 within_s=20 * window_s,
+                source=source,
             )
     finally:
         if shared:
@@ -70,13 +73,14 @@ def line(label: str, f: Figures) -> str:
     )
 
 
-def main(quick: bool = False) -> list[Row]:
+def main(quick: bool = False, before: str | None = None) -> list[Row]:
     """Print the shared budget's figures beside independent budgets' (same run)."""
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
     window = 6.0 if quick else 60.0
     per_minute = int(600 * 60 / window)
     shared = asyncio.run(run(True, window))
     alone = asyncio.run(run(False, window))
+    older = asyncio.run(run(False, window, before)) if before else None
     print(
         f"{REPLICAS} replicas, {ITEMS} items, limit {per_minute}/min ({window:.0f} s windows)"
         f"\n{'':34}{'time s':>8}{'floor':>8}{'ratio':>7}{'429':>6}{'reqs':>7}{'moved':>6}"
@@ -84,6 +88,8 @@ def main(quick: bool = False) -> list[Row]:
     )
     print(line("one budget (PostgreSQL)", shared))
     print(line("a budget each (baseline)", alone))
+    if older is not None:
+        print(line("a budget each, code in --before", older))
     met = shared.refused == 0 and shared.ratio <= 1.15 and shared.moved == ITEMS
     return [
         Row(
@@ -99,4 +105,6 @@ def main(quick: bool = False) -> list[Row]:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    args = sys.argv[1:]
+    before = args[args.index("--before") + 1] if "--before" in args else None
+    main(quick="--quick" in args, before=before)

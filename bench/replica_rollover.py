@@ -187,8 +187,12 @@ async def roll_over(
     postgres_url: str | None,
     threads: int = 8,
     within_s: float = 600,
+    source: str | None = None,
 ) -> Figures:
-    """Close every team's Sprint 1 at once (at the start of a window); wait for every move."""
+    """Close every team's Sprint 1 at once (at the start of a window); wait for every move.
+
+    `source`: a folder holding another version's `hooks/` package for the replicas to run.
+    """
     rules = tmp / "rules"
     rules.mkdir(exist_ok=True)
     (rules / "r.yaml").write_text(RULE)
@@ -199,6 +203,8 @@ async def roll_over(
         for n in range(replicas):
             url = postgres_url or f"sqlite:///{tmp}/replica-{n}.db"
             env = env_of(sim, url, rules, per_minute, window_s, threads)
+            if source:
+                env["PYTHONPATH"] = source
             procs.append(Replica(env, tmp / f"replica-{n}.log"))
         await asyncio.gather(*(p.ready() for p in procs))
         for n, proc in enumerate(procs):

@@ -204,11 +204,23 @@ class SharedBudget(Steering):
         with self._lock:
             if self._closed:
                 return
-        # Not waited for: the answer's thread goes on; the row has it within a round trip.
-        asyncio.run_coroutine_threadsafe(self._hold(seconds), self._loop)
+            # Not waited for: the answer's thread goes on; the row has it within a round trip.
+            asyncio.run_coroutine_threadsafe(self._hold(seconds), self._loop)
 
-    def _run(self, work: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=15)
+    def _run(self, work: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
+        """Run `work` on the budget's loop and wait for it, but not past `close()`."""
+        future = asyncio.run_coroutine_threadsafe(work, self._loop)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(timeout=0.2)
+            except TimeoutError:
+                if self._closed:
+                    future.cancel()
+                    raise BudgetClosed("the GitLab rate budget is closed") from None
+                if time.monotonic() > deadline:
+                    future.cancel()
+                    raise
 
     def close(self) -> None:
         with self._lock:
@@ -217,7 +229,7 @@ class SharedBudget(Steering):
             self._closed = True
             self._ready.notify_all()
         try:
-            self._run(self._engine.dispose())
+            asyncio.run_coroutine_threadsafe(self._engine.dispose(), self._loop).result(timeout=5)
         except Exception as exc:
             log.warning("rate budget did not close cleanly", error=f"{type(exc).__name__}: {exc}")
         self._loop.call_soon_threadsafe(self._loop.stop)
