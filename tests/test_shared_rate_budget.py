@@ -18,14 +18,17 @@ from hooks.testing.waiting import eventually
 
 PER_WINDOW = 25
 
-# One replica's gateway threads spending the budget as fast as it lets them, until `until`.
+# One replica's gateway threads spending the budget as fast as it lets them, from when it is told
+# (a line on stdin: until when) so that every process has started.
 SPENDER = """
 import sys, threading, time
 from hooks.gitlab.shared_budget import SharedBudget
 
-url, until = sys.argv[1], float(sys.argv[2])
-budget = SharedBudget(url, "bot", per_window=int(sys.argv[3]), window_s=1.0)
+url = sys.argv[1]
+budget = SharedBudget(url, "bot", per_window=int(sys.argv[2]), window_s=1.0)
 stamps, lock = [], threading.Lock()
+print("ready", flush=True)
+until = float(sys.stdin.readline())
 
 def spend():
     while time.time() < until:
@@ -52,19 +55,29 @@ async def migrated(url: str) -> None:
         await store.close()
 
 
-def spend_together(url: str, processes: int, seconds: float) -> list[list[float]]:
-    until = time.time() + seconds
+def spend_together(url: str, processes: int, seconds: float) -> tuple[list[list[float]], int]:
+    """When each process took a request, and how many round trips to the row they made."""
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", SPENDER, url, str(until), str(PER_WINDOW)],
+            [sys.executable, "-c", SPENDER, url, str(PER_WINDOW)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
         for _ in range(processes)
     ]
-    outputs = [p.communicate(timeout=60)[0].split() for p in procs]
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
+    until = time.time() + seconds
+    for p in procs:  # every process told before any is waited for
+        assert p.stdin is not None
+        p.stdin.write(f"{until}\n")
+        p.stdin.close()
+    outputs = [p.stdout.read().split() for p in procs if p.stdout is not None]
+    for p in procs:
+        p.wait(timeout=60)
     assert all(p.returncode == 0 for p in procs)
-    return [[float(v) for v in out[1:]] for out in outputs]
+    return [[float(v) for v in out[1:]] for out in outputs], sum(int(out[0]) for out in outputs)
 
 
 async def test_three_processes_together_take_no_more_than_a_window_allows(
@@ -72,11 +85,12 @@ async def test_three_processes_together_take_no_more_than_a_window_allows(
 ) -> None:
     await migrated(postgres_url)
 
-    taken = await asyncio.to_thread(spend_together, postgres_url, 3, 4.0)
+    taken, round_trips = await asyncio.to_thread(spend_together, postgres_url, 3, 3.0)
 
     per_window = Counter(math.floor(t) for stamps in taken for t in stamps)
     assert max(per_window.values()) == PER_WINDOW  # the budget, not the threads, held them
     assert all(stamps for stamps in taken)  # every process had its share
+    assert round_trips * 2 <= sum(map(len, taken))  # requests reserved in batches
 
 
 async def test_a_hold_one_replica_meets_holds_the_others(postgres_url: str) -> None:
