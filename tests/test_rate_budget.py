@@ -8,8 +8,8 @@ import time
 
 from pydantic import SecretStr
 
-from hooks.gitlab.budget import Limits, RateBudget, budget_for, read_limits
-from hooks.gitlab.gateway import Gateway
+from hooks.gitlab.budget import Limits, RateBudget, read_limits
+from hooks.gitlab.gateway import Gateway, budget_for
 from hooks.service.config import Settings
 from hooks.testing.clock import FakeClock
 from hooks.testing.sim_faults import Fault

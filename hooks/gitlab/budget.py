@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from hooks.service.config import Settings
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -185,12 +183,3 @@ class RateBudget(Steering):
 
     def close(self) -> None:
         pass
-
-
-def budget_for(settings: Settings) -> Budget:
-    """One budget for every replica on PostgreSQL; this process's own on SQLite."""
-    if settings.database_url.startswith(("postgresql", "postgres:")):
-        from hooks.gitlab.shared_budget import SharedBudget
-
-        return SharedBudget.for_settings(settings)
-    return RateBudget(settings.gitlab_rate_per_minute)

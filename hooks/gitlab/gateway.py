@@ -21,7 +21,7 @@ import gitlab
 import requests
 import structlog
 
-from hooks.gitlab.budget import Budget, budget_for, read_limits
+from hooks.gitlab.budget import Budget, RateBudget, read_limits
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 
@@ -75,6 +75,16 @@ class BudgetedSession(requests.Session):
         elif hold:
             log.info("gitlab says few requests remain; holding", seconds=round(hold, 1))
         return response
+
+
+def budget_for(settings: Settings) -> Budget:
+    """One budget for every replica on PostgreSQL; this process's own on SQLite."""
+    if settings.database_url.startswith(("postgresql", "postgres:")):
+        # Imported when used: a SQLite service need not load the PostgreSQL side.
+        from hooks.gitlab.shared_budget import SharedBudget
+
+        return SharedBudget.for_settings(settings)
+    return RateBudget(settings.gitlab_rate_per_minute)
 
 
 def is_permanent(exc: BaseException) -> bool:
