@@ -115,3 +115,26 @@ async def test_a_hold_one_replica_meets_holds_the_others(postgres_url: str) -> N
         await store.close()
 
     assert waited >= 1.0
+
+
+async def test_a_lower_limit_from_gitlab_lowers_what_each_window_grants(postgres_url: str) -> None:
+    await migrated(postgres_url)
+    budget = SharedBudget(postgres_url, "bot", per_window=100, window_s=2)
+
+    def spend(n: int) -> list[float]:
+        stamps = []
+        for _ in range(n):
+            budget.acquire()
+            stamps.append(time.time())
+            budget.answered(None)
+        return stamps
+
+    try:
+        await asyncio.to_thread(budget.acquire)
+        budget.answered(read_limits(200, {"RateLimit-Limit": "600"}))  # 20 per 2 s window
+        await asyncio.sleep(2 - time.time() % 2)  # a window begins: spend from its start
+        stamps = await asyncio.to_thread(spend, 21)
+    finally:
+        budget.close()
+
+    assert sorted(Counter(math.floor(t / 2) for t in stamps).values()) == [1, 20]
