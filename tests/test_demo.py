@@ -50,6 +50,8 @@ def test_the_demo_plays_every_process_of_the_handbook_in_its_order(demo: list[st
         "== Retro reminder",
         "== Training",
         "== Case study",
+        "== Work item status, In progress",
+        "== Work item status, Done",
     ]
     assert not [line for line in demo if "could not act" in line or "(no rule acted)" in line]
 
@@ -115,9 +117,12 @@ def test_a_release_cascades_each_viable_feature_once(demo: list[str]) -> None:
 
 
 def test_rituals_and_requests_get_their_issues_and_questions(demo: list[str]) -> None:
-    assert block(demo, "Retro reminder")[0].startswith(
+    retro = block(demo, "Retro reminder")
+    assert retro[0].startswith(
         '   bot [retro-reminder] created demo/marketing#8 "Sprint retrospective '
     )
+    assert retro[1].startswith('   bot [retro-reminder] notify team-chat "Part of today')
+    assert retro[-1] == "   team-chat (Slack) got: Sprint retrospective today"
     assert block(demo, "Training") == [
         "   bot [training-topic-request] demo/training#1: assigned @dave",
         "   bot [training-topic-request] demo/training#1: comment"
@@ -152,3 +157,12 @@ def test_a_comment_preview_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
 
     assert preview(text, limit=30) == "Rolled over from one sprint…"
     assert preview(text, limit=80) == "Rolled over from one sprint to the next: it was still open."
+
+
+def test_work_item_status_follows_the_doing_label_and_done_drops_it(demo: list[str]) -> None:
+    assert "   bot [doing-label-starts-work] demo/product#5: status -> In progress" in block(
+        demo, "Work item status, In progress"
+    )
+    assert block(demo, "Work item status, Done") == [
+        "   bot [done-drops-doing-label] demo/product#5: labels -doing"
+    ]

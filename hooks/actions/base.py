@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, Typ
 from pydantic import BaseModel, ConfigDict
 
 from hooks.events import IssueEvent
-from hooks.rules.reader import IssueInfo, MilestoneInfo
+from hooks.rules.reader import IssueInfo, MilestoneInfo, StatusInfo
 
 if TYPE_CHECKING:  # python-gitlab is loaded only where actions are carried out
     from hooks.gitlab.ops import GitlabOps
+    from hooks.notify.send import Notifier
 
 Status = Literal["done", "satisfied", "dry_run", "failed", "capped", "busy", "retry"]
 Result = tuple[Status, dict[str, Any]]
@@ -100,6 +101,7 @@ class Planning:
     render: Callable[[str], str]
     milestones: Callable[[str], list[MilestoneInfo]]  # those a project sees
     iterations: Callable[[str], list[MilestoneInfo]]
+    statuses: Callable[[str], list[StatusInfo]] = lambda _project: []  # the namespace allows
 
 
 P = TypeVar("P", bound=Params)
@@ -185,9 +187,11 @@ class Effects(Protocol):
 
     ops: GitlabOps
     health_mode: str
+    notifier: Notifier | None  # the team's chat and mail targets, when configured
 
     def subject(self, action: PlannedAction) -> tuple[str, int]: ...
     def snapshot(self, action: PlannedAction) -> Snapshot: ...
+    def forget(self, action: PlannedAction) -> None: ...
     def edit(self, action: PlannedAction, **fields: Any) -> dict[str, Any]: ...
     def user_ids(self, usernames: Sequence[str]) -> list[int]: ...
     def note_once(

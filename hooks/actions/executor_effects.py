@@ -20,6 +20,7 @@ from hooks.actions.registry import KINDS
 from hooks.backoff import Backoff
 from hooks.gitlab.gateway import is_permanent
 from hooks.gitlab.ops import GitlabOps
+from hooks.notify.send import Notifier
 
 TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
 # Before looking for what a create that failed transiently may have made: 0.2 s, 0.4 s, ... 2 s.
@@ -45,9 +46,11 @@ class Performer:
         health_mode: str,
         users: dict[str, int],
         snapshots: dict[str, Snapshot],
+        notifier: Notifier | None = None,
     ) -> None:
         self.ops = ops
         self.health_mode = health_mode
+        self.notifier = notifier
         self.users = users  # username -> id, shared by the executor's runs
         self.snapshots = snapshots  # subject -> what is known of it, shared by its actions
 
@@ -72,6 +75,11 @@ class Performer:
             snap = Snapshot.from_rest(self.ops.issue(project, iid))
             self.snapshots[key] = snap
         return snap
+
+    def forget(self, action: PlannedAction) -> None:
+        """Drop the subject's snapshot after a write whose answer is not its REST shape."""
+        project, iid = self.subject(action)
+        self.snapshots.pop(action.subject or f"{project}#{iid}", None)
 
     def edit(self, action: PlannedAction, **fields: Any) -> dict[str, Any]:
         project, iid = self.subject(action)

@@ -18,7 +18,9 @@ from hooks.actions.issue import CreateIssue
 from hooks.actions.iteration import SetIteration
 from hooks.actions.labels import AddLabels, RemoveLabels
 from hooks.actions.milestone import MoveToMilestone
+from hooks.actions.notify import Notify
 from hooks.actions.state import Close, Reopen
+from hooks.actions.status import SetStatus
 
 # In this order in the rules model, its JSON Schema and its error messages.
 KINDS: dict[str, ActionKind[Any]] = {
@@ -34,6 +36,8 @@ KINDS: dict[str, ActionKind[Any]] = {
         Assign(),
         Close(),
         Reopen(),
+        Notify(),
+        SetStatus(),
     )
 }
 

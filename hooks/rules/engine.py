@@ -30,6 +30,7 @@ from hooks.rules.reader import (
     current_milestone,
     next_milestone,
 )
+from hooks.rules.status_conditions import change_of
 from hooks.rules.subjects import fan_out, issue_from_event, milestone_from_event
 
 
@@ -129,9 +130,12 @@ class _Planner:
             load_project_milestones=self.milestones,
             event_project=event.project_path or None if event else None,
         )
+        if issue is not None:
+            facts.load_status = lambda: self.reader.status(issue.project_path, issue.iid)
         if isinstance(event, IssueEvent) and issue is not None and issue.subject == event.subject:
             facts.added, facts.removed = event.changed_labels()
             facts.changed = set(event.changes)
+            facts.status_change = change_of(event)
         if isinstance(event, MilestoneEvent):
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
@@ -242,6 +246,7 @@ class _Planner:
             render=lambda source: self.render(source, rule, facts),
             milestones=self.milestones,
             iterations=self.reader.iterations,
+            statuses=self.reader.statuses,
         )
         planned = kind.plan(getattr(step, kind_name), planning)
         target = planned.target

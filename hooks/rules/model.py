@@ -118,6 +118,27 @@ class AssigneeTest(_Model):
     none: bool | None = Field(None, description="true: nobody is assigned.")
 
 
+class StatusTest(_Model):
+    """Tests of the subject's work item status (GitLab 18.2+, Premium); names match
+    case-insensitively, as GitLab matches them."""
+
+    any: list[str] = Field(default_factory=list, description="The status is one of these.")
+    none: list[str] = Field(default_factory=list, description="The status is none of these.")
+    category: list[Literal["triage", "to_do", "in_progress", "done", "canceled"]] = Field(
+        default_factory=list, description="The status is of one of these categories."
+    )
+
+
+class StatusChangeTest(_Model):
+    """What this event changed the status from and to. GitLab's webhooks (through 18.x)
+    carry no status, so this holds only for a payload whose `changes` has `status`."""
+
+    to: str | list[str] | None = Field(None, description="The new status is (one of) this.")
+    from_: str | list[str] | None = Field(
+        None, alias="from", description="The previous status was (one of) this."
+    )
+
+
 class Condition(_Model):
     """Every key given must hold; `all`, `any` and `not` combine conditions."""
 
@@ -142,6 +163,12 @@ class Condition(_Model):
     iteration: IterationTest | None = Field(None, description="The subject's iteration.")
     health: list[HealthStatus | Literal["none"]] | None = Field(
         None, description="Health status is one of these ('none': not set)."
+    )
+    status: StatusTest | None = Field(
+        None, description="The work item status (read through GraphQL; Premium, 18.2+)."
+    )
+    status_changed: StatusChangeTest | None = Field(
+        None, description="The event changed the status (from the payload's `changes`)."
     )
     author: list[str] | None = Field(None, description="Author is one of these usernames.")
     assignees: AssigneeTest | None = Field(None, description="Assignee tests.")
@@ -259,7 +286,14 @@ class ExampleEvent(_Model):
 
 class ExampleGitlab(_Model):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+    issues: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST).",
+    )
+    statuses: list[dict[str, Any]] | None = Field(
+        None,
+        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
+    )
 
 
 class Example(_Model):

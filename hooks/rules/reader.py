@@ -122,6 +122,63 @@ def next_milestone(
     return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
 
+CLOSING_CATEGORIES = ("done", "canceled")
+# GitLab's five system-defined statuses (WorkItems::Statuses::SystemDefined::Status): what a
+# namespace without custom statuses allows.
+DEFAULT_STATUSES = (
+    ("To do", "to_do"),
+    ("In progress", "in_progress"),
+    ("Done", "done"),
+    ("Won't do", "canceled"),
+    ("Duplicate", "canceled"),
+)
+SYSTEM_STATUS_GID = "gid://gitlab/WorkItems::Statuses::SystemDefined::Status/"
+
+
+class StatusInfo(BaseModel):
+    """A work item status (GitLab 18.2+, Premium): global id, name, category.
+
+    Categories: triage, to_do, in_progress, done, canceled; done and canceled close the item.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    name: str
+    category: str | None = None
+    color: str | None = None
+
+    @property
+    def closes(self) -> bool:
+        return self.category in CLOSING_CATEGORIES
+
+    def named(self, name: str) -> bool:
+        """GitLab matches status names case-insensitively."""
+        return self.name.casefold() == name.strip().casefold()
+
+    @classmethod
+    def from_graphql(cls, data: dict[str, Any]) -> StatusInfo:
+        """From a `WorkItemStatus` object (category `CANCELLED` is the pre-18.2 spelling)."""
+        category = str(data.get("category") or "").lower().replace("cancelled", "canceled")
+        return cls(
+            id=data.get("id"),
+            name=str(data.get("name") or ""),
+            category=category or None,
+            color=data.get("color"),
+        )
+
+
+def default_statuses() -> list[StatusInfo]:
+    return [
+        StatusInfo(id=f"{SYSTEM_STATUS_GID}{i}", name=name, category=category)
+        for i, (name, category) in enumerate(DEFAULT_STATUSES, start=1)
+    ]
+
+
+def find_status(statuses: Sequence[StatusInfo], name: str) -> StatusInfo | None:
+    return next((s for s in statuses if s.named(name)), None)
+
+
 class IssueInfo(BaseModel):
     """An issue's current state, as the engine needs it."""
 
@@ -197,6 +254,15 @@ class Reader(Protocol):
 
     def iterations(self, project: str) -> list[MilestoneInfo]: ...
 
+    def statuses(self, project: str) -> list[StatusInfo]:
+        """The work item statuses the project's top-level namespace allows ([]: none, as on
+        GitLab Free or before 18.2)."""
+        ...
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        """The work item's status (None where GitLab has no status widget)."""
+        ...
+
 
 class StaticReader:
     """An in-memory reader for tests, rule examples and `hooks plan` without a token."""
@@ -208,11 +274,16 @@ class StaticReader:
         iterations: list[MilestoneInfo] | None = None,
         *,
         offline: bool = False,
+        statuses: list[StatusInfo] | None = None,
+        subject_statuses: dict[str, StatusInfo] | None = None,
     ) -> None:
         self._milestones = milestones or []
         self._issues = issues or []
         self._iterations = iterations or []
         self._offline = offline
+        # Without statuses given, GitLab's five defaults, as a namespace without custom ones.
+        self._statuses = default_statuses() if statuses is None else statuses
+        self._subject_statuses = subject_statuses or {}
 
     def _need(self, what: str) -> None:
         if self._offline:
@@ -260,3 +331,18 @@ class StaticReader:
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        self._need(f"the work item statuses of {project}")
+        return list(self._statuses)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        self._need(f"the status of {project}#{iid}")
+        found = self._subject_statuses.get(f"{project}#{iid}")
+        if found is not None:
+            return found
+        # As GitLab shows an item without a status of its own: its lifecycle's default.
+        issue = next((i for i in self._issues if i.project_path == project and i.iid == iid), None)
+        closed = issue is not None and issue.state == "closed"
+        wanted = CLOSING_CATEGORIES if closed else ("triage", "to_do", "in_progress")
+        return next((s for c in wanted for s in self._statuses if s.category == c), None)

@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import json
 import logging
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -55,6 +57,21 @@ def try_it_yourself() -> str:
     )
 
 
+def with_work_item_status(rules_dir: Path, workdir: Path) -> Path:
+    """The rules with the pack's optional work item status rules switched on (the simulator
+    plays a Premium GitLab 18.2+); rules without that switch are used as they are."""
+    switch = re.compile(r"^(\s*work_item_status:\s*)false\b", re.MULTILINE)
+    files = sorted(rules_dir.glob("*.y*ml"))
+    if not any(switch.search(f.read_text(encoding="utf-8")) for f in files):
+        return rules_dir
+    copy = workdir / "rules"
+    shutil.copytree(rules_dir, copy)
+    for file in sorted(copy.glob("*.y*ml")):
+        text = file.read_text(encoding="utf-8")
+        file.write_text(switch.sub(r"\1true", text), encoding="utf-8")
+    return copy
+
+
 class Demo:
     """The simulator and the service, side by side in one process."""
 
@@ -64,7 +81,7 @@ class Demo:
         from hooks.testing.simulator import Simulator
 
         self.sim = Simulator()
-        self.rules_dir = rules_dir
+        self.rules_dir = with_work_item_status(rules_dir, workdir)
         self.workdir = workdir
         self.out = out
         self.seen_audit = 0
@@ -82,8 +99,17 @@ class Demo:
         return gitlab.Gitlab(self.sim.url, private_token=self.sim.token_for(username), timeout=10)
 
     async def run(self) -> None:
+        from hooks.testing.chat_receiver import SLACK, ChatReceiver
         from hooks.testing.simulator import SimulatorThread
 
+        # A stand-in for the team's Slack: the retro reminder is posted there too.
+        self.chat = ChatReceiver()
+        chat = web.AppRunner(self.chat.app(), access_log=None)
+        await chat.setup()
+        chat_site = web.TCPSite(chat, "127.0.0.1", 0)
+        await chat_site.start()
+        chat_port = chat_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        team_chat = SecretStr(f"slack+http://127.0.0.1:{chat_port}{SLACK}")
         with SimulatorThread(self.sim):
             settings = Settings(
                 _env_file=None,
@@ -94,6 +120,7 @@ class Demo:
                 gitlab_token=SecretStr(self.sim.bot_token),
                 poll_interval_s=0.05,
                 log_level="WARNING",
+                notify_targets={"team-chat": team_chat},
             )
             app = create_app(settings)
             runner = web.AppRunner(app, access_log=None)
@@ -111,6 +138,7 @@ class Demo:
                 await self.play()
             finally:
                 await runner.cleanup()
+                await chat.cleanup()
 
     async def step(self, title: str, action: Callable[[], Any]) -> None:
         self.out(f"== {title}")
@@ -124,7 +152,8 @@ class Demo:
 
         await settle(self.sim, self.store)
 
-    async def report(self) -> None:
+    async def report(self, also: list[str] | None = None) -> None:
+        """What the bot did since the last report, then `also` (what reached the chat)."""
         lines: list[tuple[tuple[Any, ...], str]] = []
         async with self.store.engine.connect() as conn:
             from sqlalchemy import select
@@ -157,7 +186,7 @@ class Demo:
             elif row.kind == "rule" and row.outcome == "error":
                 line = f"   rule {row.rule} could not act: {detail.get('error')}"
                 lines.append(((1,), line))
-        shown = [line for _order, line in sorted(lines)]
+        shown = [line for _order, line in sorted(lines)] + (also or [])
         self.out("\n".join(shown) if shown else "   (no rule acted)")
         self.out("")
 
@@ -227,7 +256,12 @@ class Demo:
         self.out(f"== Retro reminder: the scheduler fires retro-reminder for {wednesday:%Y-%m-%d}")
         await scheduler.fire("retro-reminder", wednesday)
         await self.settled()
-        await self.report()
+        await self.report(
+            also=[
+                f"   team-chat (Slack) got: {preview(message['text'].replace('*', ''))}"
+                for message in self.chat.messages("slack")
+            ]
+        )
         await self.step(
             "Training: bob requests a topic in demo/training",
             lambda: (
@@ -239,6 +273,18 @@ class Demo:
         await self.step(
             "Case study: carol labels demo/product#4 'case-study'",
             relabel("carol", 4, "case-study"),
+        )
+        await self.step(
+            "Work item status, In progress: carol labels demo/product#5 'doing'"
+            " (rules/15-status.yaml, switched on here)",
+            relabel("carol", 5, "doing"),
+        )
+        await self.step(
+            "Work item status, Done: carol comments '/status Done' on demo/product#5;"
+            " GitLab closes it",
+            lambda: (
+                product("carol").issues.get(5, lazy=True).notes.create({"body": "/status Done"})
+            ),
         )
 
     def _close(self, milestone_id: int) -> None:

@@ -19,8 +19,10 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.notify.send import Notifier
+from hooks.notify.targets import parse_targets
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -94,12 +96,14 @@ class Runtime:
             dry_run=settings.effective_dry_run,
             hourly_cap=settings.subject_hourly_cap,
             parallel=settings.gitlab_threads,
+            notifier=notifier_from(settings),
         )
+        status_cache = StatusCache(settings.status_cache_s)  # shared by every delivery's reader
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, status_cache),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
@@ -187,3 +191,11 @@ class Runtime:
             task.cancel()
         if self.gateway is not None:
             self.gateway.close()
+
+
+def notifier_from(settings: Settings) -> Notifier | None:
+    """The `notify` steps' sender, when any target is configured."""
+    if not settings.notify_targets:
+        return None
+    urls = {name: url.get_secret_value() for name, url in settings.notify_targets.items()}
+    return Notifier(parse_targets(urls), timeout_s=settings.notify_timeout_s)

@@ -6,6 +6,7 @@ today such as '-14d' or '+3d':
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
                   token_expires_at: +30d}]   # absent: the token never expires
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
+                # plan: free on a top-level group: no work item statuses (Premium feature)
     projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
                  {project: demo/product, title: bug, description: "", priority: 1}]
@@ -15,8 +16,12 @@ today such as '-14d' or '+3d':
                 # as in GitLab, a title may repeat across owners but not within a project
                 # and its direct group (such a seed is refused)
     iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
+    statuses:   [{group: demo, name: Blocked, category: in_progress, color: "#e9be74"}]
+                # custom work item statuses of a top-level group (they replace GitLab's
+                # five defaults there); categories triage, to_do, in_progress, done, canceled
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
-                  assignees: [alice], author: bob, due_date: +2d, state: opened}]
+                  assignees: [alice], author: bob, due_date: +2d, state: opened,
+                  status: In progress}]   # status: a name the namespace allows
                 # `milestone` is the nearest milestone with that title (the project's, its
                 # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
@@ -76,7 +81,12 @@ def to_seed(s: State) -> dict[str, Any]:
             for uid, u in s.users.items()
         ],
         "groups": [
-            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+            {
+                "path": g["full_path"],
+                "description": g["description"],
+                **({"plan": "free"} if g["full_path"] in s.free_namespaces else {}),
+            }
+            for g in s.groups.values()
         ],
         "projects": [
             {"path": p["path_with_namespace"], "description": p["description"]}
@@ -102,6 +112,11 @@ def to_seed(s: State) -> dict[str, Any]:
                 **owner(m),
             }
             for m in s.milestones.values()
+        ],
+        "statuses": [
+            {"group": root, **{k: c[k] for k in ("name", "category", "color", "description")}}
+            for root, custom in s.custom_statuses.items()
+            for c in custom
         ],
         "iterations": [
             {
@@ -131,6 +146,7 @@ def to_seed(s: State) -> dict[str, Any]:
                 "due_date": i["due_date"],
                 "state": i["state"],
                 "confidential": i["confidential"],
+                **({"status": _status_name(s, i["status_id"])} if i.get("status_id") else {}),
             }
             for i in s.issues.values()
         ],
@@ -148,3 +164,15 @@ def to_seed(s: State) -> dict[str, Any]:
             for r in s.releases.values()
         ],
     }
+
+
+def _status_name(s: State, gid: str) -> str:
+    """A status's name by its global id (custom ones from the state, else GitLab's five)."""
+    kind, _, number = gid.rpartition("/")
+    if "Custom" in kind:
+        found = [
+            c for custom in s.custom_statuses.values() for c in custom if c["id"] == int(number)
+        ]
+        return str(found[0]["name"]) if found else number
+    system = ("To do", "In progress", "Done", "Won't do", "Duplicate")
+    return system[int(number) - 1]

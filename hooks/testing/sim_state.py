@@ -37,6 +37,10 @@ class State:
     releases: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # top-level group path -> its custom work item statuses (sim_statuses)
+    custom_statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # top-level groups on GitLab Free (seed `plan: free`): no work item statuses
+    free_namespaces: set[str] = field(default_factory=set)
     _next: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str, wanted: int | None = None) -> int:

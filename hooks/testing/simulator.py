@@ -14,7 +14,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
+from hooks.testing import (
+    sim_commands,
+    sim_hooks,
+    sim_milestones,
+    sim_releases,
+    sim_rest,
+    sim_statuses,
+)
 from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import json_errors
@@ -59,6 +66,12 @@ class Simulator(SimCore):
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
             s.add_group(spec["path"], spec.get("description", ""), spec.get("id"))
+            if spec.get("plan") == "free":  # the status widget is Premium and Ultimate
+                s.free_namespaces.add(spec["path"].split("/", 1)[0])
+        for spec in seed.get("statuses") or []:
+            if "/" in spec["group"]:  # as GitLab's settings: top-level groups only
+                raise ValueError(f"status {spec['name']!r}: {spec['group']} is not top-level")
+            sim_statuses.add_custom(self, spec["group"], spec)
         for spec in seed.get("projects") or []:
             pid = s.add_project(spec["path"], spec.get("id"))
             s.projects[pid]["description"] = spec.get("description", "")
@@ -115,6 +128,13 @@ class Simulator(SimCore):
             )
             if spec.get("state") == "closed":
                 issue["state"], issue["closed_at"] = "closed", issue["updated_at"]
+            if spec.get("status"):
+                status = sim_statuses.by_name(self, issue, spec["status"])
+                if status is None:
+                    raise ValueError(f"seed issue {spec['title']!r}: no status {spec['status']!r}")
+                issue.update(sim_statuses.status_changes(issue, status))
+                if issue["state"] == "closed":
+                    issue["closed_at"] = issue["updated_at"]
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"

@@ -58,3 +58,14 @@ def test_other_kinds_show_their_params_as_json() -> None:
     assert (
         describe(detail, "p#1") == 'p#1: set_iteration {"iteration_id": 3, "iteration_title": null}'
     )
+
+
+def test_a_status_change_names_the_status_and_says_when_it_closes_the_item() -> None:
+    done = {"status_id": None, "name": "Done", "category": "done"}
+    doing = {"status_id": None, "name": "In progress", "category": "in_progress"}
+    assert describe({"action": "set_status", "params": done}, "p#1") == (
+        "p#1: status -> Done (closes it)"
+    )
+    assert (
+        describe({"action": "set_status", "params": doing}, "p#1") == "p#1: status -> In progress"
+    )
