@@ -107,6 +107,24 @@ def test_a_lower_limit_from_gitlab_slows_the_bucket_to_it() -> None:
     assert abs(t.monotonic() - 1.0) < 1e-6  # 10 per second, not 100
 
 
+def test_another_throttles_lower_limit_leaves_the_budget_as_it_is() -> None:
+    t = FakeClock()
+    budget = RateBudget(6000, clock=t.monotonic, sleep=t.sleep, wall=t.timestamp)
+    budget.acquire()
+
+    budget.answered(
+        answer(
+            t,
+            Name="throttle_authenticated_protected_paths_api",
+            Limit=10,
+            Remaining=9,
+            Reset=int(t.timestamp()) + 60,
+        )
+    )
+
+    assert budget.rate == 100.0
+
+
 def test_malformed_rate_limit_headers_are_ignored() -> None:
     t = FakeClock()
     budget = RateBudget(6000, clock=t.monotonic, sleep=t.sleep, wall=t.timestamp)

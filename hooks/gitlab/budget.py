@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+API_THROTTLE = "throttle_authenticated_api"
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -34,6 +36,7 @@ class Limits:
     remaining: int | None = None  # RateLimit-Remaining
     reset: float | None = None  # RateLimit-Reset, Unix time
     retry_after: float | None = None  # Retry-After, seconds
+    name: str | None = None  # RateLimit-Name, the throttle the headers are about
 
 
 def _number(value: str | None) -> float | None:
@@ -56,6 +59,7 @@ def read_limits(status: int, headers: Mapping[str, str]) -> Limits:
         remaining=int(remaining) if remaining is not None else None,
         reset=_number(headers.get("RateLimit-Reset")),
         retry_after=_number(headers.get("Retry-After")),
+        name=headers.get("RateLimit-Name"),
     )
 
 
@@ -107,7 +111,9 @@ class Steering:
             self._in_flight = max(0, self._in_flight - 1)
             if limits is None:
                 return 0.0
-            if limits.per_minute:
+            # Only the account's API throttle sets the budget; a path's own stricter throttle
+            # (protected paths, files) speaks for that path alone.
+            if limits.per_minute and limits.name in (None, API_THROTTLE):
                 self.learnt_per_minute = limits.per_minute
             hold = hold_for(limits, self._in_flight, self._wall())
             if hold <= 0:
