@@ -27,12 +27,15 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hooks.backoff import Backoff
 from hooks.gitlab.budget import Steering
 from hooks.rules.keys import digest
 from hooks.service.config import Settings
 from hooks.storage.engine import async_url
 
 log = structlog.get_logger("hooks.gateway")
+# Asking the row again while the database does not answer: 1 s, 2 s, 4 s, ... 30 s.
+UNREACHABLE = Backoff(base_s=1.0, cap_s=30.0)
 T = TypeVar("T")
 
 # One instant per statement (clock_timestamp() would move between the expressions).
@@ -102,6 +105,7 @@ class SharedBudget(Steering):
         self._refilling = False
         self._closed = False
         self._created = False
+        self._failures = 0  # reservations failed in a row
         self._ready = threading.Condition(self._lock)
         self._engine = create_async_engine(
             async_url(database_url),
@@ -172,8 +176,10 @@ class SharedBudget(Steering):
             with self._lock:
                 self._refilling = False
                 now = self._clock()
+                self._failures = self._failures + 1 if grant is None else 0
                 if grant is None:
-                    self._paused_until = max(self._paused_until, now + 1.0)
+                    wait = UNREACHABLE.delay(self._failures)
+                    self._paused_until = max(self._paused_until, now + wait)
                 elif grant.held_left > 0:
                     self._paused_until = max(self._paused_until, now + grant.held_left)
                 elif grant.granted > 0:
