@@ -138,3 +138,14 @@ async def test_a_lower_limit_from_gitlab_lowers_what_each_window_grants(postgres
         budget.close()
 
     assert sorted(Counter(math.floor(t / 2) for t in stamps).values()) == [1, 20]
+
+
+async def test_while_its_database_does_not_answer_a_replica_spends_a_budget_of_its_own() -> None:
+    unreachable = "postgresql://postgres@127.0.0.1:9/hooks"  # nothing listens on port 9
+    budget = SharedBudget(unreachable, "bot", per_window=600, window_s=60)
+    try:
+        waits = await asyncio.to_thread(lambda: [budget.acquire() for _ in range(5)])
+    finally:
+        budget.close()
+
+    assert waits == [0.0] * 5  # sent at once from its own bucket (10 a burst), not held

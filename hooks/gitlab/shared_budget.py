@@ -8,7 +8,8 @@ most, whatever the replicas ask at once. A grant is spent before the window's la
 seconds or not at all (a request sent at the edge must not land in the next window, which is
 granted in full); an empty window pauses the replica until the next one. A hold (a 429's
 Retry-After, or GitLab saying few requests remain) is written to the row so that every replica
-keeps it at its next reservation.
+keeps it at its next reservation. While the database does not answer, the process spends a bucket
+of its own, as every replica did before they shared one, and tries the row again with backoff.
 
 The gateway's threads are synchronous; the row is reached through a small asyncio loop of the
 budget's own (one connection), so they never wait on the service's event loop.
@@ -28,13 +29,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hooks.backoff import Backoff
-from hooks.gitlab.budget import Steering
+from hooks.gitlab.budget import RateBudget, Steering
 from hooks.rules.keys import digest
 from hooks.service.config import Settings
 from hooks.storage.engine import async_url
 
 log = structlog.get_logger("hooks.gateway")
-# Asking the row again while the database does not answer: 1 s, 2 s, 4 s, ... 30 s.
+# Asking the row again while the database does not answer: after 1 s, 2 s, 4 s, ... 30 s.
 UNREACHABLE = Backoff(base_s=1.0, cap_s=30.0)
 T = TypeVar("T")
 
@@ -106,6 +107,10 @@ class SharedBudget(Steering):
         self._closed = False
         self._created = False
         self._failures = 0  # reservations failed in a row
+        # While the database does not answer, this process spends a bucket of its own (as
+        # before replicas shared one), steered by GitLab's answers like the shared one.
+        self._alone = RateBudget(max(1, int(per_window * 60 / window_s)), clock=clock, sleep=sleep)
+        self._alone_until = 0.0  # on `clock`: when to try the row again
         self._ready = threading.Condition(self._lock)
         self._engine = create_async_engine(
             async_url(database_url),
@@ -143,6 +148,7 @@ class SharedBudget(Steering):
     def acquire(self) -> float:
         waited = 0.0
         while True:
+            alone = False
             with self._lock:
                 if self._closed:
                     raise BudgetClosed("the GitLab rate budget is closed")
@@ -153,11 +159,18 @@ class SharedBudget(Steering):
                         self._tokens -= 1
                         self._in_flight += 1
                         return waited
-                    if self._refilling:  # another thread is at the row for all of them
+                    alone = now < self._alone_until
+                    if alone:
+                        self._in_flight += 1
+                    elif self._refilling:  # another thread is at the row for all of them
                         self._ready.wait(1.0)
                         waited += self._clock() - now
                         continue
-                    self._refilling = True
+                    else:
+                        self._refilling = True
+            if alone:
+                self._alone.learnt_per_minute = self.learnt_per_minute
+                return waited + self._alone.acquire()
             if delay > 0:
                 self._sleep(delay)
                 waited += delay
@@ -171,15 +184,17 @@ class SharedBudget(Steering):
         except BudgetClosed:
             raise
         except Exception as exc:
-            log.warning("rate budget unreachable; waiting", error=f"{type(exc).__name__}: {exc}")
+            log.warning(
+                "shared rate budget unreachable; this process spends its own meanwhile",
+                error=f"{type(exc).__name__}: {exc}",
+            )
         finally:
             with self._lock:
                 self._refilling = False
                 now = self._clock()
                 self._failures = self._failures + 1 if grant is None else 0
                 if grant is None:
-                    wait = UNREACHABLE.delay(self._failures)
-                    self._paused_until = max(self._paused_until, now + wait)
+                    self._alone_until = now + UNREACHABLE.delay(self._failures)
                 elif grant.held_left > 0:
                     self._paused_until = max(self._paused_until, now + grant.held_left)
                 elif grant.granted > 0:
