@@ -93,7 +93,7 @@ def main(quick: bool = False, before: str | None = None) -> list[Row]:
     met = shared.refused == 0 and shared.ratio <= 1.15 and shared.moved == ITEMS
     return [
         Row(
-            13,
+            14,
             f"{REPLICAS} replicas roll over {ITEMS} items, {per_minute} requests/min",
             f"{shared.seconds:.1f} s, {shared.refused} × 429, {shared.moved_twice} twice",
             f"a budget each: {alone.seconds:.1f} s, {alone.refused} × 429",

@@ -52,6 +52,7 @@ def test_the_demo_plays_every_process_of_the_handbook_in_its_order(demo: list[st
         "== Case study",
         "== Work item status, In progress",
         "== Work item status, Done",
+        "== Iterations",
     ]
     assert not [line for line in demo if "could not act" in line or "(no rule acted)" in line]
 
@@ -165,4 +166,12 @@ def test_work_item_status_follows_the_doing_label_and_done_drops_it(demo: list[s
     )
     assert block(demo, "Work item status, Done") == [
         "   bot [done-drops-doing-label] demo/product#5: labels -doing"
+    ]
+
+
+def test_a_team_on_iterations_rolls_over_an_item_and_its_child_task(demo: list[str]) -> None:
+    moved = [line for line in block(demo, "Iterations") if "iteration -> Iteration 43" in line]
+    assert moved == [
+        "   bot [iteration-roll-over-first-time] demo/product#6: iteration -> Iteration 43",
+        "   bot [iteration-roll-over-first-time] demo/product#9: iteration -> Iteration 43",
     ]

@@ -82,6 +82,7 @@ class SubjectFacts(Protocol):
 
     project: str
     issue: IssueInfo | None
+    sprint_iteration: MilestoneInfo | None  # the iteration a for_each listed the subject from
 
     @property
     def milestone(self) -> MilestoneInfo | None: ...

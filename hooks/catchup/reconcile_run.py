@@ -104,6 +104,9 @@ class SweepReader:
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
         return self.inner.issues(project, query)
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self.inner.children(item)
+
     def statuses(self, project: str) -> list[StatusInfo]:
         return self.inner.statuses(project)
 

@@ -126,9 +126,6 @@ class GitlabOps:
         """GitLab's test delivery, which re-enables a disabled hook when it succeeds."""
         self._post(f"{self.scope_path(kind, scope)}/hooks/{hook_id}/test/{trigger}", {})
 
-    def project_iterations(self, project: str) -> list[dict[str, Any]]:
-        return self._list(f"/projects/{_project(project)}/iterations", include_ancestors="true")
-
     # -- writes -------------------------------------------------------------
 
     def edit_issue(self, project: str, iid: int, **fields: Any) -> dict[str, Any]:

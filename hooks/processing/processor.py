@@ -106,6 +106,9 @@ class RecordingReader:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
         return found
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._keep(self._guard(lambda: self.inner.children(item)))
+
     def statuses(self, project: str) -> list[StatusInfo]:
         found: list[StatusInfo] = self._guard(lambda: self.inner.statuses(project))
         return found

@@ -61,6 +61,7 @@ class Facts:
     today: date
     issue: IssueInfo | None = None
     event_milestone: MilestoneInfo | None = None
+    sprint_iteration: MilestoneInfo | None = None  # the iteration a for_each listed it from
     release_tag: str | None = None
     event_project: str | None = None
     added: list[str] = field(default_factory=list)

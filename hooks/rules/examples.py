@@ -12,6 +12,7 @@ from hooks.actions.base import PlannedAction
 from hooks.actions.registry import KINDS
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan, plan_schedule
+from hooks.rules.iterations import iteration_info
 from hooks.rules.model import Example, Rule, RuleSet
 from hooks.rules.reader import (
     IssueInfo,
@@ -63,7 +64,10 @@ def example_plan(
 ) -> Plan:
     """Plan the example against its rule alone, with the GitLab state the example gives."""
     statuses = example_statuses(example)
-    issues = [IssueInfo.from_rest(i) for i in example.gitlab.issues]
+    issues = [
+        IssueInfo.from_rest(i).model_copy(update={"parent": i.get("parent")})
+        for i in example.gitlab.issues
+    ]
     subject_statuses = {}
     for info, raw in zip(issues, example.gitlab.issues, strict=True):
         if raw.get("status"):
@@ -72,6 +76,7 @@ def example_plan(
     reader = StaticReader(
         [MilestoneInfo.from_rest(m) for m in example.gitlab.milestones],
         issues,
+        [iteration_info(i) for i in example.gitlab.iterations],
         statuses=statuses,
         subject_statuses=subject_statuses,
     )

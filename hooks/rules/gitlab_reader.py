@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hooks.gitlab import work_items
 from hooks.gitlab.ops import GitlabOps
+from hooks.rules.iterations import iteration_info
 from hooks.rules.reader import IssueInfo, MilestoneInfo, StatusInfo
 
 
@@ -75,8 +77,15 @@ class GitlabReader:
         return [IssueInfo.from_rest(i, project) for i in self.ops.issues(project, **cleaned)]
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
-        found = self.ops.project_iterations(project)
-        return [MilestoneInfo.from_rest(i) for i in found]
+        return [iteration_info(i) for i in work_items.iterations(self.ops, project)]
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        found = []
+        for child in work_items.children(self.ops, item.project_path, item.iid):
+            path = (child.get("namespace") or {}).get("fullPath") or item.project_path
+            read = IssueInfo.from_rest(self.ops.issue(path, int(child["iid"])), path)
+            found.append(read.model_copy(update={"parent": item.subject}))
+        return found
 
     def statuses(self, project: str) -> list[StatusInfo]:
         root = project.split("/", 1)[0]

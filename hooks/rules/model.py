@@ -206,8 +206,29 @@ class IssueQuery(_Model):
         description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
         " (the event's closed milestone, else the latest closed past-due one) or a title.",
     )
+    iteration: Literal["ended", "current"] | None = Field(
+        None,
+        description="Instead of a milestone: the items of the iteration that ended last (or the"
+        " current one), in the cadence `cadence` names.",
+    )
+    cadence: str | None = Field(
+        None,
+        description="Title glob of the iteration cadence (each team has its own); needed when"
+        " the project sees more than one.",
+    )
+    with_tasks: bool = Field(
+        False, description="Also each item's child tasks in the same state (any iteration)."
+    )
     state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
     labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
+
+    @model_validator(mode="after")
+    def _milestone_or_iteration(self) -> IssueQuery:
+        if self.milestone and self.iteration:
+            raise ValueError("for_each lists a milestone's or an iteration's items, not both")
+        if (self.cadence or self.with_tasks) and not self.iteration:
+            raise ValueError("'cadence' and 'with_tasks' go with 'iteration'")
+        return self
 
 
 class ForEach(_Model):
@@ -288,7 +309,12 @@ class ExampleGitlab(_Model):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
     issues: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST).",
+        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST);"
+        " a child task has issue_type: task and parent: 'path#iid'.",
+    )
+    iterations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="GraphQL shapes: {id, title, startDate, dueDate, state, iterationCadence}.",
     )
     statuses: list[dict[str, Any]] | None = Field(
         None,
@@ -322,6 +348,11 @@ class Rule(_Model):
     )
     description: str = ""
     enabled: bool = True
+    enabled_when: dict[str, Any] | None = Field(
+        None,
+        description="On only when these vars have these values, e.g. {sprints: iterations}:"
+        " a rule pack's variant that one var switches.",
+    )
     dry_run: bool = Field(False, description="Shadow mode: plan and record, never write.")
     on: Triggers
     for_each: ForEach | None = None

@@ -34,10 +34,14 @@ class MilestoneInfo(BaseModel):
     group_id: int | None = None
     project_id: int | None = None
     web_url: str | None = None
+    cadence_id: int | None = None  # an iteration's cadence: a team's own sequence of sprints
+    cadence: str | None = None
 
     @property
     def owner(self) -> tuple[str, int] | None:
-        """("group", id) or ("project", id), when known."""
+        """("group", id) or ("project", id), when known; an iteration's is its cadence."""
+        if self.cadence_id is not None:
+            return ("cadence", self.cadence_id)
         if self.group_id is not None:
             return ("group", self.group_id)
         if self.project_id is not None:
@@ -199,6 +203,8 @@ class IssueInfo(BaseModel):
     health_status: str | None = None
     iteration_id: int | None = None
     iteration_title: str | None = None
+    type: str = "issue"  # issue, task, incident: GitLab's work item type, lower case
+    parent: str | None = None  # a child task's parent item, `path#iid`, where known
 
     @property
     def subject(self) -> str:
@@ -232,6 +238,7 @@ class IssueInfo(BaseModel):
             health_status=data.get("health_status"),
             iteration_id=iteration.get("id"),
             iteration_title=iteration.get("title"),
+            type=str(data.get("issue_type") or "issue"),
         )
 
 
@@ -252,7 +259,13 @@ class Reader(Protocol):
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]: ...
 
-    def iterations(self, project: str) -> list[MilestoneInfo]: ...
+    def iterations(self, project: str) -> list[MilestoneInfo]:
+        """The iterations `project` sees (its groups'), each with its cadence."""
+        ...
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        """An item's child work items (tasks), in any state."""
+        ...
 
     def statuses(self, project: str) -> list[StatusInfo]:
         """The work item statuses the project's top-level namespace allows ([]: none, as on
@@ -320,17 +333,23 @@ class StaticReader:
         self._need(f"the issues of {project}")
         state = query.get("state", "opened")
         labels = [x for x in str(query.get("labels", "")).split(",") if x]
+        iteration = query.get("iteration_id")
         return [
             i
             for i in self._issues
             if i.project_path == project
             and (state == "all" or i.state == state)
             and all(label in i.labels for label in labels)
+            and (iteration is None or str(i.iteration_id) == str(iteration))
         ]
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        self._need(f"the child items of {item.subject}")
+        return [i for i in self._issues if i.parent == item.subject]
 
     def statuses(self, project: str) -> list[StatusInfo]:
         self._need(f"the work item statuses of {project}")

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="Per message.")
 
+    # Previewing a rule change (hooks preview, POST /admin/preview)
+    preview_days: int = Field(
+        default=14, gt=0, description="Days of recorded history a rule change is previewed on."
+    )
+
     # Operations
     admin_token: SecretStr | None = None
     ui_token: SecretStr | None = Field(

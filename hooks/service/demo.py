@@ -286,6 +286,29 @@ class Demo:
                 product("carol").issues.get(5, lazy=True).notes.create({"body": "/status Done"})
             ),
         )
+        await self.on_iterations()
+
+    async def on_iterations(self) -> None:
+        """The pack's variant for teams whose sprints are iterations, switched by one var."""
+        copy = self.workdir / "rules-on-iterations"
+        shutil.copytree(self.rules_dir, copy)
+        team = copy / "00-team.yaml"
+        if not team.is_file() or "sprints: milestones" not in team.read_text():
+            return  # rules of the user's own without the switch: no such scene
+        team.write_text(team.read_text().replace("sprints: milestones", "sprints: iterations"))
+        runtime = self.app[SERVICE].runtime
+        assert runtime is not None and runtime.scheduler is not None
+        runtime.rules.directory = copy
+        runtime.rules.load(datetime.now(UTC))
+        ended = datetime.now(UTC).replace(hour=5, minute=30, second=0, microsecond=0)
+        ended += timedelta(days=7)  # the morning after Iteration 42 (Team A's cadence) ends
+        self.out(
+            "== Iterations: the team sets `sprints: iterations` in 00-team.yaml; the daily sweep"
+            f" runs on {ended:%Y-%m-%d}, the morning after Iteration 42 ended"
+        )
+        await runtime.scheduler.fire("iteration-roll-over-first-time", ended)
+        await self.settled()
+        await self.report()
 
     def _close(self, milestone_id: int) -> None:
         milestone = self.as_user("alice").groups.get("demo", lazy=True).milestones.get(milestone_id)

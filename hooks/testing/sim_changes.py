@@ -112,7 +112,9 @@ class SimChanges(SimHookPayloads):
             "updated_at": stamp,
             "closed_at": None,
             "health_status": None,
-            "iteration_id": None,
+            "iteration_id": fields.get("iteration_id") or None,
+            "issue_type": fields.get("issue_type") or "issue",
+            "parent_id": fields.get("parent_id") or None,  # a child task's parent work item
             "status_id": None,  # None: the lifecycle's default for the state (sim_statuses)
         }
         for title in issue["labels"]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing import sim_statuses
+from hooks.testing import sim_statuses, sim_work_items
 from hooks.testing.sim_http import Api, ApiError, body
 
 if TYPE_CHECKING:
@@ -130,6 +130,9 @@ def _graphql(
         if answered is not None:
             return answered
     s = sim.state
+    read = sim_work_items.answer(sim, query, variables)
+    if read is not None:
+        return read
     if "currentUser" in query:
         user = s.users[uid]
         return {
