@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_ratebudget"
-down_revision = "0003"
+down_revision = "0004_breaker"
 branch_labels = None
 depends_on = None
 
