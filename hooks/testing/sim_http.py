@@ -263,6 +263,13 @@ class Api:
             raise not_found("Issue")
         return issue
 
+    def merge_request_of(self, request: web.Request) -> dict[str, Any]:
+        project = self.project_of(request)
+        mr = self.state.merge_request(project["id"], int(request.match_info["iid"]))
+        if mr is None:  # find_by! raising RecordNotFound: GitLab's generic 404 body
+            raise ApiError(404, {"message": "404 Not found"})
+        return mr
+
     def writable(self, uid: int) -> None:
         if self.state.users[uid].get("read_only"):
             raise ApiError(403, {"message": "403 Forbidden"})

@@ -10,7 +10,7 @@ that does not merge cleanly 422 `Branch cannot be merged`, a `sha` that is not t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -52,13 +52,6 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
-    def mr_of(request: web.Request) -> dict[str, Any]:
-        project = api.project_of(request)
-        mr = s.merge_request(project["id"], int(request.match_info["iid"]))
-        if mr is None:
-            raise ApiError(404, {"message": "404 Not found"})
-        return mr
-
     async def list_mrs(request: web.Request, uid: int) -> web.Response:
         q = request.query
         project = api.project_of(request)
@@ -95,7 +88,9 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return paginate(request, found, shape=lambda m: merge_request_rest(sim, m, uid))
 
     async def get_mr(request: web.Request, uid: int) -> web.Response:
-        return web.json_response(merge_request_rest(sim, mr_of(request), uid, single=True))
+        return web.json_response(
+            merge_request_rest(sim, api.merge_request_of(request), uid, single=True)
+        )
 
     async def create_mr(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
@@ -127,7 +122,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
 
     async def update_mr(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
-        mr = mr_of(request)
+        mr = api.merge_request_of(request)
         data = await body(request)
         before = {k: (list(v) if isinstance(v, list) else v) for k, v in mr.items()}
         for key in EDITABLE:
@@ -188,7 +183,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
 
     async def merge_mr(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
-        mr = mr_of(request)
+        mr = api.merge_request_of(request)
         data = await body(request)
         project = s.projects[mr["project_id"]]
         repo = s.repo(project)
@@ -254,19 +249,19 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return web.json_response(merge_request_rest(sim, mr, uid, single=True))
 
     async def changes_of(request: web.Request, uid: int) -> web.Response:
-        mr = mr_of(request)
+        mr = api.merge_request_of(request)
         repo = s.repo(s.projects[mr["project_id"]])
         entries = [diff_entry(c, repo) for c in mr_changes(repo, mr)]
         rest = merge_request_rest(sim, mr, uid, single=True)
         return web.json_response({**rest, "changes": entries, "overflow": False})
 
     async def diffs_of(request: web.Request, uid: int) -> web.Response:
-        mr = mr_of(request)
+        mr = api.merge_request_of(request)
         repo = s.repo(s.projects[mr["project_id"]])
         return paginate(request, [diff_entry(c, repo) for c in mr_changes(repo, mr)])
 
     async def commits_of(request: web.Request, uid: int) -> web.Response:
-        mr = mr_of(request)
+        mr = api.merge_request_of(request)
         project = s.projects[mr["project_id"]]
         repo = s.repo(project)
         base, _start, head = mr_refs(repo, mr)

@@ -20,7 +20,6 @@ from hooks.testing import (
     sim_members,
     sim_merge_requests,
     sim_milestones,
-    sim_mr_notes,
     sim_notes,
     sim_releases,
     sim_repository,
@@ -231,7 +230,6 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_commits,
         sim_commit_statuses,
         sim_merge_requests,
-        sim_mr_notes,
     ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))
