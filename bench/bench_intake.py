@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.report import Row
+from hooks.testing.serve_process import free_port
 from hooks.testing.waiting import eventually_sync
 
 SECRET = "bench-secret"
@@ -74,12 +74,6 @@ SERVE = AS_DEPLOYED + "from hooks.service.cli import main; sys.exit(main())"
 IMPORTS_ONLY = (
     AS_DEPLOYED + "import hooks.service.cli; print('imported', flush=True); sys.stdin.read()"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:

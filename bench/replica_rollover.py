@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import socket
-import subprocess
-import sys
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +26,7 @@ from typing import Any
 import aiohttp
 import gitlab
 
+from hooks.testing.serve_process import ServeProcess, serve_environment
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
@@ -82,53 +80,6 @@ def seed(replicas: int, items: int) -> dict[str, Any]:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Replica:
-    """One `hooks serve` process."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hooks", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self, within_s: float = 60) -> None:
-        async with aiohttp.ClientSession() as session:
-
-            async def answers_ready() -> bool:
-                assert self.proc.poll() is None, "hooks serve exited during start-up"
-                async with session.get(self.url + "/readyz") as response:
-                    return response.status == 200
-
-            await eventually(
-                answers_ready,
-                within_s=within_s,
-                every_s=0.1,
-                ignoring=(aiohttp.ClientError,),
-                what="hooks serve ready",
-            )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-        self.log.close()
-
-
 @dataclass(frozen=True)
 class Figures:
     seconds: float  # sprints closed -> every item moved
@@ -153,8 +104,7 @@ class Figures:
 def env_of(
     sim: Simulator, database_url: str, rules: Path, per_minute: int, window_s: float, threads: int
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    env.update(
+    return serve_environment(
         HOOKS_DATABASE_URL=database_url,
         HOOKS_WEBHOOK_SECRET=SECRET,
         HOOKS_RULES_DIR=str(rules),
@@ -173,7 +123,6 @@ def env_of(
         HOOKS_LOG_FORMAT="json",
         HOOKS_LOG_LEVEL="WARNING",
     )
-    return env
 
 
 async def roll_over(
@@ -198,15 +147,15 @@ async def roll_over(
     (rules / "r.yaml").write_text(RULE)
     per_minute = math.ceil(per_window * 60 / window_s)
     sim.faults.add(Fault(user="hooks-bot", rate_limit_per_minute=per_window, window_s=window_s))
-    procs = []
+    procs: list[ServeProcess] = []
     try:
         for n in range(replicas):
             url = postgres_url or f"sqlite:///{tmp}/replica-{n}.db"
             env = env_of(sim, url, rules, per_minute, window_s, threads)
             if source:
                 env["PYTHONPATH"] = source
-            procs.append(Replica(env, tmp / f"replica-{n}.log"))
-        await asyncio.gather(*(p.ready() for p in procs))
+            procs.append(ServeProcess(env, tmp / f"replica-{n}.log"))
+        await asyncio.gather(*(p.ready(within_s=60, every_s=0.1) for p in procs))
         for n, proc in enumerate(procs):
             sim.add_hook(f"{proc.url}/webhook", SECRET, project=f"teams/team-{n}")
         closer = gitlab.Gitlab(sim.url, private_token="alice-token", timeout=30)
@@ -242,10 +191,10 @@ async def roll_over(
         )
     finally:
         for proc in procs:
-            proc.stop()
+            proc.stop(signal.SIGTERM)
 
 
-async def puts_of(replica: Replica) -> int:
+async def puts_of(replica: ServeProcess) -> int:
     """The PUT requests a replica sent GitLab, whatever the answer (its /metrics)."""
     async with aiohttp.ClientSession() as session, session.get(replica.url + "/metrics") as r:
         text = await r.text()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 import uuid
 from collections import Counter
@@ -23,6 +22,7 @@ from sqlalchemy import select
 
 from hooks.storage.store import Store
 from hooks.storage.tables import audit, deliveries
+from hooks.testing.serve_process import serve_environment
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import NotInTime, eventually
 from tests.conftest import SECRET, fixture_bytes
@@ -54,8 +54,7 @@ def serve_env(
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir(exist_ok=True)
     (rules_dir / "rules.yaml").write_text(rules)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    env.update(
+    env = serve_environment(
         HOOKS_DATABASE_URL=database_url,
         HOOKS_WEBHOOK_SECRET=SECRET,
         HOOKS_RULES_DIR=str(rules_dir),
@@ -69,8 +68,7 @@ def serve_env(
         HOOKS_RETRY_CAP_S="1",
         HOOKS_LOG_FORMAT="json",
     )
-    env.update(extra)
-    return env
+    return {**env, **extra}  # extra may override the defaults above
 
 
 def issue_opened(sim: Simulator, n: int) -> bytes:

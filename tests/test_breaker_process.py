@@ -11,12 +11,13 @@ from typing import Any
 import aiohttp
 
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import as_user, marked_notes
 from tests.test_circuit_breaker import REFUSED_COMMENTS, RULE, RULES, owner_issues, seed
-from tests.test_serve_process import ServeProcess, serve_env
+from tests.test_serve_process import serve_env
 
 __all__ = ["serve_env"]  # the fixture, used below
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,18 +10,17 @@ from typing import Any
 import pytest
 
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess, serve_environment
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import RULE_PACK, as_user, marked_notes, settle
-from tests.test_serve_process import ServeProcess
 
 
 @pytest.fixture
 def serve_env(gitlab_sim: Simulator, tmp_path: Path) -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    env.update(
+    yield serve_environment(
         HOOKS_DATABASE_URL=f"sqlite:///{tmp_path / 'hooks.db'}",
         HOOKS_WEBHOOK_SECRET=SECRET,
         HOOKS_RULES_DIR=str(RULE_PACK),
@@ -36,7 +32,6 @@ def serve_env(gitlab_sim: Simulator, tmp_path: Path) -> Iterator[dict[str, str]]
         HOOKS_RETRY_BASE_S="0.05",
         HOOKS_LOG_FORMAT="json",
     )
-    yield env
 
 
 async def kill_after_write_then_restart(
@@ -58,7 +53,7 @@ async def kill_after_write_then_restart(
     first.stop(signal.SIGKILL)  # dead before it could record the result
     sim.faults.clear()
 
-    second = _on_port(env, tmp_path, first.port)  # the hook keeps pointing here
+    second = ServeProcess(env, tmp_path / "serve.log", first.port)  # the hook points here
     await second.ready()
     store = Store.open(env["HOOKS_DATABASE_URL"])
     try:
@@ -68,20 +63,6 @@ async def kill_after_write_then_restart(
     finally:
         await store.close()
         second.stop(signal.SIGTERM)
-
-
-def _on_port(env: dict[str, str], tmp_path: Path, port: int) -> ServeProcess:
-    """`hooks serve` again on the port of the process that died."""
-    server = ServeProcess.__new__(ServeProcess)
-    server.port, server.url = port, f"http://127.0.0.1:{port}"
-    server.log = (tmp_path / "serve.log").open("ab")
-    server.proc = subprocess.Popen(
-        [sys.executable, "-m", "hooks", "serve", "--port", str(port)],
-        env=env,
-        stdout=server.log,
-        stderr=subprocess.STDOUT,
-    )
-    return server
 
 
 async def test_a_comment_posted_just_before_a_crash_is_not_posted_again(

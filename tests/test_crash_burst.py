@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hooks.testing.serve_process import ServeProcess
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
@@ -32,7 +33,7 @@ from tests.burst import (
     seed,
     serve_env,
 )
-from tests.test_serve_process import ServeProcess, wait_all_finished
+from tests.test_serve_process import wait_all_finished
 
 RULES = f"""
 rules:

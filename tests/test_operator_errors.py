@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hooks.service.cli import main
+from hooks.testing.serve_process import serve_environment
 
 WRONG_VALUES = [
     ("HOOKS_HEALTH_STATUS_MODE", "bogus", "Input should be 'label', 'native' or 'both'"),
@@ -40,10 +41,8 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]
     monkeypatch.chdir(tmp_path)
     for name in [n for n in os.environ if n.startswith("HOOKS_")]:
         monkeypatch.delenv(name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    env.update(HOOKS_RULES_DIR=str(tmp_path / "rules"), HOOKS_LOG_FORMAT="json")
     (tmp_path / "rules").mkdir()
-    return env
+    return serve_environment(HOOKS_RULES_DIR=str(tmp_path / "rules"), HOOKS_LOG_FORMAT="json")
 
 
 def hooks(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ differences, 2 when the new rules do not validate (each error as file:line)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from hooks.storage.store import Store
+from hooks.testing.serve_process import serve_environment
 from hooks.testing.simulator import Simulator
 from tests.e2e import RULE_PACK
 from tests.preview_history import (
@@ -30,9 +30,7 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 def env(tmp_path: Path, sqlite_url: str) -> dict[str, str]:
     """The shipped rules live, the database at `sqlite_url`, no token (dry-run)."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    clean.update(HOOKS_DATABASE_URL=sqlite_url, HOOKS_RULES_DIR=str(RULE_PACK))
-    return clean
+    return serve_environment(HOOKS_DATABASE_URL=sqlite_url, HOOKS_RULES_DIR=str(RULE_PACK))
 
 
 async def history(sqlite_url: str, sim: Simulator | None = None) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from hooks.processing.worker import utcnow
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.burst import (
@@ -32,7 +33,7 @@ from tests.burst import (
 from tests.conftest import SECRET
 from tests.e2e import marked_notes, service_settings, settle, start_service, store_of
 from tests.test_act_once import block
-from tests.test_serve_process import ServeProcess, wait_all_finished
+from tests.test_serve_process import wait_all_finished
 
 COUNT = 1000
 RULES = """

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import secrets
 import signal
 import time
@@ -26,13 +25,13 @@ from hooks.processing.worker import utcnow
 from hooks.service.config import Settings
 from hooks.service.logs import configure_logging
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess, serve_environment
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
 from tests.burst import issue_opened, seed
 from tests.faults import CuttableLink
 from tests.test_gitlab_faults import BOT, TRIAGE
-from tests.test_serve_process import ServeProcess
 
 OLD_SECRET, NEW_SECRET = f"old-{secrets.token_hex(12)}", f"new-{secrets.token_hex(12)}"
 SIGNING_KEY = secrets.token_bytes(32)
@@ -87,8 +86,7 @@ async def test_no_configured_secret_appears_in_the_logs_through_faults_and_refus
         SimulatorThread(sim),
     ):
         database_url = target.set(port=link.port, password=DB_PASSWORD)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-        env.update(
+        env = serve_environment(
             HOOKS_DATABASE_URL=database_url.render_as_string(hide_password=False),
             HOOKS_WEBHOOK_SECRET=f"{OLD_SECRET},{NEW_SECRET}",
             HOOKS_WEBHOOK_SIGNING_TOKEN=SIGNING_TOKEN,

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,59 +19,15 @@ import pytest
 
 from hooks.processing.worker import utcnow
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess, free_port, serve_environment
 from hooks.testing.waiting import eventually, eventually_sync
 from tests.conftest import SECRET, fixture_bytes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class ServeProcess:
-    """One `hooks serve` subprocess with its own port and environment."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hooks", "serve", "--port", str(self.port)],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self, within_s: float = 20) -> None:
-        async with aiohttp.ClientSession() as session:
-
-            async def answers_ready() -> bool:
-                assert self.proc.poll() is None, "hooks serve exited during start-up"
-                async with session.get(self.url + "/readyz") as response:
-                    return response.status == 200
-
-            await eventually(
-                answers_ready,
-                within_s=within_s,
-                every_s=0.05,
-                ignoring=(aiohttp.ClientError,),
-                what="hooks serve ready",
-            )
-
-    def stop(self, sig: int = signal.SIGKILL) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=30)
-        self.log.close()
-        return code
 
 
 @pytest.fixture
 def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     (tmp_path / "rules").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
-    env.update(
+    yield serve_environment(
         HOOKS_DATABASE_URL=f"sqlite:///{tmp_path / 'hooks.db'}",
         HOOKS_WEBHOOK_SECRET=SECRET,
         HOOKS_RULES_DIR=str(tmp_path / "rules"),
@@ -82,7 +36,6 @@ def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
         HOOKS_WORKER_CONCURRENCY="2",
         HOOKS_LOG_FORMAT="json",
     )
-    yield env
 
 
 def issue_body(n: int) -> bytes:

@@ -24,12 +24,12 @@ import pytest
 
 from hooks.processing.worker import utcnow
 from hooks.storage.store import Store
+from hooks.testing.serve_process import ServeProcess
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import NotInTime, eventually
 from tests.burst import ITEMS, issue_opened, seed, serve_env
 from tests.conftest import SECRET
 from tests.e2e import marked_notes
-from tests.test_serve_process import ServeProcess
 
 DURATION_S = float(os.environ.get("HOOKS_SOAK_SECONDS", "1800"))
 RATE = float(os.environ.get("HOOKS_SOAK_RATE", "20"))

@@ -4,7 +4,6 @@ limit on resends, before reconciliation rebuilds anything; each one's effects ha
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from hooks.service.config import Settings
 from hooks.service.context import SERVICE
 from hooks.testing.clock import FakeClock
 from hooks.testing.seeds import sprint_seed
+from hooks.testing.serve_process import free_port
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
@@ -37,12 +37,6 @@ RULES = """rules:
   do: [{comment: "Blocked: what does it need?"}]
 """
 ISSUES = (1, 2, 3)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
