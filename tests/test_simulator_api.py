@@ -178,3 +178,20 @@ def test_recursion_detection_can_be_switched_off(gitlab_sim: Simulator) -> None:
     sent = gitlab_sim.webhooks.sent
     assert [d.body["object_attributes"]["title"] for d in sent] == ["First", "Echo"]
     assert sent[-1].headers["X-Gitlab-Event-UUID"] == uuid
+
+
+@pytest.mark.parametrize("listing", ["issues/1/notes", "merge_requests", "releases"])
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("order_by=nope", "order_by does not have a valid value"),
+        ("sort=up", "sort does not have a valid value"),
+    ],
+)
+def test_list_endpoints_refuse_an_unknown_order_by_or_sort_with_400(
+    gitlab_sim: Simulator, listing: str, query: str, error: str
+) -> None:
+    r = api(gitlab_sim, f"/projects/demo%2Fproduct/{listing}?{query}")
+
+    assert r.status_code == 400
+    assert r.json() == {"error": error}

@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    body,
+    flag,
+    ordering,
+    paginate,
+)
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -129,11 +139,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     async def list_statuses(request: web.Request, uid: int) -> web.Response:
         q = request.query
         project, sha = commit_of(request)
-        order = q.get("order_by", "id")
-        if order not in ("id", "pipeline_id"):
-            raise bad_request("order_by does not have a valid value")
-        if q.get("sort", "asc") not in ("asc", "desc"):
-            raise bad_request("sort does not have a valid value")
+        order, desc = ordering(q, ("id", "pipeline_id"), sort="asc")
         found = sorted(
             (
                 st
@@ -154,7 +160,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             found = [st for st in found if str(st["pipeline_id"]) == q["pipeline_id"]]
         if q.get("stage") and q["stage"] != "external":  # external statuses' stage
             found = []
-        found.sort(key=lambda st: (st[order], st["id"]), reverse=q.get("sort") == "desc")
+        found.sort(key=lambda st: (st[order], st["id"]), reverse=desc)
         return paginate(request, [status_rest(st) for st in found])
 
     p = f"{API}/projects/{{project}}"

@@ -193,6 +193,19 @@ def label_names(value: Any) -> list[str]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
+def ordering(q: Any, orders: tuple[str, ...], sort: str = "desc") -> tuple[str, bool]:
+    """A list endpoint's `order_by` (the first of `orders` by default) and whether `sort` is
+    descending, refused with GitLab's 400 when either is not one of its values. Items are then
+    sorted by (order, id), so equal values keep a stable order."""
+    order = q.get("order_by", orders[0])
+    if order not in orders:
+        raise bad_request("order_by does not have a valid value")
+    direction = q.get("sort", sort)
+    if direction not in ("asc", "desc"):
+        raise bad_request("sort does not have a valid value")
+    return order, direction == "desc"
+
+
 def stamp(value: str) -> datetime:
     text = value.strip().replace(" UTC", "Z").replace(" ", "T")
     try:

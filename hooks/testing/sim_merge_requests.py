@@ -27,6 +27,7 @@ from hooks.testing.sim_http import (
     flag,
     ids,
     label_names,
+    ordering,
     paginate,
 )
 from hooks.testing.sim_mr_refs import mr_changes, mr_refs
@@ -58,11 +59,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         state = q.get("state", "all")
         if state not in STATES:
             raise bad_request("state does not have a valid value")
-        order = q.get("order_by", "created_at")
-        if order not in ("created_at", "updated_at", "title"):
-            raise bad_request("order_by does not have a valid value")
-        if q.get("sort", "desc") not in ("asc", "desc"):
-            raise bad_request("sort does not have a valid value")
+        order, desc = ordering(q, ("created_at", "updated_at", "title"))
         found = [m for m in s.merge_requests.values() if m["project_id"] == project["id"]]
         if state != "all":
             found = [m for m in found if m["state"] == state]
@@ -84,7 +81,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             term = q["search"].lower()
             found = [m for m in found if term in f"{m['title']}\n{m['description']}".lower()]
         found = between(q, between(q, found, "created_at"), "updated_at")
-        found.sort(key=lambda m: (m[order], m["id"]), reverse=q.get("sort", "desc") == "desc")
+        found.sort(key=lambda m: (m[order], m["id"]), reverse=desc)
         return paginate(request, found, shape=lambda m: merge_request_rest(sim, m, uid))
 
     async def get_mr(request: web.Request, uid: int) -> web.Response:

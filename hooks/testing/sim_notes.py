@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing.sim_commands import quick_actions
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    body,
+    flag,
+    ordering,
+    paginate,
+)
 from hooks.testing.sim_note_hooks import emit_note_hook
 from hooks.testing.sim_state import timestamp
 
@@ -90,16 +100,11 @@ def noteable_routes(sim: SimCore, on: Noteable) -> list[tuple[str, str, Handler]
         return parent, note
 
     async def notes(request: web.Request, uid: int) -> web.Response:
-        q = request.query
-        order = q.get("order_by", "created_at")
-        if order not in ("created_at", "updated_at"):
-            raise bad_request("order_by does not have a valid value")
-        if q.get("sort", "desc") not in ("asc", "desc"):
-            raise bad_request("sort does not have a valid value")
+        order, desc = ordering(request.query, ("created_at", "updated_at"))
         found = sorted(
             on.store[on.parent_of(request)["id"]],
             key=lambda n: (n[order], n["id"]),
-            reverse=q.get("sort", "desc") == "desc",
+            reverse=desc,
         )
         return paginate(request, found)
 

@@ -15,7 +15,17 @@ from urllib.parse import quote
 from aiohttp import web
 
 from hooks.testing.sim_hook_payloads import hook_time
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    body,
+    flag,
+    ordering,
+    paginate,
+)
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -179,15 +189,11 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     async def releases(request: web.Request, uid: int) -> web.Response:
         q = request.query
         pid = api.project_of(request)["id"]
-        order = q.get("order_by", "released_at")
-        if order not in ("released_at", "created_at"):
-            raise bad_request("order_by does not have a valid value")
-        if q.get("sort", "desc") not in ("asc", "desc"):
-            raise bad_request("sort does not have a valid value")
+        order, desc = ordering(q, ("released_at", "created_at"))
         found = sorted(
             (r for (p, _t), r in s.releases.items() if p == pid),
             key=lambda r: (r[order], r["id"]),
-            reverse=q.get("sort", "desc") == "desc",
+            reverse=desc,
         )
         html = flag(q.get("include_html_description"))
         return paginate(request, [release_rest(sim, r, html=html) for r in found])
