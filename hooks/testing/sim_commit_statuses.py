@@ -45,13 +45,6 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
-    def commit_of(request: web.Request) -> tuple[dict[str, Any], str]:
-        project = api.project_of(request)
-        found = s.repo(project).resolve(request.match_info["sha"], project["default_branch"])
-        if found is None:
-            raise ApiError(404, {"message": "404 Commit Not Found"})
-        return project, found.id
-
     async def set_status(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
         data = await body(request)
@@ -60,7 +53,8 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             raise bad_request("state is missing")
         if state not in TRANSITIONS:
             raise bad_request("state does not have a valid value")
-        project, sha = commit_of(request)
+        project, commit = api.commit_of(request)
+        sha = commit.id
         repo = s.repo(project)
         ref = data.get("ref") or next(
             (
@@ -138,7 +132,8 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
 
     async def list_statuses(request: web.Request, uid: int) -> web.Response:
         q = request.query
-        project, sha = commit_of(request)
+        project, commit = api.commit_of(request)
+        sha = commit.id
         order, desc = ordering(q, ("id", "pipeline_id"), sort="asc")
         found = sorted(
             (

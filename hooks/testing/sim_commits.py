@@ -20,7 +20,6 @@ from hooks.testing.sim_git import ZERO_SHA, Commit, changes
 from hooks.testing.sim_http import (
     API,
     Api,
-    ApiError,
     Handler,
     bad_request,
     body,
@@ -159,13 +158,6 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
-    def commit_of(request: web.Request) -> tuple[dict[str, Any], Commit]:
-        project = api.project_of(request)
-        found = s.repo(project).resolve(request.match_info["sha"], project["default_branch"])
-        if found is None:
-            raise ApiError(404, {"message": "404 Commit Not Found"})
-        return project, found
-
     def detail(project: dict[str, Any], commit: Commit) -> dict[str, Any]:
         rest = commit_rest(project, commit)
         del rest["trailers"], rest["extended_trailers"]  # not in the single commit's answer
@@ -214,7 +206,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return paginate(request, [commit_rest(project, c) for c in found], totals=False)
 
     async def get_commit(request: web.Request, uid: int) -> web.Response:
-        project, commit = commit_of(request)
+        project, commit = api.commit_of(request)
         last = None  # the external pipeline commit statuses made, as PipelineBasic shows it
         status = combined_status(sim, project["id"], commit.id)
         for (pid, sha, ref), pipeline_id in s.pipelines.items():
@@ -223,13 +215,13 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return web.json_response({**detail(project, commit), "last_pipeline": last})
 
     async def comments(request: web.Request, uid: int) -> web.Response:
-        project, commit = commit_of(request)
+        project, commit = api.commit_of(request)
         return paginate(request, s.commit_notes.get((project["id"], commit.id), []))
 
     async def add_comment(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
         data = await body(request)
-        project, commit = commit_of(request)
+        project, commit = api.commit_of(request)
         if not str(data.get("note") or "").strip():
             raise bad_request("note is missing")
         path = data.get("path") or None

@@ -23,6 +23,7 @@ from aiohttp.typedefs import Middleware
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore
+    from hooks.testing.sim_git import Commit
 
 log = structlog.get_logger("hooks.testing.simulator")
 API = "/api/v4"
@@ -282,6 +283,18 @@ class Api:
         if mr is None:  # find_by! raising RecordNotFound: GitLab's generic 404 body
             raise ApiError(404, {"message": "404 Not found"})
         return mr
+
+    def commit_at(self, project: dict[str, Any], ref: str | None, what: str = "Commit") -> Commit:
+        """The commit a sha, branch or tag names (the default branch's head if none)."""
+        found = self.state.repo(project).resolve(ref, project["default_branch"])
+        if found is None:
+            raise ApiError(404, {"message": f"404 {what} Not Found"})
+        return found
+
+    def commit_of(self, request: web.Request) -> tuple[dict[str, Any], Commit]:
+        """The project and the commit its `:sha` path segment names."""
+        project = self.project_of(request)
+        return project, self.commit_at(project, request.match_info["sha"])
 
     def writable(self, uid: int) -> None:
         if self.state.users[uid].get("read_only"):

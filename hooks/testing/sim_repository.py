@@ -85,18 +85,12 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
 
-    def commit_of(project: dict[str, Any], ref: str | None, what: str = "Commit") -> Commit:
-        found = s.repo(project).resolve(ref, project["default_branch"])
-        if found is None:
-            raise ApiError(404, {"message": f"404 {what} Not Found"})
-        return found
-
     def file_of(request: web.Request, *, required_ref: bool) -> tuple[Any, ...]:
         project = api.project_of(request)
         ref = request.query.get("ref")
         if required_ref and not ref:
             raise bad_request("ref is missing" if ref is None else "ref is empty")
-        commit = commit_of(project, ref)
+        commit = api.commit_at(project, ref)
         path = request.match_info["file_path"]
         blob = commit.files.get(path)
         if blob is None:
@@ -127,7 +121,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             raise bad_request("pagination does not have a valid value")
         if pagination == "none" and not flag(q.get("recursive")):
             raise bad_request('pagination cannot be "none" unless "recursive" is true')
-        commit = commit_of(project, q.get("ref"), "Tree")
+        commit = api.commit_at(project, q.get("ref"), "Tree")
         listed = entries(commit.files, q.get("path", ""), flag(q.get("recursive")))
         if listed is None:
             raise ApiError(404, {"message": "404 invalid revision or path Not Found"})
