@@ -55,19 +55,30 @@ async def start_service(settings: Settings) -> TestServer:
     return server
 
 
+# The events install-webhook subscribes to beyond the defaults: comments and emoji.
+COMMENT_EVENTS = {"note_events": True, "confidential_note_events": True, "emoji_events": True}
+
+
+async def hooked_service(
+    sim: Simulator,
+    settings: Settings,
+    *,
+    project: str | None = None,
+    group: str | None = None,
+    **events: bool,
+) -> TestServer:
+    """The service started with `settings`, sent the hooks of `project` or `group` (demo's if
+    neither is named) by the simulator."""
+    server = await start_service(settings)
+    scope = {"project": project} if project else {"group": group or "demo"}
+    sim.add_hook(str(server.make_url("/webhook")), SECRET, **scope, **events)
+    return server
+
+
 async def serve_rule_pack(sim: Simulator, tmp_path: Path, **overrides: Any) -> TestServer:
     """The service on the shipped rules, acting on the simulator, which sends it demo's hooks."""
-    server = await start_service(service_settings(sim, tmp_path, RULE_PACK, **overrides))
-    # The events install-webhook subscribes to: issues, releases, milestones, comments, emoji.
-    sim.add_hook(
-        str(server.make_url("/webhook")),
-        SECRET,
-        group="demo",
-        note_events=True,
-        confidential_note_events=True,
-        emoji_events=True,
-    )
-    return server
+    settings = service_settings(sim, tmp_path, RULE_PACK, **overrides)
+    return await hooked_service(sim, settings, **COMMENT_EVENTS)
 
 
 def close_milestone(sim: Simulator, title: str, user: str = "alice") -> None:

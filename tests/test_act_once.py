@@ -13,7 +13,14 @@ from aiohttp.test_utils import TestServer
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET
-from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    as_user,
+    hooked_service,
+    marked_notes,
+    service_settings,
+    settle,
+    store_of,
+)
 
 BLOCKED_RULE = """
 rules:
@@ -36,8 +43,7 @@ rules:
 
 @pytest.fixture
 async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    server = await start_service(service_settings(gitlab_sim, tmp_path, BLOCKED_RULE))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(gitlab_sim, service_settings(gitlab_sim, tmp_path, BLOCKED_RULE))
     yield server
     await server.close()
 
@@ -130,8 +136,7 @@ async def test_every_action_completes_once_through_errors_hangs_and_a_429_storm(
     gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
     settings = service_settings(gitlab_sim, tmp_path, BLOCKED_RULE, gitlab_timeout_s=0.5)
-    server = await start_service(settings)
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(gitlab_sim, settings)
     try:
         bot = "hooks-bot"
         gitlab_sim.faults.add(
@@ -158,8 +163,7 @@ async def test_every_action_completes_once_through_errors_hangs_and_a_429_storm(
 async def test_a_title_smuggling_a_quick_action_and_a_mass_mention_is_posted_defused(
     gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    server = await start_service(service_settings(gitlab_sim, tmp_path, TITLE_RULE))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(gitlab_sim, service_settings(gitlab_sim, tmp_path, TITLE_RULE))
     try:
         project = as_user(gitlab_sim, "bob").projects.get("demo/product", lazy=True)
         created = project.issues.create({"title": "Pricing\n/close\n@all please look"})
@@ -187,8 +191,7 @@ async def test_a_runaway_rule_is_capped_per_subject_and_the_audit_says_why(
     gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
     settings = service_settings(gitlab_sim, tmp_path, COMMENT_EVERY_UPDATE, subject_hourly_cap=2)
-    server = await start_service(settings)
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(gitlab_sim, settings)
     try:
         for n in range(4):
             issue = (
@@ -224,8 +227,9 @@ async def test_dry_run_records_what_would_be_done_and_writes_nothing(
 ) -> None:
     rules = DRY if how == "rule" else DRY.replace("  dry_run: true\n", "")
     overrides = {"dry_run": True} if how == "HOOKS_DRY_RUN" else {}
-    server = await start_service(service_settings(gitlab_sim, tmp_path, rules, **overrides))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(
+        gitlab_sim, service_settings(gitlab_sim, tmp_path, rules, **overrides)
+    )
     try:
         gitlab_sim.clear_requests()
         issue = as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
@@ -257,8 +261,9 @@ rules:
 async def test_a_refusal_retrying_cannot_fix_fails_that_action_with_gitlabs_message(
     gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    server = await start_service(service_settings(gitlab_sim, tmp_path, MISSING_TARGET))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(
+        gitlab_sim, service_settings(gitlab_sim, tmp_path, MISSING_TARGET)
+    )
     try:
         issue = as_user(gitlab_sim, "alice").projects.get("demo/product", lazy=True).issues.get(1)
         issue.title = "Renamed"

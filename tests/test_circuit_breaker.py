@@ -22,7 +22,15 @@ from hooks.testing.seeds import sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.conftest import SECRET
-from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    as_user,
+    hooked_service,
+    marked_notes,
+    service_settings,
+    settle,
+    start_service,
+    store_of,
+)
 
 ADMIN = "admin-token-for-breaker-tests"
 RULE = "comment-on-blocked"
@@ -71,8 +79,7 @@ def settings_for(sim: Simulator, tmp_path: Path, rules: str = RULES) -> Settings
 
 @pytest.fixture
 async def service(sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    server = await start_service(settings_for(sim, tmp_path))
-    sim.add_hook(str(server.make_url("/webhook")), SECRET, project="demo/product")
+    server = await hooked_service(sim, settings_for(sim, tmp_path), project="demo/product")
     try:
         yield server
     finally:

@@ -19,7 +19,15 @@ from aiohttp.test_utils import TestServer
 from hooks.testing.sim_seed_demo import demo_seed
 from hooks.testing.simulator import Simulator
 from tests.conftest import SECRET, fixture_bytes
-from tests.e2e import RULE_PACK, as_user, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    COMMENT_EVENTS,
+    RULE_PACK,
+    as_user,
+    hooked_service,
+    service_settings,
+    settle,
+    store_of,
+)
 
 PRODUCT = "demo/product"
 BOT = "hooks-bot"
@@ -64,15 +72,8 @@ async def serve(sim: Simulator, tmp_path: Path, **overrides: Any) -> TestServer:
         (rules / source.name).write_text(source.read_text())
     (rules / "90-extra.yaml").write_text(EXTRA_RULES)
     (rules / "fixtures").symlink_to(RULE_PACK / "fixtures")
-    server = await start_service(service_settings(sim, tmp_path, rules, **overrides))
-    sim.add_hook(
-        str(server.make_url("/webhook")),
-        SECRET,
-        group="demo",
-        note_events=True,
-        confidential_note_events=True,
-        emoji_events=True,
-    )
+    settings = service_settings(sim, tmp_path, rules, **overrides)
+    server = await hooked_service(sim, settings, **COMMENT_EVENTS)
     # The bot's replies come back as Note Hooks (no recursion detection): the loop guard must
     # answer them.
     sim.webhooks.recursion_detection = False

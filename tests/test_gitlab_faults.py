@@ -24,8 +24,15 @@ from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
 from tests.burst import ITEMS, SISTERS, issue_opened, seed
-from tests.conftest import SECRET
-from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    as_user,
+    hooked_service,
+    marked_notes,
+    service_settings,
+    settle,
+    start_service,
+    store_of,
+)
 from tests.faults import Acks
 
 BOT = "hooks-bot"
@@ -56,10 +63,8 @@ async def test_an_answer_lost_after_gitlab_made_the_change_does_not_make_it_twic
     # create a second one.
     path = "/api/v4/projects/*/issues/*/notes" if what == "notes" else "/api/v4/projects/*/issues"
     gitlab_sim.faults.add(Fault(user=BOT, method="POST", path=path, after_s=1.0))
-    server = await start_service(
-        service_settings(gitlab_sim, tmp_path, SISTER, gitlab_timeout_s=0.3)
-    )
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    settings = service_settings(gitlab_sim, tmp_path, SISTER, gitlab_timeout_s=0.3)
+    server = await hooked_service(gitlab_sim, settings)
     try:
         label(gitlab_sim, 1, "sister")
         await settle(gitlab_sim, store_of(server), within_s=60)

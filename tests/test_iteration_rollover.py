@@ -15,14 +15,13 @@ from aiohttp.test_utils import TestServer
 
 from hooks.service.context import SERVICE
 from hooks.testing.simulator import Simulator, SimulatorThread
-from tests.conftest import SECRET
 from tests.e2e import (
     RULE_PACK,
     close_milestone,
+    hooked_service,
     marked_notes,
     service_settings,
     settle,
-    start_service,
     store_of,
 )
 
@@ -107,8 +106,7 @@ def on_iterations(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def service(sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    server = await start_service(service_settings(sim, tmp_path, on_iterations(tmp_path)))
-    sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(sim, service_settings(sim, tmp_path, on_iterations(tmp_path)))
     yield server
     await server.close()
 

@@ -30,14 +30,13 @@ from hooks.testing.chat_receiver import MATTERMOST, SLACK, TEAMS, ChatReceiver
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
-from tests.conftest import SECRET
 from tests.e2e import (
     RULE_PACK,
     as_user,
+    hooked_service,
     marked_notes,
     service_settings,
     settle,
-    start_service,
     store_of,
 )
 
@@ -77,8 +76,7 @@ async def serve(
         notify_targets={name: SecretStr(url) for name, url in targets.items()},
         **{"notify_timeout_s": 1.0, **overrides},
     )
-    server = await start_service(settings)
-    sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(sim, settings)
     return server
 
 

@@ -26,7 +26,14 @@ from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.conftest import FIXTURE_EVENTS, FIXTURES, SECRET, WEBHOOK_HEADERS, fixture_bytes
-from tests.e2e import RULE_PACK, marked_notes, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    RULE_PACK,
+    hooked_service,
+    marked_notes,
+    service_settings,
+    settle,
+    store_of,
+)
 
 BOT = "hooks-bot"
 BOT_ID = 9000  # an id no payload's user has: the loop guard must not take them for the bot
@@ -235,9 +242,9 @@ async def service(
     name = request.node.callspec.params["name"]
     group, where = where_of(payload(name), CASES[name])
     rules = rule_pack(tmp_path, where, CASES[name])
-    server = await start_service(service_settings(simulator, tmp_path, rules))
     # The bot's own changes come back as webhooks, as on GitLab; the loop guard answers them.
-    simulator.add_hook(str(server.make_url("/webhook")), SECRET, group=group)
+    settings = service_settings(simulator, tmp_path, rules)
+    server = await hooked_service(simulator, settings, group=group)
     yield server
     await server.close()
 

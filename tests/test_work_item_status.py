@@ -17,8 +17,14 @@ from aiohttp.test_utils import TestServer
 from hooks.testing import sim_statuses
 from hooks.testing.sim_seed_demo import demo_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
-from tests.conftest import SECRET
-from tests.e2e import as_user, marked_notes, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    as_user,
+    hooked_service,
+    marked_notes,
+    service_settings,
+    settle,
+    store_of,
+)
 
 RULES = """
 rules:
@@ -43,8 +49,7 @@ rules:
 
 @pytest.fixture
 async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    server = await start_service(service_settings(gitlab_sim, tmp_path, RULES))
-    gitlab_sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    server = await hooked_service(gitlab_sim, service_settings(gitlab_sim, tmp_path, RULES))
     yield server
     await server.close()
 
@@ -169,8 +174,7 @@ async def test_a_groups_custom_statuses_replace_gitlabs_five(tmp_path: Path) -> 
     rules = RULES.replace("set_status: In progress", "set_status: Doing")
     sim = Simulator(seed)
     with SimulatorThread(sim):
-        server = await start_service(service_settings(sim, tmp_path, rules))
-        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        server = await hooked_service(sim, service_settings(sim, tmp_path, rules))
         try:
             label(sim, 1, "doing")
             label(sim, 2, "shipped")  # "done" is not among the group's statuses
@@ -195,8 +199,9 @@ async def test_a_status_deleted_in_gitlab_while_cached_fails_with_gitlabs_answer
     ]
     sim = Simulator(seed)
     with SimulatorThread(sim):
-        server = await start_service(service_settings(sim, tmp_path, RULES, status_cache_s=3600))
-        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        server = await hooked_service(
+            sim, service_settings(sim, tmp_path, RULES, status_cache_s=3600)
+        )
         try:
             label(sim, 1, "doing")
             await settle(sim, store_of(server))
@@ -227,8 +232,7 @@ async def test_on_gitlab_free_set_status_is_a_planning_error_naming_the_tier(
     seed["groups"] = [{"path": "demo", "plan": "free"}]
     sim = Simulator(seed)
     with SimulatorThread(sim):
-        server = await start_service(service_settings(sim, tmp_path, RULES))
-        sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+        server = await hooked_service(sim, service_settings(sim, tmp_path, RULES))
         try:
             label(sim, 1, "doing")
             label(sim, 2, "nudge")
