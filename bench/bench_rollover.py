@@ -8,9 +8,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import gitlab
 from aiohttp import web
@@ -21,6 +19,7 @@ from hooks.service.app import create_app
 from hooks.service.config import Settings
 from hooks.service.context import SERVICE
 from hooks.testing.harness import settle
+from hooks.testing.seeds import ended_sprint_seed
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 
@@ -32,41 +31,6 @@ rules:
   for_each: {issues: {project: demo/product, milestone: event, state: opened}}
   do: [{move_to_milestone: next}]
 """
-
-
-def seed(size: int) -> dict[str, Any]:
-    today = date.today()
-    return {
-        "users": [
-            {"username": "hooks-bot", "token": "sim-token"},
-            {"username": "alice", "token": "alice-token"},
-        ],
-        "groups": [{"path": "demo"}],
-        "projects": [{"path": "demo/product"}],
-        "milestones": [
-            {
-                "group": "demo",
-                "title": "Sprint 1",
-                "start_date": str(today - timedelta(days=14)),
-                "due_date": str(today - timedelta(days=1)),
-            },
-            {
-                "group": "demo",
-                "title": "Sprint 2",
-                "start_date": str(today),
-                "due_date": str(today + timedelta(days=13)),
-            },
-        ],
-        "issues": [
-            {
-                "project": "demo/product",
-                "title": f"Item {n}",
-                "milestone": "Sprint 1",
-                "author": "alice",
-            }
-            for n in range(size)
-        ],
-    }
 
 
 def serial_script(sim: Simulator) -> float:
@@ -129,7 +93,7 @@ async def service_rollover(sim: Simulator, tmp: Path, threads: int, rate: int) -
 def run(size: int, latency: float, threads: int, rate: int, limit: int | None) -> dict[str, float]:
     figures: dict[str, float] = {}
     for label in ("serial", "hooks"):
-        sim = Simulator(seed(size))
+        sim = Simulator(ended_sprint_seed(size))
         if latency:
             sim.faults.add(Fault(latency_s=latency))
         if limit:

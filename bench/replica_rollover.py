@@ -19,13 +19,13 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import gitlab
 
+from hooks.testing.seeds import sprint_pair
 from hooks.testing.serve_process import ServeProcess, serve_environment
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
@@ -42,24 +42,8 @@ rules:
 
 
 def seed(replicas: int, items: int) -> dict[str, Any]:
-    today = date.today()
     projects = [f"teams/team-{n}" for n in range(replicas)]
-    milestones = []
-    for path in projects:
-        milestones += [
-            {
-                "project": path,
-                "title": "Sprint 1",
-                "start_date": str(today - timedelta(days=14)),
-                "due_date": str(today - timedelta(days=1)),
-            },
-            {
-                "project": path,
-                "title": "Sprint 2",
-                "start_date": str(today),
-                "due_date": str(today + timedelta(days=13)),
-            },
-        ]
+    milestones = [m for p in projects for m in sprint_pair("Sprint 1", "Sprint 2", project=p)]
     return {
         "users": [
             {"username": "hooks-bot", "token": "sim-token"},

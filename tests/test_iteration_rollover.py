@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.service.context import SERVICE
+from hooks.testing.seeds import sprint_pair
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.e2e import (
     RULE_PACK,
@@ -54,20 +55,7 @@ def two_cadences() -> dict[str, Any]:
         ],
         "groups": [{"path": "demo"}],
         "projects": [{"path": "demo/product"}, {"path": "demo/marketing"}],
-        "milestones": [
-            {
-                "group": "demo",
-                "title": "Sprint 1",
-                "start_date": str(ENDED),
-                "due_date": str(TODAY - timedelta(days=1)),
-            },
-            {
-                "group": "demo",
-                "title": "Sprint 2",
-                "start_date": str(RUNNING),
-                "due_date": str(TODAY + timedelta(days=13)),
-            },
-        ],
+        "milestones": sprint_pair("Sprint 1", "Sprint 2", group="demo"),
         "iterations": [
             iteration(11, "Team A", ENDED),
             iteration(12, "Team A", RUNNING),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.service.context import SERVICE
+from hooks.testing.seeds import ended_sprint_seed
 from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.conftest import SECRET
 from tests.e2e import (
@@ -227,45 +228,10 @@ async def test_a_case_study_gets_its_format_and_process_once(
     assert len(notes) == 1 and "Final review" in notes[0]["body"]
 
 
-def big_sprint(size: int) -> dict:  # type: ignore[type-arg]
-    today = date.today()
-    return {
-        "users": [
-            {"username": "hooks-bot", "token": "sim-token"},
-            {"username": "alice", "token": "alice-token"},
-        ],
-        "groups": [{"path": "demo"}],
-        "projects": [{"path": "demo/product"}],
-        "milestones": [
-            {
-                "group": "demo",
-                "title": "Sprint 42",
-                "start_date": str(today - timedelta(days=13)),
-                "due_date": str(today - timedelta(days=1)),
-            },
-            {
-                "group": "demo",
-                "title": "Sprint 43",
-                "start_date": str(today),
-                "due_date": str(today + timedelta(days=13)),
-            },
-        ],
-        "issues": [
-            {
-                "project": "demo/product",
-                "title": f"Item {n}",
-                "milestone": "Sprint 42",
-                "author": "alice",
-            }
-            for n in range(size)
-        ],
-    }
-
-
 async def test_a_200_item_sprint_rolls_over_completely_with_one_write_per_change(
     tmp_path: Path,
 ) -> None:
-    sim = Simulator(big_sprint(200))
+    sim = Simulator(ended_sprint_seed(200, "Sprint 42", "Sprint 43"))
     with SimulatorThread(sim):
         server = await serve_rule_pack(sim, tmp_path)
         try:

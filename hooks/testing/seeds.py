@@ -31,3 +31,23 @@ def sprint_seed(issues: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "issues": [{"project": "demo/product", "author": "alice", **i} for i in issues],
     }
+
+
+def sprint_pair(ended: str, running: str, **owner: str) -> list[dict[str, Any]]:
+    """Two-week milestones of `owner` (group= or project=): `ended` ended yesterday, `running`
+    starts today; seed offsets, so they follow the simulator's today."""
+    return [
+        {**owner, "title": ended, "start_date": "-14d", "due_date": "-1d"},
+        {**owner, "title": running, "start_date": "+0d", "due_date": "+13d"},
+    ]
+
+
+def ended_sprint_seed(
+    items: int, ended: str = "Sprint 1", running: str = "Sprint 2"
+) -> dict[str, Any]:
+    """sprint_seed's users, group and project, whose sprint `ended` (yesterday) still holds
+    `items` open issues, `Item 0`..., and whose next sprint `running` starts today."""
+    return {
+        **sprint_seed([{"title": f"Item {n}", "milestone": ended} for n in range(items)]),
+        "milestones": sprint_pair(ended, running, group="demo"),
+    }
