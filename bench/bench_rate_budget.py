@@ -15,15 +15,13 @@ import logging
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import structlog
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.replica_rollover import Figures, roll_over, seed
 from bench.report import Row
+from hooks.testing.postgres import create_scratch_database, drop_scratch_database
 from hooks.testing.simulator import Simulator, SimulatorThread
 
 REPLICAS = 3
@@ -33,21 +31,9 @@ ADMIN_URL = os.environ.get(
 )
 
 
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 async def run(shared: bool, window_s: float, source: str | None = None) -> Figures:
     sim = Simulator(seed(REPLICAS, ITEMS))
-    name = f"hooks_bench_{uuid.uuid4().hex[:12]}"
-    url = ADMIN_URL.rsplit("/", 1)[0].replace("+asyncpg", "") + f"/{name}"
-    if shared:
-        await _admin(f'CREATE DATABASE "{name}"')
+    url = await create_scratch_database(ADMIN_URL, "hooks_bench") if shared else None
     try:
         with SimulatorThread(sim), tempfile.TemporaryDirectory() as tmp:
             return await roll_over(
@@ -57,13 +43,13 @@ async def run(shared: bool, window_s: float, source: str | None = None) -> Figur
                 items=ITEMS,
                 per_window=600,
                 window_s=window_s,
-                postgres_url=url if shared else None,
+                postgres_url=url,
                 within_s=20 * window_s,
                 source=source,
             )
     finally:
-        if shared:
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if url:
+            await drop_scratch_database(ADMIN_URL, url)
 
 
 def line(label: str, f: Figures) -> str:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from hooks.events import HANDLED_EVENTS
 from hooks.service.config import Settings
+from hooks.testing.postgres import create_scratch_database, drop_scratch_database
 
 pytest_plugins = ["hooks.testing.fixtures"]
 
@@ -35,23 +33,12 @@ def fixture_bytes(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-async def _admin(sql: str) -> None:
-    engine = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database of its own, dropped afterwards."""
-    name = f"hooks_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("+asyncpg", "")
-    yield f"{base}/{name}"
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    url = asyncio.run(create_scratch_database(POSTGRES_ADMIN_URL, "hooks_test"))
+    yield url
+    asyncio.run(drop_scratch_database(POSTGRES_ADMIN_URL, url))
 
 
 @pytest.fixture
