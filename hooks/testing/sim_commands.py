@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import sim_statuses, sim_work_items
-from hooks.testing.sim_http import Api, ApiError, body
+from hooks.testing.sim_http import Api, ApiError, body, graphql_arg
 
 if TYPE_CHECKING:
     from hooks.testing.sim_core import SimCore
@@ -104,20 +104,6 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
     app.router.add_post("/api/graphql", graphql)
 
 
-def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
-    """An input argument, inline (`iid: "3"`) or through a variable (`iid: $iid`)."""
-    # Not preceded by `$`: `$iid: String!` declares a variable, it is not the argument.
-    match = re.search(rf"(?<![$\w]){name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
-    if match is None:
-        return None
-    raw = match.group(1)
-    if raw.startswith("$"):
-        return variables.get(raw[1:])
-    if raw == "null":
-        return None
-    return raw.strip('"')
-
-
 # GraphQL handlers besides this module's own: each answers its queries, None to others.
 GRAPHQL_HANDLERS = (sim_statuses.answer,)
 
@@ -156,8 +142,8 @@ def _graphql(
                 }
             ]
         }
-    project = s.project(str(_arg(query, "projectPath", variables) or ""))
-    iid = _arg(query, "iid", variables)
+    project = s.project(str(graphql_arg(query, "projectPath", variables) or ""))
+    iid = graphql_arg(query, "iid", variables)
     issue = s.issue(project["id"], int(iid)) if project and str(iid).isdigit() else None
     if issue is None:
         return {
@@ -168,7 +154,7 @@ def _graphql(
         }
     event_uuid = request.headers.get("X-Gitlab-Event-UUID")
     if field == "updateIssue":
-        health = _arg(query, "healthStatus", variables)
+        health = graphql_arg(query, "healthStatus", variables)
         value = GRAPHQL_HEALTH.get(str(health)) if health else None
         if health and value is None:
             return {
@@ -177,7 +163,7 @@ def _graphql(
             }
         sim.update_issue(issue, {"health_status": value}, actor_id=uid, event_uuid=event_uuid)
         return {"data": {field: {"issue": {"healthStatus": health}, "errors": []}}}
-    gid = _arg(query, "iterationId", variables)
+    gid = graphql_arg(query, "iterationId", variables)
     tail = str(gid).rsplit("/", 1)[-1] if gid else None
     iteration_id = int(tail) if tail and tail.isdigit() else None
     if gid and iteration_id not in s.iterations:

@@ -12,6 +12,7 @@ method answers `{"error": "405 Not Allowed"}`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -205,6 +206,18 @@ def ordering(q: Any, orders: tuple[str, ...], sort: str = "desc") -> tuple[str, 
     if direction not in ("asc", "desc"):
         raise bad_request("sort does not have a valid value")
     return order, direction == "desc"
+
+
+def graphql_arg(query: str, name: str, variables: dict[str, Any]) -> Any:
+    """A GraphQL input argument, inline (`iid: "3"`) or through a variable (`iid: $iid`)."""
+    # Not preceded by `$` or a word character: `$iid: String!` declares a variable.
+    match = re.search(rf"(?<![$\w]){name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
+    if match is None:
+        return None
+    raw = match.group(1)
+    if raw.startswith("$"):
+        return variables.get(raw[1:])
+    return None if raw == "null" else raw.strip('"')
 
 
 def stamp(value: str) -> datetime:

@@ -24,8 +24,9 @@ As GitLab has them (gitlabhq: `WorkItems::Statuses::SystemDefined::Status`,
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
+
+from hooks.testing.sim_http import graphql_arg
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -156,17 +157,6 @@ def quick_action(sim: SimCore, issue: dict[str, Any], arg: str) -> tuple[dict[st
 # -- GraphQL ------------------------------------------------------------------------------
 
 
-def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
-    # Not preceded by `$` or a word character: `$id: WorkItemID!` declares a variable.
-    match = re.search(rf"(?<![$\w]){name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
-    if match is None:
-        return None
-    raw = match.group(1)
-    if raw.startswith("$"):
-        return variables.get(raw[1:])
-    return None if raw == "null" else raw.strip('"')
-
-
 def _error(field: str, message: str) -> dict[str, Any]:
     return {
         "data": {field: None},
@@ -195,7 +185,7 @@ def answer(
     if "workItemUpdate" in query and "statusWidget" in query:
         return _update(sim, uid, query, variables, request)
     if "allowedStatuses" in query:
-        path = str(_arg(query, "fullPath", variables) or "")
+        path = str(graphql_arg(query, "fullPath", variables) or "")
         owner = sim.state.group(path) or sim.state.project(path)
         if owner is None:
             return {"data": {"namespace": None}}
@@ -210,9 +200,9 @@ def answer(
         )
         return {"data": {"namespace": {"workItemTypes": {"nodes": [node]}}}}
     if "WorkItemWidgetStatus" in query and "workItem(" in query:
-        path = str(_arg(query, "fullPath", variables) or "")
+        path = str(graphql_arg(query, "fullPath", variables) or "")
         project = sim.state.project(path)
-        iid = str(_arg(query, "iid", variables) or "")
+        iid = str(graphql_arg(query, "iid", variables) or "")
         if project is None:
             return {"data": {"namespace": None}}
         issue = sim.state.issue(project["id"], int(iid)) if iid.isdigit() else None
@@ -225,7 +215,7 @@ def _update(
     sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
 ) -> dict[str, Any]:
     field = "workItemUpdate"
-    gid = str(_arg(query, "id", variables) or "")
+    gid = str(graphql_arg(query, "id", variables) or "")
     tail = gid.rsplit("/", 1)[-1]
     issue = sim.state.issues.get(int(tail)) if tail.isdigit() else None
     if not gid.startswith("gid://gitlab/WorkItem/") or not tail.isdigit():
@@ -234,7 +224,7 @@ def _update(
         return _error(field, NOT_FOUND)
     if sim.state.users[uid].get("read_only"):
         return _error(field, NOT_FOUND)
-    wanted = _arg(query, "status", variables)
+    wanted = graphql_arg(query, "status", variables)
     statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
     if not statuses:  # WorkItems::Update refuses widget input the type does not support
         return _error(
