@@ -70,3 +70,15 @@ def pack_copy(tmp_path: Path, file: str, old: str, new: str, name: str = "new-ru
     assert old in text, f"{old!r} not in {file}"
     (target / file).write_text(text.replace(old, new))
     return target
+
+
+async def record_sprint_close(
+    store: Store, sim: Simulator, at: datetime, title: str = "Sprint 41", key: str | None = None
+) -> int:
+    """The close of the seed's sprint `title` (a group milestone), recorded at `at`."""
+    return await record(store, "Milestone Hook", sprint_closed(sim, title), at, key)
+
+
+def proposed_rollover(tmp_path: Path) -> Path:
+    """The shipped pack whose roll-over comment a team proposes to reword (PROPOSED_SENTENCE)."""
+    return pack_copy(tmp_path, "20-rollover.yaml", ROLLOVER_SENTENCE, PROPOSED_SENTENCE)

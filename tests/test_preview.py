@@ -27,8 +27,9 @@ from tests.preview_history import (
     ROLLOVER_SENTENCE,
     pack_copy,
     payload,
+    proposed_rollover,
     record,
-    sprint_closed,
+    record_sprint_close,
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -80,10 +81,8 @@ async def previewed(
 async def test_a_changed_roll_over_comment_names_each_item_that_would_roll_over(
     store: Store, reader: GitlabReader, gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    await record(
-        store, "Milestone Hook", sprint_closed(gitlab_sim, "Sprint 41"), NOW - timedelta(days=2)
-    )
-    candidate = pack_copy(tmp_path, "20-rollover.yaml", ROLLOVER_SENTENCE, PROPOSED_SENTENCE)
+    await record_sprint_close(store, gitlab_sim, NOW - timedelta(days=2))
+    candidate = proposed_rollover(tmp_path)
 
     report = await previewed(store, reader, gitlab_sim, candidate)
 
@@ -102,9 +101,7 @@ async def test_a_changed_roll_over_comment_names_each_item_that_would_roll_over(
 async def test_the_same_rules_show_no_difference(
     store: Store, reader: GitlabReader, gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    await record(
-        store, "Milestone Hook", sprint_closed(gitlab_sim, "Sprint 41"), NOW - timedelta(days=2)
-    )
+    await record_sprint_close(store, gitlab_sim, NOW - timedelta(days=2))
     await record(store, "Issue Hook", payload("issue_update_labels.json"), NOW - timedelta(days=1))
 
     report = await previewed(store, reader, gitlab_sim, RULE_PACK)
@@ -117,9 +114,7 @@ async def test_the_same_rules_show_no_difference(
 async def test_a_rule_left_out_removes_its_actions_on_every_recorded_close(
     store: Store, reader: GitlabReader, gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    await record(
-        store, "Milestone Hook", sprint_closed(gitlab_sim, "Sprint 41"), NOW - timedelta(days=2)
-    )
+    await record_sprint_close(store, gitlab_sim, NOW - timedelta(days=2))
     candidate = pack_copy(
         tmp_path,
         "20-rollover.yaml",
@@ -166,10 +161,10 @@ async def test_gitlab_is_read_once_per_subject_and_never_written(
     store: Store, reader: GitlabReader, gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
     # The same close as five deliveries (a group hook and project hooks, resent by hand).
-    close = sprint_closed(gitlab_sim, "Sprint 41")
     for n in range(5):
-        await record(store, "Milestone Hook", close, NOW - timedelta(hours=n + 1), key=f"close-{n}")
-    candidate = pack_copy(tmp_path, "20-rollover.yaml", ROLLOVER_SENTENCE, PROPOSED_SENTENCE)
+        at = NOW - timedelta(hours=n + 1)
+        await record_sprint_close(store, gitlab_sim, at, key=f"close-{n}")
+    candidate = proposed_rollover(tmp_path)
     gitlab_sim.clear_requests()
 
     report = await previewed(store, reader, gitlab_sim, candidate)
@@ -207,10 +202,8 @@ async def test_without_a_token_rules_that_read_gitlab_are_named_not_evaluated(
 async def test_a_close_before_the_window_is_not_replayed_only_the_daily_sweep_is(
     store: Store, reader: GitlabReader, gitlab_sim: Simulator, tmp_path: Path
 ) -> None:
-    await record(
-        store, "Milestone Hook", sprint_closed(gitlab_sim, "Sprint 41"), NOW - timedelta(days=20)
-    )
-    candidate = pack_copy(tmp_path, "20-rollover.yaml", ROLLOVER_SENTENCE, PROPOSED_SENTENCE)
+    await record_sprint_close(store, gitlab_sim, NOW - timedelta(days=20))
+    candidate = proposed_rollover(tmp_path)
 
     report = await previewed(store, reader, gitlab_sim, candidate)
 

@@ -17,11 +17,11 @@ from hooks.testing.simulator import Simulator
 from tests.e2e import RULE_PACK
 from tests.preview_history import (
     PROPOSED_SENTENCE,
-    ROLLOVER_SENTENCE,
     pack_copy,
     payload,
+    proposed_rollover,
     record,
-    sprint_closed,
+    record_sprint_close,
 )
 
 NOW = datetime.now(UTC)
@@ -39,9 +39,7 @@ async def history(sqlite_url: str, sim: Simulator | None = None) -> None:
     try:
         await record(store, "Issue Hook", payload("issue_update_labels.json"), NOW - timedelta(1))
         if sim is not None:
-            await record(
-                store, "Milestone Hook", sprint_closed(sim, "Sprint 41"), NOW - timedelta(2)
-            )
+            await record_sprint_close(store, sim, NOW - timedelta(2))
     finally:
         await store.close()
 
@@ -94,7 +92,7 @@ async def test_a_changed_roll_over_exits_1_and_names_the_items(
     sqlite_url: str, env: dict[str, str], tmp_path: Path, gitlab_sim: Simulator
 ) -> None:
     await history(sqlite_url, gitlab_sim)
-    candidate = pack_copy(tmp_path, "20-rollover.yaml", ROLLOVER_SENTENCE, PROPOSED_SENTENCE)
+    candidate = proposed_rollover(tmp_path)
     env.update(HOOKS_GITLAB_URL=gitlab_sim.url, HOOKS_GITLAB_TOKEN=gitlab_sim.bot_token)
 
     done = hooks_preview([str(candidate), "--since", "3d", "--format", "markdown"], env, tmp_path)
