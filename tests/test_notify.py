@@ -76,8 +76,7 @@ async def serve(
         notify_targets={name: SecretStr(url) for name, url in targets.items()},
         **{"notify_timeout_s": 1.0, **overrides},
     )
-    server = await hooked_service(sim, settings)
-    return server
+    return await hooked_service(sim, settings)
 
 
 def text_of(value: Any) -> str:

@@ -16,6 +16,7 @@ import requests
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually_sync
 from tests.conftest import FIXTURES
+from tests.e2e import COMMENT_EVENTS
 from tests.sim_seed import TEAM_SEED
 
 UNREACHABLE = "http://127.0.0.1:9/hook"
@@ -38,14 +39,7 @@ def sent(sim: Simulator, event: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def hooked(gitlab_sim: Simulator) -> Simulator:
-    gitlab_sim.add_hook(
-        UNREACHABLE,
-        "t",
-        group="demo",
-        note_events=True,
-        confidential_note_events=True,
-        emoji_events=True,
-    )
+    gitlab_sim.add_hook(UNREACHABLE, "t", group="demo", **COMMENT_EVENTS)
     return gitlab_sim
 
 
