@@ -260,55 +260,48 @@ def test_a_comment_on_a_work_item_is_planned_on_that_item(tmp_path: Path) -> Non
     assert [a.subject for a in result.actions] == ["gitlab-org/gitlab-test#17"]
 
 
-def test_an_internal_comments_text_never_goes_to_the_team_chat(tmp_path: Path) -> None:
-    rules = """
+COPY_LIKED = """
+rules:
+- name: copy-liked
+  on: {emoji: [award]}
+  do: [{comment: {body: "{{ comment.note }}", target: "other/project#1"}}]
+"""
+
+
+def internal_comment_told(tmp_path: Path, text: str) -> Any:
+    """An internal comment planned against a rule telling the team chat `text`."""
+    rules = f"""
     rules:
     - name: tell-the-team
-      on: {note: [create]}
-      do: [{notify: {to: team-chat, text: "New comment: {{ comment.note }}"}}]
+      on: {{note: [create]}}
+      do: [{{notify: {{to: team-chat, text: "{text}"}}}}]
     """
     payload = note("the customer may churn", internal=True)
     payload["event_type"] = "confidential_note"
-    result = planned(tmp_path, rules, payload, header="Confidential Note Hook")
+    return planned(tmp_path, rules, payload, header="Confidential Note Hook")
+
+
+def test_an_internal_comments_text_never_goes_to_the_team_chat(tmp_path: Path) -> None:
+    result = internal_comment_told(tmp_path, "New comment: {{ comment.note }}")
     assert result.actions == []
     assert "to its notify target; such text stays in its issue" in (result.trace[0].error or "")
 
 
 def test_a_chat_message_that_does_not_quote_a_private_comment_may_go(tmp_path: Path) -> None:
-    rules = """
-    rules:
-    - name: tell-the-team
-      on: {note: [create]}
-      do: [{notify: {to: team-chat, text: "{{ user.username }} commented on {{ issue.web_url }}"}}]
-    """
-    payload = note("the customer may churn", internal=True)
-    payload["event_type"] = "confidential_note"
-    result = planned(tmp_path, rules, payload, header="Confidential Note Hook")
+    result = internal_comment_told(tmp_path, "{{ user.username }} commented on {{ issue.web_url }}")
     assert [a.action for a in result.actions] == ["notify"]
 
 
 def test_a_reacted_comments_text_is_kept_in_its_issue_as_gitlab_does_not_say_if_internal(
     tmp_path: Path,
 ) -> None:
-    rules = """
-    rules:
-    - name: copy-liked
-      on: {emoji: [award]}
-      do: [{comment: {body: "{{ comment.note }}", target: "other/project#1"}}]
-    """
     payload = json.loads(fixture_bytes("clientgo_emoji_note_issue.json"))
-    result = planned(tmp_path, rules, payload, header="Emoji Hook")
+    result = planned(tmp_path, COPY_LIKED, payload, header="Emoji Hook")
     assert "stays in its issue" in (result.trace[0].error or "")
 
 
 def test_a_reacted_comment_the_payload_says_is_public_may_be_copied(tmp_path: Path) -> None:
-    rules = """
-    rules:
-    - name: copy-liked
-      on: {emoji: [award]}
-      do: [{comment: {body: "{{ comment.note }}", target: "other/project#1"}}]
-    """
     payload = json.loads(fixture_bytes("clientgo_emoji_note_issue.json"))
     payload["note"]["internal"] = False
-    result = planned(tmp_path, rules, payload, header="Emoji Hook")
+    result = planned(tmp_path, COPY_LIKED, payload, header="Emoji Hook")
     assert [a.subject for a in result.actions] == ["other/project#1"]
