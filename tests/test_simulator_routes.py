@@ -109,7 +109,10 @@ HOOK_EVENT = {  # doc/api/project_webhooks.md "Get a list of project webhook eve
     "response_body", "execution_duration", "response_status",
 }  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
-TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
+TEST_HOOK = {"message"}
+MEMBER = USER | {  # doc/api/members.md "Get a member of a group or project"
+    "access_level", "created_at", "expires_at", "membership_state", "group_saml_identity",
+}  # fmt: skip  # doc/api/project_webhooks.md "Trigger a test project webhook"
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,42 @@ ROUTES = [
         lambda gl, sim: gl.personal_access_tokens.get("self").asdict(),
     ),
     Route("GET /users", USER, lambda gl, sim: gl.users.list(username="alice")),
+    Route("GET /projects/:id/members", MEMBER, lambda gl, sim: api_project(gl).members.list()),
+    Route(
+        "GET /projects/:id/members/all",
+        MEMBER,
+        lambda gl, sim: api_project(gl).members_all.list(),
+    ),
+    Route(
+        "GET /projects/:id/members/:user_id",
+        MEMBER,
+        lambda gl, sim: api_project(gl).members.get(2),
+    ),
+    Route(
+        "GET /projects/:id/members/all/:user_id",
+        MEMBER,
+        lambda gl, sim: api_project(gl).members_all.get(3),
+    ),
+    Route(
+        "GET /groups/:id/members",
+        MEMBER,
+        lambda gl, sim: gl.groups.get("acme", lazy=True).members.list(),
+    ),
+    Route(
+        "GET /groups/:id/members/all",
+        MEMBER,
+        lambda gl, sim: gl.groups.get("acme/web", lazy=True).members_all.list(),
+    ),
+    Route(
+        "GET /groups/:id/members/:user_id",
+        MEMBER,
+        lambda gl, sim: gl.groups.get("acme", lazy=True).members.get(3),
+    ),
+    Route(
+        "GET /groups/:id/members/all/:user_id",
+        MEMBER,
+        lambda gl, sim: gl.groups.get("acme/web", lazy=True).members_all.get(3),
+    ),
     Route("GET /projects", PROJECT, lambda gl, sim: gl.projects.list()),
     Route(
         "GET /projects?simple=true", SIMPLE_PROJECT, lambda gl, sim: gl.projects.list(simple=True)
@@ -616,6 +655,7 @@ _PARAMS = {
     ":tag_name": "{tag}",
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
+    ":user_id": "{user_id}",
 }
 
 
