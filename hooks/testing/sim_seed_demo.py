@@ -28,6 +28,7 @@ def demo_seed(today: date) -> dict[str, Any]:
         ("feature", "#69d100"),
         ("area::ci", "#7f8c8d"),
         ("area::plan", "#7f8c8d"),
+        ("automation::approved", "#1f75cb"),
     ]
     issue_specs = [
         (
@@ -62,6 +63,13 @@ def demo_seed(today: date) -> dict[str, Any]:
             {"path": "demo/product"},
             {"path": "demo/marketing"},
             {"path": "demo/training"},
+        ],
+        # Who may approve a big roll-over (a Maintainer of demo/marketing, via the group).
+        "members": [
+            {"group": "demo", "user": "alice", "access_level": 40},
+            {"group": "demo", "user": "carol", "access_level": 40},
+            {"group": "demo", "user": "bob", "access_level": 30},
+            {"group": "demo", "user": "dave", "access_level": 30},
         ],
         "labels": [{"group": "demo", "title": t, "color": c} for t, c in labels],
         "milestones": [

@@ -1,0 +1,374 @@
+"""Approval requests on GitLab: opened as an issue, decided by a Maintainer's label or an admin,
+carried out from the recorded plan, expired when nobody decides.
+
+Everything the bot writes here (the request issue, its notes, closing it) is an action with a
+key of its own, carried out by the executor: once, found again by its marker after a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from hooks.actions.base import PlannedAction, Snapshot
+from hooks.actions.comment import CommentParams
+from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor
+from hooks.actions.issue import IssueParams
+from hooks.actions.labels import LabelParams
+from hooks.actions.registry import KINDS
+from hooks.actions.state import NoParams
+from hooks.approvals import wording
+from hooks.gitlab.gateway import Gateway, error_message
+from hooks.gitlab.ops import GitlabOps
+from hooks.rules.keys import digest
+from hooks.storage.approvals import ApprovalRow, ApprovalStore
+from hooks.storage.records import AuditRecord
+from hooks.storage.store import Store
+
+log = structlog.get_logger("hooks.approvals")
+
+BOOKKEEPING = "@approvals"  # the ledger's rule name for what the bot writes on requests
+RUN_LEASE = timedelta(minutes=10)
+
+
+def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
+    """The parts of an item's state whose change since the plan makes the plan stale."""
+    return {
+        "state": snap.state,
+        "milestone_id": snap.milestone_id,
+        "labels": sorted(snap.labels),
+        "assignees": sorted(snap.assignees),
+    }
+
+
+def changes(before: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """What changed on an item since the plan (None: nothing that matters)."""
+    said = []
+    for name in ("state", "milestone_id", "assignees"):
+        if before.get(name) != now.get(name):
+            said.append(f"{name} {before.get(name)!r} -> {now.get(name)!r}")
+    added = sorted(set(now["labels"]) - set(before.get("labels", [])))
+    removed = sorted(set(before.get("labels", [])) - set(now["labels"]))
+    if added or removed:
+        said.append("labels " + " ".join([*(f"+{x}" for x in added), *(f"-{x}" for x in removed)]))
+    return "changed since the plan: " + "; ".join(said) if said else None
+
+
+def action_from(data: dict[str, Any]) -> PlannedAction:
+    kind = KINDS[data["action"]]
+    return PlannedAction(
+        rule=data["rule"],
+        action=data["action"],
+        subject=data.get("subject"),
+        project=data.get("project"),
+        iid=data.get("iid"),
+        args=kind.from_dict(data.get("params") or {}),
+        text=data.get("text"),
+        key=data["key"],
+        dry_run=bool(data.get("dry_run")),
+    )
+
+
+def action_data(action: PlannedAction) -> dict[str, Any]:
+    return {**action.as_dict(), "project": action.project, "iid": action.iid}
+
+
+def render_request(row: ApprovalRow, gitlab_url: str) -> tuple[str, str]:
+    """The request issue's title and text, from the recorded plan (the same every time)."""
+    actions = [action_from(a) for a in row.plan.get("actions", [])]
+    body = wording.request_body(
+        approval_id=row.id,
+        rule=row.rule,
+        where=row.plan.get("where", "?"),
+        source=row.source,
+        approve_above=int(row.plan.get("approve_above", 0)),
+        actions=actions,
+        expires_at=row.expires_at,
+        gitlab_url=gitlab_url,
+    )
+    return wording.title(row.rule, row.items), body
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What became of an approval: its HTTP-like status, a message, the audit lines."""
+
+    status: int
+    message: str
+    records: list[AuditRecord]
+
+
+class Approvals:
+    """Approval requests of one process."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        gateway: Gateway | None,
+        *,
+        gitlab_url: str,
+        ttl: timedelta,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.db = ApprovalStore(store)
+        self.executor = executor
+        self.gateway = gateway
+        self.gitlab_url = gitlab_url
+        self.ttl = ttl
+        self.now = now
+        self._running: set[int] = set()  # requests this process is carrying out now
+
+    # -- what the bot writes on the request issue --------------------------------
+
+    async def _write(self, actions: list[PlannedAction], run_key: str) -> list[ActionOutcome]:
+        return await self.executor.run(actions, ExecutionContext(run_key=run_key))
+
+    def _on_issue(
+        self, row: ApprovalRow, action: str, args: Any, text: str | None, tag: str
+    ) -> PlannedAction:
+        assert row.issue_iid is not None
+        return PlannedAction(
+            rule=BOOKKEEPING,
+            action=action,
+            subject=row.issue_ref,
+            project=row.project,
+            iid=row.issue_iid,
+            args=args,
+            text=text,
+            key=f"approval.{row.id}.{digest(action, tag)}",
+            dry_run=False,
+        )
+
+    def note(self, row: ApprovalRow, text: str, tag: str) -> PlannedAction:
+        return self._on_issue(row, "comment", CommentParams(False), text, tag)
+
+    def close(self, row: ApprovalRow) -> PlannedAction:
+        return self._on_issue(row, "close", NoParams(), None, "close")
+
+    async def ensure_issue(self, row: ApprovalRow, body: str, title: str) -> ApprovalRow:
+        """The request's issue, created once (found by its marker after a lost answer)."""
+        if row.issue_iid is not None:
+            return row
+        create = PlannedAction(
+            rule=BOOKKEEPING,
+            action="create_issue",
+            subject=None,
+            project=row.project,
+            iid=None,
+            args=IssueParams(row.project, title, (), (), None, None, False, None),
+            text=body,
+            key=f"approval.{row.id}.issue",
+            dry_run=False,
+        )
+        [outcome] = await self._write([create], f"approval:{row.id}")
+        if not outcome.ok or "iid" not in outcome.result:
+            raise RuntimeError(f"could not open approval request #{row.id}: {outcome.error}")
+        await self.db.set_issue(row.id, int(outcome.result["iid"]), outcome.result.get("web_url"))
+        found = await self.db.get(row.id)
+        assert found is not None
+        return found
+
+    # -- deciding -------------------------------------------------------------
+
+    async def by_label(
+        self, project_refs: list[str], iid: int, user_id: int | None, username: str, body: str
+    ) -> Decision | None:
+        """`automation::approved` added to an issue: None when it is no approval request."""
+        row = await self.db.by_issue(project_refs, iid)
+        if row is None:
+            return None
+        tag = f"label {user_id} {self.now().isoformat()}"
+        if row.status != "pending" or row.expires_at <= self.now():
+            if (
+                row.status == "approved"
+                and row.id not in self._running
+                and await self._resumable(row)
+            ):
+                return await self._carry_out(row, f"@{row.decided_by}")
+            why = wording.not_pending(
+                "expired" if row.status == "pending" else row.status,
+                row.decided_by,
+                row.decided_at or row.expires_at,
+            )
+            await self._write([self.note(row, why, tag)], f"approval:{row.id}")
+            return Decision(409, why, [self._record(row, "refused", why, username)])
+        level = await self._access_level(row.project, user_id)
+        if level is None or level < wording.MAINTAINER:
+            why = wording.refusal(username, level)
+            remove = self._on_issue(
+                row, "remove_labels", LabelParams((wording.APPROVED_LABEL,)), None, tag
+            )
+            await self._write([self.note(row, why, tag), remove], f"approval:{row.id}")
+            return Decision(403, why, [self._record(row, "refused", why, username)])
+        shown_text = body.split("<!-- hooks:")[0].replace("\r\n", "\n").strip()
+        edited = shown_text != render_request(row, self.gitlab_url)[1].strip()
+        return await self._approve(row, username, f"@{username} ({wording.role(level)})", edited)
+
+    async def by_admin(self, approval_id: int) -> Decision:
+        """An admin's approval (API or dashboard)."""
+        row = await self.db.get(approval_id)
+        if row is None:
+            return Decision(404, f"no approval request {approval_id}", [])
+        if row.status != "pending" or row.expires_at <= self.now():
+            status = "expired" if row.status == "pending" else row.status
+            why = wording.not_pending(status, row.decided_by, row.decided_at or row.expires_at)
+            return Decision(409, f"approval request {approval_id}: {why}", [])
+        return await self._approve(row, "admin", "an admin (dashboard or admin API)", False)
+
+    async def _approve(self, row: ApprovalRow, by: str, shown: str, edited: bool) -> Decision:
+        if not await self.db.approve(row.id, by, self.now()):
+            fresh = await self.db.get(row.id)
+            assert fresh is not None
+            why = wording.not_pending(fresh.status, fresh.decided_by, fresh.decided_at)
+            return Decision(409, why, [])
+        log.info("approval request approved", approval=row.id, rule=row.rule, by=by)
+        approved = await self.db.get(row.id)
+        assert approved is not None
+        return await self._carry_out(approved, shown, edited)
+
+    async def _resumable(self, row: ApprovalRow) -> bool:
+        return await self.db.claim(row.id, self.executor.owner, self.now(), RUN_LEASE)
+
+    async def _access_level(self, project: str, user_id: int | None) -> int | None:
+        if user_id is None or self.gateway is None:
+            return None
+        return await self.gateway.call(
+            lambda gl: GitlabOps(gl).member_access_level(project, user_id)
+        )
+
+    def _record(self, row: ApprovalRow, outcome: str, why: str, by: str) -> AuditRecord:
+        return AuditRecord(
+            kind="approval",
+            outcome=outcome,
+            detail={"approval": row.id, "reason": why, "by": by, "issue": row.issue_ref},
+            subject=row.issue_ref,
+            rule=row.rule,
+        )
+
+    # -- carrying out ----------------------------------------------------------
+
+    async def _carry_out(self, row: ApprovalRow, shown: str, edited: bool = False) -> Decision:
+        """Exactly the recorded plan: each item checked again, then each action once."""
+        busy = Decision(202, f"approval request {row.id} is being carried out", [])
+        if row.id in self._running:
+            return busy
+        if not await self.db.claim(row.id, self.executor.owner, self.now(), RUN_LEASE):
+            return busy
+        self._running.add(row.id)
+        try:
+            return await self._carry_out_claimed(row, shown, edited)
+        finally:
+            self._running.discard(row.id)
+
+    async def _carry_out_claimed(self, row: ApprovalRow, shown: str, edited: bool) -> Decision:
+        actions = [action_from(a) for a in row.plan.get("actions", [])]
+        recorded: dict[str, dict[str, Any]] = row.plan.get("subjects", {})
+        current = await self._read_items(list(recorded))
+        stale: dict[str, str] = {}
+        for subject, before in recorded.items():
+            now = current.get(subject)
+            if isinstance(now, str):
+                stale[subject] = now
+            elif now is not None and (why := changes(before, snapshot_dict(now))):
+                stale[subject] = why
+        runnable = [a for a in actions if a.subject not in stale]
+        context = ExecutionContext(
+            run_key=f"approval:{row.id}",
+            snapshots={s: v for s, v in current.items() if isinstance(v, Snapshot)},
+        )
+        outcomes = await self.executor.run(runnable, context)
+        results: list[dict[str, Any]] = [
+            {
+                "key": o.action.key,
+                "action": o.action.action,
+                "subject": o.action.subject,
+                "status": o.status,
+                "error": o.error,
+            }
+            for o in outcomes
+        ]
+        records = [o.audit() for o in outcomes]
+        for a in actions:
+            if a.subject in stale:
+                why = stale[a.subject]
+                results.append(
+                    {"key": a.key, "action": a.action, "subject": a.subject, "status": "skipped"}
+                    | {"why": why}
+                )
+                records.append(
+                    AuditRecord(
+                        kind="action",
+                        outcome="skipped",
+                        detail={"action": a.action, "key": a.key, "params": a.params}
+                        | {"reason": why},
+                        subject=a.subject,
+                        rule=a.rule,
+                    )
+                )
+        summary = wording.outcome_note(shown, results, edited, self.gitlab_url)
+        await self.store.add_audit(
+            [self._record(row, "approved", summary, shown), *records],
+            self.now(),
+            run_key=f"approval:{row.id}",
+        )
+        await self.db.finish(row.id, self.executor.owner, results, self.now())
+        if row.issue_iid is not None:
+            await self._write([self.note(row, summary, "outcome"), self.close(row)], row_key(row))
+        log.info("approval carried out", approval=row.id, rule=row.rule, actions=len(results))
+        return Decision(200, summary, [self._record(row, "approved", summary, shown), *records])
+
+    async def _read_items(self, subjects: list[str]) -> dict[str, Snapshot | str]:
+        """Each item's state now, or why it cannot be read (deleted, moved)."""
+        if self.gateway is None or not subjects:
+            return {}
+
+        def read(gl: Any) -> dict[str, Snapshot | str]:
+            import gitlab
+
+            ops, found = GitlabOps(gl), dict[str, Snapshot | str]()
+            for subject in subjects:
+                project, _, iid = subject.rpartition("#")
+                try:
+                    found[subject] = Snapshot.from_rest(ops.issue(project, int(iid)))
+                except gitlab.exceptions.GitlabHttpError as exc:
+                    if exc.response_code not in (403, 404):
+                        raise
+                    found[subject] = f"no longer readable: {error_message(exc)}"
+            return found
+
+        result: dict[str, Snapshot | str] = await self.gateway.call(read)
+        return result
+
+    # -- expiring and resuming (a periodic job) --------------------------------
+
+    async def sweep(self, _slot: datetime | None = None) -> int:
+        """Close expired requests with a note; carry on approved ones whose carrier died."""
+        now, closed = self.now(), 0
+        for row in await self.db.with_status(["pending"]):
+            if row.expires_at > now:
+                continue
+            note = wording.expired(row.expires_at)
+            if await self.db.expire(row.id, now, note):
+                closed += 1
+                log.info("approval request expired", approval=row.id, rule=row.rule)
+                await self.store.add_audit(
+                    [self._record(row, "expired", note, "-")], now, run_key=row_key(row)
+                )
+                if row.issue_iid is not None:
+                    await self._write(
+                        [self.note(row, note, "expired"), self.close(row)], row_key(row)
+                    )
+        for row in await self.db.with_status(["approved"]):
+            if row.id not in self._running and await self._resumable(row):
+                await self._carry_out(row, f"@{row.decided_by}")
+        return closed
+
+
+def row_key(row: ApprovalRow) -> str:
+    return f"approval:{row.id}"

@@ -1,0 +1,270 @@
+"""Approval above a size, end to end: the shipped roll-over (`approve_above: 50`), the service
+and the simulator. A team member closes a sprint of 51 items; what they then see on GitLab."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from hooks.storage.approvals import ApprovalStore
+from hooks.testing.simulator import Simulator, SimulatorThread
+from hooks.testing.waiting import eventually
+from tests.e2e import as_user, close_milestone, serve_rule_pack, settle, store_of
+
+ITEMS = 51
+ADMIN = "admin-token-0123456789"
+
+
+def sprint_seed(size: int) -> dict[str, Any]:
+    today = date.today()
+    return {
+        "users": [
+            {"username": "hooks-bot", "token": "sim-token"},
+            {"username": "alice", "token": "alice-token"},  # Maintainer (group demo)
+            {"username": "bob", "token": "bob-token"},  # Developer
+            {"username": "carol", "token": "carol-token"},  # Maintainer
+        ],
+        "groups": [{"path": "demo"}],
+        "projects": [{"path": "demo/product"}, {"path": "demo/marketing"}],
+        "members": [
+            {"group": "demo", "user": "alice", "access_level": 40},
+            {"group": "demo", "user": "bob", "access_level": 30},
+            {"project": "demo/marketing", "user": "carol", "access_level": 40},
+        ],
+        "labels": [{"group": "demo", "title": "automation::approved", "color": "#1f75cb"}],
+        "milestones": [
+            {
+                "group": "demo",
+                "title": "Sprint 42",
+                "start_date": str(today - timedelta(days=13)),
+                "due_date": str(today - timedelta(days=1)),
+            },
+            {
+                "group": "demo",
+                "title": "Sprint 43",
+                "start_date": str(today),
+                "due_date": str(today + timedelta(days=13)),
+            },
+        ],
+        "issues": [
+            {"project": "demo/product", "title": f"Item {n}", "milestone": "Sprint 42"}
+            for n in range(size)
+        ],
+    }
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    simulator = Simulator(sprint_seed(ITEMS))
+    with SimulatorThread(simulator):
+        yield simulator
+
+
+@pytest.fixture
+async def service(sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
+    server = await serve_rule_pack(sim, tmp_path, admin_token=ADMIN, approvals_interval_s=0.2)
+    yield server
+    await server.close()
+
+
+def requests_opened(sim: Simulator) -> list[dict[str, Any]]:
+    return [i for i in sim.issues("demo/marketing") if i["title"].startswith("Approval needed")]
+
+
+def in_sprint(sim: Simulator, title: str) -> list[dict[str, Any]]:
+    return [i for i in sim.issues("demo/product") if (i["milestone"] or {}).get("title") == title]
+
+
+def label(sim: Simulator, user: str, iid: int, name: str = "automation::approved") -> None:
+    """A team member adds a label to the request issue in the GitLab UI."""
+    issue = as_user(sim, user).projects.get("demo/marketing", lazy=True).issues.get(iid)
+    issue.labels = [*issue.labels, name]
+    issue.save()
+
+
+def bot_notes(sim: Simulator, iid: int) -> list[str]:
+    return [n["body"] for n in sim.notes("demo/marketing", iid) if not n.get("system")]
+
+
+async def sprint_closed(sim: Simulator, service: TestServer) -> dict[str, Any]:
+    close_milestone(sim, "Sprint 42")
+    await settle(sim, store_of(service))
+    [request] = requests_opened(sim)
+    return request
+
+
+async def test_a_roll_over_of_51_items_opens_one_request_and_moves_nothing(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+    body = request["description"]
+    assert "roll-over-first-time" in request["title"] and f"{ITEMS} items" in request["title"]
+    assert body.count(f"]({sim.url}/demo/product/-/issues/") == ITEMS
+    assert "(20-rollover.yaml:" in body
+    assert "Maintainer" in body and "automation::approved" in body
+    assert "/admin/approvals/1/approve" in body
+
+
+async def test_a_maintainers_label_moves_each_item_once_and_closes_the_request(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    [row] = await ApprovalStore(store_of(service)).recent()
+    moves = [r for r in row.outcome or [] if r["action"] == "move_to_milestone"]
+    assert [r["status"] for r in moves] == ["done"] * ITEMS
+    assert all(
+        len([n for n in sim.notes("demo/product", i["iid"]) if "Rolled over" in n["body"]]) == 1
+        for i in sim.issues("demo/product")
+    )
+    assert sim.issue("demo/marketing", request["iid"])["state"] == "closed"
+    assert any(
+        "Approved by @alice" in n and "0 skipped" in n for n in bot_notes(sim, request["iid"])
+    )
+
+
+async def test_a_developers_label_gets_a_refusal_note_and_moves_nothing(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+
+    label(sim, "bob", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+    [note] = bot_notes(sim, request["iid"])
+    assert "Not approved: @bob has Developer (30)" in note
+    assert "automation::approved" not in sim.issue("demo/marketing", request["iid"])["labels"]
+    assert sim.issue("demo/marketing", request["iid"])["state"] == "opened"
+
+
+async def test_an_unapproved_request_expires_and_is_closed_with_a_note(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    server = await serve_rule_pack(sim, tmp_path, approval_ttl_s=1.0, approvals_interval_s=0.2)
+    try:
+        request = await sprint_closed(sim, server)
+
+        closed = await eventually(
+            lambda: sim.issue("demo/marketing", request["iid"])["state"] == "closed",
+            within_s=15,
+        )
+        label(sim, "alice", request["iid"])
+        await settle(sim, store_of(server))
+    finally:
+        await server.close()
+
+    assert closed
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+    expired, refused = bot_notes(sim, request["iid"])
+    assert expired.startswith("Expired: not approved by")
+    assert refused.startswith("Not carried out: this request expired")
+
+
+async def test_an_item_changed_since_the_plan_is_skipped_and_said_so(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+    moved_by_hand = as_user(sim, "bob").projects.get("demo/product", lazy=True).issues.get(7)
+    moved_by_hand.labels = ["deprioritized"]
+    moved_by_hand.save()
+    await settle(sim, store_of(service))
+
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert [i["iid"] for i in in_sprint(sim, "Sprint 42")] == [7]
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS - 1
+    outcome = next(n for n in bot_notes(sim, request["iid"]) if n.startswith("Approved by"))
+    assert "4 skipped" in outcome and "demo/product#7" in outcome and "+deprioritized" in outcome
+    [row] = await ApprovalStore(store_of(service)).recent()
+    skipped = [r for r in row.outcome or [] if r["status"] == "skipped"]
+    assert {r["subject"] for r in skipped} == {"demo/product#7"}
+
+
+async def test_a_second_approval_after_it_was_carried_out_changes_nothing(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+    writes = len(sim.recorded("PUT", user="hooks-bot"))
+
+    issue = (
+        as_user(sim, "carol").projects.get("demo/marketing", lazy=True).issues.get(request["iid"])
+    )
+    issue.labels = []
+    issue.save()
+    label(sim, "carol", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert len(sim.recorded("PUT", user="hooks-bot")) == writes
+    assert bot_notes(sim, request["iid"])[-1].startswith("Already approved by @alice and carried")
+
+
+async def test_an_edited_request_text_runs_the_recorded_plan_and_says_so(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+    issue = (
+        as_user(sim, "alice").projects.get("demo/marketing", lazy=True).issues.get(request["iid"])
+    )
+    issue.description = '1. [demo/product#1](x): `comment "/close"`\nOnly this one, please.'
+    issue.save()
+    await settle(sim, store_of(service))
+
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    assert all(i["state"] == "opened" for i in sim.issues("demo/product"))
+    outcome = next(n for n in bot_notes(sim, request["iid"]) if n.startswith("Approved by"))
+    assert "edited since the request was opened; the edit was ignored" in outcome
+
+
+async def test_an_admin_approves_through_the_api_once(sim: Simulator, service: TestServer) -> None:
+    request = await sprint_closed(sim, service)
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+
+    async with aiohttp.ClientSession() as http:
+        url = str(service.make_url("/admin/approvals/1/approve"))
+        async with http.post(url, headers=headers) as first:
+            first_status, first_body = first.status, await first.json()
+        async with http.post(url, headers=headers) as again:
+            again_status, again_body = again.status, await again.json()
+        async with http.post(url) as anonymous:
+            anonymous_status = anonymous.status
+    await settle(sim, store_of(service))
+
+    assert (first_status, first_body["approved"]) == (200, True)
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    assert again_status == 409 and "Already approved by an admin" in again_body["error"]
+    assert anonymous_status == 403
+    assert sim.issue("demo/marketing", request["iid"])["state"] == "closed"
+
+
+async def test_the_same_run_planned_again_opens_no_second_request(
+    sim: Simulator, service: TestServer
+) -> None:
+    await sprint_closed(sim, service)
+
+    async with aiohttp.ClientSession() as http:
+        url = str(service.make_url("/admin/deliveries/1/replay"))
+        async with http.post(url, headers={"Authorization": f"Bearer {ADMIN}"}) as replayed:
+            assert replayed.status == 202
+    await settle(sim, store_of(service))
+
+    assert len(requests_opened(sim)) == 1
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
