@@ -268,3 +268,33 @@ async def test_the_same_run_planned_again_opens_no_second_request(
 
     assert len(requests_opened(sim)) == 1
     assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+
+
+async def test_the_dashboard_lists_requests_and_an_admin_approves_there(
+    sim: Simulator, service: TestServer
+) -> None:
+    await sprint_closed(sim, service)
+    changed = as_user(sim, "bob").projects.get("demo/product", lazy=True).issues.get(3)
+    changed.state_event = "close"
+    changed.save()
+    await settle(sim, store_of(service))
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+
+    async with aiohttp.ClientSession() as http:
+        async with http.get(service.make_url("/ui/approvals"), headers=admin) as before:
+            waiting = await before.text()
+        async with http.post(
+            service.make_url("/ui/approvals/1/approve"), headers=admin, allow_redirects=False
+        ) as approved:
+            location = approved.headers["Location"]
+        await settle(sim, store_of(service))
+        async with http.get(service.make_url(location), headers=admin) as after:
+            shown = await after.text()
+
+    assert "roll-over-first-time" in waiting and ">pending<" in waiting
+    assert 'action="/ui/approvals/1/approve"' in waiting
+    assert location == "/ui/approvals?message=Request+1+approved"
+    assert "Request 1 approved" in shown and ">done<" in shown
+    assert "skipped 4" in shown
+    assert "demo/product#3 move_to_milestone: changed since the plan: state" in shown
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS - 1
