@@ -298,3 +298,21 @@ async def test_the_dashboard_lists_requests_and_an_admin_approves_there(
     assert "skipped 4" in shown
     assert "demo/product#3 move_to_milestone: changed since the plan: state" in shown
     assert len(in_sprint(sim, "Sprint 43")) == ITEMS - 1
+
+
+async def test_the_delivery_trace_says_the_run_waits_for_approval(
+    sim: Simulator, service: TestServer
+) -> None:
+    await sprint_closed(sim, service)
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            service.make_url("/ui/deliveries/1"), headers={"Authorization": f"Bearer {ADMIN}"}
+        ) as trace,
+    ):
+        page = await trace.text()
+
+    assert ">awaiting approval<" in page
+    assert f"{ITEMS} items &gt; approve_above 50: none done, approval asked: request #1" in page
+    assert 'href="/ui/approvals#approval-1"' in page
