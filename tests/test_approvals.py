@@ -316,3 +316,42 @@ async def test_the_delivery_trace_says_the_run_waits_for_approval(
     assert ">awaiting approval<" in page
     assert f"{ITEMS} items &gt; approve_above 50: none done, approval asked: request #1" in page
     assert 'href="/ui/approvals#approval-1"' in page
+
+
+async def test_an_approval_project_gitlab_refuses_holds_the_run_and_says_why(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    server = await serve_rule_pack(sim, tmp_path, approval_project="demo/nowhere")
+    try:
+        close_milestone(sim, "Sprint 42")
+        await settle(sim, store_of(server))
+        audit = await store_of(server).audit_for(delivery_id=1)
+    finally:
+        await server.close()
+
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+    [held] = [a for a in audit if a["outcome"] == "awaiting_approval"]
+    error = held["detail"]["error"]
+    assert error.startswith("the request issue could not be opened in demo/nowhere: 404")
+    assert "Project Not Found" in error
+
+
+async def test_the_admin_api_lists_requests_with_their_outcome(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(
+            service.make_url("/admin/approvals"), headers={"Authorization": f"Bearer {ADMIN}"}
+        ) as listed,
+    ):
+        [shown] = (await listed.json())["approvals"]
+
+    assert (shown["rule"], shown["status"], shown["items"]) == ("roll-over-first-time", "done", 51)
+    assert shown["decided_by"] == "alice"
+    assert shown["issue"].endswith(f"/demo/marketing/-/issues/{request['iid']}")
+    assert {r["status"] for r in shown["outcome"]} == {"done"}

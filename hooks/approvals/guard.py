@@ -73,6 +73,8 @@ class Guard:
                 row = await self._ask(ruleset, result, context)
                 detail |= {"approval": row.id, "issue": row.issue_url or row.issue_ref}
                 detail["reason"] = f"{detail['reason']}: request #{row.id}"
+                if row.issue_iid is None and row.note:
+                    detail["error"] = row.note
             if result.reasons:
                 outcome = "awaiting_approval" if result.held or result.waiting else "limited"
                 records.append(AuditRecord(kind="rule", outcome=outcome, detail=detail, rule=name))

@@ -8,7 +8,7 @@ key of its own, carried out by the executor: once, found again by its marker aft
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -168,7 +168,12 @@ class Approvals:
         )
         [outcome] = await self._write([create], f"approval:{row.id}")
         if not outcome.ok or "iid" not in outcome.result:
-            raise RuntimeError(f"could not open approval request #{row.id}: {outcome.error}")
+            # GitLab refused (no such project, no permission): the actions stay held, and the
+            # next run that plans them tries to open the request again.
+            why = f"the request issue could not be opened in {row.project}: {outcome.error}"
+            log.warning("approval request not opened", approval=row.id, error=outcome.error)
+            await self.db.set_note(row.id, why)
+            return replace(row, note=why)
         await self.db.set_issue(row.id, int(outcome.result["iid"]), outcome.result.get("web_url"))
         found = await self.db.get(row.id)
         assert found is not None

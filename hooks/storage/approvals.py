@@ -114,6 +114,9 @@ class ApprovalStore:
     async def set_issue(self, approval_id: int, iid: int, url: str | None) -> None:
         await self._update(approval_id, None, issue_iid=iid, issue_url=url)
 
+    async def set_note(self, approval_id: int, note: str) -> None:
+        await self._update(approval_id, None, note=note)
+
     async def approve(self, approval_id: int, by: str, now: datetime) -> bool:
         """pending -> approved, unless it expired; False when it was not pending any more."""
         a = approvals.c
