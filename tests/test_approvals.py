@@ -4,7 +4,7 @@ and the simulator. A team member closes a sprint of 51 items; what they then see
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +12,20 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from hooks.service.context import SERVICE
 from hooks.storage.approvals import ApprovalStore
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
-from tests.e2e import as_user, close_milestone, serve_rule_pack, settle, store_of
+from tests.e2e import (
+    RULE_PACK,
+    as_user,
+    close_milestone,
+    serve_rule_pack,
+    service_settings,
+    settle,
+    start_service,
+    store_of,
+)
 
 ITEMS = 51
 ADMIN = "admin-token-0123456789"
@@ -355,3 +365,30 @@ async def test_the_admin_api_lists_requests_with_their_outcome(
     assert shown["decided_by"] == "alice"
     assert shown["issue"].endswith(f"/demo/marketing/-/issues/{request['iid']}")
     assert {r["status"] for r in shown["outcome"]} == {"done"}
+
+
+async def test_the_daily_sweep_asks_once_and_asks_nothing_more_while_the_request_waits(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    # GitLab before 18.2 sends no milestone event: the scheduled sweep finds the closed sprint.
+    server = await start_service(service_settings(sim, tmp_path, RULE_PACK, admin_token=ADMIN))
+    scheduler = server.app[SERVICE].runtime.scheduler
+    try:
+        close_milestone(sim, "Sprint 42")
+        today = datetime.now(UTC).replace(hour=5, minute=30, second=0, microsecond=0)
+        first = await scheduler.fire("roll-over-first-time", today)
+        second = await scheduler.fire("roll-over-first-time", today + timedelta(days=1))
+        opened = requests_opened(sim)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                server.make_url("/admin/approvals/1/approve"),
+                headers={"Authorization": f"Bearer {ADMIN}"},
+            ) as approved:
+                status = approved.status
+    finally:
+        await server.close()
+
+    assert (first, second) == ("done", "done")
+    assert len(opened) == 1 and "schedule:roll-over-first-time@" in opened[0]["description"]
+    assert status == 200
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
