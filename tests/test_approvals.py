@@ -379,12 +379,14 @@ async def test_the_daily_sweep_asks_once_and_asks_nothing_more_while_the_request
         first = await scheduler.fire("roll-over-first-time", today)
         second = await scheduler.fire("roll-over-first-time", today + timedelta(days=1))
         opened = requests_opened(sim)
-        async with aiohttp.ClientSession() as http:
-            async with http.post(
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
                 server.make_url("/admin/approvals/1/approve"),
                 headers={"Authorization": f"Bearer {ADMIN}"},
-            ) as approved:
-                status = approved.status
+            ) as approved,
+        ):
+            status = approved.status
     finally:
         await server.close()
 
