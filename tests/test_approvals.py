@@ -163,7 +163,9 @@ async def test_a_developers_label_gets_a_refusal_note_and_moves_nothing(
 async def test_an_unapproved_request_expires_and_is_closed_with_a_note(
     sim: Simulator, tmp_path: Path
 ) -> None:
-    server = await serve_rule_pack(sim, tmp_path, approval_ttl_s=1.0, approvals_interval_s=0.2)
+    server = await serve_rule_pack(
+        sim, tmp_path, approval_ttl_s=1.0, approvals_interval_s=0.2, admin_token=ADMIN
+    )
     try:
         request = await sprint_closed(sim, server)
 
@@ -173,6 +175,13 @@ async def test_an_unapproved_request_expires_and_is_closed_with_a_note(
         )
         label(sim, "alice", request["iid"])
         await settle(sim, store_of(server))
+        # The same close processed again (a replay): the run asks anew.
+        async with aiohttp.ClientSession() as http:
+            replay = server.make_url("/admin/deliveries/1/replay")
+            async with http.post(replay, headers={"Authorization": f"Bearer {ADMIN}"}) as r:
+                assert r.status == 202
+        await settle(sim, store_of(server))
+        asked_again = [i for i in requests_opened(sim) if i["iid"] != request["iid"]]
     finally:
         await server.close()
 
@@ -181,6 +190,7 @@ async def test_an_unapproved_request_expires_and_is_closed_with_a_note(
     expired, refused = bot_notes(sim, request["iid"])
     assert expired.startswith("Expired: not approved by")
     assert refused.startswith("Not carried out: this request expired")
+    assert len(asked_again) == 1  # a new request issue, not the expired one reopened
 
 
 async def test_an_item_changed_since_the_plan_is_skipped_and_said_so(
@@ -394,3 +404,20 @@ async def test_the_daily_sweep_asks_once_and_asks_nothing_more_while_the_request
     assert len(opened) == 1 and "schedule:roll-over-first-time@" in opened[0]["description"]
     assert status == 200
     assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+
+
+async def test_on_postgresql_a_maintainers_label_moves_each_item_once(
+    sim: Simulator, tmp_path: Path, postgres_url: str
+) -> None:
+    server = await serve_rule_pack(sim, tmp_path, database_url=postgres_url)
+    try:
+        request = await sprint_closed(sim, server)
+        label(sim, "carol", request["iid"])  # Maintainer of the project itself
+        await settle(sim, store_of(server))
+        [row] = await ApprovalStore(store_of(server)).recent()
+    finally:
+        await server.close()
+
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    assert (row.status, row.decided_by) == ("done", "carol")
+    assert [r["status"] for r in row.outcome or []] == ["done"] * (ITEMS * 4)

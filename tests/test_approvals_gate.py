@@ -129,3 +129,10 @@ def test_unguarded_rules_pass_untouched_and_the_plan_keeps_its_order() -> None:
     )
 
     assert [a.key for a in result.run] == ["other.0.1", "roll.0.1", "roll.1.1", "other.0.2"]
+
+
+def test_a_shadow_rule_never_asks_it_says_it_would() -> None:
+    result = decide(roll_over(51), Guarded(approve_above=50, dry_run=True))
+
+    assert len(result.run) == 102 and result.rules["roll"].held == []
+    assert "would ask for approval (dry-run)" in result.rules["roll"].reasons[0]

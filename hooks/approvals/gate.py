@@ -22,6 +22,7 @@ class Guarded:
     per_run: int | None = None
     per_hour: int | None = None
     approve_above: int | None = None
+    dry_run: bool = False  # a shadow rule: it never asks, it says it would
 
     @classmethod
     def of(cls, rule: Rule) -> Guarded | None:
@@ -32,6 +33,7 @@ class Guarded:
             per_run=limits.per_run if limits else None,
             per_hour=limits.per_hour if limits else None,
             approve_above=rule.approve_above,
+            dry_run=rule.dry_run,
         )
 
 
@@ -124,7 +126,7 @@ def gate(
             result.reasons.append(f"{len(result.cut)} item(s) left undone")
         count = allowed
         if guard.approve_above is not None and count > guard.approve_above:
-            if can_ask:
+            if can_ask and not guard.dry_run:
                 result.held = kept
                 result.reasons.append(
                     f"{count} items > approve_above {guard.approve_above}: none done,"

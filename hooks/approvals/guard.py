@@ -17,7 +17,7 @@ from hooks.approvals.gate import Guarded, RuleGate, gate
 from hooks.approvals.requests import Approvals, action_data, render_request, snapshot_dict
 from hooks.rules.keys import digest
 from hooks.rules.model import RuleSet
-from hooks.storage.approvals import ApprovalRow, NewApproval
+from hooks.storage.approvals import OPEN, ApprovalRow, NewApproval
 from hooks.storage.records import AuditRecord
 
 
@@ -104,19 +104,25 @@ class Guard:
             if context.delivery_id is not None
             else context.run_key or "?"
         )
-        row, _ = await self.approvals.db.open(
-            NewApproval(
-                key="approval." + digest(result.rule, sorted(a.key for a in result.held)),
-                rule=result.rule,
-                source=origin,
-                project=ruleset.approval_project,
-                items=len(result.held_items),
-                plan=plan,
-                created_at=now,
-                expires_at=now + self.approvals.ttl,
+        key = "approval." + digest(result.rule, sorted(a.key for a in result.held))
+        while True:
+            row, _ = await self.approvals.db.open(
+                NewApproval(
+                    key=key,
+                    rule=result.rule,
+                    source=origin,
+                    project=ruleset.approval_project,
+                    items=len(result.held_items),
+                    plan=plan,
+                    created_at=now,
+                    expires_at=now + self.approvals.ttl,
+                )
             )
-        )
-        return await self._open_issue(row)
+            if row.status in OPEN:
+                return await self._open_issue(row)
+            # The same plan was asked for before and that request expired (or ran and skipped
+            # these items): this run asks anew.
+            key = f"{key}.{row.id}"
 
     async def _open_issue(self, row: ApprovalRow) -> ApprovalRow:
         title, body = render_request(row, self.approvals.gitlab_url)
