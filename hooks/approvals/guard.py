@@ -14,7 +14,8 @@ from pathlib import Path
 from hooks.actions.base import PlannedAction
 from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor
 from hooks.approvals.gate import Guarded, RuleGate, gate
-from hooks.approvals.requests import Approvals, action_data, render_request, snapshot_dict
+from hooks.approvals.plans import action_data, render_request, snapshot_dict
+from hooks.approvals.requests import Approvals
 from hooks.rules.keys import digest
 from hooks.rules.model import RuleSet
 from hooks.storage.approvals import OPEN, ApprovalRow, NewApproval

@@ -19,9 +19,9 @@ from hooks.actions.comment import CommentParams
 from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor
 from hooks.actions.issue import IssueParams
 from hooks.actions.labels import LabelParams
-from hooks.actions.registry import KINDS
 from hooks.actions.state import NoParams
 from hooks.approvals import wording
+from hooks.approvals.plans import action_from, changes, render_request, snapshot_dict
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.rules.keys import digest
@@ -33,64 +33,6 @@ log = structlog.get_logger("hooks.approvals")
 
 BOOKKEEPING = "@approvals"  # the ledger's rule name for what the bot writes on requests
 RUN_LEASE = timedelta(minutes=10)
-
-
-def snapshot_dict(snap: Snapshot) -> dict[str, Any]:
-    """The parts of an item's state whose change since the plan makes the plan stale."""
-    return {
-        "state": snap.state,
-        "milestone_id": snap.milestone_id,
-        "labels": sorted(snap.labels),
-        "assignees": sorted(snap.assignees),
-    }
-
-
-def changes(before: dict[str, Any], now: dict[str, Any]) -> str | None:
-    """What changed on an item since the plan (None: nothing that matters)."""
-    said = []
-    for name in ("state", "milestone_id", "assignees"):
-        if before.get(name) != now.get(name):
-            said.append(f"{name} {before.get(name)!r} -> {now.get(name)!r}")
-    added = sorted(set(now["labels"]) - set(before.get("labels", [])))
-    removed = sorted(set(before.get("labels", [])) - set(now["labels"]))
-    if added or removed:
-        said.append("labels " + " ".join([*(f"+{x}" for x in added), *(f"-{x}" for x in removed)]))
-    return "changed since the plan: " + "; ".join(said) if said else None
-
-
-def action_from(data: dict[str, Any]) -> PlannedAction:
-    kind = KINDS[data["action"]]
-    return PlannedAction(
-        rule=data["rule"],
-        action=data["action"],
-        subject=data.get("subject"),
-        project=data.get("project"),
-        iid=data.get("iid"),
-        args=kind.from_dict(data.get("params") or {}),
-        text=data.get("text"),
-        key=data["key"],
-        dry_run=bool(data.get("dry_run")),
-    )
-
-
-def action_data(action: PlannedAction) -> dict[str, Any]:
-    return {**action.as_dict(), "project": action.project, "iid": action.iid}
-
-
-def render_request(row: ApprovalRow, gitlab_url: str) -> tuple[str, str]:
-    """The request issue's title and text, from the recorded plan (the same every time)."""
-    actions = [action_from(a) for a in row.plan.get("actions", [])]
-    body = wording.request_body(
-        approval_id=row.id,
-        rule=row.rule,
-        where=row.plan.get("where", "?"),
-        source=row.source,
-        approve_above=int(row.plan.get("approve_above", 0)),
-        actions=actions,
-        expires_at=row.expires_at,
-        gitlab_url=gitlab_url,
-    )
-    return wording.title(row.rule, row.items), body
 
 
 @dataclass(frozen=True)
