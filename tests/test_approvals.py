@@ -421,3 +421,28 @@ async def test_on_postgresql_a_maintainers_label_moves_each_item_once(
     assert len(in_sprint(sim, "Sprint 43")) == ITEMS
     assert (row.status, row.decided_by) == ("done", "carol")
     assert [r["status"] for r in row.outcome or []] == ["done"] * (ITEMS * 4)
+
+
+async def test_a_label_whose_webhook_was_lost_is_found_by_the_periodic_job(
+    tmp_path: Path,
+) -> None:
+    # The simulator's clock runs 3 minutes behind: the label was added "3 minutes ago".
+    sim = Simulator(sprint_seed(ITEMS), now=lambda: datetime.now(UTC) - timedelta(minutes=3))
+    with SimulatorThread(sim):
+        settings = service_settings(sim, tmp_path, RULE_PACK, approvals_interval_s=0)
+        server = await start_service(settings)  # no webhook: GitLab sends the service nothing
+        runtime = server.app[SERVICE].runtime
+        try:
+            close_milestone(sim, "Sprint 42")
+            today = datetime.now(UTC).replace(hour=5, minute=30, second=0, microsecond=0)
+            await runtime.scheduler.fire("roll-over-first-time", today)
+            [request] = requests_opened(sim)
+            label(sim, "alice", request["iid"])
+
+            await runtime.approvals.sweep()
+        finally:
+            await server.close()
+
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    assert sim.issue("demo/marketing", request["iid"])["state"] == "closed"
+    assert bot_notes(sim, request["iid"])[-1].startswith("Approved by @alice (Maintainer (40))")

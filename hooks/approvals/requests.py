@@ -33,6 +33,8 @@ log = structlog.get_logger("hooks.approvals")
 
 BOOKKEEPING = "@approvals"  # the ledger's rule name for what the bot writes on requests
 RUN_LEASE = timedelta(minutes=10)
+# A label on a request this long without its webhook having decided it: the webhook was lost.
+MISSED_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -124,14 +126,22 @@ class Approvals:
     # -- deciding -------------------------------------------------------------
 
     async def by_label(
-        self, project_refs: list[str], iid: int, user_id: int | None, username: str, body: str
+        self,
+        project_refs: list[str],
+        iid: int,
+        user_id: int | None,
+        username: str,
+        body: str,
+        at: datetime | None = None,
     ) -> Decision | None:
-        """`automation::approved` added to an issue: None when it is no approval request."""
+        """`automation::approved` added to an issue (at `at`, default now): None when it is no
+        approval request."""
         row = await self.db.by_issue(project_refs, iid)
         if row is None:
             return None
-        tag = f"label {user_id} {self.now().isoformat()}"
-        if row.status != "pending" or row.expires_at <= self.now():
+        at = at or self.now()
+        tag = f"label {user_id} {at.isoformat()}"
+        if row.status != "pending" or row.expires_at <= at:
             if (
                 row.status == "approved"
                 and row.id not in self._running
@@ -155,7 +165,8 @@ class Approvals:
             return Decision(403, why, [self._record(row, "refused", why, username)])
         shown_text = body.split("<!-- hooks:")[0].replace("\r\n", "\n").strip()
         edited = shown_text != render_request(row, self.gitlab_url)[1].strip()
-        return await self._approve(row, username, f"@{username} ({wording.role(level)})", edited)
+        shown = f"@{username} ({wording.role(level)})"
+        return await self._approve(row, username, shown, edited, at)
 
     async def by_admin(self, approval_id: int) -> Decision:
         """An admin's approval (API or dashboard)."""
@@ -166,10 +177,13 @@ class Approvals:
             status = "expired" if row.status == "pending" else row.status
             why = wording.not_pending(status, row.decided_by, row.decided_at or row.expires_at)
             return Decision(409, f"approval request {approval_id}: {why}", [])
-        return await self._approve(row, "admin", "an admin (dashboard or admin API)", False)
+        shown = "an admin (dashboard or admin API)"
+        return await self._approve(row, "admin", shown, False, self.now())
 
-    async def _approve(self, row: ApprovalRow, by: str, shown: str, edited: bool) -> Decision:
-        if not await self.db.approve(row.id, by, self.now()):
+    async def _approve(
+        self, row: ApprovalRow, by: str, shown: str, edited: bool, at: datetime
+    ) -> Decision:
+        if not await self.db.approve(row.id, by, at):
             fresh = await self.db.get(row.id)
             assert fresh is not None
             why = wording.not_pending(fresh.status, fresh.decided_by, fresh.decided_at)
@@ -294,10 +308,48 @@ class Approvals:
 
     # -- expiring and resuming (a periodic job) --------------------------------
 
+    async def _missed_label(self, row: ApprovalRow) -> bool:
+        """A label whose webhook never arrived (GitLab drops events while a hook is disabled):
+        found on the request issue, decided as the webhook would have been."""
+        if self.gateway is None or row.issue_iid is None:
+            return False
+        project, iid = row.project, row.issue_iid
+
+        def read(gl: Any) -> tuple[dict[str, Any], str] | None:
+            ops = GitlabOps(gl)
+            issue = ops.issue(project, iid)
+            if wording.APPROVED_LABEL not in (issue.get("labels") or []):
+                return None
+            added = [
+                e
+                for e in ops.label_events(project, iid)
+                if e.get("action") == "add"
+                and (e.get("label") or {}).get("name") == wording.APPROVED_LABEL
+            ]
+            return (added[-1], issue.get("description") or "") if added else None
+
+        found = await self.gateway.call(read)
+        if found is None:
+            return False
+        event, body = found
+        at = datetime.fromisoformat(str(event["created_at"]).replace("Z", "+00:00"))
+        if self.now() - at < MISSED_AFTER:
+            return False  # its webhook may still be on its way
+        user = event.get("user") or {}
+        refs = [row.project]
+        await self.by_label(refs, iid, user.get("id"), user.get("username") or "unknown", body, at)
+        return True
+
     async def sweep(self, _slot: datetime | None = None) -> int:
-        """Close expired requests with a note; carry on approved ones whose carrier died."""
+        """Close expired requests with a note; carry on approved ones whose carrier died; act
+        on approval labels whose webhook was lost."""
         now, closed = self.now(), 0
         for row in await self.db.with_status(["pending"]):
+            try:
+                if await self._missed_label(row):
+                    continue
+            except Exception as exc:  # GitLab away: expiry below still runs
+                log.warning("could not read approval request", approval=row.id, error=str(exc))
             if row.expires_at > now:
                 continue
             note = wording.expired(row.expires_at)
