@@ -3,6 +3,7 @@ and the simulator. A team member closes a sprint of 51 items; what they then see
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -446,3 +447,33 @@ async def test_a_label_whose_webhook_was_lost_is_found_by_the_periodic_job(
     assert len(in_sprint(sim, "Sprint 43")) == ITEMS
     assert sim.issue("demo/marketing", request["iid"])["state"] == "closed"
     assert bot_notes(sim, request["iid"])[-1].startswith("Approved by @alice (Maintainer (40))")
+
+
+async def test_a_label_and_the_dashboard_at_once_carry_the_plan_out_once(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+
+    async with aiohttp.ClientSession() as http:
+        url = service.make_url("/admin/approvals/1/approve")
+
+        async def by_admin() -> tuple[int, dict[str, Any]]:
+            async with http.post(url, headers={"Authorization": f"Bearer {ADMIN}"}) as answer:
+                return answer.status, await answer.json()
+
+        (status, body), _ = await asyncio.gather(
+            by_admin(), asyncio.to_thread(label, sim, "alice", request["iid"])
+        )
+        await settle(sim, store_of(service))
+
+    notes = bot_notes(sim, request["iid"])
+    assert len([n for n in notes if n.startswith("Approved by")]) == 1
+    if status in (200, 202):  # the dashboard won; the label was answered on the issue
+        assert any(n.startswith("Already approved by an admin") for n in notes)
+    else:
+        assert status == 409 and "Already approved by @alice" in body["error"]
+    assert all(
+        len([n for n in sim.notes("demo/product", i["iid"]) if "Rolled over" in n["body"]]) == 1
+        for i in sim.issues("demo/product")
+    )
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS

@@ -35,6 +35,7 @@ BOOKKEEPING = "@approvals"  # the ledger's rule name for what the bot writes on 
 RUN_LEASE = timedelta(minutes=10)
 # A label on a request this long without its webhook having decided it: the webhook was lost.
 MISSED_AFTER = timedelta(minutes=2)
+BUSY = 202  # the decision's status while another run carries the request out
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,10 @@ class Approvals:
                 and row.id not in self._running
                 and await self._resumable(row)
             ):
-                return await self._carry_out(row, f"@{row.decided_by}")
+                # Approved, and nobody is carrying it out: a run that stopped half-way.
+                resumed = await self._carry_out(row, f"@{row.decided_by}")
+                if resumed.status != BUSY:
+                    return resumed
             why = wording.not_pending(
                 "expired" if row.status == "pending" else row.status,
                 row.decided_by,
@@ -166,7 +170,7 @@ class Approvals:
         shown_text = body.split("<!-- hooks:")[0].replace("\r\n", "\n").strip()
         edited = shown_text != render_request(row, self.gitlab_url)[1].strip()
         shown = f"@{username} ({wording.role(level)})"
-        return await self._approve(row, username, shown, edited, at)
+        return await self._approve(row, username, shown, edited, at, tag)
 
     async def by_admin(self, approval_id: int) -> Decision:
         """An admin's approval (API or dashboard)."""
@@ -181,13 +185,22 @@ class Approvals:
         return await self._approve(row, "admin", shown, False, self.now())
 
     async def _approve(
-        self, row: ApprovalRow, by: str, shown: str, edited: bool, at: datetime
+        self,
+        row: ApprovalRow,
+        by: str,
+        shown: str,
+        edited: bool,
+        at: datetime,
+        tag: str | None = None,
     ) -> Decision:
         if not await self.db.approve(row.id, by, at):
+            # Another approval (a second label, the dashboard) decided it a moment earlier.
             fresh = await self.db.get(row.id)
             assert fresh is not None
             why = wording.not_pending(fresh.status, fresh.decided_by, fresh.decided_at)
-            return Decision(409, why, [])
+            if tag is not None and fresh.issue_iid is not None:
+                await self._write([self.note(fresh, why, tag)], row_key(fresh))
+            return Decision(409, why, [self._record(fresh, "refused", why, by)])
         log.info("approval request approved", approval=row.id, rule=row.rule, by=by)
         approved = await self.db.get(row.id)
         assert approved is not None
@@ -216,7 +229,7 @@ class Approvals:
 
     async def _carry_out(self, row: ApprovalRow, shown: str, edited: bool = False) -> Decision:
         """Exactly the recorded plan: each item checked again, then each action once."""
-        busy = Decision(202, f"approval request {row.id} is being carried out", [])
+        busy = Decision(BUSY, f"approval request {row.id} is being carried out", [])
         if row.id in self._running:
             return busy
         if not await self.db.claim(row.id, self.executor.owner, self.now(), RUN_LEASE):
