@@ -8,9 +8,14 @@ from typing import Any
 
 from aiohttp import web
 
-from hooks.dashboard.views import _int, _service, redirect, render
+from hooks.dashboard.views import redirect, render
 from hooks.service.admin import approve_request
+from hooks.service.context import SERVICE, Service
 from hooks.storage.approvals import ApprovalStore
+
+
+def _service(request: web.Request) -> Service:
+    return request.app[SERVICE]
 
 
 def _summary(outcome: list[dict[str, Any]] | None) -> dict[str, int]:
@@ -37,7 +42,8 @@ async def approvals(request: web.Request) -> web.Response:
 
 async def approve(request: web.Request) -> web.Response:
     """Approve one request (admin session and CSRF token checked by the middleware)."""
-    approval_id = _int(request.match_info["id"])
+    raw = request.match_info["id"]
+    approval_id = int(raw) if raw.isdigit() else None
     if approval_id is None:
         return render(request, "ui_error.html", {"message": "No such request."}, status=404)
     status, message = await approve_request(_service(request), approval_id)
