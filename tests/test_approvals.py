@@ -477,3 +477,16 @@ async def test_a_label_and_the_dashboard_at_once_carry_the_plan_out_once(
         for i in sim.issues("demo/product")
     )
     assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+
+
+async def test_approving_an_unknown_request_says_so(service: TestServer) -> None:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+
+    async with aiohttp.ClientSession() as http:
+        async with http.post(service.make_url("/admin/approvals/99/approve"), headers=admin) as r:
+            unknown = (r.status, await r.json())
+        async with http.post(service.make_url("/admin/approvals/x/approve"), headers=admin) as r:
+            malformed = (r.status, await r.json())
+
+    assert unknown == (404, {"error": "no approval request 99"})
+    assert malformed == (400, {"error": "approval id must be a number"})
