@@ -108,6 +108,52 @@ HOOK_EVENT = {  # doc/api/project_webhooks.md "Get a list of project webhook eve
     "id", "url", "trigger", "request_headers", "request_data", "response_headers",
     "response_body", "execution_duration", "response_status",
 }  # fmt: skip
+TREE_ENTRY = {"id", "name", "type", "path", "mode"}  # doc/api/repositories.md
+REPO_FILE = {  # doc/api/repository_files.md "Get file from repository"
+    "file_name", "file_path", "size", "encoding", "content", "content_sha256", "ref", "blob_id",
+    "commit_id", "last_commit_id", "execute_filemode",
+}  # fmt: skip
+FILE_WRITE = {"file_path", "branch"}  # doc/api/repository_files.md "Create new file"
+COMMIT_BASE = {  # doc/api/commits.md (the attributes every commit answer has)
+    "id", "short_id", "title", "message", "author_name", "author_email", "authored_date",
+    "committer_name", "committer_email", "committed_date", "created_at", "parent_ids",
+    "web_url",
+}  # fmt: skip
+COMMIT = COMMIT_BASE | {"trailers", "extended_trailers"}  # "List repository commits"
+CREATED_COMMIT = COMMIT_BASE | {"stats", "status"}  # "Create a commit with multiple files"
+SINGLE_COMMIT = CREATED_COMMIT | {"last_pipeline"}  # "Get a single commit"
+COMMIT_COMMENT = {"note", "author", "created_at", "path", "line", "line_type"}  # "Post comment"
+BRANCH = {  # doc/api/branches.md
+    "name", "merged", "protected", "default", "developers_can_push", "developers_can_merge",
+    "can_push", "web_url", "commit",
+}  # fmt: skip
+COMMIT_STATUS = {  # doc/api/commits.md "Set commit pipeline status"; `pipeline_id` is exposed by
+    # lib/api/entities/commit_status.rb though the docs' table leaves it out
+    "id", "sha", "ref", "status", "name", "target_url", "description", "created_at",
+    "started_at", "finished_at", "allow_failure", "coverage", "author", "pipeline_id",
+}  # fmt: skip
+MERGE_REQUEST = {  # doc/api/merge_requests.md "List project merge requests" (MergeRequestBasic)
+    "id", "iid", "project_id", "title", "description", "state", "imported", "imported_from",
+    "created_at", "updated_at", "merged_by", "merge_user", "merged_at", "merge_after",
+    "prepared_at", "closed_by", "closed_at", "target_branch", "source_branch",
+    "user_notes_count", "upvotes", "downvotes", "author", "assignee", "assignees", "reviewers",
+    "source_project_id", "target_project_id", "labels", "draft", "work_in_progress",
+    "milestone", "merge_when_pipeline_succeeds", "merge_status", "detailed_merge_status", "sha",
+    "merge_commit_sha", "squash_commit_sha", "discussion_locked", "should_remove_source_branch",
+    "force_remove_source_branch", "reference", "references", "web_url", "time_stats", "squash",
+    "squash_on_merge", "task_completion_status", "has_conflicts",
+    "blocking_discussions_resolved",
+}  # fmt: skip
+SINGLE_MERGE_REQUEST = MERGE_REQUEST | {  # "Get single MR" (API::Entities::MergeRequest)
+    "subscribed", "changes_count", "latest_build_started_at", "latest_build_finished_at",
+    "first_deployed_to_production_at", "pipeline", "head_pipeline", "diff_refs", "merge_error",
+    "first_contribution", "user",
+}  # fmt: skip
+MR_CHANGES = SINGLE_MERGE_REQUEST | {"changes", "overflow"}  # "Get single MR changes"
+MR_DIFF = {  # doc/api/merge_requests.md "List merge request diffs"
+    "old_path", "new_path", "a_mode", "b_mode", "diff", "new_file", "renamed_file",
+    "deleted_file", "generated_file",
+}  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}
 MEMBER = USER | {  # doc/api/members.md "Get a member of a group or project"
@@ -125,8 +171,10 @@ class Route:
 
 @pytest.fixture
 def gitlab_seed() -> dict[str, Any]:
-    """The simulator's fixtures load the team seed (subgroups, same-titled sprints)."""
-    return TEAM_SEED
+    """The simulator's fixtures load the team seed (subgroups, same-titled sprints), with
+    files in acme/api's repository."""
+    files = {"README.md": "Hello\n", "rules/10-a.yaml": "rules: []\n"}
+    return {**TEAM_SEED, "repositories": [{"project": "acme/api", "files": files}]}
 
 
 def raw(sim: Simulator, method: str, path: str, **kwargs: Any) -> Any:
@@ -193,6 +241,61 @@ def edited_milestone(gl: gitlab.Gitlab, owner: Any) -> Any:
 def deleted(method: Callable[[], Any]) -> dict[str, int]:
     method()
     return {}
+
+
+def committed(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).commits.create(
+        {
+            "branch": "main",
+            "commit_message": "Edit",
+            "actions": [{"action": "update", "file_path": "README.md", "content": "Hi"}],
+        }
+    )
+
+
+def commented(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).commits.get("main", lazy=True).comments.create({"note": "Nice"})
+
+
+def status_set(gl: gitlab.Gitlab) -> Any:
+    commit = api_project(gl).commits.get("main", lazy=True)
+    return commit.statuses.create({"state": "success", "name": "hooks/rules"})
+
+
+def opened_mr(gl: gitlab.Gitlab) -> Any:
+    topic_branch(gl)
+    api_project(gl).commits.create(
+        {
+            "branch": "topic",
+            "commit_message": "Change",
+            "actions": [{"action": "update", "file_path": "README.md", "content": "Changed"}],
+        }
+    )
+    return api_project(gl).mergerequests.create(
+        {"source_branch": "topic", "target_branch": "main", "title": "Change the readme"}
+    )
+
+
+def mr_noted(gl: gitlab.Gitlab) -> Any:
+    return opened_mr(gl).notes.create({"body": "Preview: no change"})
+
+
+def mr_note_edited(gl: gitlab.Gitlab) -> Any:
+    note = mr_noted(gl)
+    note.body = "Preview: 2 changes"
+    note.save()
+    return note
+
+
+def mr_edited(gl: gitlab.Gitlab) -> Any:
+    mr = opened_mr(gl)
+    mr.title = "Change the readme again"
+    mr.save()
+    return mr
+
+
+def topic_branch(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).branches.create({"branch": "topic", "ref": "main"})
 
 
 P = "/projects/acme%2Fapi"
@@ -564,6 +667,187 @@ ROUTES = [
 ]
 
 
+ROUTES += [
+    Route(
+        "POST /projects/:id/merge_requests",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: opened_mr(gl),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests",
+        MERGE_REQUEST,
+        lambda gl, sim: (opened_mr(gl), api_project(gl).mergerequests.list())[1],
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: api_project(gl).mergerequests.get(opened_mr(gl).iid),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: mr_edited(gl),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid/merge",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: opened_mr(gl).merge(),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/changes",
+        MR_CHANGES,
+        lambda gl, sim: opened_mr(gl).changes(),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/diffs",
+        MR_DIFF,
+        lambda gl, sim: raw(sim, "GET", f"{P}/merge_requests/{opened_mr(gl).iid}/diffs"),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/commits",
+        COMMIT,  # doc/api/merge_requests.md "Get single merge request commits"
+        lambda gl, sim: opened_mr(gl).commits(),
+    ),
+    Route(
+        "POST /projects/:id/merge_requests/:merge_request_iid/notes",
+        NOTE,
+        lambda gl, sim: mr_noted(gl),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/notes",
+        NOTE,
+        lambda gl, sim: (mr_noted(gl), api_project(gl).mergerequests.get(1).notes.list())[1],
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        NOTE,
+        lambda gl, sim: api_project(gl).mergerequests.get(1, lazy=True).notes.get(mr_noted(gl).id),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        NOTE,
+        lambda gl, sim: mr_note_edited(gl),
+    ),
+    Route(
+        "DELETE /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        set(),
+        lambda gl, sim: deleted(mr_noted(gl).delete),
+    ),
+    Route("POST /projects/:id/statuses/:sha", COMMIT_STATUS, lambda gl, sim: status_set(gl)),
+    Route(
+        "GET /projects/:id/repository/commits/:sha/statuses",
+        COMMIT_STATUS,
+        lambda gl, sim: (
+            status_set(gl),
+            api_project(gl).commits.get("main", lazy=True).statuses.list(),
+        )[1],
+    ),
+    Route(
+        "GET /projects/:id/repository/tree",
+        TREE_ENTRY,
+        lambda gl, sim: api_project(gl).repository_tree(recursive=True),
+    ),
+    Route(
+        "GET /projects/:id/repository/files/:file_path",
+        REPO_FILE,
+        lambda gl, sim: api_project(gl).files.get("rules/10-a.yaml", ref="main"),
+    ),
+    Route(
+        "HEAD /projects/:id/repository/files/:file_path",
+        set(),  # the file's data as headers, no body
+        lambda gl, sim: (api_project(gl).files.head("README.md", ref="main"), {})[1],
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha",
+        {"size", "encoding", "content", "sha"},  # doc/api/repositories.md "Get a blob"
+        lambda gl, sim: api_project(gl).repository_blob(
+            api_project(gl).files.get("README.md", ref="main").blob_id
+        ),
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha/raw",
+        set(),  # the blob's bytes
+        lambda gl, sim: (
+            api_project(gl).repository_raw_blob(
+                api_project(gl).files.get("README.md", ref="main").blob_id
+            ),
+            {},
+        )[1],
+    ),
+    Route(
+        "GET /projects/:id/repository/files/:file_path/raw",
+        set(),  # the file's bytes, not JSON
+        lambda gl, sim: (api_project(gl).files.raw("README.md", ref="main"), {})[1],
+    ),
+    Route(
+        "POST /projects/:id/repository/files/:file_path",
+        FILE_WRITE,
+        lambda gl, sim: raw(
+            sim,
+            "POST",
+            f"{P}/repository/files/new.txt",
+            json={"branch": "main", "commit_message": "Add", "content": "new"},
+        ),
+    ),
+    Route(
+        "PUT /projects/:id/repository/files/:file_path",
+        FILE_WRITE,
+        lambda gl, sim: raw(
+            sim,
+            "PUT",
+            f"{P}/repository/files/README.md",
+            json={"branch": "main", "commit_message": "Edit", "content": "changed"},
+        ),
+    ),
+    Route(
+        "DELETE /projects/:id/repository/files/:file_path",
+        set(),
+        lambda gl, sim: deleted(
+            lambda: api_project(gl).files.delete("README.md", branch="main", commit_message="Rm")
+        ),
+    ),
+    Route(
+        "GET /projects/:id/repository/branches",
+        BRANCH,
+        lambda gl, sim: api_project(gl).branches.list(),
+    ),
+    Route(
+        "GET /projects/:id/repository/branches/:branch",
+        BRANCH,
+        lambda gl, sim: api_project(gl).branches.get("main"),
+    ),
+    Route("POST /projects/:id/repository/branches", BRANCH, lambda gl, sim: topic_branch(gl)),
+    Route(
+        "DELETE /projects/:id/repository/branches/:branch",
+        set(),
+        lambda gl, sim: deleted(topic_branch(gl).delete),
+    ),
+    Route("POST /projects/:id/repository/commits", CREATED_COMMIT, lambda gl, sim: committed(gl)),
+    Route(
+        "GET /projects/:id/repository/commits",
+        COMMIT,
+        lambda gl, sim: api_project(gl).commits.list(),
+    ),
+    Route(
+        "GET /projects/:id/repository/commits/:sha",
+        SINGLE_COMMIT,
+        lambda gl, sim: api_project(gl).commits.get("main"),
+    ),
+    Route(
+        "POST /projects/:id/repository/commits/:sha/comments",
+        COMMIT_COMMENT,
+        lambda gl, sim: commented(gl),
+    ),
+    Route(
+        "GET /projects/:id/repository/commits/:sha/comments",
+        COMMIT_COMMENT,
+        lambda gl, sim: (commented(gl), raw(sim, "GET", f"{P}/repository/commits/main/comments"))[
+            1
+        ],
+    ),
+]
+
+
 # Lists of what the simulator does not model (merge requests): always empty, never a 404.
 EMPTY_ROUTES = [
     Route(
@@ -656,6 +940,10 @@ _PARAMS = {
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
     ":user_id": "{user_id}",
+    ":file_path": "{file_path}",
+    ":branch": "{branch}",
+    ":sha": "{sha}",
+    ":merge_request_iid": "{iid}",
 }
 
 

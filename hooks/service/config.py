@@ -47,6 +47,8 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Retries of one API call after 429, 5xx or a timeout."
     )
     health_status_mode: Literal["label", "native", "both"] = "label"
+    # How long a top-level namespace's allowed work item statuses are kept (set_status, status).
+    status_cache_s: float = Field(default=300.0, ge=0)
     ignore_own_events: bool = Field(
         default=True, description="Loop guard: events caused by the bot's user trigger no rules."
     )
@@ -108,6 +110,11 @@ class Settings(BaseSettings):
         ),
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="Per message.")
+
+    # Previewing a rule change (hooks preview, POST /admin/preview)
+    preview_days: int = Field(
+        default=14, gt=0, description="Days of recorded history a rule change is previewed on."
+    )
 
     # Operations
     admin_token: SecretStr | None = None

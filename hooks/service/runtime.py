@@ -25,7 +25,7 @@ from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -102,11 +102,12 @@ class Runtime:
             parallel=settings.gitlab_threads,
             notifier=notifier_from(settings),
         )
+        status_cache = StatusCache(settings.status_cache_s)  # shared by every delivery's reader
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, status_cache),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,

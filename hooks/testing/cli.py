@@ -26,6 +26,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except (OSError, ValueError, YAMLError) as exc:
             print(f"hooks: cannot read seed {args.seed}: {exc}", file=sys.stderr)
             return 1
+        if isinstance(seed, dict):
+            _folders_beside(seed, Path(args.seed).parent)
     try:
         sim = Simulator(seed, token=args.token)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -58,17 +60,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folders_beside(seed: dict[str, Any], base: Path) -> None:
+    """A repository's `from_dir` is relative to the seed file, wherever it is run from."""
+    for spec in seed.get("repositories") or []:
+        if isinstance(spec, dict) and spec.get("from_dir"):
+            spec["from_dir"] = str(base / Path(str(spec["from_dir"])).expanduser())
+
+
 def add_hooks(sim: Any, url: str, secret: str | None) -> None:
     """One hook per top-level group (GitLab sends it the events of every project below, and
     group milestones' events, which no project hook gets) and one per project outside groups;
-    each event is delivered once."""
+    each event is delivered once. They get pushes and merge request events too (a rules
+    project's)."""
     s = sim.state
     for group in list(s.groups.values()):
         if not group["parent_id"]:
-            sim.add_hook(url, secret, group=group["full_path"])
+            sim.add_hook(url, secret, group=group["full_path"], merge_requests_events=True)
     for project in list(s.projects.values()):
         if s.project_group(project) is None:
-            sim.add_hook(url, secret, project=project["path_with_namespace"])
+            path = project["path_with_namespace"]
+            sim.add_hook(url, secret, project=path, merge_requests_events=True)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

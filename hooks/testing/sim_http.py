@@ -28,6 +28,7 @@ log = structlog.get_logger("hooks.testing.simulator")
 API = "/api/v4"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 UserHandler = Callable[[web.Request, int], Awaitable[web.Response]]
+UID = web.RequestKey("uid", int)
 
 
 class ApiError(Exception):
@@ -76,10 +77,12 @@ def paginate(
     *,
     keyset: bool = False,
     shape: Callable[[Any], Any] | None = None,
+    totals: bool = True,
 ) -> web.Response:
     """One page of `items` with X-Page, X-Next-Page, X-Total and Link headers; `keyset` for the
     lists GitLab pages by id on request (projects); other lists ignore `pagination=keyset`.
-    `shape` turns the page's items (only those) into their REST form."""
+    `shape` turns the page's items (only those) into their REST form. Without `totals`
+    (the commits list, doc/api/commits.md) there is no X-Total, X-Total-Pages or last link."""
     q = request.query
     try:
         per_page = max(1, min(100, int(q.get("per_page", 20))))
@@ -108,7 +111,9 @@ def paginate(
         links.append(f'<{link(page + 1)}>; rel="next"')
     if page > 1:
         links.append(f'<{link(page - 1)}>; rel="prev"')
-    links += [f'<{link(1)}>; rel="first"', f'<{link(pages)}>; rel="last"']
+    links.append(f'<{link(1)}>; rel="first"')
+    if totals:
+        links.append(f'<{link(pages)}>; rel="last"')
     headers = {
         "X-Page": str(page),
         "X-Per-Page": str(per_page),
@@ -118,6 +123,8 @@ def paginate(
         "X-Prev-Page": str(page - 1) if page > 1 else "",
         "Link": ", ".join(links),
     }
+    if not totals:
+        del headers["X-Total"], headers["X-Total-Pages"]
     return web.json_response(chunk, headers=headers)
 
 
@@ -228,6 +235,7 @@ class Api:
             uid = self.user_of(request)
             if uid is None:
                 return web.json_response({"message": "401 Unauthorized"}, status=401)
+            request[UID] = uid  # whose request it is, for project_of's visibility
             try:
                 return await handler(request, uid)
             except ApiError as exc:
@@ -237,8 +245,9 @@ class Api:
 
     def project_of(self, request: web.Request) -> dict[str, Any]:
         project = self.state.project(request.match_info["project"])
-        if project is None:
-            raise not_found("Project")
+        user = self.state.users.get(request.get(UID, 0), {})
+        if project is None or project["path_with_namespace"] in user.get("no_access", ()):
+            raise not_found("Project")  # GitLab hides a project a user may not read
         return project
 
     def group_of(self, request: web.Request) -> dict[str, Any]:

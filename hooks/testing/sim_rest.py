@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_commit_statuses,
+    sim_commits,
     sim_hooks,
     sim_issues,
     sim_labels,
     sim_members,
+    sim_merge_requests,
     sim_milestones,
+    sim_mr_notes,
     sim_notes,
     sim_releases,
+    sim_repository,
     sim_tokens,
 )
 from hooks.testing.sim_http import (
@@ -176,7 +181,7 @@ def project_rest(sim: SimCore, project: dict[str, Any]) -> dict[str, Any]:
     return {
         **project,
         "archived": False,
-        "empty_repo": False,
+        "empty_repo": not sim.state.repo(project).commits,
         "issues_enabled": True,
         "open_issues_count": sum(1 for i in issues if i["state"] == "opened"),
         "merge_requests_enabled": True,
@@ -205,7 +210,8 @@ def iteration_rest(sim: SimCore, iteration: dict[str, Any]) -> dict[str, Any]:
         state = 1
     else:
         state = 2
-    return {**iteration, "state": state}
+    shown = {k: v for k, v in iteration.items() if k != "cadence_id"}  # REST does not name it
+    return {**shown, "state": state}
 
 
 def add_routes(app: web.Application, sim: SimCore) -> None:
@@ -219,6 +225,11 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_labels,
         sim_members,
         sim_tokens,
+        sim_repository,
+        sim_commits,
+        sim_commit_statuses,
+        sim_merge_requests,
+        sim_mr_notes,
     ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))
