@@ -16,6 +16,7 @@ from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
+from hooks.rules.guard_rails import APPROVE_ABOVE, Limits
 from hooks.rules.vocabulary import HealthStatus
 from hooks.schedules.triggers import Schedule
 
@@ -335,21 +336,6 @@ class Example(_Model):
     )
 
 
-# -- guard rails ----------------------------------------------------------------
-
-
-class Limits(_Model):
-    """How many items (subjects) one rule may act on; what is over the limit is left undone
-    and recorded (trace, audit), for a later run to pick up."""
-
-    per_run: int | None = Field(
-        None, ge=1, description="Most items one run (delivery, sweep, scheduled fire) acts on."
-    )
-    per_hour: int | None = Field(
-        None, ge=1, description="Most items acted on in the last hour, across runs and replicas."
-    )
-
-
 # -- rules ----------------------------------------------------------------------
 
 
@@ -377,16 +363,7 @@ class Rule(_Model):
         False, description="Allow text from a confidential subject to go somewhere wider."
     )
     limits: Limits | None = Field(None, description="Most items acted on per run and per hour.")
-    approve_above: int | None = Field(
-        None,
-        ge=0,
-        description=(
-            "A run that would act on more items than this does none of them and opens one"
-            " approval request (an issue in the approval project: HOOKS_APPROVAL_PROJECT or"
-            " vars: approval_project); a Maintainer's `automation::approved` label or an admin"
-            " carries out the recorded plan."
-        ),
-    )
+    approve_above: int | None = Field(None, ge=0, description=APPROVE_ABOVE)
     examples: list[Example] = Field(default_factory=list)
 
 
@@ -410,8 +387,7 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     sources: dict[str, SourceRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
-    # Where approval requests are opened (HOOKS_APPROVAL_PROJECT, else vars: approval_project).
-    approval_project: str | None = None
+    approval_project: str | None = None  # HOOKS_APPROVAL_PROJECT, else vars: approval_project
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:
