@@ -201,7 +201,7 @@ async def test_rules_that_do_not_validate_are_answered_422_with_file_and_line(
     report = await response.json()
     assert report["valid"] is False and report["rules"] == []
     [error] = report["validation_errors"]
-    assert error.startswith("20-rollover.yaml:19: rule 'roll-over-first-time': unknown key")
+    assert error.startswith("20-rollover.yaml:24: rule 'roll-over-first-time': unknown key")
 
 
 async def test_a_file_that_is_not_yaml_is_answered_422_with_its_line(client: TestClient) -> None:
