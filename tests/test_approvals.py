@@ -13,10 +13,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from hooks.catchup.cli import reconcile
 from hooks.service.context import SERVICE
 from hooks.storage.approvals import ApprovalStore
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
+from tests.conftest import SECRET
 from tests.e2e import (
     RULE_PACK,
     as_user,
@@ -490,3 +492,23 @@ async def test_approving_an_unknown_request_says_so(service: TestServer) -> None
 
     assert unknown == (404, {"error": "no approval request 99"})
     assert malformed == (400, {"error": "approval id must be a number"})
+
+
+async def test_a_reconciliation_sweep_that_finds_the_closed_sprint_asks_too(
+    tmp_path: Path,
+) -> None:
+    sim = Simulator(sprint_seed(ITEMS))
+    with SimulatorThread(sim):
+        # The group's hook points nowhere: GitLab's milestone event is lost, the sweep finds it.
+        hook_id = sim.add_hook("http://127.0.0.1:9/webhook", SECRET, group="demo")
+        close_milestone(sim, "Sprint 42")
+        settings = service_settings(
+            sim, tmp_path, RULE_PACK, watched_hooks=f"demo:{hook_id}", reconcile_interval_s=0
+        )
+
+        reports = await reconcile(settings, None, max_items=1_000)
+
+    assert all(r.finished for r in reports)
+    [request] = requests_opened(sim)
+    assert f"{ITEMS} items" in request["title"] and "reconcile:" in request["description"]
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
