@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from hooks.catchup.cli import reconcile
 from hooks.service.context import SERVICE
 from hooks.storage.approvals import ApprovalStore
+from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator, SimulatorThread
 from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
@@ -512,3 +513,17 @@ async def test_a_reconciliation_sweep_that_finds_the_closed_sprint_asks_too(
     [request] = requests_opened(sim)
     assert f"{ITEMS} items" in request["title"] and "reconcile:" in request["description"]
     assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+
+
+async def test_a_role_the_bot_may_not_read_is_answered_not_guessed(
+    sim: Simulator, service: TestServer
+) -> None:
+    request = await sprint_closed(sim, service)
+    sim.faults.add(Fault(path="*/members/all/*", error_rate=1.0, statuses=(403,)))
+
+    label(sim, "alice", request["iid"])
+    await settle(sim, store_of(service))
+
+    assert len(in_sprint(sim, "Sprint 42")) == ITEMS
+    [note] = bot_notes(sim, request["iid"])
+    assert note.startswith("Not approved: the bot could not read @alice's role in demo/marketing")

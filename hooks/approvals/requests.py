@@ -22,7 +22,8 @@ from hooks.actions.labels import LabelParams
 from hooks.actions.state import NoParams
 from hooks.approvals import wording
 from hooks.approvals.plans import action_from, changes, render_request, snapshot_dict
-from hooks.gitlab.gateway import Gateway, error_message
+from hooks.approvals.reads import label_added, read_items
+from hooks.gitlab.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab.ops import GitlabOps
 from hooks.rules.keys import digest
 from hooks.storage.approvals import ApprovalRow, ApprovalStore
@@ -159,7 +160,14 @@ class Approvals:
             )
             await self._write([self.note(row, why, tag)], f"approval:{row.id}")
             return Decision(409, why, [self._record(row, "refused", why, username)])
-        level = await self._access_level(row.project, user_id)
+        try:
+            level = await self._access_level(row.project, user_id)
+        except Exception as exc:
+            if not is_permanent(exc):
+                raise  # GitLab briefly away: the delivery is tried again
+            why = wording.unreadable(username, row.project, error_message(exc))
+            await self._write([self.note(row, why, tag)], row_key(row))
+            return Decision(403, why, [self._record(row, "refused", why, username)])
         if level is None or level < wording.MAINTAINER:
             why = wording.refusal(username, level)
             remove = self._on_issue(
@@ -301,23 +309,10 @@ class Approvals:
         """Each item's state now, or why it cannot be read (deleted, moved)."""
         if self.gateway is None or not subjects:
             return {}
-
-        def read(gl: Any) -> dict[str, Snapshot | str]:
-            import gitlab
-
-            ops, found = GitlabOps(gl), dict[str, Snapshot | str]()
-            for subject in subjects:
-                project, _, iid = subject.rpartition("#")
-                try:
-                    found[subject] = Snapshot.from_rest(ops.issue(project, int(iid)))
-                except gitlab.exceptions.GitlabHttpError as exc:
-                    if exc.response_code not in (403, 404):
-                        raise
-                    found[subject] = f"no longer readable: {error_message(exc)}"
-            return found
-
-        result: dict[str, Snapshot | str] = await self.gateway.call(read)
-        return result
+        found: dict[str, Snapshot | str] = await self.gateway.call(
+            lambda gl: read_items(GitlabOps(gl), subjects)
+        )
+        return found
 
     # -- expiring and resuming (a periodic job) --------------------------------
 
@@ -327,21 +322,7 @@ class Approvals:
         if self.gateway is None or row.issue_iid is None:
             return False
         project, iid = row.project, row.issue_iid
-
-        def read(gl: Any) -> tuple[dict[str, Any], str] | None:
-            ops = GitlabOps(gl)
-            issue = ops.issue(project, iid)
-            if wording.APPROVED_LABEL not in (issue.get("labels") or []):
-                return None
-            added = [
-                e
-                for e in ops.label_events(project, iid)
-                if e.get("action") == "add"
-                and (e.get("label") or {}).get("name") == wording.APPROVED_LABEL
-            ]
-            return (added[-1], issue.get("description") or "") if added else None
-
-        found = await self.gateway.call(read)
+        found = await self.gateway.call(lambda gl: label_added(GitlabOps(gl), project, iid))
         if found is None:
             return False
         event, body = found

@@ -103,6 +103,13 @@ def refusal(username: str, level: int | None) -> str:
     )
 
 
+def unreadable(username: str, project: str, error: str) -> str:
+    return (
+        f"Not approved: the bot could not read @{username}'s role in {project} ({error});"
+        " it needs to see the project's members. An admin may approve on the dashboard."
+    )
+
+
 def not_pending(row_status: str, decided_by: str | None, at: datetime | None) -> str:
     """Why an approval on a request that is no longer waiting changes nothing."""
     when = f" on {_when(at)}" if at else ""
