@@ -527,3 +527,34 @@ async def test_a_role_the_bot_may_not_read_is_answered_not_guessed(
     assert len(in_sprint(sim, "Sprint 42")) == ITEMS
     [note] = bot_notes(sim, request["iid"])
     assert note.startswith("Not approved: the bot could not read @alice's role in demo/marketing")
+
+
+async def test_an_approval_gitlab_fails_part_way_is_finished_by_the_periodic_job(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    server = await serve_rule_pack(sim, tmp_path, admin_token=ADMIN, approvals_interval_s=0.2)
+    try:
+        request = await sprint_closed(sim, server)
+        down = sim.faults.add(  # one item's writes fail until GitLab is back
+            Fault(
+                user="hooks-bot", method="PUT", path="*/issues/7", error_rate=1.0, statuses=(502,)
+            )
+        )
+        async with aiohttp.ClientSession() as http:
+            url = server.make_url("/admin/approvals/1/approve")
+            async with http.post(url, headers={"Authorization": f"Bearer {ADMIN}"}) as answer:
+                status, body = answer.status, await answer.json()
+        sim.faults.remove(down)
+        await eventually(
+            lambda: sim.issue("demo/marketing", request["iid"])["state"] == "closed", within_s=30
+        )
+        await settle(sim, store_of(server))
+    finally:
+        await server.close()
+
+    assert status == 503 and body["error"].startswith("approved; carrying it out is retried")
+    assert len(in_sprint(sim, "Sprint 43")) == ITEMS
+    assert all(
+        len([n for n in sim.notes("demo/product", i["iid"]) if "Rolled over" in n["body"]]) == 1
+        for i in sim.issues("demo/product")
+    )

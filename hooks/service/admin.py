@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from hooks.actions.executor import TransientFailure
 from hooks.intake.auth import token_matches
 from hooks.service.context import SERVICE, Service
 
@@ -91,7 +92,11 @@ async def approve_request(service: Service, approval_id: int) -> tuple[int, str]
     """An admin approves a request (API or dashboard): (status, what happened or why not)."""
     if service.runtime is None:
         return 404, "this instance runs a fixed dispatcher without rules"
-    decision = await service.runtime.approvals.by_admin(approval_id)
+    try:
+        decision = await service.runtime.approvals.by_admin(approval_id)
+    except TransientFailure as exc:
+        # Approved; GitLab failed part-way: the approvals job carries the rest out.
+        return 503, f"approved; carrying it out is retried within a minute: {exc}"
     return decision.status, decision.message
 
 
