@@ -18,10 +18,6 @@ TEAM_SEED: dict[str, Any] = {
         {"path": "acme/mobile"},
     ],
     "projects": [{"path": "acme/api"}, {"path": "acme/web/site"}, {"path": "acme/mobile/app"}],
-    "members": [
-        {"group": "acme", "user": "bob", "access_level": 30},
-        {"project": "acme/api", "user": "alice", "access_level": 40},
-    ],
     "labels": [
         {"group": "acme", "title": "bug", "color": "#d9534f"},
         {"group": "acme", "title": "feature", "color": "#f0f0f0", "description": "New things"},

@@ -117,3 +117,4 @@ def setup_dashboard(
     router.add_get("/ui/rules", views.rules)
     router.add_get("/ui/approvals", approvals_view.approvals)
     router.add_post("/ui/approvals/{id}/approve", approvals_view.approve)
+    router.add_post("/ui/rules/{name}/resume", views.resume)

@@ -78,10 +78,18 @@ def reload_rules(service: Service) -> list[str]:
     return errors
 
 
+async def reload_and_resume(service: Service) -> list[str]:
+    """Reload the rules, then resume the paused rules whose definition changed."""
+    errors = reload_rules(service)
+    if not errors and service.runtime is not None:
+        await service.runtime.rules_reloaded()
+    return errors
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the rules: 200 with the count, or 422 with every error."""
     service = _service(request)
-    errors = reload_rules(service)
+    errors = await reload_and_resume(service)
     if errors:
         return web.json_response({"reloaded": False, "errors": errors}, status=422)
     assert service.runtime is not None and service.runtime.rules.rules is not None
@@ -141,6 +149,28 @@ async def approvals(request: web.Request) -> web.Response:
     )
 
 
+async def resume_rule(service: Service, name: str, by: str) -> tuple[int, str | None]:
+    """Resume a rule its circuit breaker paused: (200, None), or (404 | 409, why not)."""
+    runtime = service.runtime
+    if runtime is None or runtime.rules.rules is None:
+        return 404, "this instance runs no rules"
+    if name not in {r.name for r in runtime.rules.rules.rules}:
+        return 404, f"no rule {name!r} is loaded"
+    if await runtime.breaker.resume(name, by=by) is None:
+        return 409, f"rule {name!r} is not paused"
+    log.info("rule resumed by an admin", rule=name, by=by)
+    return 200, None
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Resume a paused rule: 200, 404 unknown rule, 409 not paused."""
+    name = request.match_info["name"]
+    status, error = await resume_rule(_service(request), name, "admin (API)")
+    if error is not None:
+        return web.json_response({"error": error}, status=status)
+    return web.json_response({"rule": name, "resumed": True})
+
+
 def setup_admin(app: web.Application) -> None:
     """Add the admin routes and their token check to the app."""
     app.middlewares.append(require_admin)
@@ -148,6 +178,7 @@ def setup_admin(app: web.Application) -> None:
     app.router.add_post("/admin/rules/reload", reload)
     app.router.add_get("/admin/approvals", approvals)
     app.router.add_post("/admin/approvals/{id}/approve", approve)
+    app.router.add_post("/admin/rules/{name}/resume", resume)
 
 
 def uninstall_sighup() -> None:
@@ -164,6 +195,12 @@ def uninstall_sighup() -> None:
 def install_sighup(service: Service) -> None:
     """SIGHUP reloads the rules (only where signals can be handled: the main thread)."""
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGHUP, lambda: reload_rules(service) and None
-        )
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[list[str]]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(reload_and_resume(service))
+            tasks.add(task)  # held until done: the loop keeps only a weak reference
+            task.add_done_callback(tasks.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)

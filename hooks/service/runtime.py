@@ -21,11 +21,12 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader, StatusCache
+from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
 from hooks.schedules.runner import ScheduleRunner
@@ -86,6 +87,8 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir, settings.approval_project)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        # Members' access levels, shared by every plan (author_access conditions).
+        self.access = AccessCache(ttl_s=settings.member_cache_s)
         # The token's own expiry, read with the bot user and once a day after.
         self.token = TokenExpiry(self.gateway, metrics, now=now)
         self.scheduler: Scheduler | None = None
@@ -107,12 +110,13 @@ class Runtime:
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=lambda ops: GitlabReader(ops, status_cache),
+            reader_factory=lambda ops: GitlabReader(ops, status_cache, self.access),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
             metrics=metrics,
             now=now,
+            bot_username=settings.bot_username,
         )
         # Approval requests and the guard rails every run passes (limits, approve_above).
         self.approvals = Approvals(
@@ -128,6 +132,17 @@ class Runtime:
             self.approvals, lambda: self.rules.rules, self.executor, now=now
         )
         self._periodic = Periodic(now)
+        # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
+        self.breaker = Breaker(
+            store,
+            metrics,
+            rules=lambda: self.rules.rules,
+            gateway=self.gateway,
+            now=now,
+            alert_project=settings.alert_project,
+        )
+        self.executor.on_outcomes = self.breaker.record
+        self.dispatcher.breaker = self.breaker
         # The webhook watchdog and reconciliation sweep (None without a GitLab token).
         self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)
 
@@ -160,8 +175,15 @@ class Runtime:
                 [(r.name, r.on.schedule) for r in self.rules.rules.scheduled() if r.on.schedule]
             )
 
+    async def rules_reloaded(self) -> list[str]:
+        """After the rules were (re)loaded: resume the paused rules whose definition changed."""
+        resumed = await self.breaker.rules_loaded(self.rules.rules)
+        await self.breaker.refresh(force=True)
+        return resumed
+
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        await self.rules_reloaded()  # a rule edited while the service was down resumes
         if self.scheduler is not None:
             await self.scheduler.start()
         if self.gateway is None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_awards,
     sim_commit_statuses,
     sim_commits,
     sim_hooks,
@@ -219,6 +220,7 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
     for module in (
         sim_issues,
         sim_notes,
+        sim_awards,
         sim_milestones,
         sim_releases,
         sim_hooks,

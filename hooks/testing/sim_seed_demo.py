@@ -64,13 +64,6 @@ def demo_seed(today: date) -> dict[str, Any]:
             {"path": "demo/marketing"},
             {"path": "demo/training"},
         ],
-        # Who may approve a big roll-over (a Maintainer of demo/marketing, via the group).
-        "members": [
-            {"group": "demo", "user": "alice", "access_level": 40},
-            {"group": "demo", "user": "carol", "access_level": 40},
-            {"group": "demo", "user": "bob", "access_level": 30},
-            {"group": "demo", "user": "dave", "access_level": 30},
-        ],
         "labels": [{"group": "demo", "title": t, "color": c} for t, c in labels],
         "milestones": [
             {
@@ -117,4 +110,13 @@ def demo_seed(today: date) -> dict[str, Any]:
             }
         ],
         "releases": [],
+        # Roles in the group (doc/api/members.md): commands in comments need Developer; a big
+        # roll-over (approve_above) needs a Maintainer of demo/marketing to approve it.
+        "members": [
+            {"group": "demo", "user": "hooks-bot", "access_level": "maintainer"},
+            {"group": "demo", "user": "alice", "access_level": "maintainer"},
+            {"group": "demo", "user": "bob", "access_level": "developer"},
+            {"group": "demo", "user": "carol", "access_level": "developer"},
+            {"group": "demo", "user": "dave", "access_level": "reporter"},
+        ],
     }
