@@ -83,9 +83,10 @@ class Applier:
             snapshots.setdefault(subject, snapshot_of(issue))
         context = ExecutionContext(run_key=f"reconcile:{event.subject}", snapshots=snapshots)
         try:
-            outcomes = await self.dispatcher.executor.run(the_plan.actions, context)
+            outcomes, held = await self.dispatcher.carry_out(the_plan.actions, context)
         except TransientFailure as exc:
             raise RetryLater(str(exc)) from exc
+        records.extend(held)
         records.extend(o.audit() for o in outcomes)
         return outcomes
 

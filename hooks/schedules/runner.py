@@ -66,7 +66,7 @@ class ScheduleRunner:
             run_key=key, snapshots={k: snapshot_of(i) for k, i in reader.seen.items()}
         )
         try:
-            outcomes = await self.dispatcher.executor.run(the_plan.actions, context)
+            outcomes, held = await self.dispatcher.carry_out(the_plan.actions, context)
         except TransientFailure as exc:
             raise RuntimeError(str(exc)) from exc
         records = [
@@ -76,6 +76,7 @@ class ScheduleRunner:
                 detail={"rule": rule_name, "scheduled_at": scheduled_at.isoformat(), "late": late},
             ),
             *trace_records(the_plan),
+            *held,
             *(o.audit() for o in outcomes),
         ]
         await self.store.add_audit(records, self.now(), run_key=key)

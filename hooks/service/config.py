@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         default=30, description="Most writes to one issue per hour; stops a runaway rule."
     )
 
+    # Approvals (rules with `approve_above`)
+    approval_project: str | None = Field(
+        default=None,
+        description="Project (path or id) where approval requests are opened; else the rules'"
+        " `vars: approval_project`.",
+    )
+    approval_ttl_s: float = Field(
+        default=86400.0, gt=0, description="An approval request not approved by then expires."
+    )
+    approvals_interval_s: float = Field(
+        default=60.0, description="How often expired requests are closed; 0 turns it off."
+    )
+
     # Storage and work
     database_url: str = "sqlite:///./var/hooks.db"
     rules_dir: Path = Path("./rules")

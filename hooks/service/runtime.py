@@ -14,6 +14,8 @@ from pathlib import Path
 import structlog
 
 from hooks.actions.executor import Executor
+from hooks.approvals.guard import Guard
+from hooks.approvals.requests import Approvals
 from hooks.backoff import Backoff
 from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
@@ -22,6 +24,7 @@ from hooks.gitlab.ops import GitlabOps
 from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
+from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
 from hooks.rules.loader import RuleErrors, load_rules
@@ -45,6 +48,7 @@ class LoadedRules:
     """The rule set in force, and what the last (re)load said."""
 
     directory: Path
+    approval_setting: str | None = None  # HOOKS_APPROVAL_PROJECT
     rules: RuleSet | None = None
     loaded_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -52,7 +56,7 @@ class LoadedRules:
     def load(self, now: datetime) -> list[str]:
         """Load the folder; on errors keep the rules in force and return the errors."""
         try:
-            fresh = load_rules(self.directory)
+            fresh = load_rules(self.directory, approval_setting=self.approval_setting)
         except RuleErrors as exc:
             self.errors = [str(e) for e in exc.errors]
             return self.errors
@@ -80,7 +84,7 @@ class Runtime:
         now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
-        self.rules = LoadedRules(settings.rules_dir)
+        self.rules = LoadedRules(settings.rules_dir, settings.approval_project)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
         # Members' access levels, shared by every plan (author_access conditions).
@@ -114,6 +118,20 @@ class Runtime:
             now=now,
             bot_username=settings.bot_username,
         )
+        # Approval requests and the guard rails every run passes (limits, approve_above).
+        self.approvals = Approvals(
+            store,
+            self.executor,
+            self.gateway,
+            gitlab_url=settings.gitlab_url,
+            ttl=timedelta(seconds=settings.approval_ttl_s),
+            now=now,
+        )
+        self.dispatcher.approvals = self.approvals
+        self.dispatcher.guard = Guard(
+            self.approvals, lambda: self.rules.rules, self.executor, now=now
+        )
+        self._periodic = Periodic(now)
         # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
         self.breaker = Breaker(
             store,
@@ -180,6 +198,12 @@ class Runtime:
         self.token.start()
         if self.watch_jobs is not None:
             await self.watch_jobs.start()
+        interval = self.settings.approvals_interval_s
+        if interval > 0:
+            # Safe on every replica: each request expires and resumes under a guarded update.
+            self._periodic.every(
+                "approvals", interval, self.approvals.sweep, first_after_s=min(interval, 10.0)
+            )
 
     async def resolve_bot(self) -> None:
         """Find out who the bot is now (GET /user); raises when GitLab cannot say."""
@@ -203,6 +227,7 @@ class Runtime:
         await self.token.read()
 
     async def close(self) -> None:
+        await self._periodic.stop()
         await self.token.stop()
         if self.watch_jobs is not None:
             await self.watch_jobs.stop()

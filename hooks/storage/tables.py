@@ -185,6 +185,35 @@ reconciled_changes = Table(
     UniqueConstraint("subject", "changed_at", name="uq_reconciled_subject_time"),
 )
 
+# Approval requests (rules with `approve_above`): the recorded plan is what runs when approved,
+# never the issue's text. pending -> approved -> done, or pending -> expired.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # A digest of the rule and the planned keys: the same run planned again opens no second one.
+    Column("key", String(200), nullable=False, unique=True),
+    Column("rule", String(200), nullable=False),
+    Column("source", String(400), nullable=False),  # delivery 12, schedule:..., reconcile:...
+    Column("project", String(400), nullable=False),  # the approval project, as configured
+    Column("issue_iid", Integer, nullable=True),
+    Column("issue_url", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("plan", Text, nullable=False),  # JSON: actions and each subject's state when planned
+    Column("outcome", Text, nullable=True),  # JSON: per action, done / skipped and why
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    # Who carries the approved plan out, and until when (a crashed run is taken over).
+    Column("owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Index("ix_approvals_status", "status", "expires_at"),
+)
+
 # The circuit breaker of each rule: its actions' failures in a row, and whether (and why) it
 # paused itself. Shared by every replica, kept across restarts.
 rule_breakers = Table(
