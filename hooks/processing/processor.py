@@ -24,7 +24,7 @@ from hooks.rules.engine import Plan, plan
 from hooks.rules.model import RuleSet
 from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
 from hooks.service.metrics import Metrics
-from hooks.storage.records import AuditRecord, Delivery
+from hooks.storage.records import AuditRecord, Delivery, stamped
 
 log = structlog.get_logger("hooks.processor")
 
@@ -188,7 +188,9 @@ class RulesDispatcher:
             failed = [f"{o.action.rule}/{o.action.action}: {o.error}" for o in outcomes if not o.ok]
             failed += [f"{t.rule}: {t.error}" for t in rule_errors]
             error = "; ".join(failed)[:2000]
-        return DispatchResult(outcome=outcome, records=records, error=error)
+        return DispatchResult(
+            outcome=outcome, records=stamped(records, ruleset.version), error=error
+        )
 
     async def _plan(
         self, event: Event, ruleset: RuleSet, event_uuid: str | None

@@ -319,6 +319,10 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     sources: dict[str, SourceRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    # Which version of the rules this is: a commit SHA (origin "gitlab") or a content hash
+    # of the folder (origin "folder"). The audit trail names it for every planned action.
+    version: str = ""
+    origin: str = "folder"
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:

@@ -7,9 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import structlog
 
@@ -21,8 +19,7 @@ from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
-from hooks.rules.loader import RuleErrors, load_rules
-from hooks.rules.model import RuleSet
+from hooks.rulesource.loaded import LoadedRules
 from hooks.schedules.runner import ScheduleRunner
 from hooks.schedules.scheduler import Scheduler
 from hooks.service.config import Settings
@@ -37,34 +34,6 @@ log = structlog.get_logger("hooks.runtime")
 BOT_RETRY = Backoff(base_s=1.0, cap_s=60.0)
 
 
-@dataclass
-class LoadedRules:
-    """The rule set in force, and what the last (re)load said."""
-
-    directory: Path
-    rules: RuleSet | None = None
-    loaded_at: datetime | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def load(self, now: datetime) -> list[str]:
-        """Load the folder; on errors keep the rules in force and return the errors."""
-        try:
-            fresh = load_rules(self.directory)
-        except RuleErrors as exc:
-            self.errors = [str(e) for e in exc.errors]
-            return self.errors
-        except OSError as exc:
-            self.errors = [f"{self.directory}: {exc.strerror or exc}"]
-            return self.errors
-        self.rules, self.loaded_at, self.errors = fresh, now, []
-        log.info("rules loaded", directory=str(self.directory), rules=len(fresh.rules))
-        if not fresh.rules:
-            log.warning(
-                "no rules: deliveries are stored and nothing is done", directory=str(self.directory)
-            )
-        return []
-
-
 class Runtime:
     """The rules pipeline of one process; `start()` resolves the bot user."""
 
@@ -77,7 +46,7 @@ class Runtime:
         now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
-        self.rules = LoadedRules(settings.rules_dir)
+        self.rules = LoadedRules(settings.rules_dir, metrics=metrics)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
         # The token's own expiry, read with the bot user and once a day after.
