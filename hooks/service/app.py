@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from hooks.dashboard.routes import setup_dashboard
 from hooks.intake.auth import SignatureVerifier, signing_key
 from hooks.intake.webhook import webhook
+from hooks.preview.routes import setup_preview
 from hooks.processing.dispatch import Dispatcher
 from hooks.processing.worker import RetryPolicy, Worker, utcnow
 from hooks.service.admin import install_sighup, setup_admin
@@ -80,6 +81,7 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     setup_admin(app)
+    setup_preview(app)
     setup_dashboard(app, settings, clock=lambda: now().timestamp())
     app.cleanup_ctx.append(_lifecycle)
     return app

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hooks.catchup import cli as reconcile_cli
 from hooks.gitlab import install
+from hooks.preview import cli as preview_cli
 from hooks.processing.worker import utcnow
 from hooks.rules import cli as rules_cli
 from hooks.schedules import cli as schedule_cli
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule_cli.register(sub)
     install.register(sub)
     reconcile_cli.register(sub)
+    preview_cli.register(sub)
     demo.register(sub)
     testing_cli.register(sub)
     return parser
