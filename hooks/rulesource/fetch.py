@@ -14,13 +14,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from hooks.gitlab.repository import RepositoryOps
+from hooks.preview.validate import MAX_FILE_BYTES, MAX_FILES
 from hooks.rules.errors import RuleError, RuleErrors
 from hooks.rules.examples import ExampleResult, run_examples
 from hooks.rules.loader import load_rules, rule_files
 from hooks.rules.model import RuleSet
 
-MAX_FILES = 200
-MAX_FILE_BYTES = 1024 * 1024
 # Tree entry modes (git): a symbolic link's content is a path, not the file it names.
 SYMLINK_MODE = "120000"
 

@@ -77,10 +77,22 @@ def reload_rules(service: Service) -> list[str]:
     return errors
 
 
+async def reload_from_source(service: Service) -> list[str]:
+    """Rules from a GitLab project: read the ref's head again (errors as a reload's)."""
+    assert service.runtime is not None and service.runtime.rules_source is not None
+    result = await service.runtime.rules_source.refresh("reload asked for")
+    if result.outcome == "unavailable":
+        return [result.detail]
+    return result.errors
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the rules: 200 with the count, or 422 with every error."""
     service = _service(request)
-    errors = reload_rules(service)
+    if service.runtime is not None and service.runtime.rules_source is not None:
+        errors = await reload_from_source(service)
+    else:
+        errors = reload_rules(service)
     if errors:
         return web.json_response({"reloaded": False, "errors": errors}, status=422)
     assert service.runtime is not None and service.runtime.rules.rules is not None
@@ -107,7 +119,16 @@ def uninstall_sighup() -> None:
 
 def install_sighup(service: Service) -> None:
     """SIGHUP reloads the rules (only where signals can be handled: the main thread)."""
+    runtime = service.runtime
+    tasks: set[asyncio.Task[list[str]]] = set()
+
+    def on_signal() -> None:
+        if runtime is None or runtime.rules_source is None:
+            reload_rules(service)
+            return
+        task = asyncio.create_task(reload_from_source(service))
+        tasks.add(task)  # held until done: the loop keeps only a weak reference
+        task.add_done_callback(tasks.discard)
+
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(
-            signal.SIGHUP, lambda: reload_rules(service) and None
-        )
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_signal)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hooks.schedules.triggers import parse_duration
 from hooks.storage.engine import async_url
 
 
@@ -76,6 +78,10 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         description="How often each replica compares its rules with the live commit.",
+    )
+
+    preview_since: str = Field(
+        default="14d", description="History a merge request's preview replays (e.g. 14d, 36h)."
     )
 
     # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
@@ -155,6 +161,21 @@ class Settings(BaseSettings):
         if not folder or ".." in folder.split("/"):
             raise ValueError("a folder inside the repository, such as rules or config/rules")
         return folder
+
+    @field_validator("preview_since")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        window = parse_duration(value.strip())
+        if not isinstance(window, timedelta) or window <= timedelta(0):
+            raise ValueError(f"{value!r} is not a duration such as 14d, 36h or 90m")
+        return value.strip()
+
+    @property
+    def preview_window(self) -> timedelta:
+        """HOOKS_PREVIEW_SINCE as a duration."""
+        window = parse_duration(self.preview_since)
+        assert isinstance(window, timedelta)
+        return window
 
     @field_validator("log_level")
     @classmethod

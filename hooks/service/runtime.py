@@ -17,15 +17,21 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rulesource.deliveries import RulesDeliveries
+from hooks.rulesource.live import RulesSource
 from hooks.rulesource.loaded import LoadedRules
+from hooks.rulesource.mr_check import MergeRequestCheck
+from hooks.rulesource.once import Once
 from hooks.schedules.runner import ScheduleRunner
 from hooks.schedules.scheduler import Scheduler
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 from hooks.service.token_expiry import TokenExpiry
 from hooks.storage.actions import ActionLog
+from hooks.storage.rules_live import RulesLiveStore
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
 
@@ -75,8 +81,43 @@ class Runtime:
             metrics=metrics,
             now=now,
         )
+        # Rules read from a GitLab project (HOOKS_RULES_PROJECT), with their pushes and
+        # merge requests' handlers; None when the rules are the local folder.
+        self.rules_source: RulesSource | None = None
+        self.rules_deliveries: RulesDeliveries | None = None
+        self.periodic = Periodic(now)
+        if settings.rules_project and self.gateway is not None:
+            self._build_rules_source(store, metrics, now)
         # The webhook watchdog and reconciliation sweep (None without a GitLab token).
         self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)
+
+    def _build_rules_source(
+        self, store: Store, metrics: Metrics, now: Callable[[], datetime]
+    ) -> None:
+        assert self.gateway is not None
+        settings = self.settings
+        once = Once(store, owner=self.executor.owner, now=now, lease_s=settings.lease_seconds)
+        self.rules_source = RulesSource(
+            settings,
+            self.rules,
+            self.gateway,
+            RulesLiveStore(store),
+            once,
+            metrics=metrics,
+            now=now,
+        )
+        self.rules_source.listeners.append(self.sync_schedules)
+        check = MergeRequestCheck(
+            self.rules_source,
+            store,
+            once,
+            bot=lambda: self.bot,
+            since=settings.preview_window,
+            gitlab_url=settings.gitlab_url,
+            default_tz=settings.timezone,
+            now=now,
+        )
+        self.rules_deliveries = RulesDeliveries(self.rules_source, check)
 
     def build_scheduler(
         self, store: Store, metrics: Metrics, now: Callable[[], datetime]
@@ -109,6 +150,12 @@ class Runtime:
 
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        if self.rules_source is not None:
+            await self.rules_source.start()
+            interval = self.settings.rules_check_interval_s
+            self.periodic.every(
+                "rules-source", interval, self.rules_source.converge, first_after_s=interval
+            )
         if self.scheduler is not None:
             await self.scheduler.start()
         if self.gateway is None:
@@ -146,6 +193,7 @@ class Runtime:
         await self.token.read()
 
     async def close(self) -> None:
+        await self.periodic.stop()
         await self.token.stop()
         if self.watch_jobs is not None:
             await self.watch_jobs.stop()
