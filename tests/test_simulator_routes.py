@@ -108,6 +108,25 @@ HOOK_EVENT = {  # doc/api/project_webhooks.md "Get a list of project webhook eve
     "id", "url", "trigger", "request_headers", "request_data", "response_headers",
     "response_body", "execution_duration", "response_status",
 }  # fmt: skip
+TREE_ENTRY = {"id", "name", "type", "path", "mode"}  # doc/api/repositories.md
+REPO_FILE = {  # doc/api/repository_files.md "Get file from repository"
+    "file_name", "file_path", "size", "encoding", "content", "content_sha256", "ref", "blob_id",
+    "commit_id", "last_commit_id", "execute_filemode",
+}  # fmt: skip
+FILE_WRITE = {"file_path", "branch"}  # doc/api/repository_files.md "Create new file"
+COMMIT_BASE = {  # doc/api/commits.md (the attributes every commit answer has)
+    "id", "short_id", "title", "message", "author_name", "author_email", "authored_date",
+    "committer_name", "committer_email", "committed_date", "created_at", "parent_ids",
+    "web_url",
+}  # fmt: skip
+COMMIT = COMMIT_BASE | {"trailers", "extended_trailers"}  # "List repository commits"
+CREATED_COMMIT = COMMIT_BASE | {"stats", "status"}  # "Create a commit with multiple files"
+SINGLE_COMMIT = CREATED_COMMIT | {"last_pipeline"}  # "Get a single commit"
+COMMIT_COMMENT = {"note", "author", "created_at", "path", "line", "line_type"}  # "Post comment"
+BRANCH = {  # doc/api/branches.md
+    "name", "merged", "protected", "default", "developers_can_push", "developers_can_merge",
+    "can_push", "web_url", "commit",
+}  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
 
@@ -122,8 +141,10 @@ class Route:
 
 @pytest.fixture
 def gitlab_seed() -> dict[str, Any]:
-    """The simulator's fixtures load the team seed (subgroups, same-titled sprints)."""
-    return TEAM_SEED
+    """The simulator's fixtures load the team seed (subgroups, same-titled sprints), with
+    files in acme/api's repository."""
+    files = {"README.md": "Hello\n", "rules/10-a.yaml": "rules: []\n"}
+    return {**TEAM_SEED, "repositories": [{"project": "acme/api", "files": files}]}
 
 
 def raw(sim: Simulator, method: str, path: str, **kwargs: Any) -> Any:
@@ -190,6 +211,24 @@ def edited_milestone(gl: gitlab.Gitlab, owner: Any) -> Any:
 def deleted(method: Callable[[], Any]) -> dict[str, int]:
     method()
     return {}
+
+
+def committed(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).commits.create(
+        {
+            "branch": "main",
+            "commit_message": "Edit",
+            "actions": [{"action": "update", "file_path": "README.md", "content": "Hi"}],
+        }
+    )
+
+
+def commented(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).commits.get("main", lazy=True).comments.create({"note": "Nice"})
+
+
+def topic_branch(gl: gitlab.Gitlab) -> Any:
+    return api_project(gl).branches.create({"branch": "topic", "ref": "main"})
 
 
 P = "/projects/acme%2Fapi"
@@ -525,6 +564,91 @@ ROUTES = [
 ]
 
 
+ROUTES += [
+    Route(
+        "GET /projects/:id/repository/tree",
+        TREE_ENTRY,
+        lambda gl, sim: api_project(gl).repository_tree(recursive=True),
+    ),
+    Route(
+        "GET /projects/:id/repository/files/:file_path",
+        REPO_FILE,
+        lambda gl, sim: api_project(gl).files.get("rules/10-a.yaml", ref="main"),
+    ),
+    Route(
+        "GET /projects/:id/repository/files/:file_path/raw",
+        set(),  # the file's bytes, not JSON
+        lambda gl, sim: (api_project(gl).files.raw("README.md", ref="main"), {})[1],
+    ),
+    Route(
+        "POST /projects/:id/repository/files/:file_path",
+        FILE_WRITE,
+        lambda gl, sim: raw(
+            sim,
+            "POST",
+            f"{P}/repository/files/new.txt",
+            json={"branch": "main", "commit_message": "Add", "content": "new"},
+        ),
+    ),
+    Route(
+        "PUT /projects/:id/repository/files/:file_path",
+        FILE_WRITE,
+        lambda gl, sim: raw(
+            sim,
+            "PUT",
+            f"{P}/repository/files/README.md",
+            json={"branch": "main", "commit_message": "Edit", "content": "changed"},
+        ),
+    ),
+    Route(
+        "DELETE /projects/:id/repository/files/:file_path",
+        set(),
+        lambda gl, sim: deleted(
+            lambda: api_project(gl).files.delete("README.md", branch="main", commit_message="Rm")
+        ),
+    ),
+    Route(
+        "GET /projects/:id/repository/branches",
+        BRANCH,
+        lambda gl, sim: api_project(gl).branches.list(),
+    ),
+    Route(
+        "GET /projects/:id/repository/branches/:branch",
+        BRANCH,
+        lambda gl, sim: api_project(gl).branches.get("main"),
+    ),
+    Route("POST /projects/:id/repository/branches", BRANCH, lambda gl, sim: topic_branch(gl)),
+    Route(
+        "DELETE /projects/:id/repository/branches/:branch",
+        set(),
+        lambda gl, sim: deleted(topic_branch(gl).delete),
+    ),
+    Route("POST /projects/:id/repository/commits", CREATED_COMMIT, lambda gl, sim: committed(gl)),
+    Route(
+        "GET /projects/:id/repository/commits",
+        COMMIT,
+        lambda gl, sim: api_project(gl).commits.list(),
+    ),
+    Route(
+        "GET /projects/:id/repository/commits/:sha",
+        SINGLE_COMMIT,
+        lambda gl, sim: api_project(gl).commits.get("main"),
+    ),
+    Route(
+        "POST /projects/:id/repository/commits/:sha/comments",
+        COMMIT_COMMENT,
+        lambda gl, sim: commented(gl),
+    ),
+    Route(
+        "GET /projects/:id/repository/commits/:sha/comments",
+        COMMIT_COMMENT,
+        lambda gl, sim: (commented(gl), raw(sim, "GET", f"{P}/repository/commits/main/comments"))[
+            1
+        ],
+    ),
+]
+
+
 # Lists of what the simulator does not model (merge requests): always empty, never a 404.
 EMPTY_ROUTES = [
     Route(
@@ -616,6 +740,9 @@ _PARAMS = {
     ":tag_name": "{tag}",
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
+    ":file_path": "{file_path}",
+    ":branch": "{branch}",
+    ":sha": "{sha}",
 }
 
 

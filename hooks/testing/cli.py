@@ -61,14 +61,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def add_hooks(sim: Any, url: str, secret: str | None) -> None:
     """One hook per top-level group (GitLab sends it the events of every project below, and
     group milestones' events, which no project hook gets) and one per project outside groups;
-    each event is delivered once."""
+    each event is delivered once. They get pushes and merge request events too (a rules
+    project's)."""
     s = sim.state
     for group in list(s.groups.values()):
         if not group["parent_id"]:
-            sim.add_hook(url, secret, group=group["full_path"])
+            sim.add_hook(url, secret, group=group["full_path"], merge_requests_events=True)
     for project in list(s.projects.values()):
         if s.project_group(project) is None:
-            sim.add_hook(url, secret, project=project["path_with_namespace"])
+            path = project["path_with_namespace"]
+            sim.add_hook(url, secret, project=path, merge_requests_events=True)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
 from hooks.testing.sim_releases import release_hook_payload
+from hooks.testing.sim_repo_hooks import commit_hook, push_payload
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -163,12 +164,22 @@ def test_payload(
     """(event, payload) of the test delivery for `trigger`, or why there is none."""
     s = sim.state
     if trigger == "push_events":
-        # GitLab's push test uses the project's last commits; the simulator has no
-        # repository, so the payload carries none.
+        # Gitlab::DataBuilder::Push.build_sample: the default branch's last 3 commits; an
+        # empty repository gets a push without commits.
+        repo = s.repo(project)
+        head = repo.branches.get(project["default_branch"])
+        if head is not None:
+            recent = repo.ancestors(repo.commits[head])[:3]
+            payload = push_payload(
+                sim, project, project["default_branch"], recent[-1].id, head, uid
+            )
+            payload["commits"] = [commit_hook(project, repo, c) for c in reversed(recent)]
+            payload["total_commits_count"] = len(recent)
+            return "Push Hook", payload
         return "Push Hook", {
             "object_kind": "push",
             "event_name": "push",
-            "ref": "refs/heads/main",
+            "ref": f"refs/heads/{project['default_branch']}",
             "project": sim.project_hook_payload(project),
             "commits": [],
             "total_commits_count": 0,

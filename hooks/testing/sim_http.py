@@ -76,10 +76,12 @@ def paginate(
     *,
     keyset: bool = False,
     shape: Callable[[Any], Any] | None = None,
+    totals: bool = True,
 ) -> web.Response:
     """One page of `items` with X-Page, X-Next-Page, X-Total and Link headers; `keyset` for the
     lists GitLab pages by id on request (projects); other lists ignore `pagination=keyset`.
-    `shape` turns the page's items (only those) into their REST form."""
+    `shape` turns the page's items (only those) into their REST form. Without `totals`
+    (the commits list, doc/api/commits.md) there is no X-Total, X-Total-Pages or last link."""
     q = request.query
     try:
         per_page = max(1, min(100, int(q.get("per_page", 20))))
@@ -108,7 +110,9 @@ def paginate(
         links.append(f'<{link(page + 1)}>; rel="next"')
     if page > 1:
         links.append(f'<{link(page - 1)}>; rel="prev"')
-    links += [f'<{link(1)}>; rel="first"', f'<{link(pages)}>; rel="last"']
+    links.append(f'<{link(1)}>; rel="first"')
+    if totals:
+        links.append(f'<{link(pages)}>; rel="last"')
     headers = {
         "X-Page": str(page),
         "X-Per-Page": str(per_page),
@@ -118,6 +122,8 @@ def paginate(
         "X-Prev-Page": str(page - 1) if page > 1 else "",
         "Link": ", ".join(links),
     }
+    if not totals:
+        del headers["X-Total"], headers["X-Total-Pages"]
     return web.json_response(chunk, headers=headers)
 
 

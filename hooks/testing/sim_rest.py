@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_commits,
     sim_hooks,
     sim_issues,
     sim_labels,
     sim_milestones,
     sim_notes,
     sim_releases,
+    sim_repository,
     sim_tokens,
 )
 from hooks.testing.sim_http import (
@@ -175,7 +177,7 @@ def project_rest(sim: SimCore, project: dict[str, Any]) -> dict[str, Any]:
     return {
         **project,
         "archived": False,
-        "empty_repo": False,
+        "empty_repo": not sim.state.repo(project).commits,
         "issues_enabled": True,
         "open_issues_count": sum(1 for i in issues if i["state"] == "opened"),
         "merge_requests_enabled": True,
@@ -217,6 +219,8 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_hooks,
         sim_labels,
         sim_tokens,
+        sim_repository,
+        sim_commits,
     ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))

@@ -21,6 +21,11 @@ today such as '-14d' or '+3d':
                 # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
+    repositories: [{project: team/rules, branch: main, files: {README.md: "..."},
+                  from_dir: ./rules, prefix: rules, message: "Add the rules"}]
+                # one commit per entry; the branch (default: the project's default branch,
+                # `main`) then holds exactly `files` plus the files under `from_dir` (placed
+                # under `prefix`); a new branch starts from the default branch
 
 Users, groups, projects, milestones and issues may also give their `id` (milestones and
 issues their `iid` too), so a recorded webhook payload's ids name the seeded objects;
@@ -147,4 +152,23 @@ def to_seed(s: State) -> dict[str, Any]:
             }
             for r in s.releases.values()
         ],
+        "repositories": _repositories(s),
     }
+
+
+def _repositories(s: State) -> list[dict[str, Any]]:
+    """Each branch's files, the default branch first (history is not kept)."""
+    found: list[dict[str, Any]] = []
+    for pid, repo in s.repos.items():
+        project = s.projects[pid]
+        default = project["default_branch"]
+        for name in sorted(repo.branches, key=lambda b: (b != default, b)):
+            files: dict[str, str | bytes] = {}
+            for path, blob in repo.commits[repo.branches[name]].files.items():
+                try:
+                    files[path] = repo.blobs[blob].decode()
+                except UnicodeDecodeError:
+                    files[path] = repo.blobs[blob]
+            entry = {"project": project["path_with_namespace"], "branch": name, "files": files}
+            found.append(entry)
+    return found

@@ -1,4 +1,5 @@
-"""The simulator's data: users, groups, projects, labels, milestones, issues, notes, hooks.
+"""The simulator's data: users, groups, projects, labels, milestones, issues, notes, hooks,
+repositories (`sim_git`), commit statuses and comments, merge requests and their notes.
 
 Loaded from a seed (format in `sim_seed.py`) by `simulator.py`.
 """
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hooks.catchup.reconcile_events import gitlab_time
+from hooks.testing.sim_git import Repo
 
 BASE_URL = "http://gitlab.sim"
 
@@ -37,6 +39,13 @@ class State:
     releases: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    repos: dict[int, Repo] = field(default_factory=dict)  # by project id, made on first use
+    commit_notes: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
+    statuses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    pipelines: dict[tuple[int, str, str], int] = field(default_factory=dict)  # (pid, sha, ref)
+    merge_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
+    mr_by_iid: dict[tuple[int, int], int] = field(default_factory=dict)
+    mr_notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str, wanted: int | None = None) -> int:
@@ -65,6 +74,13 @@ class State:
     def issue(self, project_id: int, iid: int) -> dict[str, Any] | None:
         issue_id = self.by_iid.get((project_id, iid))
         return self.issues.get(issue_id) if issue_id is not None else None
+
+    def repo(self, project: dict[str, Any]) -> Repo:
+        return self.repos.setdefault(project["id"], Repo())
+
+    def merge_request(self, project_id: int, iid: int) -> dict[str, Any] | None:
+        mid = self.mr_by_iid.get((project_id, iid))
+        return self.merge_requests.get(mid) if mid is not None else None
 
     def project_group(self, project: dict[str, Any]) -> dict[str, Any] | None:
         return self.groups.get(project["namespace"]["id"])

@@ -21,6 +21,8 @@ EVENT_FLAGS = {
     "Confidential Issue Hook": "confidential_issues_events",
     "Release Hook": "releases_events",
     "Milestone Hook": "milestone_events",
+    "Push Hook": "push_events",
+    "Merge Request Hook": "merge_requests_events",
 }
 TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Issue Hook": "issue_hooks",
@@ -28,6 +30,7 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Release Hook": "release_hooks",
     "Milestone Hook": "milestone_hooks",
     "Push Hook": "push_hooks",
+    "Merge Request Hook": "merge_request_hooks",
 }
 LOG_SIZE = 100
 TEMPORARY_FAILURES = 4
@@ -63,6 +66,7 @@ class WebhookSender:
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._backlog: list[tuple[dict[str, Any], str, dict[str, Any], str]] = []
 
     @property
     def pending(self) -> int:
@@ -72,7 +76,7 @@ class WebhookSender:
     def emit(
         self, hooks: list[dict[str, Any]], event: str, payload: dict[str, Any], uuid_in: str | None
     ) -> None:
-        """Queue `payload` for every hook that listens to `event` (call on the sim loop)."""
+        """Queue `payload` for every hook that listens to `event` (from any thread)."""
         event_uuid = uuid_in or str(uuid.uuid4())
         flag = EVENT_FLAGS[event]
         for hook in hooks:
@@ -83,11 +87,34 @@ class WebhookSender:
             self._seen.add((event_uuid, hook["id"]))
             with self._lock:
                 self._pending += 1
-            queue = self._queues.get(hook["id"])
-            if queue is None:
-                queue = self._queues[hook["id"]] = asyncio.Queue()
-                self._tasks.append(asyncio.get_running_loop().create_task(self._drain(queue)))
-            queue.put_nowait((hook, event, payload, event_uuid))
+            item = (hook, event, payload, event_uuid)
+            if self._on_loop():
+                self._enqueue(item)
+            elif self.loop is not None:  # a test's thread (a seed, a force-push)
+                self.loop.call_soon_threadsafe(self._enqueue, item)
+            else:  # not served yet: sent once the loop runs (`flush`)
+                self._backlog.append(item)
+
+    def _on_loop(self) -> bool:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        return self.loop is None or running is self.loop
+
+    def _enqueue(self, item: tuple[dict[str, Any], str, dict[str, Any], str]) -> None:
+        hook = item[0]
+        queue = self._queues.get(hook["id"])
+        if queue is None:
+            queue = self._queues[hook["id"]] = asyncio.Queue()
+            self._tasks.append(asyncio.get_running_loop().create_task(self._drain(queue)))
+        queue.put_nowait(item)
+
+    def flush(self) -> None:
+        """Queue what was emitted before the loop ran (call on the loop)."""
+        backlog, self._backlog = self._backlog, []
+        for item in backlog:
+            self._enqueue(item)
 
     async def _drain(
         self, queue: asyncio.Queue[tuple[dict[str, Any], str, dict[str, Any], str]]

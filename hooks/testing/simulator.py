@@ -15,15 +15,15 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
-from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import json_errors
+from hooks.testing.sim_repo_api import SimRepoHelpers, folder_files
 from hooks.testing.sim_seed import when
 from hooks.testing.sim_seed_demo import demo_seed
 from hooks.testing.sim_state import BASE_URL, timestamp
 
 
-class Simulator(SimCore):
+class Simulator(SimRepoHelpers):
     """One simulated GitLab instance: the core, its seed, its HTTP app."""
 
     def __init__(
@@ -119,6 +119,21 @@ class Simulator(SimCore):
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"
             sim_releases.add_release(self, project, {**spec, "tag_name": spec["tag"]})
+        for spec in seed.get("repositories") or []:
+            self._seed_repository(spec)
+
+    def _seed_repository(self, spec: dict[str, Any]) -> None:
+        """A seed's `repositories` entry: a branch's files, inline and/or from a folder."""
+        files: dict[str, str | bytes | None] = dict(spec.get("files") or {})
+        if spec.get("from_dir"):
+            files.update(folder_files(spec["from_dir"], str(spec.get("prefix") or "")))
+        self.seed_repository(
+            spec["project"],
+            files,
+            spec.get("branch"),
+            message=spec.get("message") or "Add files",
+            exact=True,
+        )
 
     def add_hook(
         self,
@@ -225,6 +240,7 @@ class SimulatorThread:
         self.sim.url = f"http://{self.host}:{port}"
         self.sim.webhooks.public_url = self.sim.url
         self.sim.webhooks.loop = self.loop
+        self.sim.webhooks.flush()
 
     def stop(self) -> None:
         if self._runner is not None:
