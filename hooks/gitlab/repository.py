@@ -27,8 +27,10 @@ class RepositoryOps(GitlabOps):
         return str(found["commit"]["id"])
 
     def tree(self, project: str, sha: str, path: str, *, limit: int) -> list[dict[str, Any]]:
-        """Every entry under `path` at `sha` (recursively), stopping once past `limit` entries."""
+        """Every entry under `path` at `sha` (recursively), stopping once past `limit` files
+        (folders do not count), so a huge folder costs a few pages, not all of them."""
         entries: list[dict[str, Any]] = []
+        files = 0
         pages = self.gl.http_list(
             f"/projects/{_id(project)}/repository/tree",
             query_data={"path": path, "ref": sha, "recursive": True, "per_page": 100},
@@ -37,7 +39,8 @@ class RepositoryOps(GitlabOps):
         )
         for entry in pages:
             entries.append(entry)
-            if len(entries) > limit:
+            files += entry.get("type") == "blob"
+            if files > limit:
                 break
         return entries
 
