@@ -18,7 +18,15 @@ from aiohttp.test_utils import TestServer
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
-from tests.e2e import RULE_PACK, as_user, marked_notes, settle, store_of
+from tests.e2e import (
+    RULE_PACK,
+    as_user,
+    marked_notes,
+    service_settings,
+    settle,
+    start_service,
+    store_of,
+)
 from tests.rules_repo import (
     RULES_PROJECT,
     commit_rule_pack,
@@ -331,3 +339,42 @@ async def test_a_token_that_cannot_read_the_rules_project_is_named_and_nothing_l
 
     assert ready.status == 503
     assert "404 Project Not Found" in detail and "the token must read project ops/secret" in detail
+
+
+# -- several replicas -------------------------------------------------------------------
+
+
+async def test_a_replica_that_got_no_push_converges_on_the_live_commit(
+    gitlab_sim: Simulator, tmp_path: Path, postgres_url: str
+) -> None:
+    commit_rule_pack(gitlab_sim)
+    first = await serve_rules_project(gitlab_sim, tmp_path, database_url=postgres_url)
+    # The second replica gets no webhook at all: only the database tells it.
+    second = await start_service(
+        service_settings(
+            gitlab_sim,
+            tmp_path,
+            tmp_path / "unused-rules",
+            database_url=postgres_url,
+            rules_project=RULES_PROJECT,
+            rules_check_interval_s=0.2,
+        )
+    )
+    try:
+        sha = gitlab_sim.seed_repository(RULES_PROJECT, {"rules/50-empty.yaml": "rules: []\n"})
+        await live_at(first, sha)
+        await live_at(second, sha, within_s=5)
+
+        bad = gitlab_sim.seed_repository(RULES_PROJECT, {ROLLOVER: broken_rollover()})
+        await settle(gitlab_sim, store_of(first))
+
+        async def told() -> bool:
+            source = runtime_of(second).rules_source
+            assert source is not None and source.refused_sha == bad
+            return True
+
+        await eventually(told, within_s=5, what="the second replica knowing the refusal")
+        assert in_force(second).version == sha
+    finally:
+        await first.close()
+        await second.close()
