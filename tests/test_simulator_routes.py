@@ -127,6 +127,11 @@ BRANCH = {  # doc/api/branches.md
     "name", "merged", "protected", "default", "developers_can_push", "developers_can_merge",
     "can_push", "web_url", "commit",
 }  # fmt: skip
+COMMIT_STATUS = {  # doc/api/commits.md "Set commit pipeline status"; `pipeline_id` is exposed by
+    # lib/api/entities/commit_status.rb though the docs' table leaves it out
+    "id", "sha", "ref", "status", "name", "target_url", "description", "created_at",
+    "started_at", "finished_at", "allow_failure", "coverage", "author", "pipeline_id",
+}  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
 
@@ -225,6 +230,11 @@ def committed(gl: gitlab.Gitlab) -> Any:
 
 def commented(gl: gitlab.Gitlab) -> Any:
     return api_project(gl).commits.get("main", lazy=True).comments.create({"note": "Nice"})
+
+
+def status_set(gl: gitlab.Gitlab) -> Any:
+    commit = api_project(gl).commits.get("main", lazy=True)
+    return commit.statuses.create({"state": "success", "name": "hooks/rules"})
 
 
 def topic_branch(gl: gitlab.Gitlab) -> Any:
@@ -565,6 +575,15 @@ ROUTES = [
 
 
 ROUTES += [
+    Route("POST /projects/:id/statuses/:sha", COMMIT_STATUS, lambda gl, sim: status_set(gl)),
+    Route(
+        "GET /projects/:id/repository/commits/:sha/statuses",
+        COMMIT_STATUS,
+        lambda gl, sim: (
+            status_set(gl),
+            api_project(gl).commits.get("main", lazy=True).statuses.list(),
+        )[1],
+    ),
     Route(
         "GET /projects/:id/repository/tree",
         TREE_ENTRY,

@@ -15,6 +15,7 @@ from typing import Any
 from hooks.testing.sim_commits import write_commit
 from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_repo_hooks import pushed
+from hooks.testing.sim_statuses import status_rest
 
 
 class SimRepoHelpers(SimCore):
@@ -121,10 +122,7 @@ class SimRepoHelpers(SimCore):
                 for st in self.state.statuses.values()
                 if (st["project_id"], st["sha"]) == (pid, sha)
             ]
-            return [
-                {k: v for k, v in st.items() if k != "project_id"}
-                for st in sorted(found, key=lambda st: st["id"])
-            ]
+            return [status_rest(st) for st in sorted(found, key=lambda st: st["id"])]
 
     def _uid(self, username: str | None) -> int:
         if username is None:

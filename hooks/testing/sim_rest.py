@@ -19,6 +19,7 @@ from hooks.testing import (
     sim_notes,
     sim_releases,
     sim_repository,
+    sim_statuses,
     sim_tokens,
 )
 from hooks.testing.sim_http import (
@@ -221,6 +222,7 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_tokens,
         sim_repository,
         sim_commits,
+        sim_statuses,
     ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))
