@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.report import Row, load, table
 
-PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "intake")
+PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "intake", "preview")
 
 
 def available() -> list[str]:

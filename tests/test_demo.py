@@ -115,9 +115,12 @@ def test_a_release_cascades_each_viable_feature_once(demo: list[str]) -> None:
 
 
 def test_rituals_and_requests_get_their_issues_and_questions(demo: list[str]) -> None:
-    assert block(demo, "Retro reminder")[0].startswith(
+    retro = block(demo, "Retro reminder")
+    assert retro[0].startswith(
         '   bot [retro-reminder] created demo/marketing#8 "Sprint retrospective '
     )
+    assert retro[1].startswith('   bot [retro-reminder] notify team-chat "Part of today')
+    assert retro[-1] == "   team-chat (Slack) got: Sprint retrospective today"
     assert block(demo, "Training") == [
         "   bot [training-topic-request] demo/training#1: assigned @dave",
         "   bot [training-topic-request] demo/training#1: comment"

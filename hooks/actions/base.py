@@ -21,6 +21,7 @@ from hooks.rules.reader import IssueInfo, MilestoneInfo
 
 if TYPE_CHECKING:  # python-gitlab is loaded only where actions are carried out
     from hooks.gitlab.ops import GitlabOps
+    from hooks.notify.send import Notifier
 
 Status = Literal["done", "satisfied", "dry_run", "failed", "capped", "busy", "retry"]
 Result = tuple[Status, dict[str, Any]]
@@ -185,6 +186,7 @@ class Effects(Protocol):
 
     ops: GitlabOps
     health_mode: str
+    notifier: Notifier | None  # the team's chat and mail targets, when configured
 
     def subject(self, action: PlannedAction) -> tuple[str, int]: ...
     def snapshot(self, action: PlannedAction) -> Snapshot: ...

@@ -23,6 +23,7 @@ from hooks.actions.base import Snapshot as Snapshot  # where it was before hooks
 from hooks.actions.executor_effects import TRANSIENT, Performer
 from hooks.gitlab.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab.ops import GitlabOps
+from hooks.notify.send import Notifier
 from hooks.service.metrics import Metrics
 from hooks.storage.actions import ActionLog, ActionRow, Claim, ClaimRequest, Finish
 from hooks.storage.records import AuditRecord
@@ -95,6 +96,7 @@ class Executor:
         dry_run: bool = False,
         hourly_cap: int = 30,
         parallel: int = 8,
+        notifier: Notifier | None = None,
     ) -> None:
         self.ledger = log_
         self.gateway = gateway
@@ -107,6 +109,7 @@ class Executor:
         self.hourly_cap = hourly_cap
         self._slots = asyncio.Semaphore(parallel)
         self._user_ids: dict[str, int] = {}
+        self.notifier = notifier
 
     async def run(
         self, planned: Sequence[PlannedAction], context: ExecutionContext
@@ -250,6 +253,7 @@ class Executor:
                 health_mode=self.health_mode,
                 users=self._user_ids,
                 snapshots=context.snapshots,
+                notifier=self.notifier,
             ).perform(action, resumed=resumed),
             event_uuid=context.event_uuid,
         )

@@ -20,6 +20,7 @@ from hooks.actions.registry import KINDS
 from hooks.backoff import Backoff
 from hooks.gitlab.gateway import is_permanent
 from hooks.gitlab.ops import GitlabOps
+from hooks.notify.send import Notifier
 
 TRANSIENT = (gitlab.exceptions.GitlabError, requests.RequestException)
 # Before looking for what a create that failed transiently may have made: 0.2 s, 0.4 s, ... 2 s.
@@ -45,9 +46,11 @@ class Performer:
         health_mode: str,
         users: dict[str, int],
         snapshots: dict[str, Snapshot],
+        notifier: Notifier | None = None,
     ) -> None:
         self.ops = ops
         self.health_mode = health_mode
+        self.notifier = notifier
         self.users = users  # username -> id, shared by the executor's runs
         self.snapshots = snapshots  # subject -> what is known of it, shared by its actions
 

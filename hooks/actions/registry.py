@@ -18,6 +18,7 @@ from hooks.actions.issue import CreateIssue
 from hooks.actions.iteration import SetIteration
 from hooks.actions.labels import AddLabels, RemoveLabels
 from hooks.actions.milestone import MoveToMilestone
+from hooks.actions.notify import Notify
 from hooks.actions.state import Close, Reopen
 
 # In this order in the rules model, its JSON Schema and its error messages.
@@ -34,6 +35,7 @@ KINDS: dict[str, ActionKind[Any]] = {
         Assign(),
         Close(),
         Reopen(),
+        Notify(),
     )
 }
 

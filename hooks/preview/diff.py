@@ -57,15 +57,32 @@ def subject_of(action: PlannedAction) -> str:
     return f"{action.project} (new issue)" if action.project else "-"
 
 
-def describe(action: PlannedAction) -> str:
-    """The action on one line, as a reader compares before and after."""
+def _full(action: PlannedAction) -> str:
     kind = KINDS.get(action.action)
     shown = kind.shown(kind.typed(action.args), action.text) if kind else None
-    text = (shown or "").strip().replace("\n", " / ")
-    if len(text) > SHOWN_CHARS:
-        text = text[: SHOWN_CHARS - 1] + "…"
+    return " ".join((shown or "").split())
+
+
+def _cut(text: str, start: int) -> str:
+    """SHOWN_CHARS of `text` from `start`, with an ellipsis where something is left out."""
+    part = text[start : start + SHOWN_CHARS]
+    return ("…" if start else "") + part + ("…" if start + SHOWN_CHARS < len(text) else "")
+
+
+def describe(action: PlannedAction, other: PlannedAction | None = None) -> str:
+    """The action on one line; beside `other` (its altered counterpart), from a little
+    before the first place they differ, so a change deep in a long comment shows."""
+    text = _full(action)
+    start = 0
+    if other is not None:
+        theirs = _full(other)
+        first = next(
+            (i for i, (a, b) in enumerate(zip(text, theirs, strict=False)) if a != b),
+            min(len(text), len(theirs)),
+        )
+        start = max(0, first - SHOWN_CHARS // 4) if first > SHOWN_CHARS // 2 else 0
     mark = " (dry-run)" if action.dry_run else ""
-    return f"{action.action}: {text}{mark}" if text else f"{action.action}{mark}"
+    return f"{action.action}: {_cut(text, start)}{mark}" if text else f"{action.action}{mark}"
 
 
 def web_url(gitlab_url: str, action: PlannedAction) -> str | None:
@@ -120,9 +137,9 @@ def diff(
                 subject=subject, url=web_url(gitlab_url, o.action)
             )
         if old is not None:
-            entry.before.append(describe(old.action))
+            entry.before.append(describe(old.action, new.action if new else None))
         if new is not None:
-            entry.after.append(describe(new.action))
+            entry.after.append(describe(new.action, old.action if old else None))
         if o.source not in entry.sources:
             entry.sources.append(o.source)
         counted[rule, change] += 1

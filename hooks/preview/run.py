@@ -43,7 +43,9 @@ class _Side:
 
 @dataclass(frozen=True)
 class Fire:
-    rule: str
+    """A scheduled rule's fire time, by that side's own schedule of it."""
+
+    rule: Rule
     at: datetime
     zone: ZoneInfo
 
@@ -56,34 +58,30 @@ def fires_between(rules: RuleSet, start: datetime, end: datetime, default_tz: st
         assert schedule is not None
         zone = ZoneInfo(schedule.timezone or default_tz)
         found += [
-            Fire(rule.name, at, zone)
-            for at in occurrences_between(schedule, start, end, default_tz)
+            Fire(rule, at, zone) for at in occurrences_between(schedule, start, end, default_tz)
         ]
     return found
 
 
 def _plan_history(
     events: list[tuple[Recorded, Event]],
-    fires: list[Fire],
-    sides: Iterable[_Side],
+    sides: Iterable[tuple[_Side, list[Fire]]],
     reader: Reader,
 ) -> None:
-    """Plan each event and each fire with each side's rules (oldest first)."""
-    timeline: list[tuple[datetime, str, Event | Fire]] = [
-        (r.received_at, f"delivery {r.id}", e) for r, e in events
-    ]
-    timeline += [(f.at.astimezone(UTC), f"schedule {f.rule}@{f.at.isoformat()}", f) for f in fires]
-    timeline.sort(key=lambda t: t[0])
-    for side in sides:
+    """Plan each event, and each fire of the side's own schedules, with each side's rules,
+    oldest first (so the first of two actions with one key is the one kept)."""
+    for side, fires in sides:
+        timeline: list[tuple[datetime, str, Event | Fire]] = [
+            (r.received_at, f"delivery {r.id}", e) for r, e in events
+        ]
+        timeline += [(f.at.astimezone(UTC), fire_source(f), f) for f in fires]
+        timeline.sort(key=lambda t: t[0])
         for when, source, item in timeline:
             if isinstance(item, Fire):
-                rule = _scheduled(side.rules, item.rule)
-                if rule is None:  # the other side's schedule; this side does not fire then
-                    continue
                 side.add(
                     source,
                     plan_schedule(
-                        rule,
+                        item.rule,
                         item.at,
                         reader,
                         now=when,
@@ -95,11 +93,8 @@ def _plan_history(
                 side.add(source, plan(item, side.rules, reader, now=when))
 
 
-def _scheduled(rules: RuleSet, name: str) -> Rule | None:
-    for rule in rules.scheduled():
-        if rule.name == name:
-            return rule
-    return None
+def fire_source(fire: Fire) -> str:
+    return f"schedule {fire.rule.name}@{fire.at.isoformat()}"
 
 
 def error_counts(
@@ -190,20 +185,17 @@ def plan_and_diff(
             events.append((r, parse_event(r.event_header, r.body)))
         except EventParseError:
             unreadable += 1
-    fires = {
-        (f.rule, f.at): f
-        for rules in (live, candidate)
-        for f in fires_between(rules, start, now, default_tz)
-    }
+    live_fires = fires_between(live, start, now, default_tz)
+    candidate_fires = fires_between(candidate, start, now, default_tz)
     sides = (_Side(live), _Side(candidate))
-    _plan_history(events, list(fires.values()), sides, cached)
+    _plan_history(events, [(sides[0], live_fires), (sides[1], candidate_fires)], cached)
     report = PreviewReport(
         since=start.astimezone(UTC).isoformat(),
         until=now.astimezone(UTC).isoformat(),
         deliveries=len(events),
         skipped_own_events=own,
         unreadable=unreadable,
-        scheduled_fires=len(fires),
+        scheduled_fires=len({fire_source(f) for f in live_fires + candidate_fires}),
         live_actions=len(once_per_key(sides[0].occurrences)),
         candidate_actions=len(once_per_key(sides[1].occurrences)),
         rules_changed=rules_changed(live, candidate),

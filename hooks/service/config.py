@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hooks.notify.targets import parse_target, parse_targets, secrets_of
 from hooks.schedules.triggers import parse_duration
 from hooks.storage.engine import async_url
 
@@ -103,6 +104,16 @@ class Settings(BaseSettings):
         default=86400.0, description="First sweep of a scope with no delivery seen: how far back."
     )
 
+    # The team's chat and mail (`notify` steps name a target; its URL stays here)
+    notify_targets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            'JSON {"name": "URL"}: slack+https://, mattermost+https://, teams+https://, '
+            "smtp://, smtp+starttls:// or smtps://user:pass@host:port?from=ADDR&to=ADDR,..."
+        ),
+    )
+    notify_timeout_s: float = Field(default=10.0, gt=0, description="Per message.")
+
     # Operations
     admin_token: SecretStr | None = None
     ui_token: SecretStr | None = Field(
@@ -124,6 +135,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("notify_targets")
+    @classmethod
+    def _usable_targets(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        parse_targets({name: url.get_secret_value() for name, url in value.items()})
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -208,6 +225,9 @@ class Settings(BaseSettings):
         ):
             if field is not None:
                 values.append(field.get_secret_value())
+        for name, url in self.notify_targets.items():
+            values.append(url.get_secret_value())
+            values.extend(secrets_of(parse_target(name, url.get_secret_value())))
         # A driver error could quote the URL; its password is a secret too.
         with contextlib.suppress(ArgumentError):
             values.append(make_url(self.database_url).password or "")

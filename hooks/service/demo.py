@@ -82,8 +82,17 @@ class Demo:
         return gitlab.Gitlab(self.sim.url, private_token=self.sim.token_for(username), timeout=10)
 
     async def run(self) -> None:
+        from hooks.testing.chat_receiver import SLACK, ChatReceiver
         from hooks.testing.simulator import SimulatorThread
 
+        # A stand-in for the team's Slack: the retro reminder is posted there too.
+        self.chat = ChatReceiver()
+        chat = web.AppRunner(self.chat.app(), access_log=None)
+        await chat.setup()
+        chat_site = web.TCPSite(chat, "127.0.0.1", 0)
+        await chat_site.start()
+        chat_port = chat_site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        team_chat = SecretStr(f"slack+http://127.0.0.1:{chat_port}{SLACK}")
         with SimulatorThread(self.sim):
             settings = Settings(
                 _env_file=None,
@@ -94,6 +103,7 @@ class Demo:
                 gitlab_token=SecretStr(self.sim.bot_token),
                 poll_interval_s=0.05,
                 log_level="WARNING",
+                notify_targets={"team-chat": team_chat},
             )
             app = create_app(settings)
             runner = web.AppRunner(app, access_log=None)
@@ -111,6 +121,7 @@ class Demo:
                 await self.play()
             finally:
                 await runner.cleanup()
+                await chat.cleanup()
 
     async def step(self, title: str, action: Callable[[], Any]) -> None:
         self.out(f"== {title}")
@@ -124,7 +135,8 @@ class Demo:
 
         await settle(self.sim, self.store)
 
-    async def report(self) -> None:
+    async def report(self, also: list[str] | None = None) -> None:
+        """What the bot did since the last report, then `also` (what reached the chat)."""
         lines: list[tuple[tuple[Any, ...], str]] = []
         async with self.store.engine.connect() as conn:
             from sqlalchemy import select
@@ -157,7 +169,7 @@ class Demo:
             elif row.kind == "rule" and row.outcome == "error":
                 line = f"   rule {row.rule} could not act: {detail.get('error')}"
                 lines.append(((1,), line))
-        shown = [line for _order, line in sorted(lines)]
+        shown = [line for _order, line in sorted(lines)] + (also or [])
         self.out("\n".join(shown) if shown else "   (no rule acted)")
         self.out("")
 
@@ -227,7 +239,12 @@ class Demo:
         self.out(f"== Retro reminder: the scheduler fires retro-reminder for {wednesday:%Y-%m-%d}")
         await scheduler.fire("retro-reminder", wednesday)
         await self.settled()
-        await self.report()
+        await self.report(
+            also=[
+                f"   team-chat (Slack) got: {preview(message['text'].replace('*', ''))}"
+                for message in self.chat.messages("slack")
+            ]
+        )
         await self.step(
             "Training: bob requests a topic in demo/training",
             lambda: (

@@ -17,6 +17,8 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.notify.send import Notifier
+from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import GitlabReader
@@ -69,6 +71,7 @@ class Runtime:
             dry_run=settings.effective_dry_run,
             hourly_cap=settings.subject_hourly_cap,
             parallel=settings.gitlab_threads,
+            notifier=notifier_from(settings),
         )
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
@@ -204,3 +207,11 @@ class Runtime:
             task.cancel()
         if self.gateway is not None:
             self.gateway.close()
+
+
+def notifier_from(settings: Settings) -> Notifier | None:
+    """The `notify` steps' sender, when any target is configured."""
+    if not settings.notify_targets:
+        return None
+    urls = {name: url.get_secret_value() for name, url in settings.notify_targets.items()}
+    return Notifier(parse_targets(urls), timeout_s=settings.notify_timeout_s)
