@@ -97,3 +97,48 @@ def test_hook_url_hooks_each_top_level_group_and_each_project_outside_groups() -
         for h in sim.state.hooks.values()
     )
     assert owners == ["acme", "solo"]
+
+
+def test_a_seed_puts_a_rules_folder_beside_it_into_a_repository(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "20-rollover.yaml").write_text("rules: []\n")
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(
+        "projects: [{path: team/rules}]\n"
+        "repositories: [{project: team/rules, from_dir: rules, prefix: rules}]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hooks", "simulate", "--port", "0", "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",  # the folder is found beside the seed, not in the working directory
+    )
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert url is not None
+        raw = requests.get(
+            f"{url[0]}/api/v4/projects/team%2Frules/repository/files/rules%2F20-rollover.yaml/raw",
+            headers={"PRIVATE-TOKEN": "sim-token"},
+            timeout=5,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+    assert (raw.status_code, raw.text) == (200, "rules: []\n")
+
+
+def test_a_seed_repository_from_a_missing_folder_is_refused_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "seed.yaml"
+    file.write_text(
+        "projects: [{path: team/rules}]\nrepositories: [{project: team/rules, from_dir: nowhere}]\n"
+    )
+
+    status = main(["simulate", "--port", "0", "--seed", str(file)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert f"{tmp_path / 'nowhere'}: not a folder" in err and "Traceback" not in err

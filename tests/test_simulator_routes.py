@@ -132,6 +132,28 @@ COMMIT_STATUS = {  # doc/api/commits.md "Set commit pipeline status"; `pipeline_
     "id", "sha", "ref", "status", "name", "target_url", "description", "created_at",
     "started_at", "finished_at", "allow_failure", "coverage", "author", "pipeline_id",
 }  # fmt: skip
+MERGE_REQUEST = {  # doc/api/merge_requests.md "List project merge requests" (MergeRequestBasic)
+    "id", "iid", "project_id", "title", "description", "state", "imported", "imported_from",
+    "created_at", "updated_at", "merged_by", "merge_user", "merged_at", "merge_after",
+    "prepared_at", "closed_by", "closed_at", "target_branch", "source_branch",
+    "user_notes_count", "upvotes", "downvotes", "author", "assignee", "assignees", "reviewers",
+    "source_project_id", "target_project_id", "labels", "draft", "work_in_progress",
+    "milestone", "merge_when_pipeline_succeeds", "merge_status", "detailed_merge_status", "sha",
+    "merge_commit_sha", "squash_commit_sha", "discussion_locked", "should_remove_source_branch",
+    "force_remove_source_branch", "reference", "references", "web_url", "time_stats", "squash",
+    "squash_on_merge", "task_completion_status", "has_conflicts",
+    "blocking_discussions_resolved",
+}  # fmt: skip
+SINGLE_MERGE_REQUEST = MERGE_REQUEST | {  # "Get single MR" (API::Entities::MergeRequest)
+    "subscribed", "changes_count", "latest_build_started_at", "latest_build_finished_at",
+    "first_deployed_to_production_at", "pipeline", "head_pipeline", "diff_refs", "merge_error",
+    "first_contribution", "user",
+}  # fmt: skip
+MR_CHANGES = SINGLE_MERGE_REQUEST | {"changes", "overflow"}  # "Get single MR changes"
+MR_DIFF = {  # doc/api/merge_requests.md "List merge request diffs"
+    "old_path", "new_path", "a_mode", "b_mode", "diff", "new_file", "renamed_file",
+    "deleted_file", "generated_file",
+}  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
 
@@ -235,6 +257,38 @@ def commented(gl: gitlab.Gitlab) -> Any:
 def status_set(gl: gitlab.Gitlab) -> Any:
     commit = api_project(gl).commits.get("main", lazy=True)
     return commit.statuses.create({"state": "success", "name": "hooks/rules"})
+
+
+def opened_mr(gl: gitlab.Gitlab) -> Any:
+    topic_branch(gl)
+    api_project(gl).commits.create(
+        {
+            "branch": "topic",
+            "commit_message": "Change",
+            "actions": [{"action": "update", "file_path": "README.md", "content": "Changed"}],
+        }
+    )
+    return api_project(gl).mergerequests.create(
+        {"source_branch": "topic", "target_branch": "main", "title": "Change the readme"}
+    )
+
+
+def mr_noted(gl: gitlab.Gitlab) -> Any:
+    return opened_mr(gl).notes.create({"body": "Preview: no change"})
+
+
+def mr_note_edited(gl: gitlab.Gitlab) -> Any:
+    note = mr_noted(gl)
+    note.body = "Preview: 2 changes"
+    note.save()
+    return note
+
+
+def mr_edited(gl: gitlab.Gitlab) -> Any:
+    mr = opened_mr(gl)
+    mr.title = "Change the readme again"
+    mr.save()
+    return mr
 
 
 def topic_branch(gl: gitlab.Gitlab) -> Any:
@@ -575,6 +629,66 @@ ROUTES = [
 
 
 ROUTES += [
+    Route(
+        "POST /projects/:id/merge_requests",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: opened_mr(gl),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests",
+        MERGE_REQUEST,
+        lambda gl, sim: (opened_mr(gl), api_project(gl).mergerequests.list())[1],
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: api_project(gl).mergerequests.get(opened_mr(gl).iid),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: mr_edited(gl),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid/merge",
+        SINGLE_MERGE_REQUEST,
+        lambda gl, sim: opened_mr(gl).merge(),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/changes",
+        MR_CHANGES,
+        lambda gl, sim: opened_mr(gl).changes(),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/diffs",
+        MR_DIFF,
+        lambda gl, sim: raw(sim, "GET", f"{P}/merge_requests/{opened_mr(gl).iid}/diffs"),
+    ),
+    Route(
+        "POST /projects/:id/merge_requests/:merge_request_iid/notes",
+        NOTE,
+        lambda gl, sim: mr_noted(gl),
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/notes",
+        NOTE,
+        lambda gl, sim: (mr_noted(gl), api_project(gl).mergerequests.get(1).notes.list())[1],
+    ),
+    Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        NOTE,
+        lambda gl, sim: api_project(gl).mergerequests.get(1, lazy=True).notes.get(mr_noted(gl).id),
+    ),
+    Route(
+        "PUT /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        NOTE,
+        lambda gl, sim: mr_note_edited(gl),
+    ),
+    Route(
+        "DELETE /projects/:id/merge_requests/:merge_request_iid/notes/:note_id",
+        set(),
+        lambda gl, sim: deleted(mr_noted(gl).delete),
+    ),
     Route("POST /projects/:id/statuses/:sha", COMMIT_STATUS, lambda gl, sim: status_set(gl)),
     Route(
         "GET /projects/:id/repository/commits/:sha/statuses",
@@ -762,6 +876,7 @@ _PARAMS = {
     ":file_path": "{file_path}",
     ":branch": "{branch}",
     ":sha": "{sha}",
+    ":merge_request_iid": "{iid}",
 }
 
 

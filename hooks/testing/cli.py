@@ -26,6 +26,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         except (OSError, ValueError, YAMLError) as exc:
             print(f"hooks: cannot read seed {args.seed}: {exc}", file=sys.stderr)
             return 1
+        if isinstance(seed, dict):
+            _folders_beside(seed, Path(args.seed).parent)
     try:
         sim = Simulator(seed, token=args.token)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
@@ -56,6 +58,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         YAML().dump(sim.dump(), Path(args.dump))
         print(f"state written to {args.dump}")
     return 0
+
+
+def _folders_beside(seed: dict[str, Any], base: Path) -> None:
+    """A repository's `from_dir` is relative to the seed file, wherever it is run from."""
+    for spec in seed.get("repositories") or []:
+        if isinstance(spec, dict) and spec.get("from_dir"):
+            spec["from_dir"] = str(base / Path(str(spec["from_dir"])).expanduser())
 
 
 def add_hooks(sim: Any, url: str, secret: str | None) -> None:

@@ -38,10 +38,12 @@ def write_commit(
     start_branch: str | None = None,
     author: tuple[str | None, str | None] = (None, None),
     parents: list[Commit] | None = None,
+    tree: dict[str, str] | None = None,
     event_uuid: str | None = None,
 ) -> Commit:
     """Commit `actions` (doc/api/commits.md action hashes) to `branch` and send the push.
-    A new branch starts from `start_branch`; `parents` (a merge) overrides both."""
+    A new branch starts from `start_branch`; `parents` (a merge) overrides both, and `tree`
+    (path -> blob id, a merge's result) is then the commit's files as they are."""
     repo = sim.state.repo(project)
     if parents is None:
         start_name = start_branch or branch
@@ -53,7 +55,7 @@ def write_commit(
                 "Switch to that branch in order to make changes"
             )
         parents = [repo.commits[repo.branches[start_name]]] if start_name in repo.branches else []
-    files = dict(parents[0].files) if parents else {}
+    files = dict(tree if tree is not None else parents[0].files if parents else {})
     for index, action in enumerate(actions):
         _apply(repo, files, action, index)
     user = sim.user_rest(actor_id) or {"name": "Simulator", "username": "sim"}

@@ -1,6 +1,7 @@
 """What tests and seeds do to a simulated project's repository without the API: commit files
 (`seed_repository`, `seed_directory`), move a branch back (`force_push`), and read what the
 service wrote (files, commit comments, commit statuses, merge requests and their notes).
+Merge requests themselves are opened, updated and merged through the API, as a team does.
 
 Every commit and force-push sends the Push Hook (and merge request `update`s) as a push
 through the API does.
@@ -14,6 +15,7 @@ from typing import Any
 
 from hooks.testing.sim_commits import write_commit
 from hooks.testing.sim_core import SimCore
+from hooks.testing.sim_mr_shapes import merge_request_rest
 from hooks.testing.sim_repo_hooks import pushed
 from hooks.testing.sim_statuses import status_rest
 
@@ -123,6 +125,22 @@ class SimRepoHelpers(SimCore):
                 if (st["project_id"], st["sha"]) == (pid, sha)
             ]
             return [status_rest(st) for st in sorted(found, key=lambda st: st["id"])]
+
+    def merge_request(self, project: str, iid: int) -> dict[str, Any]:
+        """A merge request as GET /projects/:id/merge_requests/:iid answers it (for the bot)."""
+        with self.lock:
+            found = self.state.merge_request(self._project_or_fail(project)["id"], iid)
+            if found is None:
+                raise KeyError(f"no merge request {project}!{iid}")
+            return merge_request_rest(self, found, 1, single=True)
+
+    def mr_notes(self, project: str, iid: int) -> list[dict[str, Any]]:
+        """A merge request's notes, oldest first."""
+        with self.lock:
+            found = self.state.merge_request(self._project_or_fail(project)["id"], iid)
+            if found is None:
+                raise KeyError(f"no merge request {project}!{iid}")
+            return [dict(n) for n in self.state.mr_notes[found["id"]]]
 
     def _uid(self, username: str | None) -> int:
         if username is None:

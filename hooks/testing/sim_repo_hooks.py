@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from hooks.testing.sim_git import ZERO_SHA, Commit, Repo, changes
 from hooks.testing.sim_hook_payloads import hook_time
+from hooks.testing.sim_mr_refs import detailed_merge_status, merge_status
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def merge_request_payload(
     s = sim.state
     project = s.projects[mr["project_id"]]
     repo = s.repo(project)
-    head = repo.commits.get(mr["sha"])
+    head = repo.commits.get(mr["sha"] or "")
     labels = [sim._label_object(t, project) for t in mr["labels"]]
     people = {
         key: [
@@ -196,7 +197,7 @@ def merge_request_payload(
         "work_in_progress": mr["draft"],
         "draft": mr["draft"],
         "first_contribution": False,
-        "merge_status": mr["merge_status"],
+        "merge_status": merge_status(repo, mr),
         "target_project_id": project["id"],
         "description": mr["description"],
         "prepared_at": hook_time(mr["created_at"]),
@@ -211,7 +212,7 @@ def merge_request_payload(
         "last_commit": last_commit(project, head) if head else None,
         "labels": labels,
         "action": action,
-        "detailed_merge_status": detailed_merge_status(mr),
+        "detailed_merge_status": detailed_merge_status(repo, mr),
     }
     if oldrev is not None:
         attrs["oldrev"] = oldrev
@@ -232,14 +233,6 @@ def merge_request_payload(
         "changes": hook_changes,
         **people,
     }
-
-
-def detailed_merge_status(mr: dict[str, Any]) -> str:
-    if mr["state"] != "opened":
-        return "not_open"
-    if mr["draft"]:
-        return "draft_status"
-    return "conflict" if mr["merge_status"] == "cannot_be_merged" else "mergeable"
 
 
 def _repository(project: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,9 @@ from hooks.testing import (
     sim_hooks,
     sim_issues,
     sim_labels,
+    sim_merge_requests,
     sim_milestones,
+    sim_mr_notes,
     sim_notes,
     sim_releases,
     sim_repository,
@@ -223,6 +225,8 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_repository,
         sim_commits,
         sim_statuses,
+        sim_merge_requests,
+        sim_mr_notes,
     ):
         register(app, sim, module.routes(sim))
     register(app, sim, routes(sim))

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
 from hooks.testing.sim_faults import middleware
-from hooks.testing.sim_http import json_errors
+from hooks.testing.sim_http import ApiError, json_errors
 from hooks.testing.sim_repo_api import SimRepoHelpers, folder_files
 from hooks.testing.sim_seed import when
 from hooks.testing.sim_seed_demo import demo_seed
@@ -127,13 +127,16 @@ class Simulator(SimRepoHelpers):
         files: dict[str, str | bytes | None] = dict(spec.get("files") or {})
         if spec.get("from_dir"):
             files.update(folder_files(spec["from_dir"], str(spec.get("prefix") or "")))
-        self.seed_repository(
-            spec["project"],
-            files,
-            spec.get("branch"),
-            message=spec.get("message") or "Add files",
-            exact=True,
-        )
+        try:
+            self.seed_repository(
+                spec["project"],
+                files,
+                spec.get("branch"),
+                message=spec.get("message") or "Add files",
+                exact=True,
+            )
+        except ApiError as exc:  # what GitLab would refuse, e.g. a path outside the repository
+            raise ValueError(f"repository {spec['project']}: {exc.body}") from None
 
     def add_hook(
         self,
