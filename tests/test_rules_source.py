@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from markupsafe import escape
 
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
@@ -28,6 +30,7 @@ from tests.e2e import (
     store_of,
 )
 from tests.rules_repo import (
+    ADMIN_TOKEN,
     RULES_PROJECT,
     commit_rule_pack,
     get,
@@ -378,3 +381,59 @@ async def test_a_replica_that_got_no_push_converges_on_the_live_commit(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_restart_while_the_refs_head_is_refused_starts_on_the_last_live_commit(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    good = commit_rule_pack(gitlab_sim)
+    first = await serve_rules_project(gitlab_sim, tmp_path)
+    bad = gitlab_sim.seed_repository(RULES_PROJECT, {ROLLOVER: broken_rollover()})
+    await refused(gitlab_sim, first, bad)
+    await first.close()
+
+    again = await serve_rules_project(gitlab_sim, tmp_path)
+    try:
+        assert in_force(again).version == good
+        ready = await (await get(again, "/readyz")).json()
+    finally:
+        await again.close()
+    assert (
+        ready["ready"] is True
+        and f"commit {bad[:12]} refused" in ready["checks"]["rules"]["detail"]
+    )
+    assert len(gitlab_sim.commit_comments(RULES_PROJECT, bad)) == 1
+
+
+async def test_the_dashboard_shows_the_live_commit_and_the_refused_one_with_its_errors(
+    gitlab_sim: Simulator, service: TestServer, tmp_path: Path
+) -> None:
+    good = gitlab_sim.branch_head(RULES_PROJECT)
+    bad = gitlab_sim.seed_repository(RULES_PROJECT, {ROLLOVER: broken_rollover()})
+    await refused(gitlab_sim, service, bad)
+    errors = check_output(tmp_path, {ROLLOVER: broken_rollover()})
+
+    # The session cookie is for 127.0.0.1: a jar that keeps cookies of IP addresses.
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+        login = {"token": ADMIN_TOKEN, "next": "/ui/rules"}
+        async with session.post(service.make_url("/ui/login"), data=login) as response:
+            page = await response.text()
+
+    assert f"Commit <code>{bad}</code> was refused" in page
+    assert all(str(escape(line)) in page for line in errors)
+    assert f"from {RULES_PROJECT}@main" in page and f"<code>{good}</code>" in page
+
+
+async def test_in_dry_run_nothing_is_written_to_the_rules_project(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    commit_rule_pack(gitlab_sim)
+    server = await serve_rules_project(gitlab_sim, tmp_path, dry_run=True)
+    try:
+        bad = gitlab_sim.seed_repository(RULES_PROJECT, {ROLLOVER: broken_rollover()})
+        await refused(gitlab_sim, server, bad)
+    finally:
+        await server.close()
+
+    assert gitlab_sim.commit_comments(RULES_PROJECT, bad) == []
+    assert not [r for r in gitlab_sim.recorded(user="hooks-bot") if r.method != "GET"]

@@ -77,6 +77,9 @@ class RulesSource:
         self.unavailable: str | None = None  # why the last read of the project failed
         self.listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
+        # At start one try per call: GitLab down must not hold the service's start for the
+        # retries' backoff; the periodic check reads again.
+        self._starting = False
 
     @property
     def live_sha(self) -> str | None:
@@ -84,7 +87,7 @@ class RulesSource:
         return rules.version if rules is not None and rules.origin == "gitlab" else None
 
     async def call(self, fn: Callable[[RepositoryOps], T]) -> T:
-        retries = self.max_retries
+        retries = 1 if self._starting else self.max_retries
         return await self.gateway.call(lambda gl: fn(RepositoryOps(gl, max_retries=retries)))
 
     async def ref(self) -> str:
@@ -111,12 +114,16 @@ class RulesSource:
                 return Refresh("refused", head, detail, list(self.loaded.errors))
             return await self._load(head, reason, announce=True)
 
-    async def adopt(self, sha: str, reason: str) -> Refresh:
-        """Make a commit another replica put live live here too."""
+    async def adopt(self, reason: str) -> Refresh | None:
+        """Make the commit the database names live live here too (None: it is already).
+
+        Read under the lock: a refresh of this process that is putting a newer commit live
+        records it before anyone reads the database again, so nothing older is adopted."""
         async with self._lock:
-            if sha == self.live_sha:
-                return Refresh("unchanged", sha, f"commit {sha[:12]} is live already")
-            return await self._load(sha, reason, announce=False)
+            row = await self.live_store.read(self.key)
+            if row is None or not row.sha or row.sha == self.live_sha:
+                return None
+            return await self._load(row.sha, reason, announce=False)
 
     async def _load(self, sha: str, reason: str, *, announce: bool) -> Refresh:
         try:
@@ -132,7 +139,8 @@ class RulesSource:
         self.loaded.install(ruleset, self.now())
         self.loaded.origin = f"{self.project}@{await self.ref()}"
         self.unavailable, self.refused_sha = None, None
-        await self.live_store.set_live(self.key, sha, self.now())
+        if announce:  # the ref's head: new for every replica (an adopted one is recorded)
+            await self.live_store.set_live(self.key, sha, self.now())
         for listener in self.listeners:
             listener()
         log.info(
@@ -208,21 +216,28 @@ class RulesSource:
 
     async def converge(self, _slot: datetime | None = None) -> None:
         """The periodic check: adopt the commit the database names live, or retry a read."""
-        row = await self.live_store.read(self.key)
-        if row is not None and row.sha and row.sha != self.live_sha:
-            await self.adopt(row.sha, "another replica put it live")
-        elif self.loaded.rules is None or self.unavailable:
+        adopted = await self.adopt("another replica put it live")
+        if adopted is None and (self.loaded.rules is None or self.unavailable):
             await self.refresh("retry")
-        row = await self.live_store.read(self.key)
-        if row is not None and row.refused_sha and row.refused_sha != self.refused_sha:
+        await self._sync_refusal()
+
+    async def _sync_refusal(self) -> None:
+        """The newest refused commit and its errors as the database has them (any replica's)."""
+        async with self._lock:  # not between a refusal and its record in the database
+            row = await self.live_store.read(self.key)
+            if row is None or row.refused_sha == self.refused_sha:
+                return
             self.refused_sha = row.refused_sha
-            self.loaded.refuse(row.refused_errors)
+            self.loaded.refuse(row.refused_errors if row.refused_sha else [])
 
     async def start(self) -> None:
         """At start: the ref's head, else (refused) the commit the database names live."""
-        result = await self.refresh("start")
-        if self.loaded.rules is not None:
-            return
-        row = await self.live_store.read(self.key)
-        if row is not None and row.sha and row.sha != result.sha:
-            await self.adopt(row.sha, f"the ref's head {result.detail}; the last live commit")
+        self._starting = True
+        try:
+            result = await self.refresh("start")
+            if self.loaded.rules is not None:
+                return
+            if await self.adopt(f"the ref's head: {result.detail}; the last live commit"):
+                await self._sync_refusal()  # the head stays refused
+        finally:
+            self._starting = False
