@@ -4,6 +4,7 @@ the commit; each case of bad input ends in a defined state. The simulator plays 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from tests.e2e import (
     start_service,
     store_of,
 )
+from tests.preview_history import PROPOSED_SENTENCE, ROLLOVER_SENTENCE
 from tests.rules_repo import (
     ADMIN_TOKEN,
     RULES_PROJECT,
@@ -437,3 +439,47 @@ async def test_in_dry_run_nothing_is_written_to_the_rules_project(
 
     assert gitlab_sim.commit_comments(RULES_PROJECT, bad) == []
     assert not [r for r in gitlab_sim.recorded(user="hooks-bot") if r.method != "GET"]
+
+
+# -- hooks preview beside the service ---------------------------------------------------
+
+
+async def test_hooks_preview_compares_with_the_live_commit_of_the_rules_project(
+    gitlab_sim: Simulator, service: TestServer, tmp_path: Path
+) -> None:
+    live = in_force(service).version
+    # The repository's default branch moves on, but the database names the live commit.
+    gitlab_sim.faults.add(Fault(path="/api/v4/projects/*/repository/branches/*", error_rate=1.0))
+    same = tmp_path / "same"
+    shutil.copytree(RULE_PACK, same)
+    changed = tmp_path / "changed"
+    shutil.copytree(RULE_PACK, changed)
+    rollover = changed / "20-rollover.yaml"
+    rollover.write_text(rollover.read_text().replace(ROLLOVER_SENTENCE, PROPOSED_SENTENCE))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOOKS_")}
+    settings = runtime_of(service).settings
+    env.update(
+        HOOKS_DATABASE_URL=settings.database_url,
+        HOOKS_GITLAB_URL=gitlab_sim.url,
+        HOOKS_GITLAB_TOKEN=gitlab_sim.bot_token,
+        HOOKS_RULES_PROJECT=RULES_PROJECT,
+        HOOKS_RULES_DIR=str(tmp_path / "no-such-folder"),
+    )
+
+    def preview(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hooks", "preview", str(folder), "--format", "markdown"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    unchanged, different = await asyncio.gather(
+        asyncio.to_thread(preview, same), asyncio.to_thread(preview, changed)
+    )
+
+    assert live and unchanged.returncode == 0, unchanged.stderr
+    assert different.returncode == 1, different.stderr
+    assert "roll-over-first-time" in different.stdout and PROPOSED_SENTENCE in different.stdout
