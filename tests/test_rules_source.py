@@ -483,3 +483,24 @@ async def test_hooks_preview_compares_with_the_live_commit_of_the_rules_project(
     assert live and unchanged.returncode == 0, unchanged.stderr
     assert different.returncode == 1, different.stderr
     assert "roll-over-first-time" in different.stdout and PROPOSED_SENTENCE in different.stdout
+
+
+async def test_admin_preview_gives_the_candidate_the_live_commits_fixtures(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    changed = pack_file("20-rollover.yaml").replace(ROLLOVER_SENTENCE, PROPOSED_SENTENCE)
+    files = {name: pack_file(name) for name in ("00-team.yaml", "10-health.yaml")}
+    files |= {"20-rollover.yaml": changed, "30-release.yaml": pack_file("30-release.yaml")}
+    files |= {"40-rituals.yaml": pack_file("40-rituals.yaml")}
+
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            service.make_url("/admin/preview"),
+            json={"files": files},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        report = await response.json()
+
+    assert response.status == 200, report
+    assert report["valid"] and report["examples_passed"] > 0
+    assert [r["rule"] for r in report["rules"]] == ["roll-over-first-time"]

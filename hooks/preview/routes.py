@@ -85,7 +85,12 @@ async def preview_route(request: web.Request) -> web.Response:
     live = runtime.rules.rules if runtime is not None else None
     if runtime is None or live is None:
         return _refuse(503, "no live rules are loaded to compare with")
-    validation = await asyncio.to_thread(validate_files, files, support=service.settings.rules_dir)
+    # The live rules' other files (fixtures): the live commit's with rules from GitLab.
+    source = runtime.rules_source
+    support = source.support_dir if source is not None else None
+    validation = await asyncio.to_thread(
+        validate_files, files, support=support or service.settings.rules_dir
+    )
     now = service.now()
     if validation.refusals:
         status = 413 if any(r.too_large for r in validation.refusals) else 422

@@ -10,9 +10,11 @@ kept for the dashboard, `/readyz` and the metrics, and the rules before it stay 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import structlog
@@ -20,7 +22,7 @@ import structlog
 from hooks.gitlab.gateway import Gateway, error_message, is_permanent
 from hooks.gitlab.repository import RepositoryOps
 from hooks.rules.keys import digest
-from hooks.rulesource.fetch import RulesRefused, read_commit, validate
+from hooks.rulesource.fetch import CommitFiles, RulesRefused, read_commit, validate
 from hooks.rulesource.loaded import LoadedRules
 from hooks.rulesource.once import Once
 from hooks.rulesource.report import refused_comment
@@ -80,6 +82,9 @@ class RulesSource:
         # At start one try per call: GitLab down must not hold the service's start for the
         # retries' backoff; the periodic check reads again.
         self._starting = False
+        # The live commit's files on disk: its fixtures serve a candidate previewed by
+        # POST /admin/preview as a checkout's would (see `support_dir`).
+        self._files: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def live_sha(self) -> str | None:
@@ -136,6 +141,7 @@ class RulesSource:
         except Exception as exc:
             return self._unavailable(exc, reason)
         before = self.live_sha
+        self._keep_files(commit)
         self.loaded.install(ruleset, self.now())
         self.loaded.origin = f"{self.project}@{await self.ref()}"
         self.unavailable, self.refused_sha = None, None
@@ -152,6 +158,27 @@ class RulesSource:
             reason=reason,
         )
         return Refresh("live", sha, f"rules of commit {sha[:12]} are live ({len(ruleset.rules)})")
+
+    def _keep_files(self, commit: CommitFiles) -> None:
+        kept = tempfile.TemporaryDirectory(prefix="hooks-live-rules-")
+        for path, data in commit.files.items():
+            target = Path(kept.name) / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (Path(kept.name) / self.folder).mkdir(parents=True, exist_ok=True)
+        previous, self._files = self._files, kept
+        if previous is not None:
+            previous.cleanup()
+
+    @property
+    def support_dir(self) -> Path | None:
+        """The live commit's rules folder on disk (None before a commit went live here)."""
+        return Path(self._files.name) / self.folder if self._files is not None else None
+
+    def close(self) -> None:
+        if self._files is not None:
+            self._files.cleanup()
+            self._files = None
 
     async def _refused(self, sha: str, errors: list[str], *, announce: bool) -> Refresh:
         self.refused_sha = sha

@@ -197,6 +197,8 @@ class Runtime:
 
     async def close(self) -> None:
         await self.periodic.stop()
+        if self.rules_source is not None:
+            self.rules_source.close()
         await self.token.stop()
         if self.watch_jobs is not None:
             await self.watch_jobs.stop()
