@@ -50,6 +50,9 @@ def test_the_demo_plays_every_process_of_the_handbook_in_its_order(demo: list[st
         "== Retro reminder",
         "== Training",
         "== Case study",
+        "== Work item status, In progress",
+        "== Work item status, Done",
+        "== Iterations",
     ]
     assert not [line for line in demo if "could not act" in line or "(no rule acted)" in line]
 
@@ -155,3 +158,20 @@ def test_a_comment_preview_is_cut_at_a_word_boundary_with_an_ellipsis() -> None:
 
     assert preview(text, limit=30) == "Rolled over from one sprint…"
     assert preview(text, limit=80) == "Rolled over from one sprint to the next: it was still open."
+
+
+def test_work_item_status_follows_the_doing_label_and_done_drops_it(demo: list[str]) -> None:
+    assert "   bot [doing-label-starts-work] demo/product#5: status -> In progress" in block(
+        demo, "Work item status, In progress"
+    )
+    assert block(demo, "Work item status, Done") == [
+        "   bot [done-drops-doing-label] demo/product#5: labels -doing"
+    ]
+
+
+def test_a_team_on_iterations_rolls_over_an_item_and_its_child_task(demo: list[str]) -> None:
+    moved = [line for line in block(demo, "Iterations") if "iteration -> Iteration 43" in line]
+    assert moved == [
+        "   bot [iteration-roll-over-first-time] demo/product#6: iteration -> Iteration 43",
+        "   bot [iteration-roll-over-first-time] demo/product#9: iteration -> Iteration 43",
+    ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -65,6 +67,22 @@ def seed() -> dict[str, Any]:
                 "due_date": "+3d",
             },
         ],
+        "iterations": [  # Team A's cadence (the pack's `iteration_cadence`): one ended
+            {
+                "group": "demo",
+                "cadence": "Team A",
+                "title": hostile("Iteration A"),
+                "start_date": "-20d",
+                "due_date": "-7d",
+            },
+            {
+                "group": "demo",
+                "cadence": "Team A",
+                "title": hostile("Iteration B"),
+                "start_date": "-6d",
+                "due_date": "+7d",
+            },
+        ],
         "issues": [
             {
                 "project": "demo/product",
@@ -99,6 +117,7 @@ def seed() -> dict[str, Any]:
                 "assignees": ["all"],
                 "labels": ["area::plan"],
             },
+            {"project": "demo/product", "title": "Item 6", "author": "alice", "iteration": 1},
         ],
     }
 
@@ -151,6 +170,21 @@ def _fire(rule: str) -> Play:
     return fire
 
 
+async def roll_over_iterations(_sim: Simulator, server: TestServer) -> None:
+    """The pack switched to iterations (`sprints: iterations`), then its daily sweep."""
+    runtime = server.app[SERVICE].runtime
+    assert runtime is not None and runtime.scheduler is not None
+    with tempfile.TemporaryDirectory() as folder:  # the rules are kept in memory once loaded
+        rules = Path(folder) / "rules"
+        shutil.copytree(RULE_PACK, rules)
+        team = rules / "00-team.yaml"
+        team.write_text(team.read_text().replace("sprints: milestones", "sprints: iterations"))
+        runtime.rules.directory = rules
+        assert runtime.rules.load(datetime.now(UTC)) == []
+    fired = await runtime.scheduler.fire("iteration-roll-over-first-time", datetime.now(UTC))
+    assert fired == "done"
+
+
 # Each templated field the shipped rules print, the process that prints it, and a piece of
 # the hostile value that must show up (defused) in what the bot wrote.
 CASES: dict[str, tuple[Play, str]] = {
@@ -167,6 +201,8 @@ CASES: dict[str, tuple[Play, str]] = {
     "release.tag": (publish_release, "Release v18.6"),
     "issue.title (cascade)": (publish_release, "Cascade: Feature"),
     "m.title": (_fire("sprint-past-due-still-open"), "Sprint past due but still open: Sprint A"),
+    "iteration.title": (roll_over_iterations, "from Iteration A"),
+    "next_iteration.title": (roll_over_iterations, "to Iteration B"),
     "milestone.title (current)": (
         _fire("unassigned-late-needs-attention"),
         "nobody is assigned and Sprint B",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
@@ -23,13 +24,22 @@ from hooks.notify.targets import TargetError, parse_target
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.service.config import Settings, settings_problems
 from hooks.service.context import SERVICE
+from hooks.storage.records import Delivery
 from hooks.storage.tables import audit
 from hooks.testing.chat_receiver import MATTERMOST, SLACK, TEAMS, ChatReceiver
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
-from tests.e2e import RULE_PACK, as_user, service_settings, settle, start_service, store_of
+from tests.e2e import (
+    RULE_PACK,
+    as_user,
+    marked_notes,
+    service_settings,
+    settle,
+    start_service,
+    store_of,
+)
 
 ANNOUNCE = """
 rules:
@@ -85,14 +95,40 @@ def open_issue(sim: Simulator, title: str, confidential: bool = False) -> None:
     project.issues.create({"title": title, "confidential": confidential})
 
 
-async def notify_outcomes(server: TestServer) -> list[dict[str, Any]]:
-    store = store_of(server)
-    found = []
-    for delivery in await store.list_deliveries(limit=50):
-        for record in await store.audit_for(delivery_id=delivery.id):
-            if record["kind"] == "action" and record["detail"].get("action") == "notify":
-                found.append(record)
-    return found
+@dataclass
+class Opened:
+    """What the service recorded for the one delivery an opened issue caused."""
+
+    delivery: Delivery
+    trail: list[dict[str, Any]]
+
+    @property
+    def notify(self) -> list[dict[str, Any]]:
+        return [r for r in self.trail if r["detail"].get("action") == "notify"]
+
+
+async def open_issue_against(
+    sim: Simulator,
+    tmp_path: Path,
+    targets: dict[str, str],
+    *,
+    rules: str = ANNOUNCE,
+    confidential: bool = False,
+    while_open: Callable[[TestServer], Awaitable[None]] | None = None,
+    **overrides: Any,
+) -> Opened:
+    """Serve `rules` with these targets, open an issue, wait until all is done."""
+    server = await serve(sim, tmp_path, rules, targets, **overrides)
+    try:
+        open_issue(sim, "Launch webinar", confidential)
+        if while_open is not None:
+            await while_open(server)
+        await settle(sim, store_of(server), within_s=60)
+        [delivery] = await store_of(server).list_deliveries(limit=5)
+        trail = await store_of(server).audit_for(delivery_id=delivery.id)
+    finally:
+        await server.close()
+    return Opened(delivery, trail)
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -150,17 +186,15 @@ async def test_an_opened_issue_is_announced_in_the_team_chat_once(
     gitlab_sim: Simulator, tmp_path: Path, receiver: tuple[ChatReceiver, TestServer], kind: str
 ) -> None:
     chat, chat_server = receiver
-    server = await serve(gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": chat_url(chat_server, kind)})
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [outcome] = await notify_outcomes(server)
-    finally:
-        await server.close()
+
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": chat_url(chat_server, kind)}
+    )
 
     assert chat.refused == []
     [message] = chat.messages(kind)
     assert "Launch webinar was opened: http" in text_of(message)
+    [outcome] = opened.notify
     assert outcome["outcome"] == "done" and outcome["detail"]["result"]["via"] == kind
 
 
@@ -169,18 +203,13 @@ async def test_a_5xx_from_the_chat_is_retried_and_the_message_arrives_once(
 ) -> None:
     chat, chat_server = receiver
     chat.fail_next("slack", 500, "rollup_error", times=2)
-    server = await serve(
-        gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": chat_url(chat_server, "slack")}
+
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": chat_url(chat_server, "slack")}
     )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-    finally:
-        await server.close()
 
     assert len(chat.messages("slack")) == 1
-    assert delivery.status == "done" and delivery.attempts == 3
+    assert opened.delivery.status == "done" and opened.delivery.attempts == 3
 
 
 async def test_a_chat_that_keeps_refusing_is_recorded_with_its_answer_and_no_secret(
@@ -188,24 +217,15 @@ async def test_a_chat_that_keeps_refusing_is_recorded_with_its_answer_and_no_sec
 ) -> None:
     chat, chat_server = receiver
     chat.fail_next("slack", 404, "no_service", times=100)
-    server = await serve(
-        gitlab_sim,
-        tmp_path,
-        ANNOUNCE,
-        {"team-chat": chat_url(chat_server, "slack")},
-        max_attempts=3,
-    )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-        outcomes = await notify_outcomes(server)
-    finally:
-        await server.close()
 
-    assert delivery.status == "failed" and delivery.attempts == 3
-    assert "team-chat (slack) answered 404: no_service" in (delivery.last_error or "")
-    recorded = text_of(outcomes) + (delivery.last_error or "")
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": chat_url(chat_server, "slack")}, max_attempts=3
+    )
+
+    error = opened.delivery.last_error or ""
+    assert opened.delivery.status == "failed" and opened.delivery.attempts == 3
+    assert "team-chat (slack) answered 404: no_service" in error
+    recorded = text_of(opened.trail) + error
     assert "XXXXSECRETXXXX" not in recorded and "/services/" not in recorded
 
 
@@ -214,25 +234,19 @@ async def test_a_chat_that_hangs_is_timed_out_and_tried_again(
 ) -> None:
     chat, chat_server = receiver
     chat.hang_next("teams")
-    server = await serve(
-        gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": chat_url(chat_server, "teams")}
+
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": chat_url(chat_server, "teams")}
     )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-    finally:
-        await server.close()
 
     assert len(chat.messages("teams")) == 1
-    assert delivery.status == "done" and delivery.attempts == 2
+    assert opened.delivery.status == "done" and opened.delivery.attempts == 2
 
 
 async def test_a_message_sent_is_not_sent_again_when_a_later_step_is_retried(
     gitlab_sim: Simulator, tmp_path: Path, receiver: tuple[ChatReceiver, TestServer]
 ) -> None:
     chat, chat_server = receiver
-    rules = ANNOUNCE + '    - comment: "Announced in the team chat."\n'
     notes_fail = gitlab_sim.faults.add(
         Fault(
             user="hooks-bot",
@@ -242,61 +256,51 @@ async def test_a_message_sent_is_not_sent_again_when_a_later_step_is_retried(
             statuses=(502,),
         )
     )
-    server = await serve(
-        gitlab_sim, tmp_path, rules, {"team-chat": chat_url(chat_server, "mattermost")}
-    )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
 
-        async def the_comment_failed_after_the_message() -> bool:
+    async def until_the_comment_failed_after_the_message(server: TestServer) -> None:
+        async def failed_after_the_message() -> bool:
             deliveries = await store_of(server).list_deliveries(limit=5)
             return bool(chat.messages("mattermost")) and any(d.last_error for d in deliveries)
 
-        await eventually(the_comment_failed_after_the_message, within_s=30)
+        await eventually(failed_after_the_message, within_s=30)
         gitlab_sim.faults.remove(notes_fail)
-        await settle(gitlab_sim, store_of(server), within_s=60)
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-    finally:
-        await server.close()
 
-    assert delivery.status == "done" and delivery.attempts > 1
+    opened = await open_issue_against(
+        gitlab_sim,
+        tmp_path,
+        {"team-chat": chat_url(chat_server, "mattermost")},
+        rules=ANNOUNCE + '    - comment: "Announced in the team chat."\n',
+        while_open=until_the_comment_failed_after_the_message,
+    )
+
+    assert opened.delivery.status == "done" and opened.delivery.attempts > 1
     assert len(chat.messages("mattermost")) == 1
-    assert gitlab_sim.notes("demo/product", delivery_iid(gitlab_sim))
+    assert marked_notes(gitlab_sim, "demo/product", delivery_iid(gitlab_sim))
 
 
 async def test_a_confidential_issue_is_not_told_to_the_chat(
     gitlab_sim: Simulator, tmp_path: Path, receiver: tuple[ChatReceiver, TestServer]
 ) -> None:
     chat, chat_server = receiver
-    server = await serve(
-        gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": chat_url(chat_server, "slack")}
+
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": chat_url(chat_server, "slack")}, confidential=True
     )
-    try:
-        open_issue(gitlab_sim, "Acquisition of ACME", confidential=True)
-        await settle(gitlab_sim, store_of(server))
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-        trail = await store_of(server).audit_for(delivery_id=delivery.id)
-    finally:
-        await server.close()
 
     assert chat.received == []
-    assert "refused: notify would carry text of confidential" in text_of(trail)
+    assert "refused: notify would carry text of confidential" in text_of(opened.trail)
 
 
 async def test_a_target_the_service_does_not_know_fails_naming_the_known_ones(
     gitlab_sim: Simulator, tmp_path: Path, receiver: tuple[ChatReceiver, TestServer]
 ) -> None:
     _chat, chat_server = receiver
-    server = await serve(
-        gitlab_sim, tmp_path, ANNOUNCE, {"other-chat": chat_url(chat_server, "slack")}
-    )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [outcome] = await notify_outcomes(server)
-    finally:
-        await server.close()
 
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"other-chat": chat_url(chat_server, "slack")}
+    )
+
+    [outcome] = opened.notify
     assert outcome["outcome"] == "failed"
     assert "no notify target 'team-chat' is configured" in text_of(outcome)
     assert "other-chat" in text_of(outcome)
@@ -338,18 +342,14 @@ async def test_mail_reaches_the_team_with_its_subject_after_signing_in(
 ) -> None:
     inbox, port = smtp_server
     url = f"smtp://bot:s3cret%21@127.0.0.1:{port}?from=bot@example.com&to=team@example.com"
-    server = await serve(gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": url})
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [outcome] = await notify_outcomes(server)
-    finally:
-        await server.close()
+
+    opened = await open_issue_against(gitlab_sim, tmp_path, {"team-chat": url})
 
     await eventually(lambda: len(inbox.mails) == 1)
     mail = message_from_bytes(inbox.mails[0].original_content or b"")
     assert mail["Subject"] == "New: Launch webinar" and mail["To"] == "team@example.com"
     assert "Launch webinar was opened" in mail.get_payload()
+    [outcome] = opened.notify
     assert outcome["outcome"] == "done" and "s3cret" not in text_of(outcome)
 
 
@@ -358,20 +358,15 @@ async def test_mail_refused_by_the_server_is_recorded_with_its_answer(
 ) -> None:
     inbox, port = smtp_server
     url = f"smtp://bot:wrong@127.0.0.1:{port}?from=bot@example.com&to=team@example.com"
-    server = await serve(
-        gitlab_sim, tmp_path, ANNOUNCE, {"team-chat": url}, max_attempts=2, notify_timeout_s=5.0
-    )
-    try:
-        open_issue(gitlab_sim, "Launch webinar")
-        await settle(gitlab_sim, store_of(server))
-        [delivery] = await store_of(server).list_deliveries(limit=5)
-    finally:
-        await server.close()
 
+    opened = await open_issue_against(
+        gitlab_sim, tmp_path, {"team-chat": url}, max_attempts=2, notify_timeout_s=5.0
+    )
+
+    error = opened.delivery.last_error or ""
     assert inbox.mails == []
-    assert delivery.status == "failed"
-    assert "team-chat (smtp) answered 535" in (delivery.last_error or "")
-    assert "wrong" not in (delivery.last_error or "")
+    assert opened.delivery.status == "failed"
+    assert "team-chat (smtp) answered 535" in error and "wrong" not in error
 
 
 # -- the shipped retro reminder ----------------------------------------------------------

@@ -13,7 +13,9 @@ from pydantic import SecretStr
 
 from hooks.service.app import create_app
 from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.testing.simulator import Simulator
+from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import RULE_PACK, service_settings
 from tests.preview_history import PROPOSED_SENTENCE, ROLLOVER_SENTENCE, sprint_closed
@@ -200,3 +202,44 @@ async def test_rules_that_do_not_validate_are_answered_422_with_file_and_line(
     assert report["valid"] is False and report["rules"] == []
     [error] = report["validation_errors"]
     assert error.startswith("20-rollover.yaml:19: rule 'roll-over-first-time': unknown key")
+
+
+async def test_a_file_that_is_not_yaml_is_answered_422_with_its_line(client: TestClient) -> None:
+    files = {**pack_files(), "50-draft.yaml": "rules:\n- name: half\n  on: {issue: [open]\n"}
+
+    response = await client.post("/admin/preview", json={"files": files}, headers=bearer())
+
+    assert response.status == 422
+    [error] = (await response.json())["validation_errors"]
+    assert error.startswith("50-draft.yaml:4: YAML: ")
+
+
+async def test_after_the_live_rules_rolled_a_sprint_over_the_preview_still_names_its_items(
+    aiohttp_client: Any, preview_settings: Settings, gitlab_sim: Simulator
+) -> None:
+    # The service acts this time: the close rolls demo/product#7 over to Sprint 42 on GitLab.
+    acting = preview_settings.model_copy(update={"worker_concurrency": 2})
+    client: TestClient = await aiohttp_client(create_app(acting))
+    stored = await client.post(
+        "/webhook",
+        json=sprint_closed(gitlab_sim, "Sprint 41"),
+        headers={"X-Gitlab-Event": "Milestone Hook", "X-Gitlab-Token": SECRET},
+    )
+    delivery = (await stored.json())["delivery"]
+    store = client.app[SERVICE].store
+
+    async def processed() -> bool:
+        found = await store.get_delivery(delivery)
+        return found is not None and found.status == "done"
+
+    await eventually(processed, what="the close processed by the live rules")
+    assert gitlab_sim.issue("demo/product", 7)["milestone"]["title"] == "Sprint 42"
+    gitlab_sim.clear_requests()
+
+    response = await client.post("/admin/preview", json={"files": proposed()}, headers=bearer())
+
+    report = await response.json()
+    [rollover] = [r for r in report["rules"] if r["rule"] == "roll-over-first-time"]
+    assert [s["subject"] for s in rollover["altered"]["shown"]] == ["demo/product#7"]
+    assert report["gitlab"]["restored"] == ["demo/product#7"]
+    assert {r.method for r in gitlab_sim.recorded()} == {"GET"}

@@ -149,3 +149,43 @@ def test_a_bad_window_is_refused_by_name(env: dict[str, str], tmp_path: Path) ->
 
     assert done.returncode == 2
     assert "'two weeks' is not a duration" in done.stderr
+
+
+async def test_the_window_defaults_to_hooks_preview_days(
+    sqlite_url: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    await history(sqlite_url)  # one update, a day before this test began
+    env.update(HOOKS_PREVIEW_DAYS="1")
+
+    done = hooks_preview([str(RULE_PACK), "--format", "json"], env, tmp_path)
+
+    report = json.loads(done.stdout)
+    assert report["deliveries"] == 0
+    assert datetime.fromisoformat(report["until"]) - datetime.fromisoformat(
+        report["since"]
+    ) == timedelta(days=1)
+
+
+def test_a_database_that_cannot_be_opened_exits_3_with_one_line(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    env.update(HOOKS_DATABASE_URL=f"sqlite:///{tmp_path / 'a-file' / 'hooks.db'}")
+
+    done = hooks_preview([str(RULE_PACK)], env, tmp_path)
+
+    assert done.returncode == 3
+    assert done.stderr.startswith("hooks: ") and "Traceback" not in done.stderr
+
+
+def test_live_rules_that_do_not_load_exit_3_naming_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    broken = pack_copy(tmp_path, "00-team.yaml", "vars:", "vars: [", name="live")
+    env.update(HOOKS_RULES_DIR=str(broken))
+
+    done = hooks_preview([str(RULE_PACK)], env, tmp_path)
+
+    assert done.returncode == 3
+    assert f"the live rules ({broken}) do not load" in done.stderr
+    assert f"{broken / '00-team.yaml'}:" in done.stderr

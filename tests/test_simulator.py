@@ -69,8 +69,8 @@ def test_python_gitlab_follows_pagination_across_pages(gitlab_api: gitlab.Gitlab
     every = project.issues.list(get_all=True, per_page=3)
     streamed = list(project.issues.list(iterator=True, per_page=2))
 
-    assert len(every) == len(streamed) == 8
-    assert len({i.iid for i in every}) == 8
+    assert len(every) == len(streamed) == 9
+    assert len({i.iid for i in every}) == 9
 
 
 def test_python_gitlab_saves_labels_milestone_and_state(gitlab_api: gitlab.Gitlab) -> None:
@@ -121,7 +121,7 @@ def test_lists_carry_gitlabs_pagination_headers(gitlab_sim: Simulator) -> None:
     r = api(gitlab_sim, "/projects/demo%2Fproduct/issues?per_page=3&page=2")
 
     assert r.status_code == 200
-    assert (r.headers["X-Page"], r.headers["X-Next-Page"], r.headers["X-Total"]) == ("2", "3", "8")
+    assert (r.headers["X-Page"], r.headers["X-Next-Page"], r.headers["X-Total"]) == ("2", "3", "9")
     assert r.headers["X-Total-Pages"] == "3"
     assert 'rel="next"' in r.headers["Link"] and 'rel="prev"' in r.headers["Link"]
 

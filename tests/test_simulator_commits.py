@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from hooks.testing.sim_webhooks import SentDelivery
-from hooks.testing.simulator import Simulator
+from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.conftest import FIXTURES
 from tests.sim_seed import TEAM_SEED
 
@@ -384,3 +384,14 @@ def test_a_comment_on_an_unknown_commit_is_not_found(gitlab_sim: Simulator) -> N
     r = call(gitlab_sim, "POST", f"{P}/commits/{'e' * 40}/comments", json={"note": "x"})
 
     assert (r.status_code, r.json()) == (404, {"message": "404 Commit Not Found"})
+
+
+def test_a_push_made_before_the_simulator_serves_is_sent_once_it_does() -> None:
+    sim = Simulator({**TEAM_SEED, "repositories": [{"project": "acme/api", "files": {"a": "1"}}]})
+    hook = sim.add_hook(NOWHERE, project="acme/api")
+    sha = sim.seed_repository("acme/api", {"a": "2"})
+
+    with SimulatorThread(sim):
+        sent = pushes(sim, hook)
+
+    assert [p["after"] for p in sent] == [sha]

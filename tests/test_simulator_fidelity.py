@@ -409,6 +409,7 @@ TEST_DELIVERIES = [
     ("releases_events", "acme/web/site", 422, "Ensure the project has releases."),
     ("confidential_issues_events", "acme/web/site", 422, "Ensure the project has issues."),
     ("job_events", "acme/api", 422, "The simulator builds no job_events test payload."),
+    ("merge_requests_events", "acme/api", 422, "Ensure the project has merge requests."),
     ("milestone_events", "acme/api", 400, "trigger does not have a valid value"),
 ]
 

@@ -210,6 +210,17 @@ def test_the_changes_are_the_files_the_source_branch_changed(gitlab_api: gitlab.
     ]
 
 
+def test_a_merge_requests_commits_are_those_of_its_source_branch(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    second = gitlab_sim.seed_repository("acme/api", {ROLLOVER: "days: 4\n"}, "later", message="4")
+
+    listed = [c.id for c in mr.commits()]
+
+    assert listed == [second, mr.sha]
+
+
 def test_the_diffs_are_listed_in_pages(gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator) -> None:
     open_mr(gitlab_api)
 
@@ -237,6 +248,38 @@ def test_an_unknown_state_filter_is_refused(gitlab_sim: Simulator) -> None:
     r = call(gitlab_sim, "GET", f"{P}?state=open")
 
     assert (r.status_code, r.json()) == (400, {"error": "state does not have a valid value"})
+
+
+def test_a_status_on_the_head_commit_is_the_merge_requests_head_pipeline(
+    gitlab_api: gitlab.Gitlab,
+) -> None:
+    mr = open_mr(gitlab_api)
+    commit = project(gitlab_api).commits.get(mr.sha, lazy=True)
+    commit.statuses.create({"state": "failed", "name": "hooks/rules", "ref": "later"})
+
+    pipeline = project(gitlab_api).mergerequests.get(1).head_pipeline
+
+    assert (pipeline["sha"], pipeline["ref"], pipeline["status"]) == (mr.sha, "later", "failed")
+
+
+def test_a_test_delivery_sends_the_newest_merge_request_as_opened(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    r = call(gitlab_sim, "POST", f"/projects/acme%2Fapi/hooks/{hook}/test/merge_requests_events")
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert (
+        r.status_code,
+        sent["object_attributes"]["action"],
+        sent["object_attributes"]["iid"],
+    ) == (
+        422,  # the receiver is unreachable: GitLab answers why the test failed
+        "open",
+        1,
+    )
 
 
 # -- edits ---------------------------------------------------------------------------------
@@ -277,6 +320,34 @@ def test_closing_and_reopening_send_close_and_reopen(
     ]
 
 
+def test_a_close_hook_records_the_state_change(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    mr.state_event = "close"
+    mr.save()
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert sent["changes"]["state_id"] == {"previous": 1, "current": 2}
+
+
+def test_a_merge_hook_records_the_state_change_from_locked_as_gitlab(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    hook = listen(gitlab_sim)
+
+    mr.merge()
+
+    [sent] = mr_hooks(gitlab_sim, hook)
+    assert (sent["object_attributes"]["state"], sent["changes"]["state_id"]) == (
+        "merged",
+        {"previous": 4, "current": 3},
+    )
+
+
 # -- merging -------------------------------------------------------------------------------
 
 
@@ -311,6 +382,46 @@ def test_merging_sends_the_targets_push_and_a_merge_hook(
     push = sent[0][1]
     assert push["after"] == gitlab_sim.branch_head("acme/api")
     assert [c["modified"] for c in push["commits"]] == [[ROLLOVER], [ROLLOVER]]
+
+
+def test_a_merge_of_many_commits_pushes_the_newest_20_and_counts_them_all(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    made = [
+        gitlab_sim.seed_repository("acme/api", {f"notes/{i}.md": str(i)}, "later")
+        for i in range(24)
+    ]
+    hook = listen(gitlab_sim)
+
+    mr.merge()
+
+    assert gitlab_sim.wait_webhooks_idle()
+    [push] = [
+        d.body for d in gitlab_sim.webhooks.sent if d.hook_id == hook and d.event == "Push Hook"
+    ]
+    listed = [c["id"] for c in push["commits"]]
+    assert (push["total_commits_count"], len(listed)) == (26, 20)  # 25 on the branch + the merge
+    assert listed[:-1] == made[-19:] and listed[-1] == push["after"]
+
+
+def test_a_squash_merge_pushes_one_commit_of_the_changes_and_the_merge(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    mr = open_mr(gitlab_api)
+    gitlab_sim.seed_repository("acme/api", {ROLLOVER: "days: 4\nlabel: x\n"}, "later")
+    hook = listen(gitlab_sim)
+
+    mr.merge(squash=True)
+
+    assert gitlab_sim.wait_webhooks_idle()
+    [push] = [
+        d.body for d in gitlab_sim.webhooks.sent if d.hook_id == hook and d.event == "Push Hook"
+    ]
+    merged = project(gitlab_api).mergerequests.get(1)
+    assert [c["id"] for c in push["commits"]] == [merged.squash_commit_sha, merged.merge_commit_sha]
+    assert push["commits"][0]["title"] == "Roll over later"
+    assert gitlab_sim.file("acme/api", ROLLOVER) == "days: 4\nlabel: x\n"
 
 
 def test_merging_removes_the_source_branch_when_asked(

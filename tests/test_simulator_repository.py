@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from hooks.testing.sim_git import ZERO_SHA
-from hooks.testing.simulator import Simulator
+from hooks.testing.simulator import Simulator, SimulatorThread
 from tests.sim_seed import TEAM_SEED
 
 NOWHERE = "http://127.0.0.1:9/unreachable"
@@ -91,6 +91,30 @@ def test_the_tree_is_paged_with_gitlabs_headers(gitlab_sim: Simulator) -> None:
     )
 
 
+def test_python_gitlab_walks_the_tree_by_keyset_pages(gitlab_api: gitlab.Gitlab) -> None:
+    pages = project(gitlab_api).repository_tree(
+        recursive=True, pagination="keyset", per_page=4, iterator=True
+    )
+
+    assert [e["path"] for e in pages] == [
+        "rules",
+        "rules/lib",
+        "README.md",
+        "rules/10-triage.yaml",
+        "rules/20-rollover.yaml",
+        "rules/lib/shared.yaml",
+    ]
+
+
+def test_an_unpaged_tree_must_be_recursive(gitlab_sim: Simulator) -> None:
+    r = call(gitlab_sim, "GET", f"{P}/tree?pagination=none")
+
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": 'pagination cannot be "none" unless "recursive" is true'},
+    )
+
+
 def test_the_tree_of_an_unknown_ref_is_not_found(gitlab_sim: Simulator) -> None:
     r = call(gitlab_sim, "GET", f"{P}/tree?ref=nope")
 
@@ -164,6 +188,58 @@ def test_a_file_at_a_commit_sha_answers_that_version(
     raw = project(gitlab_api).files.raw("rules/20-rollover.yaml", ref=old[:8])
 
     assert raw == b"rules: []\n"
+
+
+def test_a_raw_file_keeps_the_urls_it_mentions(
+    gitlab_api: gitlab.Gitlab, gitlab_sim: Simulator
+) -> None:
+    text = "link: http://gitlab.sim/acme/api\n"
+    gitlab_sim.seed_repository("acme/api", {"links.yaml": text})
+
+    assert project(gitlab_api).files.raw("links.yaml", ref="main") == text.encode()
+
+
+def test_a_project_the_token_may_not_read_is_not_found() -> None:
+    seed = {**TEAM_SEED, "users": [*TEAM_SEED["users"], {"username": "outsider", "token": "out-token", "no_access": ["acme/api"]}]}  # fmt: skip
+    with SimulatorThread(Simulator(seed)) as sim:
+        r = call(sim, "GET", f"{P}/tree", token="out-token")
+        visible = call(sim, "GET", "/projects/acme%2Fweb%2Fsite", token="out-token")
+
+    assert (r.status_code, r.json()) == (404, {"message": "404 Project Not Found"})
+    assert visible.status_code == 200
+
+
+def test_a_files_head_answers_its_data_as_headers(gitlab_sim: Simulator) -> None:
+    r = requests.head(
+        f"{gitlab_sim.url}/api/v4{P}/files/rules%2F10-triage.yaml?ref=main",
+        headers={"PRIVATE-TOKEN": "sim-token"},
+        timeout=5,
+    )
+
+    assert (r.status_code, r.content) == (200, b"")
+    assert (r.headers["X-Gitlab-File-Path"], r.headers["X-Gitlab-Size"]) == (
+        "rules/10-triage.yaml",
+        str(len(RULES)),
+    )
+
+
+def test_a_blob_is_read_by_the_id_the_tree_lists(gitlab_api: gitlab.Gitlab) -> None:
+    [entry] = [
+        e
+        for e in project(gitlab_api).repository_tree(path="rules")
+        if e["name"] == "10-triage.yaml"
+    ]
+
+    blob = project(gitlab_api).repository_blob(entry["id"])
+    raw = project(gitlab_api).repository_raw_blob(entry["id"])
+
+    assert (base64.b64decode(blob["content"]).decode(), raw) == (RULES, RULES.encode())
+
+
+def test_an_unknown_blob_is_not_found(gitlab_sim: Simulator) -> None:
+    r = call(gitlab_sim, "GET", f"{P}/blobs/{'b' * 40}")
+
+    assert (r.status_code, r.json()) == (404, {"message": "404 Blob Not Found"})
 
 
 def test_a_missing_file_is_not_found(gitlab_sim: Simulator) -> None:
@@ -288,3 +364,16 @@ def test_a_dumped_state_reloads_its_repositories(gitlab_sim: Simulator) -> None:
 
     assert again.file("acme/api", "README.md", "topic") == "Changed\n"
     assert again.file("acme/api", "rules/10-triage.yaml") == RULES
+
+
+def test_a_seeded_projects_default_branch_is_where_files_go_and_what_head_means() -> None:
+    seed = {
+        "projects": [{"path": "team/rules", "default_branch": "master"}],
+        "repositories": [{"project": "team/rules", "files": {"rules/a.yaml": "a"}}],
+    }
+
+    sim = Simulator(seed)
+
+    assert sim.branch_head("team/rules", "master") == sim.branch_head("team/rules")
+    assert sim.file("team/rules", "rules/a.yaml", "HEAD") == "a"
+    assert Simulator(sim.dump()).file("team/rules", "rules/a.yaml", "master") == "a"

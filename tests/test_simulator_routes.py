@@ -665,6 +665,11 @@ ROUTES += [
         lambda gl, sim: raw(sim, "GET", f"{P}/merge_requests/{opened_mr(gl).iid}/diffs"),
     ),
     Route(
+        "GET /projects/:id/merge_requests/:merge_request_iid/commits",
+        COMMIT,  # doc/api/merge_requests.md "Get single merge request commits"
+        lambda gl, sim: opened_mr(gl).commits(),
+    ),
+    Route(
         "POST /projects/:id/merge_requests/:merge_request_iid/notes",
         NOTE,
         lambda gl, sim: mr_noted(gl),
@@ -707,6 +712,28 @@ ROUTES += [
         "GET /projects/:id/repository/files/:file_path",
         REPO_FILE,
         lambda gl, sim: api_project(gl).files.get("rules/10-a.yaml", ref="main"),
+    ),
+    Route(
+        "HEAD /projects/:id/repository/files/:file_path",
+        set(),  # the file's data as headers, no body
+        lambda gl, sim: (api_project(gl).files.head("README.md", ref="main"), {})[1],
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha",
+        {"size", "encoding", "content", "sha"},  # doc/api/repositories.md "Get a blob"
+        lambda gl, sim: api_project(gl).repository_blob(
+            api_project(gl).files.get("README.md", ref="main").blob_id
+        ),
+    ),
+    Route(
+        "GET /projects/:id/repository/blobs/:sha/raw",
+        set(),  # the blob's bytes
+        lambda gl, sim: (
+            api_project(gl).repository_raw_blob(
+                api_project(gl).files.get("README.md", ref="main").blob_id
+            ),
+            {},
+        )[1],
     ),
     Route(
         "GET /projects/:id/repository/files/:file_path/raw",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Protocol, Typ
 from pydantic import BaseModel, ConfigDict
 
 from hooks.events import IssueEvent
-from hooks.rules.reader import IssueInfo, MilestoneInfo
+from hooks.rules.reader import IssueInfo, MilestoneInfo, StatusInfo
 
 if TYPE_CHECKING:  # python-gitlab is loaded only where actions are carried out
     from hooks.gitlab.ops import GitlabOps
@@ -82,6 +82,7 @@ class SubjectFacts(Protocol):
 
     project: str
     issue: IssueInfo | None
+    sprint_iteration: MilestoneInfo | None  # the iteration a for_each listed the subject from
 
     @property
     def milestone(self) -> MilestoneInfo | None: ...
@@ -101,6 +102,7 @@ class Planning:
     render: Callable[[str], str]
     milestones: Callable[[str], list[MilestoneInfo]]  # those a project sees
     iterations: Callable[[str], list[MilestoneInfo]]
+    statuses: Callable[[str], list[StatusInfo]] = lambda _project: []  # the namespace allows
 
 
 P = TypeVar("P", bound=Params)
@@ -190,6 +192,7 @@ class Effects(Protocol):
 
     def subject(self, action: PlannedAction) -> tuple[str, int]: ...
     def snapshot(self, action: PlannedAction) -> Snapshot: ...
+    def forget(self, action: PlannedAction) -> None: ...
     def edit(self, action: PlannedAction, **fields: Any) -> dict[str, Any]: ...
     def user_ids(self, usernames: Sequence[str]) -> list[int]: ...
     def note_once(

@@ -106,11 +106,7 @@ class Comment(ActionKind[CommentParams]):
         return f'{subject}: comment "{preview(text or "")}"'
 
     def matches(self, want: Any, params: CommentParams, text: str | None) -> bool:
-        spec = want if isinstance(want, dict) else {"contains": want}
-        stored = params.to_dict()
-        return contains(text, spec.get("contains", "")) and all(
-            stored.get(k) == v for k, v in spec.items() if k != "contains"
-        )
+        return text_and_params_match(want, params.to_dict(), text, "contains")
 
     def shown(self, params: CommentParams, text: str | None) -> str | None:
         return text
@@ -120,3 +116,12 @@ def contains(text: str | None, wanted: Any) -> bool:
     """Whether `text` holds `wanted` (a piece or a list of pieces), as examples check."""
     pieces = wanted if isinstance(wanted, list) else [wanted]
     return all(str(p) in (text or "") for p in pieces)
+
+
+def text_and_params_match(want: Any, stored: dict[str, Any], text: str | None, key: str) -> bool:
+    """An example's expectation of a text action: pieces of the text (`want` itself, or its
+    `key`), and the stored value of every other key it names."""
+    spec = want if isinstance(want, dict) else {key: want}
+    return contains(text, spec.get(key, "")) and all(
+        stored.get(k) == v for k, v in spec.items() if k != key
+    )

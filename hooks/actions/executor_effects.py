@@ -76,6 +76,11 @@ class Performer:
             self.snapshots[key] = snap
         return snap
 
+    def forget(self, action: PlannedAction) -> None:
+        """Drop the subject's snapshot after a write whose answer is not its REST shape."""
+        project, iid = self.subject(action)
+        self.snapshots.pop(action.subject or f"{project}#{iid}", None)
+
     def edit(self, action: PlannedAction, **fields: Any) -> dict[str, Any]:
         project, iid = self.subject(action)
         issue = self.ops.edit_issue(project, iid, **fields)

@@ -16,6 +16,7 @@ from hooks.actions.base import (
     Satisfied,
     Snapshot,
 )
+from hooks.rules.iterations import next_iteration
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,10 @@ def decide(params: IterationParams, snap: Snapshot) -> Satisfied | SetIterationT
 class SetIteration(ActionKind[IterationParams]):
     name = "set_iteration"
     params_type = IterationParams
-    step_doc = "'next' or an iteration id."
+    step_doc = (
+        "'next' (the iteration after the one a for_each listed the subject from, in the same"
+        " cadence; else the next to start) or an iteration id."
+    )
 
     def step_type(self) -> Any:
         return str | int | None
@@ -58,10 +62,25 @@ class SetIteration(ActionKind[IterationParams]):
         if isinstance(value, int) or value.isdigit():
             return Planned(IterationParams(int(value), None))
         project = ctx.facts.project
+        seen = ctx.iterations(project)
+        sprint = ctx.facts.sprint_iteration
+        if sprint is not None:
+            found = next_iteration(seen, sprint)
+            if found is None:
+                raise PlanError(
+                    f"no iteration after {sprint.title} in cadence {sprint.cadence or '?'}"
+                )
+            return Planned(IterationParams(found.id, found.title))
         upcoming = sorted(
-            (i for i in ctx.iterations(project) if i.start_date and i.start_date > ctx.today),
-            key=lambda i: (i.start_date, i.id),
+            (i for i in seen if i.start_date and i.start_date > ctx.today),
+            key=lambda i: (i.start_date or ctx.today, i.id),
         )
+        cadences = sorted({str(i.cadence) for i in upcoming if i.cadence_id is not None})
+        if len(cadences) > 1:
+            raise PlanError(
+                f"{project} sees several iteration cadences ({', '.join(cadences)}): which"
+                " 'next' is meant is known only for items a for_each listed from an iteration"
+            )
         if not upcoming:
             raise PlanError(f"no upcoming iteration in {project}")
         return Planned(IterationParams(upcoming[0].id, upcoming[0].title))
@@ -75,6 +94,11 @@ class SetIteration(ActionKind[IterationParams]):
         project, iid = fx.subject(action)
         fx.ops.set_iteration(project, iid, decision.iteration_id)
         return "done", decision.result
+
+    def describe(
+        self, params: IterationParams, subject: str | None, text: str | None, result: dict[str, Any]
+    ) -> str:
+        return f"{subject}: iteration -> {params.iteration_title or params.iteration_id}"
 
     def matches(self, want: Any, params: IterationParams, text: str | None) -> bool:
         return want in (params.iteration_id, params.iteration_title)

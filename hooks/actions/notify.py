@@ -17,7 +17,7 @@ from hooks.actions.base import (
     Result,
     SpecModel,
 )
-from hooks.actions.comment import contains, preview
+from hooks.actions.comment import preview, text_and_params_match
 
 
 class NotifySpec(SpecModel):
@@ -107,11 +107,7 @@ class Notify(ActionKind[NotifyParams]):
         return f'{where}notify {params.to} "{preview(text or "")}"'
 
     def matches(self, want: Any, params: NotifyParams, text: str | None) -> bool:
-        spec = want if isinstance(want, dict) else {"text": want}
-        stored = params.to_dict()
-        return contains(text, spec.get("text", "")) and all(
-            stored.get(k) == v for k, v in spec.items() if k != "text"
-        )
+        return text_and_params_match(want, params.to_dict(), text, "text")
 
     def shown(self, params: NotifyParams, text: str | None) -> str | None:
         return f"to {params.to}: {text}"

@@ -20,6 +20,7 @@ from hooks.actions.labels import AddLabels, RemoveLabels
 from hooks.actions.milestone import MoveToMilestone
 from hooks.actions.notify import Notify
 from hooks.actions.state import Close, Reopen
+from hooks.actions.status import SetStatus
 
 # In this order in the rules model, its JSON Schema and its error messages.
 KINDS: dict[str, ActionKind[Any]] = {
@@ -36,6 +37,7 @@ KINDS: dict[str, ActionKind[Any]] = {
         Close(),
         Reopen(),
         Notify(),
+        SetStatus(),
     )
 }
 

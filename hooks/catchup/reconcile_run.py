@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, StatusInfo
 from hooks.service.metrics import Metrics
 
 
@@ -103,3 +103,12 @@ class SweepReader:
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
         return self.inner.issues(project, query)
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self.inner.children(item)
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        return self.inner.statuses(project)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        return self.inner.status(project, iid)

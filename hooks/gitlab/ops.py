@@ -126,9 +126,6 @@ class GitlabOps:
         """GitLab's test delivery, which re-enables a disabled hook when it succeeds."""
         self._post(f"{self.scope_path(kind, scope)}/hooks/{hook_id}/test/{trigger}", {})
 
-    def project_iterations(self, project: str) -> list[dict[str, Any]]:
-        return self._list(f"/projects/{_project(project)}/iterations", include_ancestors="true")
-
     # -- writes -------------------------------------------------------------
 
     def edit_issue(self, project: str, iid: int, **fields: Any) -> dict[str, Any]:
@@ -204,3 +201,61 @@ class GitlabOps:
             " iterationId: $iterationId}) { issue { iid } errors } }",
             {"projectPath": project, "iid": str(iid), "iterationId": gid},
         )
+
+    # -- work item statuses (GitLab 18.2+, Premium) ---------------------------
+
+    def allowed_statuses(self, namespace: str) -> list[dict[str, Any]]:
+        """The statuses the namespace's issues may have (its top-level group's custom ones,
+        else GitLab's five); [] where the status widget does not exist (Free, before 18.2)."""
+        data = self.graphql(
+            "query($fullPath: ID!) { namespace(fullPath: $fullPath) {"
+            " workItemTypes(name: ISSUE) { nodes { widgetDefinitions {"
+            " ... on WorkItemWidgetDefinitionStatus { allowedStatuses {"
+            " id name category color } } } } } } }",
+            {"fullPath": namespace},
+        )
+        found: list[dict[str, Any]] = []
+        types = ((data.get("namespace") or {}).get("workItemTypes") or {}).get("nodes") or []
+        for node in types:
+            for widget in node.get("widgetDefinitions") or []:
+                statuses = widget.get("allowedStatuses")
+                # Before 18.x allowedStatuses was a connection: {nodes: [...]}.
+                if isinstance(statuses, dict):
+                    statuses = statuses.get("nodes")
+                found.extend(statuses or [])
+        return found
+
+    def work_item_status(self, project: str, iid: int) -> tuple[str | None, dict[str, Any] | None]:
+        """(the work item's global id, its status) of issue `iid`; (None, None) when GitLab
+        knows no such item."""
+        data = self.graphql(
+            "query($fullPath: ID!, $iid: String!) { namespace(fullPath: $fullPath) {"
+            " workItem(iid: $iid) { id state widgets {"
+            " ... on WorkItemWidgetStatus { status { id name category color } } } } } }",
+            {"fullPath": project, "iid": str(iid)},
+        )
+        item = (data.get("namespace") or {}).get("workItem")
+        if not item:
+            return None, None
+        status = next(
+            (
+                w["status"]
+                for w in item.get("widgets") or []
+                if isinstance(w, dict) and "status" in w
+            ),
+            None,
+        )
+        return item.get("id"), status
+
+    def set_work_item_status(self, work_item_id: str, status_id: str) -> dict[str, Any]:
+        """Set the status (a done/canceled one closes the item, others reopen a closed one);
+        answers the work item's new state and status."""
+        data = self.graphql(
+            "mutation($id: WorkItemID!, $status: WorkItemsStatusesStatusID!) {"
+            " workItemUpdate(input: {id: $id, statusWidget: {status: $status}}) {"
+            " workItem { id state widgets { ... on WorkItemWidgetStatus {"
+            " status { id name category } } } } errors } }",
+            {"id": work_item_id, "status": status_id},
+        )
+        item: dict[str, Any] = (data.get("workItemUpdate") or {}).get("workItem") or {}
+        return item

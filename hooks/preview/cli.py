@@ -25,7 +25,6 @@ from hooks.service.config import Settings
 from hooks.storage.engine import DatabaseUnusable, database_unusable
 from hooks.storage.store import open_store
 
-DEFAULT_SINCE = timedelta(days=14)
 # 0: no difference; 1: differences; 2: the new rules do not validate; 3: cannot run at all.
 NO_DIFFERENCE, DIFFERENCES, INVALID, CANNOT_RUN = 0, 1, 2, 3
 
@@ -73,15 +72,14 @@ def cmd_preview(args: argparse.Namespace) -> int:
     """Validate the new rules, then plan the window's history with both sets and diff."""
     settings = Settings()
     now = datetime.now(UTC)
+    since: timedelta = args.since or timedelta(days=settings.preview_days)
     validation = validate_folder(Path(args.new_rules_dir))
     if validation.rules is None or not validation.ok:
         for error in validation.errors:
             print(error, file=sys.stderr)
         print(f"{len(validation.errors)} error(s)", file=sys.stderr)
         if args.format == "json":
-            print(
-                PreviewReport.invalid(validation.errors, since=now - args.since, now=now).to_json()
-            )
+            print(PreviewReport.invalid(validation.errors, since=now - since, now=now).to_json())
         return INVALID
     try:
         live = live_rules(settings) if settings.rules_project else load_rules(settings.rules_dir)
@@ -95,7 +93,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(f"hooks: the live rules ({settings.rules_project}): {exc}", file=sys.stderr)
         return CANNOT_RUN
     try:
-        report: PreviewReport = asyncio.run(_preview(settings, live, validation.rules, args.since))
+        report: PreviewReport = asyncio.run(_preview(settings, live, validation.rules, since))
     except (DatabaseUnusable, DBAPIError) as exc:
         reason = exc if isinstance(exc, DatabaseUnusable) else database_unusable(exc)
         print(f"hooks: {reason}", file=sys.stderr)
@@ -119,7 +117,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("new_rules_dir", metavar="NEW_RULES_DIR")
     parser.add_argument(
-        "--since", type=since_arg, default=DEFAULT_SINCE, help="window length, e.g. 14d (default)"
+        "--since", type=since_arg, help="window length, e.g. 14d (default: HOOKS_PREVIEW_DAYS)"
     )
     parser.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     parser.set_defaults(handler=cmd_preview)

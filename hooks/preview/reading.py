@@ -16,7 +16,14 @@ from typing import Any, TypeVar
 from hooks.gitlab.gateway import Gateway
 from hooks.gitlab.ops import GitlabOps
 from hooks.rules.gitlab_reader import GitlabReader
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    Reader,
+    ReaderError,
+    StaticReader,
+    StatusInfo,
+)
 from hooks.service.config import Settings
 
 T = TypeVar("T")
@@ -113,6 +120,29 @@ class CachingReader:
         )
         return list(found)
 
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        found = self._once(
+            ("children", item.subject),
+            f"child items of {item.subject}",
+            lambda: self.inner.children(item),
+        )
+        return list(found)
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        found = self._once(
+            ("statuses", project),
+            f"work item statuses of {project}",
+            lambda: self.inner.statuses(project),
+        )
+        return list(found)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        return self._once(
+            ("status", project, iid),
+            f"status of {project}#{iid}",
+            lambda: self.inner.status(project, iid),
+        )
+
 
 def offline_reader() -> Reader:
     """No token: rules that read GitLab are not evaluated (and the report names them)."""
@@ -185,3 +215,12 @@ class ThreadBridgeReader:
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         return self._run(lambda r: r.iterations(project))
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._run(lambda r: r.children(item))
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        return self._run(lambda r: r.statuses(project))
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        return self._run(lambda r: r.status(project, iid))

@@ -59,6 +59,8 @@ class GitlabReads(BaseModel):
     repeats_served_from_cache: int = 0
     failures: list[str] = Field(default_factory=list)
     read: list[str] = Field(default_factory=list)
+    # Items the bot moved out of a sprint in the window, planned as they were before.
+    restored: list[str] = Field(default_factory=list)
 
 
 class PreviewReport(BaseModel):
@@ -136,6 +138,12 @@ class PreviewReport(BaseModel):
             f"subject(s) read once each, {g.repeats_served_from_cache} repeat(s) from the cache"
             + (f", {len(g.failures)} read(s) failed" if g.failures else "")
             + "."
+            + (
+                f" {len(g.restored)} item(s) the bot moved out of a sprint in the window are "
+                "planned as they were before the move (action ledger)."
+                if g.restored
+                else ""
+            )
         )
 
     def to_text(self) -> str:

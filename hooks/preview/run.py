@@ -18,11 +18,13 @@ from hooks.events import Event, EventParseError, parse_event
 from hooks.preview.diff import Occurrence, diff, once_per_key
 from hooks.preview.reading import CachingReader
 from hooks.preview.report import GitlabReads, PreviewReport, RuleErrorCount
+from hooks.preview.restore import RestoringReader
 from hooks.rules.engine import Plan, plan, plan_schedule
+from hooks.rules.keys import event_fingerprint
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import Reader
 from hooks.schedules.triggers import occurrences_between
-from hooks.storage.history import Recorded, recorded_between
+from hooks.storage.history import BotEdit, Recorded, bot_edits_since, recorded_between
 from hooks.storage.store import Store
 
 
@@ -70,6 +72,8 @@ def _plan_history(
 ) -> None:
     """Plan each event, and each fire of the side's own schedules, with each side's rules,
     oldest first (so the first of two actions with one key is the one kept)."""
+    # An event's fingerprint (a digest of its content) is the same for both sides.
+    fingerprints = {id(e): event_fingerprint(e) for _, e in events}
     for side, fires in sides:
         timeline: list[tuple[datetime, str, Event | Fire]] = [
             (r.received_at, f"delivery {r.id}", e) for r, e in events
@@ -90,7 +94,8 @@ def _plan_history(
                     ),
                 )
             else:
-                side.add(source, plan(item, side.rules, reader, now=when))
+                fingerprint = fingerprints[id(item)]
+                side.add(source, plan(item, side.rules, reader, now=when, fingerprint=fingerprint))
 
 
 def fire_source(fire: Fire) -> str:
@@ -147,6 +152,7 @@ async def preview(
     """
     start = now - since
     recorded = await recorded_between(store.db, start, now)
+    edits = await bot_edits_since(store.db, start)
     return await asyncio.to_thread(
         plan_and_diff,
         recorded,
@@ -158,6 +164,7 @@ async def preview(
         gitlab_url=gitlab_url,
         default_tz=default_tz,
         online=online,
+        edits=edits,
     )
 
 
@@ -172,9 +179,12 @@ def plan_and_diff(
     gitlab_url: str,
     default_tz: str,
     online: bool,
+    edits: list[BotEdit] | None = None,
 ) -> PreviewReport:
-    """The synchronous core of `preview` (also what the benchmark times)."""
+    """The synchronous core of `preview`. `edits`: the bot's own moves and label changes in
+    the window (the action ledger), undone in what the rules read (hooks.preview.restore)."""
     cached = CachingReader(reader)
+    restoring = RestoringReader(cached, edits or [])
     events: list[tuple[Recorded, Event]] = []
     own = unreadable = 0
     for r in recorded:
@@ -188,7 +198,7 @@ def plan_and_diff(
     live_fires = fires_between(live, start, now, default_tz)
     candidate_fires = fires_between(candidate, start, now, default_tz)
     sides = (_Side(live), _Side(candidate))
-    _plan_history(events, [(sides[0], live_fires), (sides[1], candidate_fires)], cached)
+    _plan_history(events, [(sides[0], live_fires), (sides[1], candidate_fires)], restoring)
     report = PreviewReport(
         since=start.astimezone(UTC).isoformat(),
         until=now.astimezone(UTC).isoformat(),
@@ -207,6 +217,7 @@ def plan_and_diff(
             repeats_served_from_cache=cached.log.hits,
             failures=[f"{k}: {v}" for k, v in cached.log.failures.items()] if online else [],
             read=sorted(cached.log.subjects) if online else [],
+            restored=sorted(restoring.restored),
         ),
     )
     return report

@@ -22,7 +22,14 @@ from hooks.gitlab.ops import GitlabOps
 from hooks.processing.dispatch import DispatchResult, Outcome, RetryableError, event_summary
 from hooks.rules.engine import Plan, plan
 from hooks.rules.model import RuleSet
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StaticReader
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    Reader,
+    ReaderError,
+    StaticReader,
+    StatusInfo,
+)
 from hooks.service.metrics import Metrics
 from hooks.storage.records import AuditRecord, Delivery, stamped
 
@@ -97,6 +104,17 @@ class RecordingReader:
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
+        return found
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        return self._keep(self._guard(lambda: self.inner.children(item)))
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        found: list[StatusInfo] = self._guard(lambda: self.inner.statuses(project))
+        return found
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        found: StatusInfo | None = self._guard(lambda: self.inner.status(project, iid))
         return found
 
 

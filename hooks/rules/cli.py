@@ -15,6 +15,7 @@ from hooks.rules.examples import run_examples
 from hooks.rules.loader import RuleError, RuleErrors, load_rules, rule_files
 from hooks.rules.model import RuleFile, RuleSet
 from hooks.rules.reader import Reader, StaticReader
+from hooks.rules.status_checks import status_warnings
 from hooks.service.config import Settings
 
 # The X-Gitlab-Event header GitLab sends with a payload of each object_kind (an event_type
@@ -88,7 +89,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(RuleError(str(directory), 0, None, problem), file=sys.stderr)
         print("1 error(s)", file=sys.stderr)
         return 1
-    print(f"{len(rules.rules)} rules in {files} file(s) OK")
+    warnings = status_warnings(rules)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    said = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"{len(rules.rules)} rules in {files} file(s) OK{said}")
     return 0
 
 

@@ -16,7 +16,14 @@ from typing import Any
 
 from hooks.rules import templates
 from hooks.rules.model import AgeTest, Condition, DateTest, LabelSet, MilestoneTest
-from hooks.rules.reader import IssueInfo, MilestoneInfo, current_milestone, next_milestone
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    StatusInfo,
+    current_milestone,
+    next_milestone,
+)
+from hooks.rules.status_conditions import StatusChange, status_change_failure, status_failure
 
 _RELATIVE = re.compile(r"^([+-]?)(\d+)([dw])$")
 
@@ -54,6 +61,7 @@ class Facts:
     today: date
     issue: IssueInfo | None = None
     event_milestone: MilestoneInfo | None = None
+    sprint_iteration: MilestoneInfo | None = None  # the iteration a for_each listed it from
     release_tag: str | None = None
     event_project: str | None = None
     added: list[str] = field(default_factory=list)
@@ -62,6 +70,13 @@ class Facts:
     load_milestones: Callable[[], list[MilestoneInfo]] = list
     load_project_milestones: Callable[[str], list[MilestoneInfo]] = lambda _project: []
     scope: Callable[[frozenset[str] | None], dict[str, Any]] = lambda _wanted: {}
+    load_status: Callable[[], StatusInfo | None] = lambda: None
+    status_change: StatusChange | None = None  # (from, to) when the payload carries it
+
+    @cached_property
+    def status(self) -> StatusInfo | None:
+        """The subject's work item status, read once (webhooks carry none)."""
+        return self.load_status()
 
     @cached_property
     def milestones(self) -> list[MilestoneInfo]:
@@ -241,6 +256,14 @@ def first_failure(cond: Condition, facts: Facts) -> str | None:
         status = (issue.health_status if issue else None) or "none"
         if status not in cond.health:
             return f"health: {status}, not one of {cond.health}"
+    if cond.status is not None:
+        reason = status_failure(cond.status, facts.status)
+        if reason:
+            return reason
+    if cond.status_changed is not None:
+        reason = status_change_failure(cond.status_changed, facts.status_change)
+        if reason:
+            return reason
     if cond.author is not None:
         author = issue.author if issue else None
         if author not in cond.author:

@@ -21,6 +21,7 @@ from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
 from hooks.rules.conditions import Facts, first_failure
 from hooks.rules.health_order import lowest_health_only
+from hooks.rules.iterations import next_iteration
 from hooks.rules.keys import action_key, event_fingerprint, once_key
 from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
 from hooks.rules.reader import (
@@ -30,7 +31,13 @@ from hooks.rules.reader import (
     current_milestone,
     next_milestone,
 )
-from hooks.rules.subjects import fan_out, issue_from_event, milestone_from_event
+from hooks.rules.status_conditions import change_of
+from hooks.rules.subjects import (
+    fan_out,
+    issue_from_event,
+    iteration_items,
+    milestone_from_event,
+)
 
 
 @dataclass(frozen=True)
@@ -129,9 +136,12 @@ class _Planner:
             load_project_milestones=self.milestones,
             event_project=event.project_path or None if event else None,
         )
+        if issue is not None:
+            facts.load_status = lambda: self.reader.status(issue.project_path, issue.iid)
         if isinstance(event, IssueEvent) and issue is not None and issue.subject == event.subject:
             facts.added, facts.removed = event.changed_labels()
             facts.changed = set(event.changes)
+            facts.status_change = change_of(event)
         if isinstance(event, MilestoneEvent):
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
@@ -175,6 +185,12 @@ class _Planner:
         if want("milestone"):
             m = facts.milestone
             scope["milestone"] = m.model_dump(mode="json") if m else None
+        if want("iteration"):
+            it = facts.sprint_iteration
+            scope["iteration"] = it.model_dump(mode="json") if it else None
+        if want("next_iteration"):
+            upcoming = next_iteration(self.reader.iterations(facts.project), facts.sprint_iteration)
+            scope["next_iteration"] = upcoming.model_dump(mode="json") if upcoming else None
         if want("next_milestone"):
             after = facts.milestone or current_milestone(facts.milestones, self.today)
             upcoming = next_milestone(facts.milestones, after, self.today)
@@ -195,8 +211,13 @@ class _Planner:
 
     # fan-out -----------------------------------------------------------------------
 
-    def subjects(self, query: IssueQuery, project: str) -> list[IssueInfo]:
-        return fan_out(query, project, self.event, self.reader, self.milestones, self.today)
+    def subjects(
+        self, query: IssueQuery, project: str
+    ) -> tuple[list[IssueInfo], MilestoneInfo | None]:
+        """The fan-out's issues, and the iteration they were listed from (if one was)."""
+        if query.iteration:
+            return iteration_items(query, query.project or project, self.reader, self.today)
+        return fan_out(query, project, self.event, self.reader, self.milestones, self.today), None
 
     # actions -----------------------------------------------------------------------
 
@@ -208,7 +229,9 @@ class _Planner:
         if subject is None and self.event is not None and not isinstance(self.event, IssueEvent):
             subject_for_key = self.event.subject
         fingerprint = self.fingerprint
-        if step.once == "per_sprint":
+        if step.once == "per_sprint" and facts.sprint_iteration is not None:
+            fingerprint = f"sprint:iteration:{facts.sprint_iteration.id}"
+        elif step.once == "per_sprint":
             sprint = facts.milestone.id if facts.milestone else "none"
             fingerprint = f"sprint:{sprint}"
         elif step.once == "per_subject":
@@ -242,6 +265,7 @@ class _Planner:
             render=lambda source: self.render(source, rule, facts),
             milestones=self.milestones,
             iterations=self.reader.iterations,
+            statuses=self.reader.statuses,
         )
         planned = kind.plan(getattr(step, kind_name), planning)
         target = planned.target
@@ -270,8 +294,10 @@ class _Planner:
     def rule(
         self, rule: Rule, project: str, subject: IssueInfo | None
     ) -> tuple[list[PlannedAction], RuleTrace]:
+        sprint = None
         if rule.for_each is not None:
-            candidates: list[IssueInfo | None] = list(self.subjects(rule.for_each.issues, project))
+            listed, sprint = self.subjects(rule.for_each.issues, project)
+            candidates: list[IssueInfo | None] = list(listed)
         else:
             candidates = [subject]
         actions: list[PlannedAction] = []
@@ -279,6 +305,7 @@ class _Planner:
         first_reason = None
         for candidate in candidates:
             facts = self.facts(rule, candidate, candidate.project_path if candidate else project)
+            facts.sprint_iteration = sprint
             reason = first_failure(rule.if_, facts) if rule.if_ is not None else None
             if reason is not None:
                 first_reason = first_reason or reason

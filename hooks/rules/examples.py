@@ -12,8 +12,16 @@ from hooks.actions.base import PlannedAction
 from hooks.actions.registry import KINDS
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan, plan_schedule
+from hooks.rules.iterations import iteration_info
 from hooks.rules.model import Example, Rule, RuleSet
-from hooks.rules.reader import IssueInfo, MilestoneInfo, StaticReader
+from hooks.rules.reader import (
+    IssueInfo,
+    MilestoneInfo,
+    StaticReader,
+    StatusInfo,
+    default_statuses,
+    find_status,
+)
 
 DEFAULT_NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -55,9 +63,22 @@ def example_plan(
     rule: Rule, example: Example, rule_file: Path, variables: dict[str, Any] | None = None
 ) -> Plan:
     """Plan the example against its rule alone, with the GitLab state the example gives."""
+    statuses = example_statuses(example)
+    issues = [
+        IssueInfo.from_rest(i).model_copy(update={"parent": i.get("parent")})
+        for i in example.gitlab.issues
+    ]
+    subject_statuses = {}
+    for info, raw in zip(issues, example.gitlab.issues, strict=True):
+        if raw.get("status"):
+            name = str(raw["status"])
+            subject_statuses[info.subject] = find_status(statuses, name) or StatusInfo(name=name)
     reader = StaticReader(
         [MilestoneInfo.from_rest(m) for m in example.gitlab.milestones],
-        [IssueInfo.from_rest(i) for i in example.gitlab.issues],
+        issues,
+        [iteration_info(i) for i in example.gitlab.iterations],
+        statuses=statuses,
+        subject_statuses=subject_statuses,
     )
     now = example.now or DEFAULT_NOW
     rule = rule.model_copy(update={"enabled": True})  # examples test a disabled rule's logic too
@@ -69,6 +90,21 @@ def example_plan(
     header, payload = example_event(example, rule_file)
     event = parse_event(header, payload)
     return plan(event, RuleSet([rule], vars=variables or {}), reader, now=now)
+
+
+def example_statuses(example: Example) -> list[StatusInfo]:
+    """The statuses the example's namespace allows: those it lists, else GitLab's five."""
+    if example.gitlab.statuses is None:
+        return default_statuses()
+    return [
+        StatusInfo(
+            id=str(s.get("id") or f"example-status-{i}"),
+            name=str(s["name"]),
+            category=s.get("category"),
+        )
+        for i, s in enumerate(example.gitlab.statuses, start=1)
+        if isinstance(s, dict) and s.get("name")
+    ]
 
 
 def _mismatch(expected: dict[str, Any], got: PlannedAction) -> str | None:

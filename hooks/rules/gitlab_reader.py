@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+from hooks.gitlab import work_items
 from hooks.gitlab.ops import GitlabOps
-from hooks.rules.reader import IssueInfo, MilestoneInfo
+from hooks.rules.iterations import iteration_info
+from hooks.rules.reader import IssueInfo, MilestoneInfo, StatusInfo
+
+
+class StatusCache:
+    """The allowed work item statuses per top-level namespace, kept `ttl_s` seconds.
+
+    Statuses are set per top-level group and change rarely; one process shares one cache, so
+    a burst of events reads them once, and an edited list is seen within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[float, list[StatusInfo]]] = {}
+
+    def get(self, root: str, read: Callable[[], list[StatusInfo]]) -> list[StatusInfo]:
+        with self._lock:
+            kept = self._kept.get(root)
+            if kept is not None and self.clock() < kept[0]:
+                return list(kept[1])
+        found = read()  # outside the lock: a slow read must not hold up other namespaces
+        with self._lock:
+            self._kept[root] = (self.clock() + self.ttl_s, found)
+        return list(found)
 
 
 class GitlabReader:
     """Reads milestones and issues through python-gitlab; errors propagate to the caller."""
 
-    def __init__(self, ops: GitlabOps) -> None:
+    def __init__(self, ops: GitlabOps, status_cache: StatusCache | None = None) -> None:
         self.ops = ops
+        self.status_cache = status_cache or StatusCache()
+        self._subject_status: dict[str, StatusInfo | None] = {}
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
         # include_ancestors: the group's sprint milestones are the project's too.
@@ -46,5 +77,28 @@ class GitlabReader:
         return [IssueInfo.from_rest(i, project) for i in self.ops.issues(project, **cleaned)]
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
-        found = self.ops.project_iterations(project)
-        return [MilestoneInfo.from_rest(i) for i in found]
+        return [iteration_info(i) for i in work_items.iterations(self.ops, project)]
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        found = []
+        for child in work_items.children(self.ops, item.project_path, item.iid):
+            path = (child.get("namespace") or {}).get("fullPath") or item.project_path
+            read = IssueInfo.from_rest(self.ops.issue(path, int(child["iid"])), path)
+            found.append(read.model_copy(update={"parent": item.subject}))
+        return found
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        root = project.split("/", 1)[0]
+
+        def read() -> list[StatusInfo]:
+            return [StatusInfo.from_graphql(s) for s in self.ops.allowed_statuses(project)]
+
+        return self.status_cache.get(root, read)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        # Webhooks carry no status: read once per subject for this plan.
+        key = f"{project}#{iid}"
+        if key not in self._subject_status:
+            _gid, found = self.ops.work_item_status(project, iid)
+            self._subject_status[key] = StatusInfo.from_graphql(found) if found else None
+        return self._subject_status[key]

@@ -171,6 +171,15 @@ def load_document(
         except ValidationError as exc:
             errors.extend(explain(file, items, index, name, exc))
             continue
+        if rule.enabled_when:
+            unknown = [k for k in rule.enabled_when if k not in variables]
+            if unknown:
+                known = ", ".join(sorted(variables)) or "none defined"
+                message = f"enabled_when names unknown variable '{unknown[0]}'; vars: {known}"
+                errors.append(RuleError(str(file), line, rule.name, message))
+                continue
+            if any(variables[k] != v for k, v in rule.enabled_when.items()):
+                rule = rule.model_copy(update={"enabled": False})
         template_errors = check_templates(file, item, rule, variables)
         template_errors += check_fixtures(file, item, rule)
         if template_errors:

@@ -118,6 +118,27 @@ class AssigneeTest(_Model):
     none: bool | None = Field(None, description="true: nobody is assigned.")
 
 
+class StatusTest(_Model):
+    """Tests of the subject's work item status (GitLab 18.2+, Premium); names match
+    case-insensitively, as GitLab matches them."""
+
+    any: list[str] = Field(default_factory=list, description="The status is one of these.")
+    none: list[str] = Field(default_factory=list, description="The status is none of these.")
+    category: list[Literal["triage", "to_do", "in_progress", "done", "canceled"]] = Field(
+        default_factory=list, description="The status is of one of these categories."
+    )
+
+
+class StatusChangeTest(_Model):
+    """What this event changed the status from and to. GitLab's webhooks (through 18.x)
+    carry no status, so this holds only for a payload whose `changes` has `status`."""
+
+    to: str | list[str] | None = Field(None, description="The new status is (one of) this.")
+    from_: str | list[str] | None = Field(
+        None, alias="from", description="The previous status was (one of) this."
+    )
+
+
 class Condition(_Model):
     """Every key given must hold; `all`, `any` and `not` combine conditions."""
 
@@ -142,6 +163,12 @@ class Condition(_Model):
     iteration: IterationTest | None = Field(None, description="The subject's iteration.")
     health: list[HealthStatus | Literal["none"]] | None = Field(
         None, description="Health status is one of these ('none': not set)."
+    )
+    status: StatusTest | None = Field(
+        None, description="The work item status (read through GraphQL; Premium, 18.2+)."
+    )
+    status_changed: StatusChangeTest | None = Field(
+        None, description="The event changed the status (from the payload's `changes`)."
     )
     author: list[str] | None = Field(None, description="Author is one of these usernames.")
     assignees: AssigneeTest | None = Field(None, description="Assignee tests.")
@@ -179,8 +206,29 @@ class IssueQuery(_Model):
         description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
         " (the event's closed milestone, else the latest closed past-due one) or a title.",
     )
+    iteration: Literal["ended", "current"] | None = Field(
+        None,
+        description="Instead of a milestone: the items of the iteration that ended last (or the"
+        " current one), in the cadence `cadence` names.",
+    )
+    cadence: str | None = Field(
+        None,
+        description="Title glob of the iteration cadence (each team has its own); needed when"
+        " the project sees more than one.",
+    )
+    with_tasks: bool = Field(
+        False, description="Also each item's child tasks in the same state (any iteration)."
+    )
     state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
     labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
+
+    @model_validator(mode="after")
+    def _milestone_or_iteration(self) -> IssueQuery:
+        if self.milestone and self.iteration:
+            raise ValueError("for_each lists a milestone's or an iteration's items, not both")
+        if (self.cadence or self.with_tasks) and not self.iteration:
+            raise ValueError("'cadence' and 'with_tasks' go with 'iteration'")
+        return self
 
 
 class ForEach(_Model):
@@ -259,7 +307,19 @@ class ExampleEvent(_Model):
 
 class ExampleGitlab(_Model):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
+    issues: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST);"
+        " a child task has issue_type: task and parent: 'path#iid'.",
+    )
+    iterations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="GraphQL shapes: {id, title, startDate, dueDate, state, iterationCadence}.",
+    )
+    statuses: list[dict[str, Any]] | None = Field(
+        None,
+        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
+    )
 
 
 class Example(_Model):
@@ -288,6 +348,11 @@ class Rule(_Model):
     )
     description: str = ""
     enabled: bool = True
+    enabled_when: dict[str, Any] | None = Field(
+        None,
+        description="On only when these vars have these values, e.g. {sprints: iterations}:"
+        " a rule pack's variant that one var switches.",
+    )
     dry_run: bool = Field(False, description="Shadow mode: plan and record, never write.")
     on: Triggers
     for_each: ForEach | None = None

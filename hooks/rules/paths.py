@@ -178,6 +178,8 @@ def kind_scope(kind: str, for_each: bool, variables: dict[str, Any]) -> dict[str
         "now": ANY,
         "today": ANY,
         "next_milestone": _MILESTONE,
+        "iteration": _MILESTONE,  # the one a for_each listed the items of (else null)
+        "next_iteration": _MILESTONE,
         "rule": Fields({"name": ANY, "description": ANY}),
         "vars": value_shape(variables),
         "milestone_issues": ListOf(_ISSUE),

@@ -34,10 +34,14 @@ class MilestoneInfo(BaseModel):
     group_id: int | None = None
     project_id: int | None = None
     web_url: str | None = None
+    cadence_id: int | None = None  # an iteration's cadence: a team's own sequence of sprints
+    cadence: str | None = None
 
     @property
     def owner(self) -> tuple[str, int] | None:
-        """("group", id) or ("project", id), when known."""
+        """("group", id) or ("project", id), when known; an iteration's is its cadence."""
+        if self.cadence_id is not None:
+            return ("cadence", self.cadence_id)
         if self.group_id is not None:
             return ("group", self.group_id)
         if self.project_id is not None:
@@ -122,6 +126,63 @@ def next_milestone(
     return min(later, key=lambda m: (m.start_date, m.id)) if later else None
 
 
+CLOSING_CATEGORIES = ("done", "canceled")
+# GitLab's five system-defined statuses (WorkItems::Statuses::SystemDefined::Status): what a
+# namespace without custom statuses allows.
+DEFAULT_STATUSES = (
+    ("To do", "to_do"),
+    ("In progress", "in_progress"),
+    ("Done", "done"),
+    ("Won't do", "canceled"),
+    ("Duplicate", "canceled"),
+)
+SYSTEM_STATUS_GID = "gid://gitlab/WorkItems::Statuses::SystemDefined::Status/"
+
+
+class StatusInfo(BaseModel):
+    """A work item status (GitLab 18.2+, Premium): global id, name, category.
+
+    Categories: triage, to_do, in_progress, done, canceled; done and canceled close the item.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | None = None
+    name: str
+    category: str | None = None
+    color: str | None = None
+
+    @property
+    def closes(self) -> bool:
+        return self.category in CLOSING_CATEGORIES
+
+    def named(self, name: str) -> bool:
+        """GitLab matches status names case-insensitively."""
+        return self.name.casefold() == name.strip().casefold()
+
+    @classmethod
+    def from_graphql(cls, data: dict[str, Any]) -> StatusInfo:
+        """From a `WorkItemStatus` object (category `CANCELLED` is the pre-18.2 spelling)."""
+        category = str(data.get("category") or "").lower().replace("cancelled", "canceled")
+        return cls(
+            id=data.get("id"),
+            name=str(data.get("name") or ""),
+            category=category or None,
+            color=data.get("color"),
+        )
+
+
+def default_statuses() -> list[StatusInfo]:
+    return [
+        StatusInfo(id=f"{SYSTEM_STATUS_GID}{i}", name=name, category=category)
+        for i, (name, category) in enumerate(DEFAULT_STATUSES, start=1)
+    ]
+
+
+def find_status(statuses: Sequence[StatusInfo], name: str) -> StatusInfo | None:
+    return next((s for s in statuses if s.named(name)), None)
+
+
 class IssueInfo(BaseModel):
     """An issue's current state, as the engine needs it."""
 
@@ -142,6 +203,8 @@ class IssueInfo(BaseModel):
     health_status: str | None = None
     iteration_id: int | None = None
     iteration_title: str | None = None
+    type: str = "issue"  # issue, task, incident: GitLab's work item type, lower case
+    parent: str | None = None  # a child task's parent item, `path#iid`, where known
 
     @property
     def subject(self) -> str:
@@ -175,6 +238,7 @@ class IssueInfo(BaseModel):
             health_status=data.get("health_status"),
             iteration_id=iteration.get("id"),
             iteration_title=iteration.get("title"),
+            type=str(data.get("issue_type") or "issue"),
         )
 
 
@@ -195,7 +259,22 @@ class Reader(Protocol):
 
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]: ...
 
-    def iterations(self, project: str) -> list[MilestoneInfo]: ...
+    def iterations(self, project: str) -> list[MilestoneInfo]:
+        """The iterations `project` sees (its groups'), each with its cadence."""
+        ...
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        """An item's child work items (tasks), in any state."""
+        ...
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        """The work item statuses the project's top-level namespace allows ([]: none, as on
+        GitLab Free or before 18.2)."""
+        ...
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        """The work item's status (None where GitLab has no status widget)."""
+        ...
 
 
 class StaticReader:
@@ -208,11 +287,16 @@ class StaticReader:
         iterations: list[MilestoneInfo] | None = None,
         *,
         offline: bool = False,
+        statuses: list[StatusInfo] | None = None,
+        subject_statuses: dict[str, StatusInfo] | None = None,
     ) -> None:
         self._milestones = milestones or []
         self._issues = issues or []
         self._iterations = iterations or []
         self._offline = offline
+        # Without statuses given, GitLab's five defaults, as a namespace without custom ones.
+        self._statuses = default_statuses() if statuses is None else statuses
+        self._subject_statuses = subject_statuses or {}
 
     def _need(self, what: str) -> None:
         if self._offline:
@@ -249,14 +333,35 @@ class StaticReader:
         self._need(f"the issues of {project}")
         state = query.get("state", "opened")
         labels = [x for x in str(query.get("labels", "")).split(",") if x]
+        iteration = query.get("iteration_id")
         return [
             i
             for i in self._issues
             if i.project_path == project
             and (state == "all" or i.state == state)
             and all(label in i.labels for label in labels)
+            and (iteration is None or str(i.iteration_id) == str(iteration))
         ]
 
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def children(self, item: IssueInfo) -> list[IssueInfo]:
+        self._need(f"the child items of {item.subject}")
+        return [i for i in self._issues if i.parent == item.subject]
+
+    def statuses(self, project: str) -> list[StatusInfo]:
+        self._need(f"the work item statuses of {project}")
+        return list(self._statuses)
+
+    def status(self, project: str, iid: int) -> StatusInfo | None:
+        self._need(f"the status of {project}#{iid}")
+        found = self._subject_statuses.get(f"{project}#{iid}")
+        if found is not None:
+            return found
+        # As GitLab shows an item without a status of its own: its lifecycle's default.
+        issue = next((i for i in self._issues if i.project_path == project and i.iid == iid), None)
+        closed = issue is not None and issue.state == "closed"
+        wanted = CLOSING_CATEGORIES if closed else ("triage", "to_do", "in_progress")
+        return next((s for c in wanted for s in self._statuses if s.category == c), None)

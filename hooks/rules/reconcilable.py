@@ -33,6 +33,8 @@ def changes_read(rule: Rule) -> set[str]:
         if cond.label_added is not None or cond.label_removed is not None:
             fields.add("labels")
         fields.update(cond.changed or [])
+        if cond.status_changed is not None:
+            fields.add("status")
         if cond.expr and "changes" in cond.expr:
             fields.add("expr")
     return fields

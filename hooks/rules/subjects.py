@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from fnmatch import fnmatchcase
 
 from hooks.actions.base import PlanError
 from hooks.events import Event, IssueEvent, MilestoneEvent
@@ -69,6 +70,8 @@ def fan_out(
 ) -> list[IssueInfo]:
     """The issues a `for_each` rule acts on; `milestones(project)`: those a project sees."""
     project = query.project or project
+    if query.iteration:
+        return iteration_items(query, project, reader, today)[0]
     milestone = None
     if query.milestone == "event":
         if not isinstance(event, MilestoneEvent):
@@ -104,3 +107,55 @@ def fan_out(
     else:
         found = reader.issues(project, {"state": query.state, "labels": ",".join(query.labels)})
     return [i for i in found if all(label in i.labels for label in query.labels)]
+
+
+def sprint_iteration(
+    query: IssueQuery, project: str, reader: Reader, today: date
+) -> MilestoneInfo | None:
+    """The iteration a `for_each: {issues: {iteration: ...}}` lists the items of.
+
+    `ended`: the latest iteration whose due date has passed (GitLab closes it then);
+    `current`: the one whose dates contain today. Only the cadence `cadence` names counts:
+    a group may run one cadence per team, with the same dates.
+    """
+    seen = reader.iterations(project)
+    if query.cadence:
+        seen = [i for i in seen if i.cadence and fnmatchcase(i.cadence, query.cadence)]
+    cadences = {i.cadence_id for i in seen}
+    if len(cadences) > 1:
+        names = ", ".join(sorted({str(i.cadence) for i in seen}))
+        raise PlanError(f"{project} sees several iteration cadences ({names}); name one: cadence")
+    if query.iteration == "ended":
+        ended = [i for i in seen if i.due_date is not None and i.due_date < today]
+        return max(ended, key=lambda i: (i.due_date or today, i.id)) if ended else None
+    running = [
+        i
+        for i in seen
+        if i.start_date is not None
+        and i.due_date is not None
+        and i.start_date <= today <= i.due_date
+    ]
+    return running[0] if running else None
+
+
+def iteration_items(
+    query: IssueQuery, project: str, reader: Reader, today: date
+) -> tuple[list[IssueInfo], MilestoneInfo | None]:
+    """The items of the sprint's iteration and, with `with_tasks`, their child tasks."""
+    iteration = sprint_iteration(query, project, reader, today)
+    if iteration is None:
+        return [], None
+    listed = reader.issues(
+        project,
+        {"iteration_id": iteration.id, "state": query.state, "labels": ",".join(query.labels)},
+    )
+    items = [i for i in listed if all(label in i.labels for label in query.labels)]
+    if query.with_tasks:
+        seen = {i.subject for i in items}
+        for parent in list(items):
+            for child in reader.children(parent):
+                wanted = query.state == "all" or child.state == query.state
+                if wanted and child.type == "task" and child.subject not in seen:
+                    seen.add(child.subject)
+                    items.append(child)
+    return items, iteration

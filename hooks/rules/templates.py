@@ -23,6 +23,8 @@ SCOPE = (
     "now",
     "today",
     "next_milestone",
+    "iteration",
+    "next_iteration",
     "rule",
     "vars",
     "milestone_issues",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,7 +14,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hooks.notify.targets import parse_target, parse_targets, secrets_of
-from hooks.schedules.triggers import parse_duration
 from hooks.storage.engine import async_url
 
 
@@ -49,6 +47,8 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Retries of one API call after 429, 5xx or a timeout."
     )
     health_status_mode: Literal["label", "native", "both"] = "label"
+    # How long a top-level namespace's allowed work item statuses are kept (set_status, status).
+    status_cache_s: float = Field(default=300.0, ge=0)
     ignore_own_events: bool = Field(
         default=True, description="Loop guard: events caused by the bot's user trigger no rules."
     )
@@ -81,10 +81,6 @@ class Settings(BaseSettings):
         description="How often each replica compares its rules with the live commit.",
     )
 
-    preview_since: str = Field(
-        default="14d", description="History a merge request's preview replays (e.g. 14d, 36h)."
-    )
-
     # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
     watched_hooks: str = Field(
         default="", description="Hooks to watch besides those install-webhook recorded: PATH:ID,..."
@@ -113,6 +109,11 @@ class Settings(BaseSettings):
         ),
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="Per message.")
+
+    # Previewing a rule change (hooks preview, POST /admin/preview)
+    preview_days: int = Field(
+        default=14, gt=0, description="Days of recorded history a rule change is previewed on."
+    )
 
     # Operations
     admin_token: SecretStr | None = None
@@ -178,21 +179,6 @@ class Settings(BaseSettings):
         if not folder or ".." in folder.split("/"):
             raise ValueError("a folder inside the repository, such as rules or config/rules")
         return folder
-
-    @field_validator("preview_since")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        window = parse_duration(value.strip())
-        if not isinstance(window, timedelta) or window <= timedelta(0):
-            raise ValueError(f"{value!r} is not a duration such as 14d, 36h or 90m")
-        return value.strip()
-
-    @property
-    def preview_window(self) -> timedelta:
-        """HOOKS_PREVIEW_SINCE as a duration."""
-        window = parse_duration(self.preview_since)
-        assert isinstance(window, timedelta)
-        return window
 
     @field_validator("log_level")
     @classmethod

@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import json
 import logging
+import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -55,6 +57,21 @@ def try_it_yourself() -> str:
     )
 
 
+def with_work_item_status(rules_dir: Path, workdir: Path) -> Path:
+    """The rules with the pack's optional work item status rules switched on (the simulator
+    plays a Premium GitLab 18.2+); rules without that switch are used as they are."""
+    switch = re.compile(r"^(\s*work_item_status:\s*)false\b", re.MULTILINE)
+    files = sorted(rules_dir.glob("*.y*ml"))
+    if not any(switch.search(f.read_text(encoding="utf-8")) for f in files):
+        return rules_dir
+    copy = workdir / "rules"
+    shutil.copytree(rules_dir, copy)
+    for file in sorted(copy.glob("*.y*ml")):
+        text = file.read_text(encoding="utf-8")
+        file.write_text(switch.sub(r"\1true", text), encoding="utf-8")
+    return copy
+
+
 class Demo:
     """The simulator and the service, side by side in one process."""
 
@@ -64,7 +81,7 @@ class Demo:
         from hooks.testing.simulator import Simulator
 
         self.sim = Simulator()
-        self.rules_dir = rules_dir
+        self.rules_dir = with_work_item_status(rules_dir, workdir)
         self.workdir = workdir
         self.out = out
         self.seen_audit = 0
@@ -257,6 +274,41 @@ class Demo:
             "Case study: carol labels demo/product#4 'case-study'",
             relabel("carol", 4, "case-study"),
         )
+        await self.step(
+            "Work item status, In progress: carol labels demo/product#5 'doing'"
+            " (rules/15-status.yaml, switched on here)",
+            relabel("carol", 5, "doing"),
+        )
+        await self.step(
+            "Work item status, Done: carol comments '/status Done' on demo/product#5;"
+            " GitLab closes it",
+            lambda: (
+                product("carol").issues.get(5, lazy=True).notes.create({"body": "/status Done"})
+            ),
+        )
+        await self.on_iterations()
+
+    async def on_iterations(self) -> None:
+        """The pack's variant for teams whose sprints are iterations, switched by one var."""
+        copy = self.workdir / "rules-on-iterations"
+        shutil.copytree(self.rules_dir, copy)
+        team = copy / "00-team.yaml"
+        if not team.is_file() or "sprints: milestones" not in team.read_text():
+            return  # rules of the user's own without the switch: no such scene
+        team.write_text(team.read_text().replace("sprints: milestones", "sprints: iterations"))
+        runtime = self.app[SERVICE].runtime
+        assert runtime is not None and runtime.scheduler is not None
+        runtime.rules.directory = copy
+        runtime.rules.load(datetime.now(UTC))
+        ended = datetime.now(UTC).replace(hour=5, minute=30, second=0, microsecond=0)
+        ended += timedelta(days=7)  # the morning after Iteration 42 (Team A's cadence) ends
+        self.out(
+            "== Iterations: the team sets `sprints: iterations` in 00-team.yaml; the daily sweep"
+            f" runs on {ended:%Y-%m-%d}, the morning after Iteration 42 ended"
+        )
+        await runtime.scheduler.fire("iteration-roll-over-first-time", ended)
+        await self.settled()
+        await self.report()
 
     def _close(self, milestone_id: int) -> None:
         milestone = self.as_user("alice").groups.get("demo", lazy=True).milestones.get(milestone_id)

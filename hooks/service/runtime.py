@@ -21,7 +21,7 @@ from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader
+from hooks.rules.gitlab_reader import GitlabReader, StatusCache
 from hooks.rulesource.deliveries import RulesDeliveries
 from hooks.rulesource.live import RulesSource
 from hooks.rulesource.loaded import LoadedRules
@@ -73,11 +73,12 @@ class Runtime:
             parallel=settings.gitlab_threads,
             notifier=notifier_from(settings),
         )
+        status_cache = StatusCache(settings.status_cache_s)  # shared by every delivery's reader
         self.dispatcher = RulesDispatcher(
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=GitlabReader,
+            reader_factory=lambda ops: GitlabReader(ops, status_cache),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
@@ -115,7 +116,7 @@ class Runtime:
             store,
             once,
             bot=lambda: self.bot,
-            since=settings.preview_window,
+            since=timedelta(days=settings.preview_days),
             gitlab_url=settings.gitlab_url,
             default_tz=settings.timezone,
             now=now,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
 from hooks.storage.database import Database
-from hooks.storage.tables import audit, deliveries
+from hooks.storage.tables import actions, audit, deliveries
 
 
 @dataclass(frozen=True)
@@ -40,3 +42,35 @@ async def recorded_between(db: Database, start: datetime, end: datetime) -> list
         own = {row[0] for row in (await conn.execute(ignored)).all()}
         rows = (await conn.execute(query)).all()
     return [Recorded(r.id, r.event_header, bytes(r.body), r.received_at, r.id in own) for r in rows]
+
+
+@dataclass(frozen=True)
+class BotEdit:
+    """A move or label change the bot carried out (the action ledger's `done` rows)."""
+
+    subject: str
+    action: str
+    params: dict[str, Any]
+    run: str  # the delivery or scheduled run that made it
+
+
+async def bot_edits_since(db: Database, start: datetime) -> list[BotEdit]:
+    """The bot's milestone moves and label changes recorded since `start` (read-only)."""
+    c = actions.c
+    query = (
+        select(c.subject, c.action, c.params, c.delivery_id, c.run_key)
+        .where(c.action.in_(["move_to_milestone", "add_labels", "remove_labels"]))
+        .where((c.status == "done") & (c.created_at >= start) & c.subject.is_not(None))
+        .order_by(c.id)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    return [
+        BotEdit(
+            r.subject,
+            r.action,
+            json.loads(r.params),
+            f"delivery {r.delivery_id}" if r.delivery_id is not None else str(r.run_key),
+        )
+        for r in rows
+    ]

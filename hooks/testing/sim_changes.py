@@ -112,7 +112,10 @@ class SimChanges(SimHookPayloads):
             "updated_at": stamp,
             "closed_at": None,
             "health_status": None,
-            "iteration_id": None,
+            "iteration_id": fields.get("iteration_id") or None,
+            "issue_type": fields.get("issue_type") or "issue",
+            "parent_id": fields.get("parent_id") or None,  # a child task's parent work item
+            "status_id": None,  # None: the lifecycle's default for the state (sim_statuses)
         }
         for title in issue["labels"]:
             if s.label(title, project) is None:
@@ -147,6 +150,8 @@ class SimChanges(SimHookPayloads):
                 if s.label(title, project) is None:
                     self._add_label({"project": project["path_with_namespace"], "title": title})
         changed = {k for k in changes if before.get(k) != issue.get(k)}
+        if "state" in changed and "status_id" not in changes:
+            issue["status_id"] = None  # closing/reopening gives the lifecycle's default status
         if not changed:
             return issue
         issue["updated_at"] = timestamp(self.now())
@@ -162,7 +167,7 @@ class SimChanges(SimHookPayloads):
             events += [self._label_event(issue, t, "add", actor_id) for t in new if t not in old]
             events += [self._label_event(issue, t, "remove", actor_id) for t in old if t not in new]
         hook_changes: dict[str, Any] = {}
-        for key in sorted(changed):
+        for key in sorted(changed - _NOT_IN_HOOKS):
             previous: Any = before.get(key)
             current: Any = issue.get(key)
             if key == "labels":
@@ -240,6 +245,10 @@ class SimChanges(SimHookPayloads):
             "action": action,
         }
         self.webhooks.emit(hooks, "Milestone Hook", payload, event_uuid)
+
+
+# Not a hook attribute (Gitlab::HookData::IssueBuilder): a status change sends no `changes` of it.
+_NOT_IN_HOOKS = frozenset({"status_id"})
 
 
 def _unique(items: list[str]) -> list[str]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hooks.testing import sim_statuses, sim_work_items
 from hooks.testing.sim_http import Api, ApiError, body
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ def quick_actions(
         elif command == "reopen":
             changes["state"] = "opened"
             summary.append("Reopened this issue.")
+        elif command == "status" and arg and sim_statuses.available(sim, issue):
+            found, said = sim_statuses.quick_action(sim, issue, arg)
+            changes.update(found)
+            summary.append(said)
         elif command == "assign":
             users = [s.user_by_name(u.lstrip("@")) for u in arg.split()]
             changes["assignee_ids"] = [u["id"] for u in users if u]
@@ -113,10 +118,21 @@ def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
     return raw.strip('"')
 
 
+# GraphQL handlers besides this module's own: each answers its queries, None to others.
+GRAPHQL_HANDLERS = (sim_statuses.answer,)
+
+
 def _graphql(
     sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
 ) -> dict[str, Any]:
+    for handler in GRAPHQL_HANDLERS:
+        answered = handler(sim, uid, query, variables, request)
+        if answered is not None:
+            return answered
     s = sim.state
+    read = sim_work_items.answer(sim, query, variables)
+    if read is not None:
+        return read
     if "currentUser" in query:
         user = s.users[uid]
         return {
@@ -134,7 +150,10 @@ def _graphql(
     if field is None:
         return {
             "errors": [
-                {"message": "this simulator answers updateIssue, issueSetIteration and currentUser"}
+                {
+                    "message": "this simulator answers updateIssue, issueSetIteration, currentUser,"
+                    " work item statuses and workItemUpdate with statusWidget"
+                }
             ]
         }
     project = s.project(str(_arg(query, "projectPath", variables) or ""))

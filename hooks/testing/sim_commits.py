@@ -15,8 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from hooks.testing.sim_commit_statuses import combined_status
 from hooks.testing.sim_git import ZERO_SHA, Commit, changes
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, paginate, stamp
+from hooks.testing.sim_http import (
+    API,
+    Api,
+    ApiError,
+    Handler,
+    bad_request,
+    body,
+    flag,
+    paginate,
+    stamp,
+)
 from hooks.testing.sim_repo_hooks import pushed
 from hooks.testing.sim_repository import bad_request_message, commit_rest
 from hooks.testing.sim_state import timestamp
@@ -58,9 +69,8 @@ def write_commit(
     files = dict(tree if tree is not None else parents[0].files if parents else {})
     for index, action in enumerate(actions):
         _apply(repo, files, action, index)
-    user = sim.user_rest(actor_id) or {"name": "Simulator", "username": "sim"}
-    committer = (str(user["name"]), f"{user['username']}@gitlab.sim")
-    when = timestamp(sim.now()).removesuffix("Z") + "+00:00"
+    committer = identity(sim, actor_id)
+    when = commit_time(sim)
     made = repo.write(
         parents,
         files,
@@ -73,6 +83,16 @@ def write_commit(
     repo.branches[branch] = made.id
     pushed(sim, project, branch, before, made.id, actor_id, event_uuid)
     return made
+
+
+def identity(sim: SimCore, uid: int) -> tuple[str, str]:
+    """A user's name and commit email (the simulator's users have no other)."""
+    user = sim.user_rest(uid) or {"name": "Simulator", "username": "sim"}
+    return str(user["name"]), f"{user['username']}@gitlab.sim"
+
+
+def commit_time(sim: SimCore) -> str:
+    return timestamp(sim.now()).removesuffix("Z") + "+00:00"
 
 
 def _apply(repo: Any, files: dict[str, str], action: dict[str, Any], index: int) -> None:
@@ -135,19 +155,6 @@ def stats(repo: Any, commit: Commit) -> dict[str, int]:
     return {"additions": added, "deletions": deleted, "total": added + deleted}
 
 
-def combined_status(sim: SimCore, project_id: int, sha: str) -> str | None:
-    """The commit's status from its latest status per name, as a pipeline sums its jobs."""
-    latest: dict[str, str] = {}
-    for status in sorted(sim.state.statuses.values(), key=lambda st: st["id"]):
-        if status["project_id"] == project_id and status["sha"] == sha:
-            latest[status["name"]] = status["status"]
-    found = set(latest.values())
-    for state in ("failed", "running", "pending", "canceled", "success", "skipped"):
-        if state in found:
-            return state
-    return None
-
-
 def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
@@ -191,7 +198,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         q = request.query
         project = api.project_of(request)
         repo = s.repo(project)
-        if q.get("all") in ("true", "1"):
+        if flag(q.get("all")):
             found = list(repo.commits.values())
         else:
             head = repo.resolve(q.get("ref_name"), project["default_branch"])

@@ -8,6 +8,13 @@ from typing import Any
 
 from hooks.testing.sim_shapes import SimShapes
 
+WORK_ITEM_TYPES = {
+    "issue": "Issue",
+    "incident": "Incident",
+    "task": "Task",
+    "test_case": "TestCase",
+}
+
 
 class SimHookPayloads(SimShapes):
     """Webhook payloads of the state's objects, on top of their REST shapes."""
@@ -25,7 +32,7 @@ class SimHookPayloads(SimShapes):
             "namespace": project["namespace"]["name"],
             "visibility_level": 0,
             "path_with_namespace": path,
-            "default_branch": "main",
+            "default_branch": project["default_branch"],
             "ci_config_path": None,
             "homepage": project["web_url"],
             "url": f"git@gitlab.sim:{path}.git",
@@ -76,7 +83,7 @@ class SimHookPayloads(SimShapes):
             "human_time_change": None,
             "weight": None,
             "health_status": issue["health_status"],
-            "type": "Issue",
+            "type": WORK_ITEM_TYPES.get(issue.get("issue_type", "issue"), "Issue"),
             "url": f"{project['web_url']}/-/issues/{issue['iid']}",
             "state": issue["state"],
             "action": action,
@@ -85,9 +92,11 @@ class SimHookPayloads(SimShapes):
             "escalation_policy": None,
             "labels": labels,
         }
+        # GitLab 17.2+ sends work items other than issues (tasks...) as `work_item`.
+        kind = "issue" if issue.get("issue_type", "issue") in ("issue", "incident") else "work_item"
         payload = {
-            "object_kind": "issue",
-            "event_type": "confidential_issue" if confidential else "issue",
+            "object_kind": kind,
+            "event_type": "confidential_issue" if confidential and kind == "issue" else kind,
             "user": {
                 "id": actor.get("id"),
                 "name": actor.get("name"),

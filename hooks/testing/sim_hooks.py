@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
 from hooks.testing.sim_releases import release_hook_payload
-from hooks.testing.sim_repo_hooks import commit_hook, push_payload
+from hooks.testing.sim_repo_hooks import commit_hook, merge_request_payload, push_payload
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -197,6 +197,13 @@ def test_payload(
         if issue is None:
             return "Ensure the project has issues."
         return sim.issue_hook_payload(issue, "open", {}, uid)
+    if trigger == "merge_requests_events":
+        # TestHooks::ProjectService: the project's newest merge request, as an `open`.
+        found = [m for m in s.merge_requests.values() if m["project_id"] == project["id"]]
+        if not found:
+            return "Ensure the project has merge requests."
+        latest = max(found, key=lambda m: m["id"])
+        return "Merge Request Hook", merge_request_payload(sim, latest, "open", uid, {})
     if trigger == "releases_events":
         release = next((r for r in s.releases.values() if r["project_id"] == project["id"]), None)
         if release is None:

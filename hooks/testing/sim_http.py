@@ -28,6 +28,7 @@ log = structlog.get_logger("hooks.testing.simulator")
 API = "/api/v4"
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 UserHandler = Callable[[web.Request, int], Awaitable[web.Response]]
+UID = web.RequestKey("uid", int)
 
 
 class ApiError(Exception):
@@ -234,6 +235,7 @@ class Api:
             uid = self.user_of(request)
             if uid is None:
                 return web.json_response({"message": "401 Unauthorized"}, status=401)
+            request[UID] = uid  # whose request it is, for project_of's visibility
             try:
                 return await handler(request, uid)
             except ApiError as exc:
@@ -243,8 +245,9 @@ class Api:
 
     def project_of(self, request: web.Request) -> dict[str, Any]:
         project = self.state.project(request.match_info["project"])
-        if project is None:
-            raise not_found("Project")
+        user = self.state.users.get(request.get(UID, 0), {})
+        if project is None or project["path_with_namespace"] in user.get("no_access", ()):
+            raise not_found("Project")  # GitLab hides a project a user may not read
         return project
 
     def group_of(self, request: web.Request) -> dict[str, Any]:

@@ -175,7 +175,7 @@ class IssueFilter:
         if q.get("issue_type"):
             types = ("issue", "incident", "test_case", "task")
             kind = _choice(q, "issue_type", types)
-            tests["issue_type"] = lambda i: kind == "issue"
+            tests["issue_type"] = lambda i: i.get("issue_type", "issue") == kind
         if q.get("due_date"):
             tests["due_date"] = self._due(q["due_date"], sim.today)
         return tests

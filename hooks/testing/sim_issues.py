@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 LINK_TYPES = ("relates_to", "blocks", "is_blocked_by")
 
 
+ISSUE_TYPES = ("issue", "incident", "test_case", "task")
+
+
 def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     s = sim.state
     api = Api(sim)
@@ -96,7 +99,10 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             "assignee_ids": ids(data.get("assignee_ids")),
             "due_date": data.get("due_date") or None,
             "confidential": flag(data.get("confidential")),
+            "issue_type": data.get("issue_type") or "issue",
         }
+        if fields["issue_type"] not in ISSUE_TYPES:
+            raise bad_request("issue_type does not have a valid value")
         issue = sim.create_issue(project, fields, author_id=uid, event_uuid=api.event_uuid(request))
         return web.json_response(single(issue, uid), status=201)
 

@@ -1,6 +1,6 @@
 """Merge requests (doc/api/merge_requests.md): create, list, get, update, merge, their
 changes and diffs; each change sends the Merge Request Hook (open, update, close, reopen,
-merge), and a merge commits to the target branch and sends its Push Hook.
+merge), and a merge commits to the target branch and sends its Push Hook; their commits.
 
 Refusals as lib/api/merge_requests.rb answers them: the same branch for source and target
 422 `{"message": ["You can't use same project/branch for source and target"]}`, a second
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from hooks.testing.sim_commits import write_commit
+from hooks.testing.sim_commits import commit_time, identity, write_commit
 from hooks.testing.sim_git import ZERO_SHA, merged_tree
 from hooks.testing.sim_http import (
     API,
@@ -30,8 +30,15 @@ from hooks.testing.sim_http import (
     paginate,
 )
 from hooks.testing.sim_mr_refs import mr_changes, mr_refs
-from hooks.testing.sim_mr_shapes import diff_entry, is_draft, merge_request_rest, new_merge_request
-from hooks.testing.sim_repo_hooks import merge_request_hook, pushed
+from hooks.testing.sim_mr_shapes import (
+    check_branches,
+    diff_entry,
+    is_draft,
+    merge_request_rest,
+    new_merge_request,
+)
+from hooks.testing.sim_repo_hooks import STATE_IDS, merge_request_hook, pushed
+from hooks.testing.sim_repository import commit_rest
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -51,30 +58,6 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         if mr is None:
             raise ApiError(404, {"message": "404 Not found"})
         return mr
-
-    def conflicting(mr: dict[str, Any]) -> dict[str, Any] | None:
-        return next(
-            (
-                other
-                for other in s.merge_requests.values()
-                if other["id"] != mr.get("id")
-                and other["state"] == "opened"
-                and (other["project_id"], other["source_branch"], other["target_branch"])
-                == (mr["project_id"], mr["source_branch"], mr["target_branch"])
-            ),
-            None,
-        )
-
-    def check_branches(mr: dict[str, Any]) -> None:
-        if mr["source_branch"] == mr["target_branch"]:
-            message = ["You can't use same project/branch for source and target"]
-            raise ApiError(422, {"message": message})
-        other = conflicting(mr)
-        if other is not None:
-            message = [
-                f"Another open merge request already exists for this source branch: !{other['iid']}"
-            ]
-            raise ApiError(409, {"message": message})
 
     async def list_mrs(request: web.Request, uid: int) -> web.Response:
         q = request.query
@@ -132,11 +115,12 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             "assignee_ids": ids(data.get("assignee_ids") or data.get("assignee_id")),
             "reviewer_ids": ids(data.get("reviewer_ids")),
             "labels": label_names(data.get("labels")),
+            "squash": flag(data.get("squash")),
             "remove_source_branch": flag(data["remove_source_branch"])
             if "remove_source_branch" in data
             else None,
         }
-        check_branches({**fields, "project_id": project["id"]})
+        check_branches(sim, {**fields, "project_id": project["id"]})
         mr = new_merge_request(sim, project, fields, uid)
         merge_request_hook(sim, mr, "open", uid, {}, api.event_uuid(request))
         return web.json_response(merge_request_rest(sim, mr, uid, single=True), status=201)
@@ -168,7 +152,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             mr.update(state="closed", closed_at=now, closed_by_id=uid)
             action = "close"
         elif event == "reopen" and mr["state"] == "closed":
-            check_branches(mr)
+            check_branches(sim, mr)
             mr.update(state="opened", closed_at=None, closed_by_id=None)
             mr["sha"] = s.repo(s.projects[mr["project_id"]]).branches.get(
                 mr["source_branch"], mr["sha"]
@@ -193,6 +177,12 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
                 "updated_at": {"previous": before["updated_at"], "current": now},
                 "updated_by_id": {"previous": None, "current": uid},
             }
+            if action != "update":
+                state_ids = {
+                    "previous": STATE_IDS[str(before["state"])],
+                    "current": STATE_IDS[mr["state"]],
+                }
+                hook_changes["state_id"] = state_ids
             merge_request_hook(sim, mr, action, uid, hook_changes, api.event_uuid(request))
         return web.json_response(merge_request_rest(sim, mr, uid, single=True))
 
@@ -219,6 +209,18 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             or f"Merge branch '{mr['source_branch']}' into '{mr['target_branch']}'\n\n"
             f"{mr['title']}\n\nSee merge request {project['path_with_namespace']}!{mr['iid']}"
         )
+        merged_head = head
+        if flag(data.get("squash", mr["squash"])):  # one commit of the changes, then the merge
+            squashed = repo.write(
+                [base] if base else [],
+                head.files,
+                str(data.get("squash_commit_message") or mr["title"]),
+                identity(sim, mr["author_id"]),
+                identity(sim, uid),
+                commit_time(sim),
+            )
+            merged_head = squashed
+            mr["squash_commit_sha"] = squashed.id
         made = write_commit(
             sim,
             project,
@@ -226,11 +228,12 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             [],
             message,
             uid,
-            parents=[start, head],
+            parents=[start, merged_head],
             tree=tree,
             event_uuid=api.event_uuid(request),
         )
         now = timestamp(sim.now())
+        before_update = mr["updated_at"]
         mr.update(
             state="merged",
             merged_at=now,
@@ -240,7 +243,11 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
             merged_refs=(base.id if base else None, start.id, head.id),
         )
         remove = data.get("should_remove_source_branch", mr["should_remove_source_branch"])
-        merge_request_hook(sim, mr, "merge", uid, {}, api.event_uuid(request))
+        merged_changes = {  # GitLab locks the request while merging: locked (4) -> merged (3)
+            "state_id": {"previous": STATE_IDS["locked"], "current": STATE_IDS["merged"]},
+            "updated_at": {"previous": before_update, "current": now},
+        }
+        merge_request_hook(sim, mr, "merge", uid, merged_changes, api.event_uuid(request))
         if flag(remove) and mr["source_branch"] in repo.branches:
             old = repo.branches.pop(mr["source_branch"])
             pushed(sim, project, mr["source_branch"], old, ZERO_SHA, uid)
@@ -258,6 +265,14 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         repo = s.repo(s.projects[mr["project_id"]])
         return paginate(request, [diff_entry(c, repo) for c in mr_changes(repo, mr)])
 
+    async def commits_of(request: web.Request, uid: int) -> web.Response:
+        mr = mr_of(request)
+        project = s.projects[mr["project_id"]]
+        repo = s.repo(project)
+        base, _start, head = mr_refs(repo, mr)
+        found = list(reversed(repo.between(base.id if base else None, head))) if head else []
+        return paginate(request, [commit_rest(project, c) for c in found])
+
     p = f"{API}/projects/{{project}}/merge_requests"
     one = f"{p}/{{iid:\\d+}}"
     return [
@@ -268,4 +283,5 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ("PUT", f"{one}/merge", api.route(merge_mr)),
         ("GET", f"{one}/changes", api.route(changes_of)),
         ("GET", f"{one}/diffs", api.route(diffs_of)),
+        ("GET", f"{one}/commits", api.route(commits_of)),
     ]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from hooks.testing.sim_commit_statuses import combined_status
 from hooks.testing.sim_git import FILE_MODE, Change, Repo, unified
+from hooks.testing.sim_http import ApiError
 from hooks.testing.sim_mr_refs import detailed_merge_status, merge_status, mr_changes, mr_refs
 from hooks.testing.sim_state import timestamp
 
@@ -52,6 +54,8 @@ def new_merge_request(
         "closed_at": None,
         "closed_by_id": None,
         "merge_commit_sha": None,
+        "squash_commit_sha": None,
+        "squash": bool(fields.get("squash")),
         "merged_refs": None,
         "should_remove_source_branch": fields.get("remove_source_branch"),
         "discussion_locked": None,
@@ -60,6 +64,26 @@ def new_merge_request(
     s.mr_by_iid[(project["id"], mr["iid"])] = mr["id"]
     s.mr_notes[mr["id"]] = []
     return mr
+
+
+def check_branches(sim: SimCore, mr: dict[str, Any]) -> None:
+    """MergeRequest#validate_branches: refuse the same branch for source and target (422) and
+    a second open request for the same branches (409), as handle_merge_request_errors! does."""
+    if mr["source_branch"] == mr["target_branch"]:
+        message = ["You can't use same project/branch for source and target"]
+        raise ApiError(422, {"message": message})
+    for other in sim.state.merge_requests.values():
+        if (
+            other["id"] != mr.get("id")
+            and other["state"] == "opened"
+            and (other["project_id"], other["source_branch"], other["target_branch"])
+            == (mr["project_id"], mr["source_branch"], mr["target_branch"])
+        ):
+            reference = f"!{other['iid']}"
+            message = [
+                f"Another open merge request already exists for this source branch: {reference}"
+            ]
+            raise ApiError(409, {"message": message})
 
 
 def diff_entry(change: Change, repo: Repo) -> dict[str, Any]:
@@ -75,6 +99,15 @@ def diff_entry(change: Change, repo: Repo) -> dict[str, Any]:
         "deleted_file": change.deleted_file,
         "generated_file": False,
     }
+
+
+def head_pipeline(sim: SimCore, mr: dict[str, Any]) -> dict[str, Any] | None:
+    """The external pipeline commit statuses made on the head commit for the source branch."""
+    pid = sim.state.pipelines.get((mr["project_id"], mr["sha"] or "", mr["source_branch"]))
+    if pid is None:
+        return None
+    status = combined_status(sim, mr["project_id"], mr["sha"])
+    return {"id": pid, "ref": mr["source_branch"], "sha": mr["sha"], "status": status}
 
 
 def merge_request_rest(
@@ -126,7 +159,7 @@ def merge_request_rest(
         "detailed_merge_status": detailed_merge_status(repo, mr),
         "sha": mr["sha"],
         "merge_commit_sha": mr["merge_commit_sha"],
-        "squash_commit_sha": None,
+        "squash_commit_sha": mr["squash_commit_sha"],
         "discussion_locked": mr["discussion_locked"],
         "should_remove_source_branch": mr["should_remove_source_branch"],
         "force_remove_source_branch": bool(mr["should_remove_source_branch"]),
@@ -143,8 +176,8 @@ def merge_request_rest(
             "human_time_estimate": None,
             "human_total_time_spent": None,
         },
-        "squash": False,
-        "squash_on_merge": False,
+        "squash": mr["squash"],
+        "squash_on_merge": mr["squash"],
         "task_completion_status": {"count": 0, "completed_count": 0},
         "has_conflicts": merge_status(repo, mr) == "cannot_be_merged",
         "blocking_discussions_resolved": True,
@@ -162,7 +195,7 @@ def merge_request_rest(
         "latest_build_finished_at": None,
         "first_deployed_to_production_at": None,
         "pipeline": None,
-        "head_pipeline": None,
+        "head_pipeline": head_pipeline(sim, mr),
         "diff_refs": {
             "base_sha": base.id if base else None,
             "head_sha": head.id if head else None,

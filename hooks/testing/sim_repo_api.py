@@ -13,11 +13,11 @@ import base64
 from pathlib import Path
 from typing import Any
 
+from hooks.testing.sim_commit_statuses import status_rest
 from hooks.testing.sim_commits import write_commit
 from hooks.testing.sim_core import SimCore
 from hooks.testing.sim_mr_shapes import merge_request_rest
 from hooks.testing.sim_repo_hooks import pushed
-from hooks.testing.sim_statuses import status_rest
 
 
 class SimRepoHelpers(SimCore):
@@ -121,7 +121,7 @@ class SimRepoHelpers(SimCore):
             pid = self._project_or_fail(project)["id"]
             found = [
                 st
-                for st in self.state.statuses.values()
+                for st in self.state.commit_statuses.values()
                 if (st["project_id"], st["sha"]) == (pid, sha)
             ]
             return [status_rest(st) for st in sorted(found, key=lambda st: st["id"])]

@@ -1,11 +1,12 @@
 """Repository reads (doc/api/repositories.md, repository_files.md) and branches
-(doc/api/branches.md): the tree, a file (base64 or raw), branches listed, got, created and
-deleted; and the REST shapes of a commit and a branch the other repository routes share.
+(doc/api/branches.md): the tree, a file (base64, raw or its headers), a blob by id, branches
+listed, got, created and deleted; and the REST shapes of a commit and a branch the other
+repository routes share.
 
 Error bodies as lib/api/repositories.rb, files.rb and branches.rb answer them: an unknown ref
 of the tree is `404 Tree Not Found`, a path that is not a directory `404 invalid revision or
 path Not Found`; a file's unknown ref `404 Commit Not Found`, an unknown path `404 File Not
-Found`; an unknown branch `404 Branch Not Found`.
+Found`; an unknown branch `404 Branch Not Found`; an unknown blob `404 Blob Not Found`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -120,12 +122,19 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     async def tree(request: web.Request, uid: int) -> web.Response:
         q = request.query
         project = api.project_of(request)
-        if q.get("pagination", "legacy") not in ("legacy", "keyset", "none"):
+        pagination = q.get("pagination", "legacy")
+        if pagination not in ("legacy", "keyset", "none"):
             raise bad_request("pagination does not have a valid value")
+        if pagination == "none" and not flag(q.get("recursive")):
+            raise bad_request('pagination cannot be "none" unless "recursive" is true')
         commit = commit_of(project, q.get("ref"), "Tree")
         listed = entries(commit.files, q.get("path", ""), flag(q.get("recursive")))
         if listed is None:
             raise ApiError(404, {"message": "404 invalid revision or path Not Found"})
+        if pagination == "none":
+            return web.json_response(listed)
+        if pagination == "keyset":
+            return tree_keyset(request, listed)
         return paginate(request, listed)
 
     async def get_file(request: web.Request, uid: int) -> web.Response:
@@ -134,15 +143,27 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         content = s.repo(project).blobs[commit.files[path]]
         return web.json_response({**data, "content": base64.b64encode(content).decode()})
 
+    async def head_file(request: web.Request, uid: int) -> web.Response:
+        """HEAD: the file's data as X-Gitlab-* headers, no body (files.rb)."""
+        project, commit, path, _blob = file_of(request, required_ref=True)
+        data = blob_data(project, commit, path, request.query["ref"])
+        return web.Response(headers=_headers(data), content_type="application/json")
+
+    async def get_blob(request: web.Request, uid: int) -> web.Response:
+        project = api.project_of(request)
+        content = s.repo(project).blobs.get(request.match_info["sha"])
+        if content is None:
+            raise ApiError(404, {"message": "404 Blob Not Found"})
+        if request.path.endswith("/raw"):
+            return web.Response(body=content, content_type="text/plain")
+        encoded = base64.b64encode(content).decode()
+        answer = {"size": len(content), "encoding": "base64", "content": encoded}
+        return web.json_response({**answer, "sha": request.match_info["sha"]})
+
     async def raw_file(request: web.Request, uid: int) -> web.Response:
         project, commit, path, blob = file_of(request, required_ref=False)
         ref = request.query.get("ref") or project["default_branch"]
-        headers = {  # the blob's data as X-Gitlab-* headers, as files.rb sets them
-            f"X-Gitlab-{k.replace('_', '-').title()}": str(v).lower()
-            if isinstance(v, bool)
-            else str(v)
-            for k, v in blob_data(project, commit, path, ref).items()
-        }
+        headers = _headers(blob_data(project, commit, path, ref))
         return web.Response(
             body=s.repo(project).blobs[blob], content_type="text/plain", headers=headers
         )
@@ -206,12 +227,44 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
     return [
         ("GET", f"{p}/tree", api.route(tree)),
         ("GET", f"{p}/files/{{file_path}}", api.route(get_file)),
+        ("HEAD", f"{p}/files/{{file_path}}", api.route(head_file)),
         ("GET", f"{p}/files/{{file_path}}/raw", api.route(raw_file)),
+        ("GET", f"{p}/blobs/{{sha}}", api.route(get_blob)),
+        ("GET", f"{p}/blobs/{{sha}}/raw", api.route(get_blob)),
         ("GET", f"{p}/branches", api.route(branches)),
         ("POST", f"{p}/branches", api.route(create_branch)),
         ("GET", f"{p}/branches/{{branch}}", api.route(get_branch)),
         ("DELETE", f"{p}/branches/{{branch}}", api.route(delete_branch)),
     ]
+
+
+def _headers(data: dict[str, Any]) -> dict[str, str]:
+    """A blob's data as the X-Gitlab-* headers files.rb sets (X-Gitlab-Blob-Id, ...)."""
+    return {
+        f"X-Gitlab-{k.replace('_', '-').title()}": str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in data.items()
+    }
+
+
+def tree_keyset(request: web.Request, listed: list[dict[str, str]]) -> web.Response:
+    """The tree by keyset (GitalyKeysetPager): entries after the one whose id is
+    `page_token`, and a `next` Link naming the last one's id while more remain."""
+    q = request.query
+    try:
+        per_page = max(1, min(100, int(q.get("per_page", 20))))
+    except ValueError:
+        raise bad_request("per_page is invalid") from None
+    start = 0
+    if q.get("page_token"):
+        ids = [e["id"] for e in listed]
+        start = ids.index(q["page_token"]) + 1 if q["page_token"] in ids else len(listed)
+    chunk = listed[start : start + per_page]
+    headers = {}
+    if start + per_page < len(listed):
+        query = {**q, "page_token": chunk[-1]["id"], "per_page": str(per_page)}
+        base = f"{request.scheme}://{request.host}{request.raw_path.split('?', 1)[0]}"
+        headers["Link"] = f'<{base}?{urlencode(query)}>; rel="next"'
+    return web.json_response(chunk, headers=headers)
 
 
 def bad_request_message(message: str) -> ApiError:

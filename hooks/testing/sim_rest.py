@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_commit_statuses,
     sim_commits,
     sim_hooks,
     sim_issues,
@@ -21,7 +22,6 @@ from hooks.testing import (
     sim_notes,
     sim_releases,
     sim_repository,
-    sim_statuses,
     sim_tokens,
 )
 from hooks.testing.sim_http import (
@@ -209,7 +209,8 @@ def iteration_rest(sim: SimCore, iteration: dict[str, Any]) -> dict[str, Any]:
         state = 1
     else:
         state = 2
-    return {**iteration, "state": state}
+    shown = {k: v for k, v in iteration.items() if k != "cadence_id"}  # REST does not name it
+    return {**shown, "state": state}
 
 
 def add_routes(app: web.Application, sim: SimCore) -> None:
@@ -224,7 +225,7 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
         sim_tokens,
         sim_repository,
         sim_commits,
-        sim_statuses,
+        sim_commit_statuses,
         sim_merge_requests,
         sim_mr_notes,
     ):

@@ -4,9 +4,12 @@ Seed file format (YAML), every section optional; dates may be ISO dates or offse
 today such as '-14d' or '+3d':
 
     users:      [{username: alice, name: Alice, token: alice-token, read_only: false,
-                  token_expires_at: +30d}]   # absent: the token never expires
+                  token_expires_at: +30d,    # absent: the token never expires
+                  no_access: [team/rules]}]  # projects it cannot read (404, as GitLab)
     groups:     [{path: demo, description: ""}, {path: demo/web}]  # a/b: subgroup b of a
-    projects:   [{path: demo/product, description: ""}, {path: demo/web/site}]
+                # plan: free on a top-level group: no work item statuses (Premium feature)
+    projects:   [{path: demo/product, description: ""}, {path: demo/web/site},
+                 {path: team/rules, default_branch: master}]   # default: main
     labels:     [{group: demo, title: "health::at risk", color: "#d9534f"},
                  {project: demo/product, title: bug, description: "", priority: 1}]
     milestones: [{group: demo, title: Sprint 3, start_date: -7d, due_date: +7d},
@@ -14,11 +17,19 @@ today such as '-14d' or '+3d':
                  {project: demo/product, title: v1.0, state: closed, description: ""}]
                 # as in GitLab, a title may repeat across owners but not within a project
                 # and its direct group (such a seed is refused)
-    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d}]
+    iterations: [{group: demo, title: Iteration 5, start_date: +7d, due_date: +21d,
+                  cadence: Team A, id: 5}]   # cadence: that group's cadence of this title
+                # (made on first use); automatic cadences' iterations have no title
+    statuses:   [{group: demo, name: Blocked, category: in_progress, color: "#e9be74"}]
+                # custom work item statuses of a top-level group (they replace GitLab's
+                # five defaults there); categories triage, to_do, in_progress, done, canceled
     issues:     [{project: demo/product, title: Landing page, labels: [..], milestone: Sprint 3,
-                  assignees: [alice], author: bob, due_date: +2d, state: opened}]
+                  assignees: [alice], author: bob, due_date: +2d, state: opened,
+                  status: In progress}]   # status: a name the namespace allows
                 # `milestone` is the nearest milestone with that title (the project's, its
-                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+                # group's, then the ancestors'); `iteration: ID`; `type: task` and
+                # `parent: IID` (an issue of the same project seeded before it) for a child
+                # task; `milestone_owner: demo` picks another owner's
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
     repositories: [{project: team/rules, branch: main, files: {README.md: "..."},
@@ -77,14 +88,26 @@ def to_seed(s: State) -> dict[str, Any]:
                 **(
                     {"token_expires_at": u["token_expires_at"]} if u.get("token_expires_at") else {}
                 ),
+                **({"no_access": list(u["no_access"])} if u.get("no_access") else {}),
             }
             for uid, u in s.users.items()
         ],
         "groups": [
-            {"path": g["full_path"], "description": g["description"]} for g in s.groups.values()
+            {
+                "path": g["full_path"],
+                "description": g["description"],
+                **({"plan": "free"} if g["full_path"] in s.free_namespaces else {}),
+            }
+            for g in s.groups.values()
         ],
         "projects": [
-            {"path": p["path_with_namespace"], "description": p["description"]}
+            {
+                "path": p["path_with_namespace"],
+                "description": p["description"],
+                **(
+                    {"default_branch": p["default_branch"]} if p["default_branch"] != "main" else {}
+                ),
+            }
             for p in s.projects.values()
         ],
         "labels": [
@@ -108,12 +131,21 @@ def to_seed(s: State) -> dict[str, Any]:
             }
             for m in s.milestones.values()
         ],
+        "statuses": [
+            {"group": root, **{k: c[k] for k in ("name", "category", "color", "description")}}
+            for root, custom in s.custom_statuses.items()
+            for c in custom
+        ],
         "iterations": [
             {
+                "id": i["id"],
                 "title": i["title"],
                 "start_date": i["start_date"],
                 "due_date": i["due_date"],
                 **owner(i),
+                **(
+                    {"cadence": s.cadences[i["cadence_id"]]["title"]} if i.get("cadence_id") else {}
+                ),
             }
             for i in s.iterations.values()
         ],
@@ -136,6 +168,10 @@ def to_seed(s: State) -> dict[str, Any]:
                 "due_date": i["due_date"],
                 "state": i["state"],
                 "confidential": i["confidential"],
+                **({"iteration": i["iteration_id"]} if i.get("iteration_id") else {}),
+                **({"type": i["issue_type"]} if i.get("issue_type", "issue") != "issue" else {}),
+                **({"parent": s.issues[i["parent_id"]]["iid"]} if i.get("parent_id") else {}),
+                **({"status": _status_name(s, i["status_id"])} if i.get("status_id") else {}),
             }
             for i in s.issues.values()
         ],
@@ -172,3 +208,15 @@ def _repositories(s: State) -> list[dict[str, Any]]:
             entry = {"project": project["path_with_namespace"], "branch": name, "files": files}
             found.append(entry)
     return found
+
+
+def _status_name(s: State, gid: str) -> str:
+    """A status's name by its global id (custom ones from the state, else GitLab's five)."""
+    kind, _, number = gid.rpartition("/")
+    if "Custom" in kind:
+        found = [
+            c for custom in s.custom_statuses.values() for c in custom if c["id"] == int(number)
+        ]
+        return str(found[0]["name"]) if found else number
+    system = ("To do", "In progress", "Done", "Won't do", "Duplicate")
+    return system[int(number) - 1]

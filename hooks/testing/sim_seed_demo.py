@@ -75,8 +75,14 @@ def demo_seed(today: date) -> dict[str, Any]:
             for title, start, due, state in sprint
         ],
         "iterations": [
-            {"group": "demo", "title": "Iteration 42", "start_date": "-7d", "due_date": "+6d"},
-            {"group": "demo", "title": "Iteration 43", "start_date": "+7d", "due_date": "+20d"},
+            {
+                "group": "demo",
+                "cadence": "Team A",
+                "title": f"Iteration {n}",
+                "start_date": start,
+                "due_date": due,
+            }
+            for n, start, due in ((42, "-7d", "+6d"), (43, "+7d", "+20d"))
         ],
         "issues": [
             {
@@ -88,8 +94,19 @@ def demo_seed(today: date) -> dict[str, Any]:
                 "author": "bob",
                 "due_date": due,
                 "state": "opened",
+                # For the demo's scene of a team on iterations: one item in Iteration 42.
+                **({"iteration": 1} if title == "Update /direction page" else {}),
             }
             for i, (title, lbls, ms, who, due) in enumerate(issue_specs)
+        ]
+        + [
+            {
+                "project": "demo/product",
+                "title": "Collect the direction page's links",
+                "type": "task",
+                "parent": 6,  # demo/product#6, Update /direction page
+                "author": "bob",
+            }
         ],
         "releases": [],
     }

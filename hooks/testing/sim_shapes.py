@@ -21,7 +21,7 @@ class SimShapes:
 
     def user_rest(self, uid: int | None) -> dict[str, Any] | None:
         user = self.state.users.get(uid) if uid is not None else None
-        hidden = ("read_only", "token_expires_at")
+        hidden = ("read_only", "token_expires_at", "no_access")
         return {k: v for k, v in user.items() if k not in hidden} if user else None
 
     def milestone_rest(self, m: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +75,8 @@ class SimShapes:
             "assignees": assignees,
             "assignee": assignees[0] if assignees else None,
             "author": self.user_rest(issue["author_id"]),
-            "type": "ISSUE",
-            "issue_type": "issue",
+            "type": issue.get("issue_type", "issue").upper(),
+            "issue_type": issue.get("issue_type", "issue"),
             "user_notes_count": len(s.notes.get(issue["id"], [])),
             "merge_requests_count": 0,
             "upvotes": 0,

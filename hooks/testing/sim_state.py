@@ -32,6 +32,7 @@ class State:
     labels: dict[int, dict[str, Any]] = field(default_factory=dict)
     milestones: dict[int, dict[str, Any]] = field(default_factory=dict)
     iterations: dict[int, dict[str, Any]] = field(default_factory=dict)
+    cadences: dict[int, dict[str, Any]] = field(default_factory=dict)  # iteration cadences
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     by_iid: dict[tuple[int, int], int] = field(default_factory=dict)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -41,11 +42,15 @@ class State:
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     repos: dict[int, Repo] = field(default_factory=dict)  # by project id, made on first use
     commit_notes: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
-    statuses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    commit_statuses: dict[int, dict[str, Any]] = field(default_factory=dict)
     pipelines: dict[tuple[int, str, str], int] = field(default_factory=dict)  # (pid, sha, ref)
     merge_requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     mr_by_iid: dict[tuple[int, int], int] = field(default_factory=dict)
     mr_notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # top-level group path -> its custom work item statuses (sim_statuses)
+    custom_statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # top-level groups on GitLab Free (seed `plan: free`): no work item statuses
+    free_namespaces: set[str] = field(default_factory=set)
     _next: dict[str, int] = field(default_factory=dict)
 
     def new_id(self, kind: str, wanted: int | None = None) -> int:

@@ -1,168 +1,253 @@
-"""Commit statuses (doc/api/commits.md "Commit status"): set one, list a commit's.
+"""Work item statuses (GitLab 18.2+, Premium): the allowed statuses of a top-level namespace,
+the status widget of a work item, `workItemUpdate` with `statusWidget`, and `/status`.
 
-As lib/api/commit_statuses.rb: a status of the same name and ref that is still pending or
-running is moved on; a finished one is kept and a new status is made. Moves the state machine
-refuses (pending again, running again) answer 400 with its message. Each (commit, ref) gets an
-external pipeline, whose id the statuses carry.
+As GitLab has them (gitlabhq: `WorkItems::Statuses::SystemDefined::Status`,
+`WorkItems::Statuses::SharedConstants`, `Types::WorkItems::StatusType`,
+`Types::WorkItems::Widgets::StatusInputType`, doc/user/work_items/status.md):
+
+- Without custom statuses a namespace has the five system-defined ones, ids 1-5
+  (`gid://gitlab/WorkItems::Statuses::SystemDefined::Status/N`); a top-level group's custom
+  statuses (`gid://gitlab/WorkItems::Statuses::Custom::Status/N`) replace them for the group,
+  its subgroups and projects.
+- A status of category `done` or `canceled` closes the item; one of the other categories
+  reopens a closed one. Closing or reopening otherwise gives the lifecycle's default closed
+  or open status (an item without a status of its own shows that default).
+- GraphQL answers errors with HTTP 200: an unknown status id is the argument's
+  "Status doesn't exist." with `data.workItemUpdate: null`.
+- The REST issue has no status (gitlab-org/gitlab#560083 asks for one), so only GraphQL
+  and the `/status` quick action read and set it here.
+- Webhooks carry no status: the issue hook's attributes (`Gitlab::HookData::IssueBuilder`)
+  and the docs' work item event example have none, so a status change sends the issue hook
+  of the state change it caused (`close`/`reopen`), else an `update` whose `changes` hold
+  only `updated_at` and `updated_by_id`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
-from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
-from hooks.testing.sim_state import timestamp
-
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from hooks.testing.sim_core import SimCore
 
-# state -> (CommitStatus event, the states it moves from)
-TRANSITIONS = {
-    "pending": ("enqueue", {"created"}),
-    "running": ("run", {"created", "pending"}),
-    "success": ("success", {"created", "pending", "running"}),
-    "failed": ("drop", {"created", "pending", "running"}),
-    "canceled": ("cancel", {"created", "pending", "running"}),
-    "skipped": ("skip", {"created"}),
+SYSTEM_GID = "gid://gitlab/WorkItems::Statuses::SystemDefined::Status/"
+CUSTOM_GID = "gid://gitlab/WorkItems::Statuses::Custom::Status/"
+CATEGORIES = ("triage", "to_do", "in_progress", "done", "canceled")
+CLOSING = ("done", "canceled")
+ICONS = {
+    "triage": "status-neutral",
+    "to_do": "status-waiting",
+    "in_progress": "status-running",
+    "done": "status-success",
+    "canceled": "status-cancelled",
 }
-MAX_TEXT = 255
+SYSTEM_DEFINED: tuple[dict[str, Any], ...] = (
+    {"id": 1, "name": "To do", "color": "#737278", "category": "to_do", "position": 0},
+    {"id": 2, "name": "In progress", "color": "#1f75cb", "category": "in_progress", "position": 0},
+    {"id": 3, "name": "Done", "color": "#108548", "category": "done", "position": 0},
+    {"id": 4, "name": "Won't do", "color": "#DD2B0E", "category": "canceled", "position": 0},
+    {"id": 5, "name": "Duplicate", "color": "#DD2B0E", "category": "canceled", "position": 10},
+)
+NOT_FOUND = (
+    "The resource that you are attempting to access does not exist or you don't have "
+    "permission to perform this action"
+)
 
 
-def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
-    s = sim.state
-    api = Api(sim)
+def _shape(status: dict[str, Any], gid_prefix: str) -> dict[str, Any]:
+    """The `WorkItemStatus` GraphQL object (category as GitLab's enum answers it: lowercase)."""
+    return {
+        "id": f"{gid_prefix}{status['id']}",
+        "name": status["name"],
+        "iconName": ICONS[status["category"]],
+        "color": status["color"],
+        "position": status.get("position", 0),
+        "description": status.get("description"),
+        "category": status["category"],
+    }
 
-    def commit_of(request: web.Request) -> tuple[dict[str, Any], str]:
-        project = api.project_of(request)
-        found = s.repo(project).resolve(request.match_info["sha"], project["default_branch"])
-        if found is None:
-            raise ApiError(404, {"message": "404 Commit Not Found"})
-        return project, found.id
 
-    async def set_status(request: web.Request, uid: int) -> web.Response:
-        api.writable(uid)
-        data = await body(request)
-        state = data.get("state")
-        if state in (None, ""):
-            raise bad_request("state is missing")
-        if state not in TRANSITIONS:
-            raise bad_request("state does not have a valid value")
-        project, sha = commit_of(request)
-        repo = s.repo(project)
-        ref = data.get("ref") or next(
-            (
-                name
-                for name, head in sorted(repo.branches.items())
-                if sha in {c.id for c in repo.ancestors(repo.commits[head])}
-            ),
-            None,
+def root_path(sim: SimCore, project: dict[str, Any]) -> str:
+    """The top-level namespace whose statuses a project's items use."""
+    return str(project["path_with_namespace"]).split("/", 1)[0]
+
+
+def allowed(sim: SimCore, root: str) -> list[dict[str, Any]]:
+    """The statuses a top-level namespace allows: its custom ones, else the defaults (none
+    on GitLab Free)."""
+    if root in sim.state.free_namespaces:
+        return []
+    custom = sim.state.custom_statuses.get(root)
+    if custom:
+        return [_shape(c, CUSTOM_GID) for c in custom]
+    return [_shape(s, SYSTEM_GID) for s in SYSTEM_DEFINED]
+
+
+def add_custom(sim: SimCore, root: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """A custom status of a top-level group (seed: `statuses: [{group, name, category}]`)."""
+    category = str(spec.get("category", "to_do")).replace("cancelled", "canceled")
+    if category not in CATEGORIES:
+        raise ValueError(f"status {spec['name']!r}: category must be one of {CATEGORIES}")
+    status = {
+        "id": sim.state.new_id("custom_status", spec.get("id")),
+        "name": spec["name"],
+        "color": spec.get("color", "#737278"),
+        "category": category,
+        "position": len(sim.state.custom_statuses.get(root, [])),
+        "description": spec.get("description"),
+    }
+    sim.state.custom_statuses.setdefault(root, []).append(status)
+    return status
+
+
+def _default(statuses: list[dict[str, Any]], closed: bool) -> dict[str, Any] | None:
+    wanted = CLOSING if closed else ("triage", "to_do", "in_progress")
+    for category in wanted:  # the lifecycle's defaults: first of the earliest category
+        found = [s for s in statuses if s["category"] == category]
+        if found:
+            return found[0]
+    return None
+
+
+def status_of(sim: SimCore, issue: dict[str, Any]) -> dict[str, Any] | None:
+    """An item's status: its own, else its lifecycle's default for its state (None: Free)."""
+    statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
+    if not statuses:
+        return None
+    own = issue.get("status_id")
+    found = next((s for s in statuses if s["id"] == own), None) if own else None
+    return found or _default(statuses, issue["state"] == "closed") or statuses[0]
+
+
+def by_name(sim: SimCore, issue: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """GitLab matches a status name case-insensitively within the item's lifecycle."""
+    statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
+    return next((s for s in statuses if s["name"].casefold() == name.casefold()), None)
+
+
+def status_changes(issue: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """The field changes setting `status` makes: the status, and the state its category
+    implies."""
+    changes: dict[str, Any] = {"status_id": status["id"]}
+    closing = status["category"] in CLOSING
+    if closing and issue["state"] != "closed":
+        changes["state"] = "closed"
+    elif not closing and issue["state"] == "closed":
+        changes["state"] = "opened"
+    return changes
+
+
+def available(sim: SimCore, issue: dict[str, Any]) -> bool:
+    """Whether the item has statuses (the `/status` quick action exists for it)."""
+    return bool(allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]])))
+
+
+def quick_action(sim: SimCore, issue: dict[str, Any], arg: str) -> tuple[dict[str, Any], str]:
+    """`/status "In progress"` (or unquoted): (changes, the summary line)."""
+    name = arg.strip().strip('"').strip()
+    status = by_name(sim, issue, name)
+    if status is None:
+        return {}, f'Status "{name}" not found.'
+    return status_changes(issue, status), f"Set status to {status['name']}."
+
+
+# -- GraphQL ------------------------------------------------------------------------------
+
+
+def _arg(query: str, name: str, variables: dict[str, Any]) -> Any:
+    # Not preceded by `$` or a word character: `$id: WorkItemID!` declares a variable.
+    match = re.search(rf"(?<![$\w]){name}\s*:\s*(\$\w+|\"[^\"]*\"|[\w:/.-]+)", query)
+    if match is None:
+        return None
+    raw = match.group(1)
+    if raw.startswith("$"):
+        return variables.get(raw[1:])
+    return None if raw == "null" else raw.strip('"')
+
+
+def _error(field: str, message: str) -> dict[str, Any]:
+    return {
+        "data": {field: None},
+        "errors": [{"message": message, "locations": [{"line": 1, "column": 1}], "path": [field]}],
+    }
+
+
+def _work_item(sim: SimCore, issue: dict[str, Any]) -> dict[str, Any]:
+    project = sim.state.projects[issue["project_id"]]
+    status = status_of(sim, issue)
+    return {
+        "id": f"gid://gitlab/WorkItem/{issue['id']}",
+        "iid": str(issue["iid"]),
+        "state": "CLOSED" if issue["state"] == "closed" else "OPEN",
+        "workItemType": {"name": "Issue"},
+        "namespace": {"fullPath": project["path_with_namespace"]},
+        # Without the licensed feature there is no status widget at all.
+        "widgets": [{"type": "STATUS", "status": status}] if status is not None else [],
+    }
+
+
+def answer(
+    sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
+) -> dict[str, Any] | None:
+    """The answer to a status query or mutation, or None when the query is another's."""
+    if "workItemUpdate" in query and "statusWidget" in query:
+        return _update(sim, uid, query, variables, request)
+    if "allowedStatuses" in query:
+        path = str(_arg(query, "fullPath", variables) or "")
+        owner = sim.state.group(path) or sim.state.project(path)
+        if owner is None:
+            return {"data": {"namespace": None}}
+        root = path.split("/", 1)[0]
+        statuses = allowed(sim, root)
+        node: dict[str, Any] = {"id": "gid://gitlab/WorkItems::Type/1", "name": "Issue"}
+        # Other widget definitions match no fragment of the query: GitLab answers them as {}.
+        node["widgetDefinitions"] = (
+            [{"type": "STATUS", "allowedStatuses": statuses}]
+            if root not in sim.state.free_namespaces
+            else [{}]
         )
-        if ref is None:
-            raise ApiError(404, {"message": "404 References for commit Not Found"})
-        too_long = {
-            k: ["is too long (maximum is 255 characters)"]
-            for k in ("description", "target_url")
-            if len(str(data.get(k) or "")) > MAX_TEXT
-        }
-        if too_long:
-            raise ApiError(400, {"message": too_long})
-        name = str(data.get("name") or data.get("context") or "default")
-        pipeline = s.pipelines.setdefault((project["id"], sha, ref), s.new_id("pipeline"))
-        status = next(
-            (
-                st
-                for st in s.statuses.values()
-                if (st["project_id"], st["pipeline_id"], st["name"], st["ref"])
-                == (project["id"], pipeline, name, ref)
-                and st["status"] in ("pending", "running")
-            ),
-            None,
+        return {"data": {"namespace": {"workItemTypes": {"nodes": [node]}}}}
+    if "WorkItemWidgetStatus" in query and "workItem(" in query:
+        path = str(_arg(query, "fullPath", variables) or "")
+        project = sim.state.project(path)
+        iid = str(_arg(query, "iid", variables) or "")
+        if project is None:
+            return {"data": {"namespace": None}}
+        issue = sim.state.issue(project["id"], int(iid)) if iid.isdigit() else None
+        item = _work_item(sim, issue) if issue is not None else None
+        return {"data": {"namespace": {"workItem": item}}}
+    return None
+
+
+def _update(
+    sim: SimCore, uid: int, query: str, variables: dict[str, Any], request: web.Request
+) -> dict[str, Any]:
+    field = "workItemUpdate"
+    gid = str(_arg(query, "id", variables) or "")
+    tail = gid.rsplit("/", 1)[-1]
+    issue = sim.state.issues.get(int(tail)) if tail.isdigit() else None
+    if not gid.startswith("gid://gitlab/WorkItem/") or not tail.isdigit():
+        return _error(field, f'"{gid}" does not represent an instance of WorkItem')
+    if issue is None:
+        return _error(field, NOT_FOUND)
+    if sim.state.users[uid].get("read_only"):
+        return _error(field, NOT_FOUND)
+    wanted = _arg(query, "status", variables)
+    statuses = allowed(sim, root_path(sim, sim.state.projects[issue["project_id"]]))
+    if not statuses:  # WorkItems::Update refuses widget input the type does not support
+        return _error(
+            field, "Following widget keys are not supported by Issue type: [:status_widget]"
         )
-        current = status["status"] if status else "created"
-        event, sources = TRANSITIONS[state]
-        if current not in sources:
-            raise ApiError(
-                400,
-                {
-                    "message": f"Cannot transition status via :{event} from :{current} "
-                    f'(Reason(s): Status cannot transition via "{event}")'
-                },
-            )
-        now = timestamp(sim.now())
-        if status is None:
-            status = {
-                "id": s.new_id("status"),
-                "project_id": project["id"],
-                "sha": sha,
-                "ref": ref,
-                "status": "created",
-                "name": name,
-                "target_url": None,
-                "description": None,
-                "created_at": now,
-                "started_at": None,
-                "finished_at": None,
-                "allow_failure": False,
-                "coverage": None,
-                "pipeline_id": pipeline,
-                "author": sim.user_rest(uid),
-            }
-            s.statuses[status["id"]] = status
-        for key in ("target_url", "description"):
-            if data.get(key) is not None:
-                status[key] = str(data[key])
-        if data.get("coverage") not in (None, ""):
-            try:
-                status["coverage"] = float(data["coverage"])
-            except ValueError:
-                raise bad_request("coverage is invalid") from None
-        status["status"] = state
-        if state == "running":
-            status["started_at"] = now
-        elif state != "pending":
-            status["finished_at"] = now
-        return web.json_response(status_rest(status), status=201)
-
-    async def list_statuses(request: web.Request, uid: int) -> web.Response:
-        q = request.query
-        project, sha = commit_of(request)
-        order = q.get("order_by", "id")
-        if order not in ("id", "pipeline_id"):
-            raise bad_request("order_by does not have a valid value")
-        if q.get("sort", "asc") not in ("asc", "desc"):
-            raise bad_request("sort does not have a valid value")
-        found = sorted(
-            (
-                st
-                for st in s.statuses.values()
-                if (st["project_id"], st["sha"]) == (project["id"], sha)
-            ),
-            key=lambda st: st["id"],
-        )
-        if not flag(q.get("all")):  # the latest status of each name (and ref)
-            latest: dict[tuple[str, str], dict[str, Any]] = {}
-            for st in found:
-                latest[(st["name"], st["ref"])] = st
-            found = sorted(latest.values(), key=lambda st: st["id"])
-        for key in ("ref", "name"):
-            if q.get(key):
-                found = [st for st in found if st[key] == q[key]]
-        if q.get("pipeline_id"):
-            found = [st for st in found if str(st["pipeline_id"]) == q["pipeline_id"]]
-        if q.get("stage") and q["stage"] != "external":  # external statuses' stage
-            found = []
-        found.sort(key=lambda st: (st[order], st["id"]), reverse=q.get("sort") == "desc")
-        return paginate(request, [status_rest(st) for st in found])
-
-    p = f"{API}/projects/{{project}}"
-    return [
-        ("POST", f"{p}/statuses/{{sha}}", api.route(set_status)),
-        ("GET", f"{p}/repository/commits/{{sha}}/statuses", api.route(list_statuses)),
-    ]
-
-
-def status_rest(status: dict[str, Any]) -> dict[str, Any]:
-    """A status as API::Entities::CommitStatus answers it."""
-    return {k: v for k, v in status.items() if k != "project_id"}
+    status = next((s for s in statuses if s["id"] == wanted), None)
+    if status is None:
+        return _error(field, "Status doesn't exist.")
+    changes = status_changes(issue, status)
+    sim.update_issue(
+        issue,
+        changes,
+        actor_id=uid,
+        event_uuid=request.headers.get("X-Gitlab-Event-UUID"),
+    )
+    return {"data": {field: {"workItem": _work_item(sim, issue), "errors": []}}}

@@ -14,13 +14,21 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from hooks.testing import sim_commands, sim_hooks, sim_milestones, sim_releases, sim_rest
+from hooks.testing import (
+    sim_commands,
+    sim_hooks,
+    sim_milestones,
+    sim_releases,
+    sim_rest,
+    sim_statuses,
+    sim_work_items,
+)
 from hooks.testing.sim_faults import middleware
 from hooks.testing.sim_http import ApiError, json_errors
 from hooks.testing.sim_repo_api import SimRepoHelpers, folder_files
 from hooks.testing.sim_seed import when
 from hooks.testing.sim_seed_demo import demo_seed
-from hooks.testing.sim_state import BASE_URL, timestamp
+from hooks.testing.sim_state import BASE_URL
 
 
 class Simulator(SimRepoHelpers):
@@ -53,15 +61,24 @@ class Simulator(SimRepoHelpers):
             )
             if spec.get("read_only"):  # a token that may read but not write: 403 on writes
                 s.users[uid]["read_only"] = True
+            if spec.get("no_access"):  # projects this user cannot see: 404, as GitLab
+                s.users[uid]["no_access"] = list(spec["no_access"])
             if spec.get("token_expires_at"):  # GET /personal_access_tokens/self
                 s.users[uid]["token_expires_at"] = when(spec["token_expires_at"], today)
         if token not in s.tokens:
             s.tokens[token] = 1
         for spec in seed.get("groups") or []:
             s.add_group(spec["path"], spec.get("description", ""), spec.get("id"))
+            if spec.get("plan") == "free":  # the status widget is Premium and Ultimate
+                s.free_namespaces.add(spec["path"].split("/", 1)[0])
+        for spec in seed.get("statuses") or []:
+            if "/" in spec["group"]:  # as GitLab's settings: top-level groups only
+                raise ValueError(f"status {spec['name']!r}: {spec['group']} is not top-level")
+            sim_statuses.add_custom(self, spec["group"], spec)
         for spec in seed.get("projects") or []:
             pid = s.add_project(spec["path"], spec.get("id"))
             s.projects[pid]["description"] = spec.get("description", "")
+            s.projects[pid]["default_branch"] = spec.get("default_branch") or "main"
         for spec in seed.get("labels") or []:
             self._add_label(spec)
         for spec in seed.get("milestones") or []:
@@ -73,23 +90,7 @@ class Simulator(SimRepoHelpers):
                 )
             self._add_milestone(spec, today)
         for spec in seed.get("iterations") or []:
-            iid = s.new_id("iteration")
-            group = s.group(spec["group"]) if spec.get("group") else None
-            stamp = timestamp(self.now())
-            s.iterations[iid] = {
-                "id": iid,
-                "iid": iid,
-                "sequence": iid,
-                "group_id": group["id"] if group else None,
-                "title": spec["title"],
-                "description": spec.get("description"),
-                "state": 2,  # answered from the dates (sim_rest.iteration_rest)
-                "created_at": stamp,
-                "updated_at": stamp,
-                "start_date": when(spec.get("start_date"), today),
-                "due_date": when(spec.get("due_date"), today),
-                "web_url": f"{BASE_URL}/groups/{spec.get('group')}/-/iterations/{iid}",
-            }
+            sim_work_items.add_iteration(self, spec)
         for spec in seed.get("issues") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed issue in unknown project {spec['project']}"
@@ -107,6 +108,7 @@ class Simulator(SimRepoHelpers):
                     "assignee_ids": [s.user_by_name(u)["id"] for u in spec.get("assignees", [])],  # type: ignore[index]
                     "due_date": when(spec.get("due_date"), today),
                     "confidential": spec.get("confidential", False),
+                    **sim_work_items.seeded_issue_fields(self, project, spec),
                 },
                 author_id=author["id"] if author else 1,
                 notify=False,
@@ -115,6 +117,13 @@ class Simulator(SimRepoHelpers):
             )
             if spec.get("state") == "closed":
                 issue["state"], issue["closed_at"] = "closed", issue["updated_at"]
+            if spec.get("status"):
+                status = sim_statuses.by_name(self, issue, spec["status"])
+                if status is None:
+                    raise ValueError(f"seed issue {spec['title']!r}: no status {spec['status']!r}")
+                issue.update(sim_statuses.status_changes(issue, status))
+                if issue["state"] == "closed":
+                    issue["closed_at"] = issue["updated_at"]
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"
@@ -180,7 +189,9 @@ class Simulator(SimRepoHelpers):
     ) -> web.StreamResponse:
         # State keeps URLs under a placeholder host; answers carry the address really served.
         response: web.StreamResponse = await handler(request)
-        if isinstance(response, web.Response) and response.body and self.url:
+        # A file's raw bytes are the file's, whatever URL they mention.
+        json = isinstance(response, web.Response) and response.content_type == "application/json"
+        if json and isinstance(response, web.Response) and response.body and self.url:
             raw = response.body
             if isinstance(raw, bytes) and BASE_URL.encode() in raw:
                 response.body = raw.replace(BASE_URL.encode(), self.url.encode())

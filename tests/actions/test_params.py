@@ -41,6 +41,12 @@ STORED: dict[str, dict[str, Any]] = {
     "assign": {"usernames": ["dave"]},
     "close": {},
     "reopen": {},
+    "notify": {"to": "team-chat", "subject": None},
+    "set_status": {
+        "status_id": "gid://gitlab/WorkItems::Statuses::SystemDefined::Status/2",
+        "name": "In progress",
+        "category": "in_progress",
+    },
 }
 
 

@@ -54,7 +54,23 @@ def test_an_assignment_names_the_people() -> None:
 
 def test_other_kinds_show_their_params_as_json() -> None:
     assert describe({"action": "close", "params": {}}, "p#1") == "p#1: close {}"
-    detail = {"action": "set_iteration", "params": {"iteration_id": 3, "iteration_title": None}}
+
+
+def test_an_iteration_move_names_the_iteration_or_its_id() -> None:
+    titled = {"iteration_id": 3, "iteration_title": "Iteration 43"}
+    assert describe({"action": "set_iteration", "params": titled}, "p#1") == (
+        "p#1: iteration -> Iteration 43"
+    )
+    untitled = {"action": "set_iteration", "params": {"iteration_id": 3, "iteration_title": None}}
+    assert describe(untitled, "p#1") == "p#1: iteration -> 3"
+
+
+def test_a_status_change_names_the_status_and_says_when_it_closes_the_item() -> None:
+    done = {"status_id": None, "name": "Done", "category": "done"}
+    doing = {"status_id": None, "name": "In progress", "category": "in_progress"}
+    assert describe({"action": "set_status", "params": done}, "p#1") == (
+        "p#1: status -> Done (closes it)"
+    )
     assert (
-        describe(detail, "p#1") == 'p#1: set_iteration {"iteration_id": 3, "iteration_title": null}'
+        describe({"action": "set_status", "params": doing}, "p#1") == "p#1: status -> In progress"
     )

@@ -332,7 +332,7 @@ def test_a_field_inside_a_block_template_is_reported_at_its_own_line(
     assert status == 1
     assert (
         "rules.yaml:11: rule 'sister': unknown template field 'issue.milestone.due'"
-        " (did you mean 'issue.milestone.due_date'?); issue.milestone has: due_date, group,"
+        " (did you mean 'issue.milestone.due_date'?); issue.milestone has: cadence, cadence_id, due_date,"
     ) in out
 
 
