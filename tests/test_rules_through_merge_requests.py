@@ -119,8 +119,12 @@ async def live_version(server: ServeProcess) -> str:
 
 
 async def newest_delivery(store: Store, kind: str) -> int:
-    found = await store.list_deliveries(kind=kind, limit=1)
-    return found[0].id
+    """The newest delivery of `kind` a rule matched (not the bot's own echo of its change)."""
+    for delivery in await store.list_deliveries(kind=kind):
+        trail = await store.audit_for(delivery_id=delivery.id)
+        if any(line["kind"] == "rule" and line["outcome"] == "matched" for line in trail):
+            return delivery.id
+    raise AssertionError(f"no {kind} delivery matched a rule")
 
 
 async def test_a_rule_change_goes_from_merge_request_to_live_and_a_broken_push_does_not(
