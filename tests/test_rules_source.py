@@ -5,6 +5,7 @@ the commit; each case of bad input ends in a defined state. The simulator plays 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ from markupsafe import escape
 from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from hooks.testing.waiting import eventually
+from tests.conftest import SECRET, fixture_bytes
 from tests.e2e import (
     RULE_PACK,
     as_user,
@@ -504,3 +506,45 @@ async def test_admin_preview_gives_the_candidate_the_live_commits_fixtures(
     assert response.status == 200, report
     assert report["valid"] and report["examples_passed"] > 0
     assert [r["rule"] for r in report["rules"]] == ["roll-over-first-time"]
+
+
+async def test_gitlab_down_at_start_leaves_the_service_not_ready_until_it_reads_the_rules(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    head = commit_rule_pack(gitlab_sim)
+    outage = gitlab_sim.faults.add(
+        Fault(path="/api/v4/projects/*/repository/*", error_rate=1.0, statuses=(502,))
+    )
+    server = await serve_rules_project(gitlab_sim, tmp_path)
+    try:
+        ready = await get(server, "/readyz")
+        detail = (await ready.json())["checks"]["rules"]["detail"]
+        gitlab_sim.faults.remove(outage)
+        await live_at(server, head)
+        after = await get(server, "/readyz")
+    finally:
+        await server.close()
+
+    assert ready.status == 503 and "no rules loaded" in detail and "unreadable: 502" in detail
+    assert after.status == 200
+
+
+async def test_a_push_payload_without_its_commits_fails_naming_the_missing_field(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    payload = json.loads(fixture_bytes("push.json"))
+    payload["project"].update(path_with_namespace=RULES_PROJECT, default_branch="main")
+    payload["ref"] = "refs/heads/main"
+    del payload["after"]
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(
+            service.make_url("/webhook"),
+            data=json.dumps(payload),
+            headers={"X-Gitlab-Event": "Push Hook", "X-Gitlab-Token": SECRET},
+        )
+        delivery_id = (await response.json())["delivery"]
+    await settle(gitlab_sim, store_of(service))
+
+    delivery = await store_of(service).get_delivery(delivery_id)
+    assert delivery is not None and delivery.status == "failed"
+    assert delivery.last_error == "not a PushEvent payload: after: Field required"
