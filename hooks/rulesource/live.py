@@ -104,20 +104,32 @@ class RulesSource:
             self.default_branch = str(project.get("default_branch") or "main")
         return self.default_branch
 
+    async def _head(self) -> str:
+        ref = await self.ref()
+        return await self.call(lambda ops: ops.branch_head(self.project, ref))
+
     async def refresh(self, reason: str) -> Refresh:
         """Make the ref's head live if it validates; one at a time, the latest head wins."""
         async with self._lock:
-            try:
-                ref = await self.ref()
-                head = await self.call(lambda ops: ops.branch_head(self.project, ref))
-            except Exception as exc:
-                return self._unavailable(exc, reason)
-            if head == self.live_sha:
-                return Refresh("unchanged", head, f"commit {head[:12]} is live already")
-            if head == self.refused_sha:
-                detail = f"commit {head[:12]} was refused already"
-                return Refresh("refused", head, detail, list(self.loaded.errors))
-            return await self._load(head, reason, announce=True)
+            result = Refresh("unavailable", None, "not read")
+            # The head is read again after a load: if it moved meanwhile (a push being read
+            # by another replica), the newer commit is loaded, so the last write is the newest.
+            for _ in range(3):
+                try:
+                    head = await self._head()
+                except Exception as exc:
+                    return self._unavailable(exc, reason)
+                if head == self.live_sha:
+                    if result.outcome == "live":
+                        return result
+                    return Refresh("unchanged", head, f"commit {head[:12]} is live already")
+                if head == self.refused_sha:
+                    detail = f"commit {head[:12]} was refused already"
+                    return Refresh("refused", head, detail, list(self.loaded.errors))
+                result = await self._load(head, reason, announce=True)
+                if result.outcome != "live":
+                    return result
+            return result
 
     async def adopt(self, reason: str) -> Refresh | None:
         """Make the commit the database names live live here too (None: it is already).
