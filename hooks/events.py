@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AliasChoices, Field, ValidationError
+
+from hooks.payload_fields import Change as Change
+from hooks.payload_fields import Day, KeyText, Label, Model, Project, Timestamp, User
+from hooks.payload_fields import Group as Group
 
 # The X-Gitlab-Event header values the service handles, mapped to the event kind
 # used everywhere else (rule triggers, logs, metrics). Work items arrive as
@@ -25,6 +20,11 @@ HANDLED_EVENTS: dict[str, str] = {
     "Work Item Hook": "work_item",
     "Release Hook": "release",
     "Milestone Hook": "milestone",
+    # A note that is internal or on a confidential issue goes to the confidential note hooks
+    # (GitLab's Notes::PostProcessService); both spellings are one kind, `note`.
+    "Confidential Note Hook": "note",
+    "Note Hook": "note",
+    "Emoji Hook": "emoji",
 }
 # Each kind's usual header name (the dedup key of a delivery hashes it with the body).
 KIND_HEADERS: dict[str, str] = {kind: header for header, kind in HANDLED_EVENTS.items()}
@@ -32,106 +32,6 @@ KIND_HEADERS: dict[str, str] = {kind: header for header, kind in HANDLED_EVENTS.
 
 class EventParseError(ValueError):
     """A stored payload cannot be read as the event its header names."""
-
-
-def _parse_datetime(value: Any) -> Any:
-    """Accept both formats GitLab sends: ISO 8601 and '2017-09-15 16:50:55 UTC'."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if not text:
-        return None
-    if text.endswith(" UTC"):
-        text = text[:-4].replace(" ", "T") + "+00:00"
-    elif text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        # An unreadable timestamp is kept out of the model rather than failing
-        # the whole event: no rule should stop working over a cosmetic field.
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _parse_date(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return date.fromisoformat(value.strip()[:10])
-    except ValueError:
-        return None
-
-
-def _storable_key(value: str | None) -> str | None:
-    """A project path or tag names the subject in keys and columns: PostgreSQL text holds
-    neither a NUL nor a lone surrogate, and no GitLab path or tag has one."""
-    if value is not None:
-        if "\x00" in value:
-            raise ValueError("holds a NUL character, which no GitLab path or tag has")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError("holds a lone surrogate, which no GitLab path or tag has") from exc
-    return value
-
-
-Timestamp = Annotated[datetime | None, BeforeValidator(_parse_datetime)]
-KeyText = Annotated[str | None, AfterValidator(_storable_key)]
-Day = Annotated[date | None, BeforeValidator(_parse_date)]
-
-
-class Model(BaseModel):
-    """Base of payload models: unknown fields are kept, absent ones default."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls_are_absent(cls, data: Any) -> Any:
-        # GitLab sends null for many fields it has no value for; a declared
-        # field then takes its default instead of failing validation.
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if v is not None or k not in cls.model_fields}
-        return data
-
-
-class User(Model):
-    id: int | None = None
-    name: str | None = None
-    username: str | None = None
-    email: str | None = None
-
-
-class Project(Model):
-    id: int | None = None
-    name: str | None = None
-    path_with_namespace: KeyText = None
-    web_url: str | None = None
-    namespace: str | None = None
-    visibility_level: int | None = None
-
-
-class Group(Model):
-    """The `group` block some GitLab versions add to a group milestone's event."""
-
-    group_id: int | None = None
-    group_name: str | None = None
-    group_path: str | None = None
-    full_path: KeyText = None
-
-
-class Label(Model):
-    id: int | None = None
-    title: str = ""
-    color: str | None = None
-    project_id: int | None = None
-    group_id: int | None = None
-
-
-class Change(Model):
-    previous: Any = None
-    current: Any = None
 
 
 class IssueAttributes(Model):
@@ -288,7 +188,116 @@ class MilestoneEvent(_Event):
         return f"{group}%{iid}" if not group.isdigit() else f"group {group}%{iid}"
 
 
-Event = IssueEvent | ReleaseEvent | MilestoneEvent
+# What a comment or a reaction can be on; rules act on issues and work items only.
+ISSUE_NOTEABLES = ("Issue", "WorkItem")
+
+
+class NoteAttributes(Model):
+    """A note's hook attributes (GitLab's NoteBuilder) and the event's `action` (16.11+)."""
+
+    id: int | None = None
+    note: str = ""
+    noteable_type: str | None = None
+    noteable_id: int | None = None
+    author_id: int | None = None
+    action: str | None = None
+    system: bool = False
+    # Not in every GitLab's hook attributes; `event_type: confidential_note` always tells.
+    internal: bool = False
+    confidential: bool = False
+    discussion_id: str | None = None
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
+    url: str | None = None
+
+
+class EmojiAttributes(Model):
+    id: int | None = None
+    name: str = ""
+    user_id: int | None = None
+    awardable_type: str | None = None
+    awardable_id: int | None = None
+    action: str | None = None
+    created_at: Timestamp = None
+    updated_at: Timestamp = None
+    awarded_on_url: str | None = None
+
+
+class _OnIssue(_Event):
+    """An event about something said on an issue: its `issue` block is the subject."""
+
+    event_type: str | None = None
+    # GitLab names the block after the noteable's class: `issue` (work items are issues).
+    issue: IssueAttributes | None = Field(None, validation_alias=AliasChoices("issue", "work_item"))
+    merge_request: dict[str, Any] | None = None
+
+    def on_issue(self) -> bool:
+        return self.issue is not None and self.issue.iid is not None
+
+    @property
+    def subject(self) -> str:
+        if self.issue is not None and self.issue.iid is not None:
+            return f"{self.project_path}#{self.issue.iid}"
+        if self.merge_request is not None:
+            return f"{self.project_path}!{self.merge_request.get('iid')}"
+        return self.project_path
+
+
+class NoteEvent(_OnIssue):
+    """A comment made or edited (`Note Hook`, `Confidential Note Hook`)."""
+
+    kind: Literal["note"] = "note"
+    object_attributes: NoteAttributes = Field(default_factory=NoteAttributes)
+
+    @property
+    def action(self) -> str:
+        return self.object_attributes.action or "create"  # GitLab before 16.11 sent none
+
+    @property
+    def private(self) -> bool:
+        """An internal note or one on a confidential issue: its text stays in its issue."""
+        attrs = self.object_attributes
+        return (
+            self.event_type == "confidential_note"
+            or attrs.internal
+            or attrs.confidential
+            or bool(self.issue and self.issue.confidential)
+        )
+
+    def unsupported(self) -> str | None:
+        """Why rules cannot act on this comment, or None."""
+        attrs = self.object_attributes
+        if attrs.noteable_type not in ISSUE_NOTEABLES or not self.on_issue():
+            what = attrs.noteable_type or "unknown object"
+            return f"a comment on a {what}; rules act on comments on issues and work items"
+        if attrs.system:
+            return "a system note (GitLab's own record of a change), not a comment"
+        return None
+
+
+class EmojiEvent(_OnIssue):
+    """An emoji reaction awarded or revoked (`Emoji Hook`, GitLab 16.2+, GA in 17.5)."""
+
+    kind: Literal["emoji"] = "emoji"
+    object_attributes: EmojiAttributes = Field(default_factory=EmojiAttributes)
+    note: NoteAttributes | None = None
+
+    @property
+    def action(self) -> str:
+        return self.event_type or self.object_attributes.action or "award"
+
+    def unsupported(self) -> str | None:
+        awardable = self.object_attributes.awardable_type
+        if awardable == "Note" and self.note is not None:
+            awardable = f"comment on a {self.note.noteable_type}"
+            if self.note.noteable_type in ISSUE_NOTEABLES and self.on_issue():
+                return None
+        elif awardable in ISSUE_NOTEABLES and self.on_issue():
+            return None
+        return f"an emoji on a {awardable or 'unknown object'}; rules act on issues and work items"
+
+
+Event = IssueEvent | ReleaseEvent | MilestoneEvent | NoteEvent | EmojiEvent
 
 
 def event_kind(header: str, payload: dict[str, Any]) -> str | None:
@@ -325,6 +334,10 @@ def parse_event(header: str, body: bytes | str | dict[str, Any]) -> Event:
             return ReleaseEvent.model_validate(data)
         if kind == "milestone":
             return MilestoneEvent.model_validate(data)
+        if kind == "note":
+            return NoteEvent.model_validate(data)
+        if kind == "emoji":
+            return EmojiEvent.model_validate(data)
         return IssueEvent.model_validate(data)
     except RecursionError as exc:
         raise EventParseError(f"{kind} payload is nested too deeply") from exc

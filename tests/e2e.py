@@ -58,7 +58,15 @@ async def start_service(settings: Settings) -> TestServer:
 async def serve_rule_pack(sim: Simulator, tmp_path: Path, **overrides: Any) -> TestServer:
     """The service on the shipped rules, acting on the simulator, which sends it demo's hooks."""
     server = await start_service(service_settings(sim, tmp_path, RULE_PACK, **overrides))
-    sim.add_hook(str(server.make_url("/webhook")), SECRET, group="demo")
+    # The events install-webhook subscribes to: issues, releases, milestones, comments, emoji.
+    sim.add_hook(
+        str(server.make_url("/webhook")),
+        SECRET,
+        group="demo",
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     return server
 
 

@@ -52,6 +52,7 @@ def test_the_demo_plays_every_process_of_the_handbook_in_its_order(demo: list[st
         "== Case study",
         "== Work item status, In progress",
         "== Work item status, Done",
+        "== Commands",
         "== Iterations",
     ]
     assert not [line for line in demo if "could not act" in line or "(no rule acted)" in line]
@@ -69,6 +70,14 @@ def test_health_goes_on_track_then_needs_attention_then_at_risk(demo: list[str])
     assert why.startswith(
         '   bot [overdue-at-risk] demo/product#7: comment "Health is now **At Risk**'
     )
+
+
+def test_a_developers_command_in_a_comment_sets_health_and_is_answered(demo: list[str]) -> None:
+    assert block(demo, "Commands") == [
+        "   bot [command-health-at-risk] demo/product#2: health -> at_risk",
+        '   bot [command-health-at-risk] demo/product#2: comment "@alice health is now'
+        ' **At Risk**: waiting on legal."',
+    ]
 
 
 def test_roll_over_lists_each_item_in_a_stable_order(demo: list[str]) -> None:

@@ -50,6 +50,7 @@ def seed() -> dict[str, Any]:
             {"username": "all"},  # a user named like the mass mention
         ],
         "groups": [{"path": "demo"}],
+        "members": [{"group": "demo", "user": "alice", "access_level": "developer"}],
         "projects": [{"path": p} for p in ("demo/product", "demo/marketing", "demo/training")],
         "milestones": [
             # Past its due date and still open; its items roll into the next one.
@@ -161,6 +162,14 @@ async def publish_release(_sim: Simulator, server: TestServer) -> None:
         await session.post(str(server.make_url("/webhook")), json=release, headers=headers)
 
 
+def _comment(user: str, text: str) -> Play:
+    async def comment(sim: Simulator, _server: TestServer) -> None:
+        project = as_user(sim, user).projects.get("demo/product", lazy=True)
+        project.issues.get(3).notes.create({"body": text})
+
+    return comment
+
+
 def _fire(rule: str) -> Play:
     async def fire(_sim: Simulator, server: TestServer) -> None:
         runtime = server.app[SERVICE].runtime
@@ -207,9 +216,20 @@ CASES: dict[str, tuple[Play, str]] = {
         _fire("unassigned-late-needs-attention"),
         "nobody is assigned and Sprint B",
     ),
+    # A command's words are on its one line: what follows the mention is what can be hostile.
+    "command.reason": (
+        _comment("alice", "@hooks-bot health at risk: waiting on @all @here /close"),
+        "waiting on @\u200ball @\u200bhere /close",
+    ),
+    "command.text": (
+        _comment("alice", "@hooks-bot deploy @all /label ~x"),
+        "I did not understand `deploy @\u200ball /label ~x`",
+    ),
+    "user.username": (_comment("all", "@hooks-bot help"), "@\u200ball commands start"),
 }
-# Printed but not text a person chooses: ids, dates and URLs GitLab makes.
+# Printed but not text a person chooses: ids, dates, URLs GitLab makes, and lengths.
 NOT_TEXT = {"milestone.id", "m.id", "m.due_date", "milestone.due_date", "issue.due_date"} | {
+    "command.length",
     "issue.web_url",
     "i.web_url",
     "m.web_url",

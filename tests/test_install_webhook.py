@@ -58,7 +58,9 @@ def test_creates_the_hook_with_the_wanted_events_and_the_first_secret(
     assert hook["url"] == URL and hook["token"] == SECRET
     assert hook["issues_events"] and hook["confidential_issues_events"]
     assert hook["releases_events"] and hook["milestone_events"]
-    assert not hook["push_events"] and not hook["note_events"]
+    # comments and reactions carry commands to the bot and trigger note and emoji rules
+    assert not hook["push_events"] and hook["note_events"] and hook["emoji_events"]
+    assert hook["confidential_note_events"]
     assert hook["enable_ssl_verification"]
 
 
@@ -75,20 +77,31 @@ def test_second_run_makes_no_write(env: Simulator, capsys: pytest.CaptureFixture
 def test_hook_with_wrong_events_is_corrected_in_place(
     env: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hook_id = env.add_hook(URL, "stale", project="demo/product", push_events=True, note_events=True)
+    hook_id = env.add_hook(
+        URL, "stale", project="demo/product", push_events=True, note_events=False
+    )
     assert main(["install-webhook", "demo/product", "--url", URL]) == 0
     [hook] = hooks_on(env, "demo/product")
     assert hook["id"] == hook_id
-    assert not hook["push_events"] and not hook["note_events"]
+    assert not hook["push_events"] and hook["note_events"]
     assert hook["token"] == SECRET
     assert capsys.readouterr().out == (
-        f"updated hook {hook_id} on demo/product: note_events, push_events\n"
+        f"updated hook {hook_id} on demo/product: confidential_note_events, emoji_events,"
+        " note_events, push_events\n"
     )
     assert [w.split()[0] for w in writes(env)] == ["PUT"]
 
 
 def test_correct_hook_keeps_its_token_unless_asked_to_update_it(env: Simulator) -> None:
-    env.add_hook(URL, "old-token", project="demo/product", push_events=False)
+    env.add_hook(
+        URL,
+        "old-token",
+        project="demo/product",
+        push_events=False,
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     main(["install-webhook", "demo/product", "--url", URL])
     assert hooks_on(env, "demo/product")[0]["token"] == "old-token"  # GitLab hides tokens
     main(["install-webhook", "demo/product", "--url", URL, "--update-token"])
@@ -98,7 +111,15 @@ def test_correct_hook_keeps_its_token_unless_asked_to_update_it(env: Simulator) 
 def test_a_hook_gitlab_disabled_is_reported(
     env: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    hook_id = env.add_hook(URL, SECRET, project="demo/product", push_events=False)
+    hook_id = env.add_hook(
+        URL,
+        SECRET,
+        project="demo/product",
+        push_events=False,
+        note_events=True,
+        confidential_note_events=True,
+        emoji_events=True,
+    )
     with env.lock:
         env.state.hooks[hook_id]["alert_status"] = "temporarily_disabled"
     assert main(["install-webhook", "demo/product", "--url", URL]) == 0
@@ -179,13 +200,16 @@ def test_ensure_webhook_is_callable_with_a_client(
         ensure_webhook(gitlab_api, "nobody/nothing", URL, SECRET)
 
 
-def test_wanted_events_are_issue_release_and_milestone_only() -> None:
+def test_wanted_events_are_issues_releases_milestones_comments_and_reactions() -> None:
     enabled = {k for k, v in WANTED_EVENTS.items() if v}
     assert enabled == {
         "issues_events",
         "confidential_issues_events",
         "releases_events",
         "milestone_events",
+        "note_events",
+        "confidential_note_events",
+        "emoji_events",
         "enable_ssl_verification",
     }
 

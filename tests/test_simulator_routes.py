@@ -57,6 +57,13 @@ NOTE = {  # doc/api/notes.md "List project issue notes"
     "noteable_id", "noteable_type", "project_id", "noteable_iid", "resolvable",
     "confidential", "internal", "imported", "imported_from",
 }  # fmt: skip
+MEMBER = {  # doc/api/members.md "Get a member of a group or project" (+ membership_state, locked)
+    "id", "username", "name", "state", "locked", "avatar_url", "web_url", "access_level",
+    "created_at", "expires_at", "group_saml_identity", "membership_state",
+}  # fmt: skip
+AWARD = {  # doc/api/emoji_reactions.md
+    "id", "name", "user", "created_at", "updated_at", "awardable_id", "awardable_type", "url",
+}  # fmt: skip
 MILESTONE = {  # doc/api/milestones.md
     "id", "iid", "project_id", "title", "description", "due_date", "start_date", "state",
     "updated_at", "created_at", "expired", "web_url",
@@ -91,7 +98,8 @@ GROUP = {  # doc/api/groups.md "List groups"
     "web_url", "avatar_url", "created_at",
 }  # fmt: skip
 SINGLE_GROUP = GROUP | {"projects", "shared_projects"}  # doc/api/groups.md "Get a single group"
-HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_events, 18.2)
+HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_events, 18.2,
+    # and emoji_events, a setting of "Add a webhook to a project" since 16.x)
     "id", "url", "name", "description", "project_id", "push_events",
     "push_events_branch_filter", "issues_events", "confidential_issues_events",
     "merge_requests_events", "tag_push_events", "note_events", "confidential_note_events",
@@ -99,7 +107,7 @@ HOOK = {  # doc/api/project_webhooks.md "Get a project webhook" (+ milestone_eve
     "releases_events", "feature_flag_events", "enable_ssl_verification",
     "repository_update_events", "alert_status", "disabled_until", "url_variables",
     "created_at", "resource_access_token_events", "custom_webhook_template", "custom_headers",
-    "milestone_events",
+    "milestone_events", "emoji_events",
 }  # fmt: skip
 GROUP_HOOK = HOOK - {"project_id"} | {  # doc/api/group_webhooks.md
     "group_id", "subgroup_events", "member_events", "project_events",
@@ -156,6 +164,7 @@ MR_DIFF = {  # doc/api/merge_requests.md "List merge request diffs"
 }  # fmt: skip
 VERSION = {"version", "revision"}  # doc/api/version.md
 TEST_HOOK = {"message"}  # doc/api/project_webhooks.md "Trigger a test project webhook"
+RESEND = {"response_status"}  # doc/api/project_webhooks.md "Resend a project webhook event"
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,70 @@ def edited_note(gl: gitlab.Gitlab) -> Any:
     note.body = "Looks better"
     note.save()
     return note
+
+
+def member(sim: Simulator, path: str) -> Any:
+    """Alice, a developer of acme and a reporter of acme/api, as `path` answers her."""
+    sim.add_member("alice", "developer", group="acme")
+    sim.add_member("alice", "reporter", project="acme/api")
+    alice = sim.state.user_by_name("alice")
+    assert alice is not None
+    return raw(sim, "GET", path.format(uid=alice["id"]))
+
+
+def awarded(gl: gitlab.Gitlab, sim: Simulator, on_note: bool = False) -> tuple[str, Any]:
+    """(the award_emoji path, the award) of a thumbsup on issue 1 or on a note of it."""
+    base = f"{P}/issues/1" + (f"/notes/{noted(gl)[1].id}" if on_note else "")
+    return f"{base}/award_emoji", raw(sim, "POST", f"{base}/award_emoji", json={"name": "thumbsup"})
+
+
+def one_award(gl: gitlab.Gitlab, sim: Simulator, on_note: bool) -> str:
+    path, award = awarded(gl, sim, on_note)
+    return f"{path}/{award['id']}"
+
+
+def award_routes(on_note: bool) -> list[Route]:
+    where = "/projects/:id/issues/:issue_iid" + ("/notes/:note_id" if on_note else "")
+    return [
+        Route(f"POST {where}/award_emoji", AWARD, lambda gl, sim: awarded(gl, sim, on_note)[1]),
+        Route(
+            f"GET {where}/award_emoji",
+            AWARD,
+            lambda gl, sim: raw(sim, "GET", awarded(gl, sim, on_note)[0]),
+        ),
+        Route(
+            f"GET {where}/award_emoji/:award_id",
+            AWARD,
+            lambda gl, sim: raw(sim, "GET", one_award(gl, sim, on_note)),
+        ),
+        Route(
+            f"DELETE {where}/award_emoji/:award_id",
+            set(),
+            lambda gl, sim: deleted(
+                lambda: requests.delete(
+                    f"{sim.url}/api/v4{one_award(gl, sim, on_note)}",
+                    headers={"PRIVATE-TOKEN": "sim-token"},
+                    timeout=5,
+                ).raise_for_status()
+            ),
+        ),
+    ]
+
+
+def member_routes(owner: str, path: str) -> list[Route]:
+    return [
+        Route(f"GET /{owner}/:id/members", MEMBER, lambda gl, sim: member(sim, f"{path}/members")),
+        Route(
+            f"GET /{owner}/:id/members/all",
+            MEMBER,
+            lambda gl, sim: member(sim, f"{path}/members/all"),
+        ),
+        Route(
+            f"GET /{owner}/:id/members/all/:user_id",
+            MEMBER,
+            lambda gl, sim: member(sim, f"{path}/members/all/{{uid}}"),
+        ),
+    ]
 
 
 def edited_release(gl: gitlab.Gitlab) -> Any:
@@ -583,6 +656,11 @@ ROUTES = [
         lambda gl, sim: hook_events(gl, sim, api_project(gl), P),
     ),
     Route(
+        "POST /projects/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, api_project(gl), P),
+    ),
+    Route(
         "POST /groups/:id/hooks",
         GROUP_HOOK,
         lambda gl, sim: hooked(gl, gl.groups.get("acme", lazy=True)),
@@ -625,8 +703,23 @@ ROUTES = [
         HOOK_EVENT,
         lambda gl, sim: hook_events(gl, sim, gl.groups.get("acme", lazy=True), "/groups/acme"),
     ),
+    Route(
+        "POST /groups/:id/hooks/:hook_id/events/:hook_event_id/resend",
+        RESEND,
+        lambda gl, sim: resent(gl, sim, acme(gl), "/groups/acme"),
+    ),
 ]
 
+ROUTES += award_routes(on_note=False) + award_routes(on_note=True)
+ROUTES += member_routes("groups", "/groups/acme") + member_routes("projects", P)
+ROUTES += [
+    Route(
+        f"GET /{owner}/:id/members/:user_id",
+        MEMBER,
+        lambda gl, sim, path=path: member(sim, f"{path}/members/{{uid}}"),  # type: ignore[misc]
+    )
+    for owner, path in (("groups", "/groups/acme"), ("projects", P))
+]
 
 ROUTES += [
     Route(
@@ -831,6 +924,15 @@ def hook_events(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any
     return raw(sim, "GET", f"{path}/hooks/{hook.id}/events")
 
 
+def resent(gl: gitlab.Gitlab, sim: Simulator, owner: Any, path: str) -> Any:
+    """Resend the first logged delivery of a hook whose receiver answers (with a 404)."""
+    hook = owner.hooks.create({"url": f"{sim.url}/receiver", "issues_events": True})
+    issue1(gl).notes.create({"body": "/label ~feature"})
+    assert sim.wait_webhooks_idle()
+    entry = raw(sim, "GET", f"{path}/hooks/{hook.id}/events")[0]
+    return raw(sim, "POST", f"{path}/hooks/{hook.id}/events/{entry['id']}/resend")
+
+
 def as_dict(answer: Any) -> dict[str, Any]:
     """The first object of an answer, as the JSON GitLab sent."""
     if not isinstance(answer, dict | RESTObject):
@@ -900,6 +1002,9 @@ _PARAMS = {
     ":tag_name": "{tag}",
     ":hook_id": "{hook_id}",
     ":trigger": "{trigger}",
+    ":hook_event_id": "{log_id}",
+    ":user_id": "{user_id}",
+    ":award_id": "{award_id}",
     ":file_path": "{file_path}",
     ":branch": "{branch}",
     ":sha": "{sha}",

@@ -82,6 +82,8 @@ class SubjectFacts(Protocol):
 
     project: str
     issue: IssueInfo | None
+    internal_comment: bool  # the event's comment is internal: quote it only internally
+
     sprint_iteration: MilestoneInfo | None  # the iteration a for_each listed the subject from
 
     @property

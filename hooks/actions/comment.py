@@ -17,6 +17,7 @@ from hooks.actions.base import (
     Result,
     SpecModel,
 )
+from hooks.rules.templates import reads_comment
 
 PREVIEW = 90  # characters of a comment's first line shown
 
@@ -89,7 +90,11 @@ class Comment(ActionKind[CommentParams]):
                 f"refused: comment would carry text of confidential {issue.subject} to "
                 f"{comment.target}; set allow_confidential_leak: true to allow it"
             )
-        return Planned(CommentParams(comment.internal), ctx.render(comment.body), target)
+        # An internal comment's words are quoted only in an internal note (members only).
+        internal = comment.internal or (
+            ctx.facts.internal_comment and target is None and reads_comment(comment.body)
+        )
+        return Planned(CommentParams(internal), ctx.render(comment.body), target)
 
     def perform(
         self, action: PlannedAction, params: CommentParams, fx: Effects, resumed: bool

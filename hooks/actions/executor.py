@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -110,6 +110,8 @@ class Executor:
         self._slots = asyncio.Semaphore(parallel)
         self._user_ids: dict[str, int] = {}
         self.notifier = notifier
+        # Told every run's outcomes (the circuit breaker counts each rule's failures).
+        self.on_outcomes: Callable[[list[ActionOutcome]], Awaitable[None]] | None = None
 
     async def run(
         self, planned: Sequence[PlannedAction], context: ExecutionContext
@@ -168,6 +170,8 @@ class Executor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
         done = [o for o in outcomes if o is not None]
+        if self.on_outcomes is not None:
+            await self.on_outcomes(done)
         retry = [o for o in done if o.status in ("retry", "busy")]
         if retry:
             first = retry[0]

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from hooks.catchup.reconcile import Reconciler
+from hooks.catchup.resend import Resender
 from hooks.catchup.watchdog import Watchdog, WorkingHours, parse_watched
 from hooks.periodic import Periodic
 from hooks.service.config import Settings
@@ -81,6 +82,8 @@ class WatchJobs:
                 # Catch up on what was dropped now, not at the next sweep.
                 await self.run(RECONCILE, self.now().replace(microsecond=0))
             return "done"
+        # What GitLab can send again is resent first: the sweep then finds it covered.
+        await self.watchdog.resend_failed()
         reports = await self.reconciler.sweep()
         return "done" if all(not r.errors for r in reports) else "partial"
 
@@ -141,6 +144,14 @@ def build(
         else None,
         working_hours=WorkingHours.parse(settings.working_hours, settings.timezone),
         max_retries=settings.gitlab_max_retries,
+        resender=Resender(
+            store,
+            gateway,
+            metrics,
+            now=now,
+            per_minute=settings.resend_per_minute,
+            max_attempts=settings.resend_max_attempts,
+        ),
     )
     return WatchJobs(
         store,

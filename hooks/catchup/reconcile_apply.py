@@ -61,9 +61,10 @@ class Applier:
         records: list[AuditRecord],
     ) -> list[ActionOutcome]:
         now = self.now()
+        paused = await self.dispatcher.paused_rules()
 
         def skipped(rule: Rule) -> str | None:
-            return skip.get(rule.name)
+            return skip.get(rule.name) or paused(rule)
 
         the_plan, reader = await self.dispatcher.planned(
             lambda r: plan(

@@ -104,6 +104,9 @@ class SweepReader:
     def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
         return self.inner.issues(project, query)
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        return self.inner.member_access(project, user_id)
+
     def children(self, item: IssueInfo) -> list[IssueInfo]:
         return self.inner.children(item)
 

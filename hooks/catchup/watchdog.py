@@ -22,6 +22,7 @@ import gitlab
 import structlog
 
 from hooks.catchup.reconcile_events import gitlab_time, parse_time
+from hooks.catchup.resend import Resender
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.service.metrics import Metrics
@@ -92,6 +93,7 @@ class Watchdog:
         silence_after: timedelta | None = None,
         working_hours: WorkingHours | None = None,
         max_retries: int = 3,
+        resender: Resender | None = None,
     ) -> None:
         self.watch = WatchStore(store)
         self.gateway = gateway
@@ -102,6 +104,7 @@ class Watchdog:
         self.silence_after = silence_after
         self.working_hours = working_hours
         self.max_retries = max_retries
+        self.resender = resender  # resends the failed deliveries GitLab logged
 
     async def _call(self, fn: Callable[[GitlabOps], Any]) -> Any:
         return await self.gateway.call(lambda gl: fn(GitlabOps(gl, max_retries=self.max_retries)))
@@ -130,7 +133,8 @@ class Watchdog:
         until = parse_time(data.get("disabled_until"))
         disabled = status != "executable" or (until is not None and until > now)
         values.update(alert_status=status, disabled_until=until, detail=None)
-        values["recent_failures"] = await self._failures(kind, hook)
+        failures = await self._failures(kind, hook)
+        values["recent_failures"] = None if failures is None else len(failures)
         if disabled:
             log.warning(
                 "webhook disabled by GitLab", alert_status=status, disabled_until=str(until)
@@ -141,17 +145,53 @@ class Watchdog:
             values["silent_since"] = await self._silence(kind, hook, now)
         if disabled:
             values["silent_since"] = None
+        elif failures:  # before any sweep rebuilds what these deliveries carried
+            resent = await self._resend(kind, hook, failures)
+            if resent:
+                values["detail"] = "; ".join(filter(None, (values.get("detail"), resent)))
         self.metrics.webhook_disabled.labels(hook.name).set(1 if disabled else 0)
         self.metrics.webhook_silent.labels(hook.name).set(1 if values.get("silent_since") else 0)
         await self.watch.update_hook(hook.id, **values)
 
-    async def _failures(self, kind: str, hook: WatchedHook) -> int | None:
+    async def _failures(self, kind: str, hook: WatchedHook) -> list[dict[str, Any]] | None:
         """Failed deliveries GitLab still lists, or None where the API does not list them."""
         try:
-            found = await self._call(lambda ops: ops.hook_failures(kind, hook.scope, hook.hook_id))
+            found: list[dict[str, Any]] = await self._call(
+                lambda ops: ops.hook_failures(kind, hook.scope, hook.hook_id)
+            )
         except gitlab.exceptions.GitlabError:
             return None
-        return len(found)
+        return found
+
+    async def _resend(
+        self, kind: str, hook: WatchedHook, failures: list[dict[str, Any]]
+    ) -> str | None:
+        if self.resender is None:
+            return None
+        try:
+            return (await self.resender.resend(kind, hook, failures)).detail()
+        except Exception as exc:  # the hook's status is still worth recording; next pass retries
+            log.warning("resending failed deliveries failed", error=f"{type(exc).__name__}: {exc}")
+            return f"resending failed: {type(exc).__name__}"
+
+    async def resend_failed(self) -> None:
+        """Resend every enabled watched hook's failed deliveries (before a sweep runs)."""
+        if self.resender is None:
+            return
+        for hook in await self.watch.hooks():
+            if hook.disabled(self.now()):
+                continue  # GitLab would refuse: the watchdog's pass re-enables it first
+            with structlog.contextvars.bound_contextvars(hook=hook.name):
+                await self._resend_hook(hook)
+
+    async def _resend_hook(self, hook: WatchedHook) -> None:
+        try:
+            kind = hook.scope_kind or await self._call(lambda ops: ops.scope_kind(hook.scope))
+        except gitlab.exceptions.GitlabError:
+            return  # the watchdog's pass reports an unreadable hook
+        failures = await self._failures(kind, hook)
+        if failures:
+            await self._resend(kind, hook, failures)
 
     async def _reenable(self, kind: str, hook: WatchedHook, values: dict[str, Any]) -> bool:
         """Send GitLab's test delivery; True while the hook is still disabled afterwards."""

@@ -115,3 +115,4 @@ def setup_dashboard(
     router.add_get("/ui/schedules", views.schedules)
     router.add_get("/ui/sprints", views.sprints)
     router.add_get("/ui/rules", views.rules)
+    router.add_post("/ui/rules/{name}/resume", views.resume)

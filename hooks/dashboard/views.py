@@ -6,6 +6,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp_jinja2
 import jinja2
@@ -21,9 +22,10 @@ from hooks.dashboard.trace import runs_of, version_link
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
 from hooks.processing.dispatch import event_summary
 from hooks.schedules.cli import scheduled_rules
-from hooks.service.admin import queue_replay
+from hooks.service.admin import queue_replay, resume_rule
 from hooks.service.context import SERVICE, Service
 from hooks.storage.actions import ActionLog
+from hooks.storage.resends import ResendStore
 from hooks.storage.runs import RunLedger
 
 log = structlog.get_logger("hooks.dashboard")
@@ -233,7 +235,9 @@ async def schedules(request: web.Request) -> web.Response:
             default_tz=service.settings.timezone,
         )
     hooks = await hook_statuses(service.store, service.now())
-    return render(request, "ui_schedules.html", {"scheduled": found, "webhooks": hooks})
+    resent = [r.as_dict() for r in await ResendStore(service.store).recent()]
+    context = {"scheduled": found, "webhooks": hooks, "resent": resent}
+    return render(request, "ui_schedules.html", context)
 
 
 # -- sprint health --------------------------------------------------------------------
@@ -263,6 +267,7 @@ async def rules(request: web.Request) -> web.Response:
     loaded = service.runtime.rules if service.runtime else None
     ruleset = loaded.rules if loaded else None
     rows = []
+    paused = await service.runtime.breaker.paused() if service.runtime else {}
     if ruleset is not None:
         last = await service.store.last_matches()
         for rule in ruleset.rules:
@@ -275,6 +280,7 @@ async def rules(request: web.Request) -> web.Response:
                     ),
                     "source": f"{Path(source.file).name}:{source.line}" if source else "",
                     "last_match": last.get(rule.name),
+                    "paused": paused.get(rule.name),
                 }
             )
     follows = service.runtime.rules_source if service.runtime else None
@@ -290,5 +296,15 @@ async def rules(request: web.Request) -> web.Response:
         ),
         "refused_sha": follows.refused_sha if follows else None,
         "unavailable": follows.unavailable if follows else None,
+        "message": request.query.get("message", "")[:200],
     }
     return render(request, "ui_rules.html", context)
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Resume a paused rule (admin session and CSRF token checked by the middleware)."""
+    name = request.match_info["name"]
+    status, error = await resume_rule(_service(request), name, "admin (dashboard)")
+    if error is not None:
+        return render(request, "ui_error.html", {"message": error}, status=status)
+    return redirect(f"/ui/rules?{urlencode({'message': f'Rule {name} resumed'})}")

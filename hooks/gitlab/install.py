@@ -32,8 +32,9 @@ WANTED_EVENTS: dict[str, bool] = {
     "push_events": False,
     "tag_push_events": False,
     "merge_requests_events": False,
-    "note_events": False,
-    "confidential_note_events": False,
+    "note_events": True,  # comments: commands to the bot, `note` triggers
+    "confidential_note_events": True,  # internal comments, comments on confidential issues
+    "emoji_events": True,
     "job_events": False,
     "pipeline_events": False,
     "wiki_page_events": False,

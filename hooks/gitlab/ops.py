@@ -76,6 +76,19 @@ class GitlabOps:
         found = self._get("/users", username=username)
         return int(found[0]["id"]) if found else None
 
+    def member_access_level(self, project: str, user_id: int) -> int | None:
+        """The user's effective access level in the project (direct or inherited from its
+        groups: GET /projects/:id/members/all/:user_id), None when not a member. Callers cache
+        it: one request per (project, user) and run, not per rule."""
+        try:
+            member = self._get(f"/projects/{_project(project)}/members/all/{int(user_id)}")
+        except gitlab.exceptions.GitlabHttpError as exc:
+            # "404 Not found" is the user; "404 Project Not Found" is a wrong project path.
+            if exc.response_code == 404 and "project" not in str(exc.error_message).lower():
+                return None
+            raise
+        return int(member["access_level"])
+
     def project_milestones(self, project: str, **query: Any) -> list[dict[str, Any]]:
         return self._list(f"/projects/{_project(project)}/milestones", **query)
 
@@ -116,11 +129,22 @@ class GitlabOps:
 
     def hook_failures(self, kind: str, scope: str, hook_id: int) -> list[dict[str, Any]]:
         """The hook's recent failed deliveries (GitLab 17.3+: GET .../hooks/:id/events)."""
+        # Both categories in one list (GitLab takes them comma-separated; server_failure
+        # includes "internal error", a receiver that could not be reached); 20 a page at most.
         path = f"{self.scope_path(kind, scope)}/hooks/{hook_id}/events"
-        failed = []
-        for status in ("client_failure", "server_failure"):
-            failed += self.first_page(path, status=status, per_page=100)
-        return failed
+        return self._list(path, status="client_failure,server_failure", per_page=20)
+
+    def resend_hook_event(self, kind: str, scope: str, hook_id: int, log_id: int) -> int | None:
+        """Ask GitLab to send a logged delivery again (17.4+); the receiver's HTTP status.
+
+        Sent once, never retried: GitLab allows 5 a minute per project or group and user and
+        answers 429 past that (without Retry-After), and a resend whose answer was lost may
+        have gone out. The caller tries again on its next pass, within the limit.
+        """
+        path = f"{self.scope_path(kind, scope)}/hooks/{hook_id}/events/{log_id}/resend"
+        answer = self.gl.http_post(path, max_retries=0, retry_transient_errors=False)
+        status = answer.get("response_status") if isinstance(answer, dict) else None
+        return int(status) if isinstance(status, int | str) and str(status).isdigit() else None
 
     def test_hook(self, kind: str, scope: str, hook_id: int, trigger: str) -> None:
         """GitLab's test delivery, which re-enables a disabled hook when it succeeds."""

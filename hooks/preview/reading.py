@@ -143,6 +143,13 @@ class CachingReader:
             lambda: self.inner.status(project, iid),
         )
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        return self._once(
+            ("member", project, user_id),
+            f"access level of user {user_id} in {project}",
+            lambda: self.inner.member_access(project, user_id),
+        )
+
 
 def offline_reader() -> Reader:
     """No token: rules that read GitLab are not evaluated (and the report names them)."""
@@ -224,3 +231,6 @@ class ThreadBridgeReader:
 
     def status(self, project: str, iid: int) -> StatusInfo | None:
         return self._run(lambda r: r.status(project, iid))
+
+    def member_access(self, project: str, user_id: int) -> int | None:
+        return self._run(lambda r: r.member_access(project, user_id))

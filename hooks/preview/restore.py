@@ -81,3 +81,6 @@ class RestoringReader:
 
     def status(self, project: str, iid: int) -> StatusInfo | None:
         return self.inner.status(project, iid)
+
+    def member_access(self, project: str, user_id: int) -> int | None:
+        return self.inner.member_access(project, user_id)

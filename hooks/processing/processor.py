@@ -16,12 +16,13 @@ import structlog
 
 from hooks.actions.base import Snapshot
 from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
-from hooks.events import Event, IssueEvent
+from hooks.events import EmojiEvent, Event, IssueEvent, NoteEvent
 from hooks.gitlab.gateway import Gateway, is_permanent
 from hooks.gitlab.ops import GitlabOps
+from hooks.guards.breaker import Breaker
 from hooks.processing.dispatch import DispatchResult, Outcome, RetryableError, event_summary
 from hooks.rules.engine import Plan, plan
-from hooks.rules.model import RuleSet
+from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import (
     IssueInfo,
     MilestoneInfo,
@@ -45,10 +46,17 @@ class BotUser:
 
     def caused(self, event: Event) -> bool:
         user = event.user
+        if isinstance(event, NoteEvent) and self._is(None, event.object_attributes.author_id):
+            return True
+        if isinstance(event, EmojiEvent) and self._is(None, event.object_attributes.user_id):
+            return True
         if user is None:
             return False
-        return (self.id is not None and user.id == self.id) or (
-            self.username is not None and user.username == self.username
+        return self._is(user.username, user.id)
+
+    def _is(self, username: str | None, uid: int | None) -> bool:
+        return (self.id is not None and uid == self.id) or (
+            self.username is not None and username is not None and username == self.username
         )
 
 
@@ -106,6 +114,10 @@ class RecordingReader:
         found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
         return found
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        level: int | None = self._guard(lambda: self.inner.member_access(project, user_id))
+        return level
+
     def children(self, item: IssueInfo) -> list[IssueInfo]:
         return self._keep(self._guard(lambda: self.inner.children(item)))
 
@@ -152,8 +164,10 @@ class RulesDispatcher:
         max_retries: int = 5,
         metrics: Metrics | None = None,
         now: Callable[[], datetime],
+        bot_username: str | None = None,
     ) -> None:
         self.rules = rules
+        self.bot_username = bot_username  # whom commands address; default the token's user
         self.executor = executor
         self.gateway = gateway
         self.reader_factory = reader_factory
@@ -162,6 +176,14 @@ class RulesDispatcher:
         self.max_retries = max_retries
         self.metrics = metrics or Metrics()
         self.now = now
+        self.breaker: Breaker | None = None  # set by the runtime: paused rules plan nothing
+
+    async def paused_rules(self) -> Callable[[Rule], str | None]:
+        """Why a rule is paused by its circuit breaker (None: it is not), as known now."""
+        if self.breaker is None:
+            return lambda _rule: None
+        await self.breaker.refresh()
+        return self.breaker.why_paused
 
     async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult:
         records = [
@@ -170,11 +192,19 @@ class RulesDispatcher:
             )
         ]
         bot = self.bot()
-        if self.ignore_own_events and bot is None and self.gateway is not None:
+        # The bot's own comments and reactions never trigger rules, whatever the setting: a
+        # reply to a command would otherwise be read as another command.
+        said = isinstance(event, NoteEvent | EmojiEvent)
+        guarded = self.ignore_own_events or said
+        if guarded and bot is None and self.gateway is not None:
             # Acting before knowing who the bot is could answer its own changes.
             raise RetryableError("the bot user is not known yet (GET /user failed)")
-        if self.ignore_own_events and bot is not None and bot.caused(event):
+        reason = None
+        if guarded and bot is not None and bot.caused(event):
             reason = f"caused by the bot's own user @{bot.username}; loop guard"
+        elif isinstance(event, NoteEvent | EmojiEvent):
+            reason = event.unsupported()
+        if reason is not None:
             records.append(AuditRecord(kind="event", outcome="ignored", detail={"reason": reason}))
             return DispatchResult(outcome="done", records=records)
         ruleset = self.rules()
@@ -214,7 +244,13 @@ class RulesDispatcher:
         self, event: Event, ruleset: RuleSet, event_uuid: str | None
     ) -> tuple[Plan, RecordingReader]:
         now = self.now()
-        return await self.planned(lambda reader: plan(event, ruleset, reader, now=now), event_uuid)
+        paused = await self.paused_rules()
+        bot = self.bot()
+        name = self.bot_username or (bot.username if bot else None)
+        return await self.planned(
+            lambda reader: plan(event, ruleset, reader, now=now, skip=paused, bot=name),
+            event_uuid,
+        )
 
     async def planned(
         self, make: Callable[[Reader], Plan], event_uuid: str | None = None

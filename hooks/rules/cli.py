@@ -11,7 +11,7 @@ from typing import Any
 
 from hooks.events import EventParseError, parse_event
 from hooks.rules.engine import Plan, plan
-from hooks.rules.examples import run_examples
+from hooks.rules.examples import EXAMPLE_BOT, run_examples
 from hooks.rules.loader import RuleError, RuleErrors, load_rules, rule_files
 from hooks.rules.model import RuleFile, RuleSet
 from hooks.rules.reader import Reader, StaticReader
@@ -128,6 +128,17 @@ def _reader(settings: Settings) -> Reader:
     return GitlabReader(GitlabOps(gl, max_retries=2))
 
 
+def _bot_name(reader: Reader) -> str:
+    """Whom commands address: the token's user, or the examples' bot without a token."""
+    ops = getattr(reader, "ops", None)
+    if ops is None:
+        return EXAMPLE_BOT
+    try:
+        return str(ops.current_user()["username"])
+    except Exception:  # GitLab unreachable: the plan's own reads will say so
+        return EXAMPLE_BOT
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print what the rules would do for a payload file; nothing is written."""
     settings = Settings()
@@ -144,7 +155,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     except (EventParseError, ValueError) as exc:
         print(f"hooks: {args.event_file}: {exc}", file=sys.stderr)
         return 1
-    result = plan(event, rules, _reader(settings), now=datetime.now(UTC))
+    reader = _reader(settings)
+    bot = settings.bot_username or _bot_name(reader)
+    result = plan(event, rules, reader, now=datetime.now(UTC), bot=bot)
     if args.json:
         print(json.dumps([a.as_dict() for a in result.actions], indent=2, default=str))
     else:

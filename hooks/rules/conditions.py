@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from hooks.rules import templates
+from hooks.rules.comments import Command, search
 from hooks.rules.model import AgeTest, Condition, DateTest, LabelSet, MilestoneTest
 from hooks.rules.reader import (
     IssueInfo,
@@ -24,6 +25,7 @@ from hooks.rules.reader import (
     next_milestone,
 )
 from hooks.rules.status_conditions import StatusChange, status_change_failure, status_failure
+from hooks.rules.vocabulary import ACCESS_LEVELS, role_name
 
 _RELATIVE = re.compile(r"^([+-]?)(\d+)([dw])$")
 
@@ -70,6 +72,22 @@ class Facts:
     load_milestones: Callable[[], list[MilestoneInfo]] = list
     load_project_milestones: Callable[[str], list[MilestoneInfo]] = lambda _project: []
     scope: Callable[[frozenset[str] | None], dict[str, Any]] = lambda _wanted: {}
+    # note and emoji events: the comment's text, a command in it, the emoji, who acted
+    comment: str | None = None
+    command: Command | None = None
+    emoji: str | None = None
+    actor: str | None = None
+    # The actor's access level in the project; read (and cached) only when a rule asks.
+    load_access: Callable[[], int | None] = lambda: None
+    # The comment is internal or on a confidential issue: its text stays in its issue;
+    # an internal one on a public issue is quoted only in internal notes.
+    private_text: bool = False
+    internal_comment: bool = False
+
+    @cached_property
+    def access(self) -> int | None:
+        return self.load_access()
+
     load_status: Callable[[], StatusInfo | None] = lambda: None
     status_change: StatusChange | None = None  # (from, to) when the payload carries it
 
@@ -287,6 +305,9 @@ def first_failure(cond: Condition, facts: Facts) -> str | None:
         facts.release_tag and fnmatchcase(facts.release_tag, cond.release_tag)
     ):
         return f"release_tag: {facts.release_tag!r} does not match '{cond.release_tag}'"
+    reason = _said(cond, facts)
+    if reason:
+        return reason
     if cond.all is not None:
         for sub in cond.all:
             reason = first_failure(sub, facts)
@@ -302,4 +323,36 @@ def first_failure(cond: Condition, facts: Facts) -> str | None:
         cond.expr, facts.scope(templates.variables("{{ " + cond.expr + " }}"))
     ):
         return f"expr: {cond.expr} is false"
+    return None
+
+
+def _said(cond: Condition, facts: Facts) -> str | None:
+    """The comment, command, emoji and access tests (note and emoji events)."""
+    if cond.comment is not None:
+        if facts.comment is None:
+            return f"comment: a {facts.kind} event has no comment"
+        if not search(cond.comment.matches, facts.comment):
+            return (
+                f"comment: {len(facts.comment)} characters, no match for {cond.comment.matches!r}"
+            )
+    if cond.command is not None:
+        command = facts.command
+        if command is None:
+            return "command: the comment has no line starting with a mention of the bot"
+        pattern = cond.command.matches
+        if pattern is not None and command.too_long:  # no pattern is searched in a long one
+            return f"command: {command.length} characters, longer than a command may be"
+        if pattern is not None and not search(pattern, command.text, ignore_case=True):
+            return f"command: {command.name!r}... does not match {pattern!r}"
+    if cond.emoji is not None:
+        wanted = ([cond.emoji.name] if cond.emoji.name else []) + cond.emoji.any
+        if facts.emoji is None:
+            return f"emoji: a {facts.kind} event has no emoji"
+        if wanted and facts.emoji not in wanted:
+            return f"emoji: {facts.emoji}, not one of {wanted}"
+    if cond.author_access is not None:
+        level = facts.access
+        if level is None or level < ACCESS_LEVELS[cond.author_access]:
+            who = f"@{facts.actor}" if facts.actor else "the event's user"
+            return f"author_access: {who} is {role_name(level)}, not {cond.author_access} or above"
     return None

@@ -19,6 +19,7 @@ from hooks.actions.base import Planning
 from hooks.actions.registry import KINDS
 from hooks.events import Event, IssueEvent, MilestoneEvent, ReleaseEvent
 from hooks.rules import templates
+from hooks.rules.comment_facts import keep_in_issue, said, said_scope
 from hooks.rules.conditions import Facts, first_failure
 from hooks.rules.health_order import lowest_health_only
 from hooks.rules.iterations import next_iteration
@@ -34,9 +35,9 @@ from hooks.rules.reader import (
 from hooks.rules.status_conditions import change_of
 from hooks.rules.subjects import (
     fan_out,
-    issue_from_event,
     iteration_items,
     milestone_from_event,
+    subject_of,
 )
 
 
@@ -82,8 +83,10 @@ class _Planner:
         fingerprint: str,
         today: date | None = None,
         variables: dict[str, Any] | None = None,
+        bot: str | None = None,
     ) -> None:
         self.variables = variables or {}
+        self.bot = bot
         self.reader = reader
         self.now = now
         self.today = today or now.date()
@@ -146,6 +149,7 @@ class _Planner:
             facts.event_milestone = milestone_from_event(event)
         if isinstance(event, ReleaseEvent):
             facts.release_tag = event.tag
+        said(event, facts, self.bot, self.reader)
         return facts
 
     def scope(self, rule: Rule, facts: Facts, wanted: frozenset[str] | None) -> dict[str, Any]:
@@ -164,6 +168,7 @@ class _Planner:
             "issue": self._dump(facts.issue),
             "release": self._payload if isinstance(self.event, ReleaseEvent) else None,
             "vars": self.variables,
+            **said_scope(self.event, self._payload, facts, self.bot, want),
         }
         if want("open_issues"):
 
@@ -267,8 +272,9 @@ class _Planner:
             iterations=self.reader.iterations,
             statuses=self.reader.statuses,
         )
-        planned = kind.plan(getattr(step, kind_name), planning)
+        planned = kind.plan(value := getattr(step, kind_name), planning)
         target = planned.target
+        keep_in_issue(facts, kind, value, subject, target, planned.home)
         if kind.needs_subject and target is None and issue is None:
             raise PlanError(f"{kind_name} needs an issue subject; add for_each or a target")
         project, iid = (issue.project_path, issue.iid) if issue else (None, None)
@@ -359,20 +365,21 @@ def plan(
     now: datetime,
     fingerprint: str | None = None,
     skip: Callable[[Rule], str | None] | None = None,
+    bot: str | None = None,
 ) -> Plan:
     """The actions the rules ask for in answer to one event, in rule order.
 
     `fingerprint` replaces the event's own (a change reconstructed from GitLab's current
-    state has no delivery content to take it from); `skip` names rules not to run, and why.
+    state has no delivery content to take it from); `skip` names rules not to run, and why;
+    `bot` is the bot's username, whom commands in comments address.
     """
     fingerprint = fingerprint or event_fingerprint(event)
-    planner = _Planner(reader, now, event, fingerprint, variables=rules.vars)
-    subject = issue_from_event(event) if isinstance(event, IssueEvent) else None
+    planner = _Planner(reader, now, event, fingerprint, variables=rules.vars, bot=bot)
     return _run(
         rules.rules,
         planner,
         event.project_path,
-        subject,
+        subject_of(event),
         lambda rule: not_triggered(rule.on, event) or (skip(rule) if skip else None),
     )
 
@@ -385,9 +392,10 @@ def plan_schedule(
     now: datetime,
     today: date | None = None,
     variables: dict[str, Any] | None = None,
+    skip: Callable[[Rule], str | None] | None = None,
 ) -> Plan:
     """The actions of a scheduled rule for one fire time (its keys carry that time)."""
     fingerprint = f"schedule:{scheduled_at.isoformat()}"
     planner = _Planner(reader, now, None, fingerprint, today, variables)
     project = rule.for_each.issues.project if rule.for_each and rule.for_each.issues.project else ""
-    return _run([rule], planner, project, None, lambda r: None)
+    return _run([rule], planner, project, None, skip or (lambda r: None))

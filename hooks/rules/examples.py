@@ -44,6 +44,10 @@ def _merge(base: Any, patch: Any) -> Any:
     return patch
 
 
+# Whom commands in examples address: `@hooks-bot health at risk`.
+EXAMPLE_BOT = "hooks-bot"
+
+
 def example_event(example: Example, rule_file: Path) -> tuple[str, dict[str, Any]]:
     """The example's delivery header and payload (fixture + patch, or inline)."""
     assert example.event is not None
@@ -79,6 +83,7 @@ def example_plan(
         [iteration_info(i) for i in example.gitlab.iterations],
         statuses=statuses,
         subject_statuses=subject_statuses,
+        members={int(m["id"]): int(m["access_level"]) for m in example.gitlab.members},
     )
     now = example.now or DEFAULT_NOW
     rule = rule.model_copy(update={"enabled": True})  # examples test a disabled rule's logic too
@@ -89,7 +94,7 @@ def example_plan(
         )
     header, payload = example_event(example, rule_file)
     event = parse_event(header, payload)
-    return plan(event, RuleSet([rule], vars=variables or {}), reader, now=now)
+    return plan(event, RuleSet([rule], vars=variables or {}), reader, now=now, bot=EXAMPLE_BOT)
 
 
 def example_statuses(example: Example) -> list[StatusInfo]:

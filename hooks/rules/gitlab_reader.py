@@ -37,13 +37,52 @@ class StatusCache:
         return list(found)
 
 
+class AccessCache:
+    """Members' access levels by (project, user), kept `ttl_s` seconds and shared by every
+    plan of a process: a busy thread of comments costs one members request per author, not
+    one per comment. A role changed on GitLab is seen when its entry expires."""
+
+    def __init__(
+        self, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic, size: int = 4096
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.size = size
+        self._lock = threading.Lock()  # plans run in the gateway's threads
+        self._entries: dict[tuple[str, int], tuple[float, int | None]] = {}
+
+    def get(self, key: tuple[str, int], read: Callable[[], int | None]) -> int | None:
+        now = self.clock()
+        with self._lock:
+            found = self._entries.get(key)
+        if found is not None and now - found[0] < self.ttl_s:
+            return found[1]
+        level = read()
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()  # rare, and a cold cache only costs reads
+            self._entries[key] = (now, level)
+        return level
+
+
 class GitlabReader:
     """Reads milestones and issues through python-gitlab; errors propagate to the caller."""
 
-    def __init__(self, ops: GitlabOps, status_cache: StatusCache | None = None) -> None:
+    def __init__(
+        self,
+        ops: GitlabOps,
+        status_cache: StatusCache | None = None,
+        access: AccessCache | None = None,
+    ) -> None:
         self.ops = ops
         self.status_cache = status_cache or StatusCache()
         self._subject_status: dict[str, StatusInfo | None] = {}
+        self.access = access or AccessCache(ttl_s=0)
+
+    def member_access(self, project: str, user_id: int) -> int | None:
+        return self.access.get(
+            (project, user_id), lambda: self.ops.member_access_level(project, user_id)
+        )
 
     def milestones(self, project: str) -> list[MilestoneInfo]:
         # include_ancestors: the group's sprint milestones are the project's too.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from hooks.events import Event, IssueEvent, MilestoneEvent
+from hooks.events import EmojiEvent, Event, IssueEvent, MilestoneEvent, NoteEvent
 
 
 def digest(*parts: object, size: int = 16) -> str:
@@ -26,6 +26,12 @@ def event_fingerprint(event: Event) -> str:
     if isinstance(event, MilestoneEvent):
         attrs_m = event.object_attributes
         return digest("milestone", event.action, attrs_m.id, attrs_m.updated_at, attrs_m.state)
+    if isinstance(event, NoteEvent):  # an edit is a new change: its updated_at moves
+        note = event.object_attributes
+        return digest("note", event.action, note.id, note.updated_at)
+    if isinstance(event, EmojiEvent):  # an award has its own id; revoking it is another event
+        award = event.object_attributes
+        return digest("emoji", event.action, award.id, award.name, award.awardable_id)
     return digest(
         "release",
         event.action,

@@ -6,22 +6,31 @@ complete and check rule files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
 from hooks.actions.registry import KINDS
-from hooks.rules.vocabulary import HealthStatus
+from hooks.rules.comment_model import CommandTest, EmojiTest, TextTest
+from hooks.rules.example_model import Example as Example
+from hooks.rules.example_model import ExampleEvent as ExampleEvent
+from hooks.rules.example_model import ExampleGitlab as ExampleGitlab
+from hooks.rules.for_each_model import ForEach as ForEach
+from hooks.rules.for_each_model import IssueQuery as IssueQuery
+from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
+USERNAME = re.compile(r"@?[A-Za-z0-9_][A-Za-z0-9_.-]*")
 IssueAction = Literal["open", "close", "reopen", "update"]
 ReleaseAction = Literal["create", "update", "delete"]
 MilestoneAction = Literal["create", "close", "reopen"]
+NoteAction = Literal["create", "update"]
+EmojiAction = Literal["award", "revoke"]
 
 
 class _Model(BaseModel):
@@ -42,6 +51,16 @@ class Triggers(_Model):
     release: list[ReleaseAction] | None = Field(None, description="Release events.")
     milestone: list[MilestoneAction] | None = Field(
         None, description="Milestone events (GitLab 18.2+)."
+    )
+    note: list[NoteAction] | None = Field(
+        None,
+        description="Comments on issues and work items (Note Hook): create, update. The bot's"
+        " own comments never trigger rules.",
+    )
+    emoji: list[EmojiAction] | None = Field(
+        None,
+        description="Emoji reactions on issues, work items and their comments (Emoji Hook):"
+        " award, revoke.",
     )
     schedule: Schedule | None = Field(None, description="Run on a schedule instead of an event.")
 
@@ -182,59 +201,21 @@ class Condition(_Model):
     )
     confidential: bool | None = Field(None, description="The subject is (not) confidential.")
     release_tag: str | None = Field(None, description="Release tag glob, e.g. 'v1.*'.")
+    comment: TextTest | None = Field(
+        None, description="The comment (note event) or the comment reacted to (emoji event)."
+    )
+    command: CommandTest | None = Field(
+        None, description="The comment holds a command for the bot ('@bot health at risk')."
+    )
+    emoji: EmojiTest | None = Field(None, description="The emoji of an emoji event.")
+    author_access: AccessRole | None = Field(
+        None,
+        description="The event's user (the comment's author, the emoji's awarder) has at least"
+        " this role in the project, direct or inherited (read from the members API, cached).",
+    )
     expr: str | None = Field(
         None, description="Sandboxed Jinja expression, e.g. \"issue.title.startswith('Epic')\"."
     )
-
-
-# -- fan-out --------------------------------------------------------------------
-
-
-class IssueQuery(_Model):
-    """Which issues a `for_each` rule acts on."""
-
-    project: str | None = Field(
-        None,
-        description=(
-            "Project path whose milestones (its own and its groups') the milestone is found"
-            " among; default: the event's project. A group milestone's issues are listed in"
-            " every project of the group."
-        ),
-    )
-    milestone: str | None = Field(
-        None,
-        description="'current', 'next', 'event' (the milestone of a milestone event), 'closed'"
-        " (the event's closed milestone, else the latest closed past-due one) or a title.",
-    )
-    iteration: Literal["ended", "current"] | None = Field(
-        None,
-        description="Instead of a milestone: the items of the iteration that ended last (or the"
-        " current one), in the cadence `cadence` names.",
-    )
-    cadence: str | None = Field(
-        None,
-        description="Title glob of the iteration cadence (each team has its own); needed when"
-        " the project sees more than one.",
-    )
-    with_tasks: bool = Field(
-        False, description="Also each item's child tasks in the same state (any iteration)."
-    )
-    state: Literal["opened", "closed", "all"] = Field("opened", description="Issue state.")
-    labels: list[str] = Field(default_factory=list, description="Issues carrying all of these.")
-
-    @model_validator(mode="after")
-    def _milestone_or_iteration(self) -> IssueQuery:
-        if self.milestone and self.iteration:
-            raise ValueError("for_each lists a milestone's or an iteration's items, not both")
-        if (self.cadence or self.with_tasks) and not self.iteration:
-            raise ValueError("'cadence' and 'with_tasks' go with 'iteration'")
-        return self
-
-
-class ForEach(_Model):
-    """Fan-out: run the conditions and actions once per matching issue."""
-
-    issues: IssueQuery
 
 
 # -- actions --------------------------------------------------------------------
@@ -295,46 +276,6 @@ else:
     Action = _action_model()
 
 
-# -- examples -------------------------------------------------------------------
-
-
-class ExampleEvent(_Model):
-    header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
-    fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
-    payload: dict[str, Any] | None = Field(None, description="The payload inline.")
-    patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
-
-
-class ExampleGitlab(_Model):
-    milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
-    issues: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="REST shapes; `status: NAME` is a work item status (not in GitLab's REST);"
-        " a child task has issue_type: task and parent: 'path#iid'.",
-    )
-    iterations: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="GraphQL shapes: {id, title, startDate, dueDate, state, iterationCadence}.",
-    )
-    statuses: list[dict[str, Any]] | None = Field(
-        None,
-        description="The namespace's allowed statuses ({name, category}); default GitLab's five.",
-    )
-
-
-class Example(_Model):
-    """An event and the actions the rule must plan for it (run by `hooks test`)."""
-
-    name: str
-    event: ExampleEvent | None = None
-    scheduled_at: datetime | None = Field(None, description="For schedule rules.")
-    now: datetime | None = None
-    gitlab: ExampleGitlab = Field(default_factory=ExampleGitlab)
-    expect: list[dict[str, Any]] = Field(
-        description="Planned actions in order: {add_labels: [...]}, {comment: 'contains'}, ..."
-    )
-
-
 # -- rules ----------------------------------------------------------------------
 
 
@@ -361,7 +302,27 @@ class Rule(_Model):
     allow_confidential_leak: bool = Field(
         False, description="Allow text from a confidential subject to go somewhere wider."
     )
+    owner: str | None = Field(
+        None,
+        max_length=255,
+        json_schema_extra={"pattern": f"^{USERNAME.pattern}$"},  # editors check it too
+        description="GitLab username answerable for the rule: assigned the issue opened when"
+        " the rule pauses itself.",
+    )
+    pause_after: int = Field(
+        5,
+        ge=0,
+        description="Circuit breaker: the rule pauses itself (plans nothing) after this many of"
+        " its actions failed in a row; a success resets the count. 0: never pause.",
+    )
     examples: list[Example] = Field(default_factory=list)
+
+    @field_validator("owner")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and not USERNAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a GitLab username (e.g. alice or @alice)")
+        return value
 
 
 class RuleFile(_Model):

@@ -14,56 +14,34 @@ any key, `now`, `today` and plain values take any attribute, and a path tested w
 from __future__ import annotations
 
 import difflib
-import types
-import typing
-from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import nodes
-from pydantic import BaseModel
 
-from hooks.events import Change, IssueEvent, MilestoneEvent, Project, ReleaseEvent, User
+from hooks.events import (
+    EmojiAttributes,
+    EmojiEvent,
+    IssueEvent,
+    MilestoneEvent,
+    NoteAttributes,
+    NoteEvent,
+    ReleaseEvent,
+)
+from hooks.payload_fields import Project, User
 from hooks.rules.model import Triggers
 from hooks.rules.reader import IssueInfo, MilestoneInfo
+from hooks.rules.shapes import (
+    ANY,
+    Absent,
+    Fields,
+    ListOf,
+    MapOf,
+    Shape,
+    merge_all,
+    model_shape,
+    value_shape,
+)
 
-
-class Shape:
-    """What a template value is known to hold."""
-
-
-@dataclass(frozen=True)
-class Opaque(Shape):
-    """Anything: a plain value, a date, a function's result, an unknown name."""
-
-
-@dataclass(frozen=True)
-class Fields(Shape):
-    """A mapping with known keys (a dumped model, `vars`, `rule`)."""
-
-    fields: dict[str, Shape] = field(default_factory=dict)
-    payload: bool = False  # a webhook payload model: GitLab may send fields it does not name
-
-
-@dataclass(frozen=True)
-class ListOf(Shape):
-    item: Shape
-
-
-@dataclass(frozen=True)
-class MapOf(Shape):
-    """A mapping whose keys are data (e.g. `event.changes`): any key, values of one shape."""
-
-    value: Shape
-
-
-@dataclass(frozen=True)
-class Absent(Shape):
-    """Never set for the rule's triggers (None or empty); `reason` says when it is."""
-
-    reason: str
-
-
-ANY = Opaque()
 ISSUE_KINDS = ("issue", "confidential_issue", "work_item")
 _DICT_METHODS = frozenset(n for n in dir(dict) if not n.startswith("_"))
 _LIST_METHODS = frozenset(n for n in dir(list) if not n.startswith("_"))
@@ -75,78 +53,14 @@ _MAY_BE_MISSING_FILTERS = frozenset({"default", "d"})
 _MAY_BE_MISSING_TESTS = frozenset({"defined", "undefined"})
 
 
-def model_shape(model: type[BaseModel]) -> Fields:
-    """The keys of `model.model_dump(by_alias=True)` with the shape of each value."""
-    return Fields(
-        {
-            (f.alias or name): _annotation_shape(f.annotation)
-            for name, f in model.model_fields.items()
-        },
-        payload=model.model_config.get("extra") == "allow" and model is not Change,
-    )
-
-
-def _annotation_shape(annotation: Any) -> Shape:
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return _annotation_shape(args[0])
-    if origin in (typing.Union, types.UnionType):
-        shapes = [_annotation_shape(a) for a in args if a is not type(None)]
-        return _merge_all(shapes) if shapes else ANY
-    if origin is list and args:
-        return ListOf(_annotation_shape(args[0]))
-    if origin is dict and len(args) == 2:
-        return MapOf(_annotation_shape(args[1]))
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return model_shape(annotation)
-    return ANY
-
-
-def value_shape(value: Any) -> Shape:
-    """The shape of a plain value (a `vars:` entry): mappings by their keys."""
-    if isinstance(value, dict):
-        return Fields({str(k): value_shape(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return ListOf(ANY)
-    return ANY
-
-
-def merge(a: Shape, b: Shape) -> Shape:
-    """What a value holds when it may be either (a rule with several triggers)."""
-    if isinstance(a, Absent):
-        return b
-    if isinstance(b, Absent):
-        return a
-    if isinstance(a, Fields) and isinstance(b, Fields):
-        keys = {**a.fields, **b.fields}
-        return Fields(
-            {
-                k: merge(a.fields[k], b.fields[k]) if k in a.fields and k in b.fields else v
-                for k, v in keys.items()
-            },
-            payload=a.payload or b.payload,
-        )
-    if isinstance(a, ListOf) and isinstance(b, ListOf):
-        return ListOf(merge(a.item, b.item))
-    if isinstance(a, MapOf) and isinstance(b, MapOf):
-        return MapOf(merge(a.value, b.value))
-    return a if a == b else ANY
-
-
-def _merge_all(shapes: list[Shape]) -> Shape:
-    result = shapes[0]
-    for shape in shapes[1:]:
-        result = merge(result, shape)
-    return result
-
-
 _ISSUE = model_shape(IssueInfo)
 _MILESTONE = model_shape(MilestoneInfo)
 _EVENTS: dict[str, Shape] = {
     **dict.fromkeys(ISSUE_KINDS, model_shape(IssueEvent)),
     "release": model_shape(ReleaseEvent),
     "milestone": model_shape(MilestoneEvent),
+    "note": model_shape(NoteEvent),
+    "emoji": model_shape(EmojiEvent),
     "schedule": Absent("is empty for schedule triggers (there is no event)"),
 }
 _ISSUE_WHEN = (
@@ -155,11 +69,31 @@ _ISSUE_WHEN = (
 _MILESTONE_WHEN = "is set only for issue and milestone triggers and for_each subjects"
 
 
+_COMMENT = Fields({**model_shape(NoteAttributes).fields, "author": model_shape(User)}, True)
+_COMMAND = Fields(dict.fromkeys(("text", "name", "args", "reason", "too_long", "length"), ANY))
+
+
+def _said(kind: str) -> dict[str, Shape]:
+    """`comment`, `command`, `emoji` and `bot`, set by note and emoji triggers."""
+    return {
+        "comment": _COMMENT
+        if kind in ("note", "emoji")
+        else Absent("is set only for note and emoji triggers"),
+        "command": _COMMAND if kind == "note" else Absent("is set only for note triggers"),
+        "emoji": model_shape(EmojiAttributes)
+        if kind == "emoji"
+        else Absent("is set only for emoji triggers"),
+        "bot": ANY,
+        "author_role": ANY,
+    }
+
+
 def kind_scope(kind: str, for_each: bool, variables: dict[str, Any]) -> dict[str, Shape]:
     """Every scope name's shape when a rule runs for one trigger kind (engine `scope()`)."""
-    issue_event = kind in ISSUE_KINDS
+    issue_event = kind in ISSUE_KINDS or kind in ("note", "emoji")
     has_subject = issue_event or for_each
     return {
+        **_said(kind),
         "event": _EVENTS[kind],
         "issue": _ISSUE if has_subject else Absent(_ISSUE_WHEN),
         "milestone": _MILESTONE if has_subject or kind == "milestone" else Absent(_MILESTONE_WHEN),
@@ -196,7 +130,7 @@ def rule_kinds(on: Triggers) -> list[str]:
 def rule_scope(kinds: list[str], for_each: bool, variables: dict[str, Any]) -> dict[str, Shape]:
     """Every scope name's shape across all of a rule's triggers."""
     scopes = [kind_scope(kind, for_each, variables) for kind in kinds]
-    return {name: _merge_all([s[name] for s in scopes]) for name in scopes[0]}
+    return {name: merge_all([s[name] for s in scopes]) for name in scopes[0]}
 
 
 # Functions in scope, by what their calls return.

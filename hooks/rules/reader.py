@@ -267,6 +267,10 @@ class Reader(Protocol):
         """An item's child work items (tasks), in any state."""
         ...
 
+    def member_access(self, project: str, user_id: int) -> int | None:
+        """The user's access level in the project, direct or inherited; None: not a member."""
+        ...
+
     def statuses(self, project: str) -> list[StatusInfo]:
         """The work item statuses the project's top-level namespace allows ([]: none, as on
         GitLab Free or before 18.2)."""
@@ -286,10 +290,12 @@ class StaticReader:
         issues: list[IssueInfo] | None = None,
         iterations: list[MilestoneInfo] | None = None,
         *,
+        members: dict[int, int] | None = None,
         offline: bool = False,
         statuses: list[StatusInfo] | None = None,
         subject_statuses: dict[str, StatusInfo] | None = None,
     ) -> None:
+        self._members = members or {}
         self._milestones = milestones or []
         self._issues = issues or []
         self._iterations = iterations or []
@@ -346,6 +352,10 @@ class StaticReader:
     def iterations(self, project: str) -> list[MilestoneInfo]:
         self._need(f"the iterations of {project}")
         return list(self._iterations)
+
+    def member_access(self, project: str, user_id: int) -> int | None:
+        self._need(f"the members of {project}")
+        return self._members.get(user_id)
 
     def children(self, item: IssueInfo) -> list[IssueInfo]:
         self._need(f"the child items of {item.subject}")

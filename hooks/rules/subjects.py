@@ -7,7 +7,7 @@ from datetime import date
 from fnmatch import fnmatchcase
 
 from hooks.actions.base import PlanError
-from hooks.events import Event, IssueEvent, MilestoneEvent
+from hooks.events import EmojiEvent, Event, IssueEvent, MilestoneEvent, NoteEvent
 from hooks.rules.model import IssueQuery
 from hooks.rules.reader import (
     IssueInfo,
@@ -41,6 +41,39 @@ def issue_from_event(event: IssueEvent) -> IssueInfo:
         health_status=attrs.health_status,
         iteration_id=attrs.iteration_id,
     )
+
+
+def issue_from_comment(event: NoteEvent | EmojiEvent) -> IssueInfo | None:
+    """The issue a comment or reaction is on, from the event's `issue` block."""
+    attrs = event.issue
+    if attrs is None or attrs.iid is None:
+        return None
+    milestone = MilestoneInfo(id=attrs.milestone_id, title="") if attrs.milestone_id else None
+    return IssueInfo(
+        id=attrs.id,
+        iid=attrs.iid,
+        project_path=event.project_path,
+        title=attrs.title or "",
+        description=attrs.description or "",
+        state=attrs.state or "opened",
+        labels=[label.title for label in attrs.labels],
+        milestone=milestone,
+        due_date=attrs.due_date,
+        updated_at=attrs.updated_at,
+        confidential=attrs.confidential,
+        web_url=attrs.url,
+        health_status=attrs.health_status,
+        iteration_id=attrs.iteration_id,
+    )
+
+
+def subject_of(event: Event) -> IssueInfo | None:
+    """The issue an event is about: the issue or work item itself, or the one commented on."""
+    if isinstance(event, IssueEvent):
+        return issue_from_event(event)
+    if isinstance(event, NoteEvent | EmojiEvent):
+        return issue_from_comment(event)
+    return None
 
 
 def milestone_from_event(event: MilestoneEvent) -> MilestoneInfo:

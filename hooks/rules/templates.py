@@ -30,7 +30,14 @@ SCOPE = (
     "milestone_issues",
     "open_issues",
     "milestones_of",
+    "comment",
+    "command",
+    "emoji",
+    "bot",
+    "author_role",
 )
+# The names through which a template can print what someone wrote in a comment.
+COMMENT_TEXT = frozenset({"comment", "command", "event"})
 
 
 class Trusted(str):
@@ -113,6 +120,11 @@ def parse(source: str) -> nodes.Template:
 def variables(source: str) -> frozenset[str]:
     """The scope names a template uses (so only those are computed)."""
     return frozenset(meta.find_undeclared_variables(ENV.parse(source)))
+
+
+def reads_comment(source: str) -> bool:
+    """Whether a template can print a comment's text (through `comment`, `command`, `event`)."""
+    return bool(variables(source) & COMMENT_TEXT)
 
 
 def render(source: str, scope: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -77,7 +77,8 @@ class RulesSource:
         self.default_branch: str | None = None
         self.refused_sha: str | None = None
         self.unavailable: str | None = None  # why the last read of the project failed
-        self.listeners: list[Callable[[], None]] = []
+        # Called after a commit went live (the scheduler's jobs, the rules' breakers).
+        self.listeners: list[Callable[[], Awaitable[object]]] = []
         self._lock = asyncio.Lock()
         # At start one try per call: GitLab down must not hold the service's start for the
         # retries' backoff; the periodic check reads again.
@@ -160,7 +161,7 @@ class RulesSource:
         if announce:  # the ref's head: new for every replica (an adopted one is recorded)
             await self.live_store.set_live(self.key, sha, self.now())
         for listener in self.listeners:
-            listener()
+            await listener()
         log.info(
             "rules live",
             project=self.project,

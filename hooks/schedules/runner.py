@@ -53,9 +53,10 @@ class ScheduleRunner:
         zone = ZoneInfo((schedule.timezone if schedule else None) or self.default_tz)
         today = scheduled_at.astimezone(zone).date()
         now = self.now()
+        paused = await self.dispatcher.paused_rules()
         the_plan, reader = await self.dispatcher.planned(
             lambda r: plan_schedule(
-                rule, scheduled_at, r, now=now, today=today, variables=ruleset.vars
+                rule, scheduled_at, r, now=now, today=today, variables=ruleset.vars, skip=paused
             )
         )
         if reader.transient:

@@ -86,17 +86,47 @@ async def reload_from_source(service: Service) -> list[str]:
     return result.errors
 
 
+async def reload_and_resume(service: Service) -> list[str]:
+    """Reload the rules, then resume the paused rules whose definition changed (rules from
+    a GitLab project: read the ref's head, which resumes them when a commit goes live)."""
+    if service.runtime is not None and service.runtime.rules_source is not None:
+        return await reload_from_source(service)
+    errors = reload_rules(service)
+    if not errors and service.runtime is not None:
+        await service.runtime.rules_reloaded()
+    return errors
+
+
 async def reload(request: web.Request) -> web.Response:
     """Reload the rules: 200 with the count, or 422 with every error."""
     service = _service(request)
-    if service.runtime is not None and service.runtime.rules_source is not None:
-        errors = await reload_from_source(service)
-    else:
-        errors = reload_rules(service)
+    errors = await reload_and_resume(service)
     if errors:
         return web.json_response({"reloaded": False, "errors": errors}, status=422)
     assert service.runtime is not None and service.runtime.rules.rules is not None
     return web.json_response({"reloaded": True, "rules": len(service.runtime.rules.rules.rules)})
+
+
+async def resume_rule(service: Service, name: str, by: str) -> tuple[int, str | None]:
+    """Resume a rule its circuit breaker paused: (200, None), or (404 | 409, why not)."""
+    runtime = service.runtime
+    if runtime is None or runtime.rules.rules is None:
+        return 404, "this instance runs no rules"
+    if name not in {r.name for r in runtime.rules.rules.rules}:
+        return 404, f"no rule {name!r} is loaded"
+    if await runtime.breaker.resume(name, by=by) is None:
+        return 409, f"rule {name!r} is not paused"
+    log.info("rule resumed by an admin", rule=name, by=by)
+    return 200, None
+
+
+async def resume(request: web.Request) -> web.Response:
+    """Resume a paused rule: 200, 404 unknown rule, 409 not paused."""
+    name = request.match_info["name"]
+    status, error = await resume_rule(_service(request), name, "admin (API)")
+    if error is not None:
+        return web.json_response({"error": error}, status=status)
+    return web.json_response({"rule": name, "resumed": True})
 
 
 def setup_admin(app: web.Application) -> None:
@@ -104,6 +134,7 @@ def setup_admin(app: web.Application) -> None:
     app.middlewares.append(require_admin)
     app.router.add_post("/admin/deliveries/{id}/replay", replay)
     app.router.add_post("/admin/rules/reload", reload)
+    app.router.add_post("/admin/rules/{name}/resume", resume)
 
 
 def uninstall_sighup() -> None:
@@ -119,16 +150,13 @@ def uninstall_sighup() -> None:
 
 def install_sighup(service: Service) -> None:
     """SIGHUP reloads the rules (only where signals can be handled: the main thread)."""
-    runtime = service.runtime
-    tasks: set[asyncio.Task[list[str]]] = set()
-
-    def on_signal() -> None:
-        if runtime is None or runtime.rules_source is None:
-            reload_rules(service)
-            return
-        task = asyncio.create_task(reload_from_source(service))
-        tasks.add(task)  # held until done: the loop keeps only a weak reference
-        task.add_done_callback(tasks.discard)
-
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, on_signal)
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[list[str]]] = set()
+
+        def on_sighup() -> None:
+            task = loop.create_task(reload_and_resume(service))
+            tasks.add(task)  # held until done: the loop keeps only a weak reference
+            task.add_done_callback(tasks.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)

@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     ignore_own_events: bool = Field(
         default=True, description="Loop guard: events caused by the bot's user trigger no rules."
     )
+    bot_username: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$",
+        description="Whom commands in comments address (@name); default: the token's user.",
+    )
+    member_cache_s: float = Field(
+        default=300.0, ge=0, description="How long a member's access level is reused."
+    )
     subject_hourly_cap: int = Field(
         default=30, description="Most writes to one issue per hour; stops a runaway rule."
     )
@@ -98,6 +106,22 @@ class Settings(BaseSettings):
     reconcile_max_items: int = Field(default=500, description="Changes applied per sweep.")
     reconcile_lookback_s: float = Field(
         default=86400.0, description="First sweep of a scope with no delivery seen: how far back."
+    )
+    resend_per_minute: int = Field(
+        default=5,
+        ge=0,
+        description="Failed deliveries asked to be resent per watched hook's project or group per"
+        " minute (GitLab's own limit on the resend endpoint is 5); 0 turns resending off.",
+    )
+    resend_max_attempts: int = Field(
+        default=3, gt=0, description="Resends of one delivery (one Idempotency-Key) at most."
+    )
+
+    # Guard rails
+    alert_project: str | None = Field(
+        default=None,
+        description="Project the issue telling a paused rule's owner is opened in; unset: the"
+        " project of the failing action's subject.",
     )
 
     # The team's chat and mail (`notify` steps name a target; its URL stays here)

@@ -129,7 +129,14 @@ class Demo:
             await site.start()
             port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
             self.webhook_url = f"http://127.0.0.1:{port}/webhook"
-            self.sim.add_hook(self.webhook_url, SECRET, group="demo")
+            self.sim.add_hook(
+                self.webhook_url,
+                SECRET,
+                group="demo",
+                note_events=True,
+                confidential_note_events=True,
+                emoji_events=True,
+            )
             self.store: Store = app[SERVICE].store
             self.app = app
             self.out(f"GitLab simulator at {self.sim.url}; service at http://127.0.0.1:{port}")
@@ -284,6 +291,15 @@ class Demo:
             " GitLab closes it",
             lambda: (
                 product("carol").issues.get(5, lazy=True).notes.create({"body": "/status Done"})
+            ),
+        )
+        await self.step(
+            "Commands: alice comments '@hooks-bot health at risk: waiting on legal' on"
+            " demo/product#2",
+            lambda: (
+                product("alice")
+                .issues.get(2)
+                .notes.create({"body": "@hooks-bot health at risk: waiting on legal"})
             ),
         )
         await self.on_iterations()

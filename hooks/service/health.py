@@ -124,7 +124,22 @@ def default_checks(service: Service) -> dict[str, ReadyCheck]:
             jobs = len(runtime.scheduler.rules) if runtime.scheduler else 0
             return Check(running, f"{jobs} scheduled rules" if running else "not running")
 
-        checks.update(rules=rules, gitlab=gitlab, token=token, scheduler=scheduler)
+        async def paused_rules() -> Check:
+            # Said, but still ready: a paused rule is that rule's problem, the same on every
+            # replica (the state is shared); taking this one out of rotation would stop the
+            # other rules and the intake too, and fix nothing.
+            paused = await runtime.breaker.paused()
+            if not paused:
+                return Check(True, "no rule paused")
+            return Check(
+                True,
+                f"{len(paused)} paused: "
+                + "; ".join(f"{name} ({state.reason})" for name, state in sorted(paused.items())),
+            )
+
+        checks.update(
+            rules=rules, gitlab=gitlab, token=token, scheduler=scheduler, breakers=paused_rules
+        )
         if runtime.watch_jobs is not None:
             checks["webhooks"] = lambda: webhooks_check(service.store, service.now())
     return checks

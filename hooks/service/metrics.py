@@ -111,6 +111,20 @@ class Metrics:
             registry=r,
         )
 
+        self.rule_paused = Gauge(
+            "hooks_rule_paused",
+            "1 while a rule is paused by its circuit breaker (its actions kept failing).",
+            ["rule"],
+            registry=r,
+        )
+        self.webhook_resent = Counter(
+            "hooks_webhook_resent_total",
+            "Failed deliveries in a watched hook's log, by what the watchdog did: resent"
+            " (GitLab sent it again), already_received, gave_up, missing, rate_limited.",
+            ["hook", "outcome"],
+            registry=r,
+        )
+
         self.rules_version = Gauge(
             "hooks_rules_version_info",
             "1 for the rules version in force: a commit SHA (source gitlab) or the folder's"

@@ -17,11 +17,12 @@ from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
 from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
+from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
-from hooks.rules.gitlab_reader import GitlabReader, StatusCache
+from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
 from hooks.rulesource.deliveries import RulesDeliveries
 from hooks.rulesource.live import RulesSource
 from hooks.rulesource.loaded import LoadedRules
@@ -57,6 +58,8 @@ class Runtime:
         self.rules = LoadedRules(settings.rules_dir, metrics=metrics)
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
+        # Members' access levels, shared by every plan (author_access conditions).
+        self.access = AccessCache(ttl_s=settings.member_cache_s)
         # The token's own expiry, read with the bot user and once a day after.
         self.token = TokenExpiry(self.gateway, metrics, now=now)
         self.scheduler: Scheduler | None = None
@@ -78,13 +81,25 @@ class Runtime:
             lambda: self.rules.rules,
             self.executor,
             gateway=self.gateway,
-            reader_factory=lambda ops: GitlabReader(ops, status_cache),
+            reader_factory=lambda ops: GitlabReader(ops, status_cache, self.access),
             bot=lambda: self.bot,
             ignore_own_events=settings.ignore_own_events,
             max_retries=settings.gitlab_max_retries,
             metrics=metrics,
             now=now,
+            bot_username=settings.bot_username,
         )
+        # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
+        self.breaker = Breaker(
+            store,
+            metrics,
+            rules=lambda: self.rules.rules,
+            gateway=self.gateway,
+            now=now,
+            alert_project=settings.alert_project,
+        )
+        self.executor.on_outcomes = self.breaker.record
+        self.dispatcher.breaker = self.breaker
         # Rules read from a GitLab project (HOOKS_RULES_PROJECT), with their pushes and
         # merge requests' handlers; None when the rules are the local folder.
         self.rules_source: RulesSource | None = None
@@ -110,7 +125,7 @@ class Runtime:
             metrics=metrics,
             now=now,
         )
-        self.rules_source.listeners.append(self.sync_schedules)
+        self.rules_source.listeners.append(self._rules_swapped)
         check = MergeRequestCheck(
             self.rules_source,
             store,
@@ -152,6 +167,17 @@ class Runtime:
                 [(r.name, r.on.schedule) for r in self.rules.rules.scheduled() if r.on.schedule]
             )
 
+    async def _rules_swapped(self) -> None:
+        """After rules from GitLab went live: the scheduler's jobs, the paused rules."""
+        self.sync_schedules()
+        await self.rules_reloaded()
+
+    async def rules_reloaded(self) -> list[str]:
+        """After the rules were (re)loaded: resume the paused rules whose definition changed."""
+        resumed = await self.breaker.rules_loaded(self.rules.rules)
+        await self.breaker.refresh(force=True)
+        return resumed
+
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
         if self.rules_source is not None:
@@ -160,6 +186,7 @@ class Runtime:
             self.periodic.every(
                 "rules-source", interval, self.rules_source.converge, first_after_s=interval
             )
+        await self.rules_reloaded()  # a rule edited while the service was down resumes
         if self.scheduler is not None:
             await self.scheduler.start()
         if self.gateway is None:

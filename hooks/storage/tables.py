@@ -186,6 +186,46 @@ reconciled_changes = Table(
     UniqueConstraint("subject", "changed_at", name="uq_reconciled_subject_time"),
 )
 
+# The circuit breaker of each rule: its actions' failures in a row, and whether (and why) it
+# paused itself. Shared by every replica, kept across restarts.
+rule_breakers = Table(
+    "rule_breakers",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("paused_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=True),
+    # hooks.rules.keys.digest of the rule's definition when it paused: a different one resumes it
+    Column("digest", String(40), nullable=True),
+    Column("owner_issue", String(500), nullable=True),  # project#iid
+    Column("owner_issue_url", String(1000), nullable=True),
+    Column("issue_error", Text, nullable=True),
+    Column("resumed_at", UTCDateTime, nullable=True),
+    Column("resumed_by", String(200), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Failed webhook deliveries the watchdog asked GitLab to resend (or found already received),
+# one row per entry of a hook's event log.
+resent_events = Table(
+    "resent_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(400), nullable=False),
+    Column("hook_id", BigInteger, nullable=False),
+    Column("log_id", BigInteger, nullable=False),  # GitLab's hook_event_id
+    Column("idempotency_key", String(200), nullable=True, index=True),
+    Column("event", String(100), nullable=True),  # X-Gitlab-Event of the logged request
+    Column("failed_status", String(40), nullable=True),  # what GitLab logged for the delivery
+    # resent | already_received | duplicate | reconciled | gave_up | missing | not_resendable
+    # | no_key
+    Column("outcome", String(30), nullable=False),
+    Column("response_status", String(40), nullable=True),  # GitLab's answer to the resend
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("scope", "hook_id", "log_id", name="uq_resent_events_entry"),
+)
+
 # Rules read from a GitLab project: per source (project and ref), the commit whose rules are
 # live, and the newest commit refused (with its errors), so every replica converges on them.
 rules_live = Table(

@@ -71,15 +71,21 @@ def add_hooks(sim: Any, url: str, secret: str | None) -> None:
     """One hook per top-level group (GitLab sends it the events of every project below, and
     group milestones' events, which no project hook gets) and one per project outside groups;
     each event is delivered once. They get pushes and merge request events too (a rules
-    project's)."""
+    project's), and comments and reactions, as install-webhook subscribes to them."""
     s = sim.state
+    said = {
+        "merge_requests_events": True,
+        "note_events": True,
+        "confidential_note_events": True,
+        "emoji_events": True,
+    }
     for group in list(s.groups.values()):
         if not group["parent_id"]:
-            sim.add_hook(url, secret, group=group["full_path"], merge_requests_events=True)
+            sim.add_hook(url, secret, group=group["full_path"], **said)
     for project in list(s.projects.values()):
         if s.project_group(project) is None:
             path = project["path_with_namespace"]
-            sim.add_hook(url, secret, project=path, merge_requests_events=True)
+            sim.add_hook(url, secret, project=path, **said)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:

@@ -11,6 +11,7 @@ from aiohttp import web
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
 from hooks.testing.sim_releases import release_hook_payload
 from hooks.testing.sim_repo_hooks import commit_hook, merge_request_payload, push_payload
+from hooks.testing.sim_resend import resend_handler
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -97,21 +98,28 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         return web.json_response({"message": "201 Created"}, status=201)
 
     async def hook_events(request: web.Request, uid: int) -> web.Response:
-        # GitLab 17.3+: the hook's recent deliveries, newest first, filtered by status.
+        # GitLab 17.3+ (API::Hooks::Events): the hook's recent deliveries, newest first,
+        # filtered by statuses or categories (comma-separated), at most 20 a page.
         hook = hook_of(request)
-        wanted = request.query.get("status")
+        per_page = request.query.get("per_page", "20")
+        if not per_page.isdigit() or not 1 <= int(per_page) <= 20:
+            raise ApiError(400, {"error": "per_page does not have a valid value"})
+        wanted = [w for w in request.query.get("status", "").split(",") if w]
         found = [
             e
             for e in reversed(sim.webhooks.log(hook["id"]))
-            if wanted is None
-            or _status_class(e["response_status"]) == wanted
-            or str(e["response_status"]) == wanted
+            if not wanted
+            or _status_class(e["response_status"]) in wanted
+            or str(e["response_status"]) in wanted
         ]
         return paginate(request, found)
+
+    resend_event = resend_handler(sim, api, hook_of)
 
     p = f"{API}/projects/{{project}}"
     g = f"{API}/groups/{{group}}"
     hook = "{hook_id:\\d+}"
+    log = "{log_id:\\d+}"
     return [
         ("GET", f"{p}/hooks", api.route(list_hooks)),
         ("POST", f"{p}/hooks", api.route(add_hook)),
@@ -120,6 +128,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ("DELETE", f"{p}/hooks/{hook}", api.route(delete_hook)),
         ("POST", f"{p}/hooks/{hook}/test/{{trigger}}", api.route(test_hook)),
         ("GET", f"{p}/hooks/{hook}/events", api.route(hook_events)),
+        ("POST", f"{p}/hooks/{hook}/events/{log}/resend", api.route(resend_event)),
         ("GET", f"{g}/hooks", api.route(list_hooks)),
         ("POST", f"{g}/hooks", api.route(add_hook)),
         ("GET", f"{g}/hooks/{hook}", api.route(get_hook)),
@@ -127,6 +136,7 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         ("DELETE", f"{g}/hooks/{hook}", api.route(delete_hook)),
         ("POST", f"{g}/hooks/{hook}/test/{{trigger}}", api.route(test_hook)),
         ("GET", f"{g}/hooks/{hook}/events", api.route(hook_events)),
+        ("POST", f"{g}/hooks/{hook}/events/{log}/resend", api.route(resend_event)),
     ]
 
 
@@ -229,6 +239,7 @@ HOOK_FLAGS = (
     "confidential_note_events",
     "repository_update_events",
     "resource_access_token_events",
+    "emoji_events",
     "enable_ssl_verification",
 )
 GROUP_HOOK_FLAGS = ("subgroup_events", "member_events", "project_events")

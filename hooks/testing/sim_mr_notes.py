@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_note_hooks import emit_note_hook
 from hooks.testing.sim_notes import new_note
 from hooks.testing.sim_state import timestamp
 
@@ -61,17 +62,21 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         internal = flag(data.get("internal", data.get("confidential", False)))
         note = {**new_note(sim, mr, uid, text, internal), "noteable_type": "MergeRequest"}
         s.mr_notes[mr["id"]].append(note)
+        emit_note_hook(sim, mr, note, "create", api.event_uuid(request), kind="MergeRequest")
         return web.json_response(note, status=201)
 
     async def edit_note(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
         data = await body(request)
-        _mr, note = note_of(request)
+        mr, note = note_of(request)
+        edited = "body" in data and str(data["body"]) != note["body"]
         if "body" in data:
             if not str(data["body"]).strip():
                 raise bad_request("body is empty")
             note["body"] = str(data["body"])
         note["updated_at"] = timestamp(sim.now())
+        if edited:  # Notes::UpdateService sends the hook only when the text changed
+            emit_note_hook(sim, mr, note, "update", api.event_uuid(request), kind="MergeRequest")
         return web.json_response(note)
 
     async def delete_note(request: web.Request, uid: int) -> web.Response:

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from hooks.testing.sim_commands import quick_actions
 from hooks.testing.sim_http import API, Api, ApiError, Handler, bad_request, body, flag, paginate
+from hooks.testing.sim_note_hooks import emit_note_hook
 from hooks.testing.sim_state import timestamp
 
 if TYPE_CHECKING:
@@ -83,13 +84,15 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         internal = flag(data.get("internal", data.get("confidential", False)))
         note = new_note(sim, issue, uid, remaining, internal)
         s.notes[issue["id"]].append(note)
+        emit_note_hook(sim, issue, note, "create", api.event_uuid(request))
         return web.json_response(note, status=201)
 
     async def edit_note(request: web.Request, uid: int) -> web.Response:
         api.writable(uid)
         data = await body(request)
         # Simulated users act as maintainers, who may edit (admin_note) anyone's note.
-        _issue, note = note_of(request)
+        issue, note = note_of(request)
+        edited = "body" in data and str(data["body"]) != note["body"]
         if "body" in data:
             if not str(data["body"]).strip():
                 raise bad_request("body is empty")
@@ -97,6 +100,8 @@ def routes(sim: SimCore) -> list[tuple[str, str, Handler]]:
         if "confidential" in data:
             note["confidential"] = note["internal"] = flag(data["confidential"])
         note["updated_at"] = timestamp(sim.now())
+        if edited:  # Notes::UpdateService sends the hook only when the text changed
+            emit_note_hook(sim, issue, note, "update", api.event_uuid(request))
         return web.json_response(note)
 
     async def delete_note(request: web.Request, uid: int) -> web.Response:

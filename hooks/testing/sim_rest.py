@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from hooks.testing import (
+    sim_awards,
     sim_commit_statuses,
     sim_commits,
     sim_hooks,
     sim_issues,
     sim_labels,
+    sim_members,
     sim_merge_requests,
     sim_milestones,
     sim_mr_notes,
@@ -218,10 +220,12 @@ def add_routes(app: web.Application, sim: SimCore) -> None:
     for module in (
         sim_issues,
         sim_notes,
+        sim_awards,
         sim_milestones,
         sim_releases,
         sim_hooks,
         sim_labels,
+        sim_members,
         sim_tokens,
         sim_repository,
         sim_commits,

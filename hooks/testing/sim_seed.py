@@ -27,6 +27,10 @@ today such as '-14d' or '+3d':
                   assignees: [alice], author: bob, due_date: +2d, state: opened,
                   status: In progress}]   # status: a name the namespace allows
                 # `milestone` is the nearest milestone with that title (the project's, its
+                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
+    members:    [{project: demo/product, user: alice, access_level: developer},
+                 {group: demo, user: bob, access_level: 40}]   # a role name or 10/20/30/40/50
+
                 # group's, then the ancestors'); `iteration: ID`; `type: task` and
                 # `parent: IID` (an issue of the same project seeded before it) for a child
                 # task; `milestone_owner: demo` picks another owner's
@@ -175,6 +179,7 @@ def to_seed(s: State) -> dict[str, Any]:
             }
             for i in s.issues.values()
         ],
+        "members": dump_members(s),
         "releases": [
             {
                 "project": s.projects[r["project_id"]]["path_with_namespace"],
@@ -190,6 +195,19 @@ def to_seed(s: State) -> dict[str, Any]:
         ],
         "repositories": _repositories(s),
     }
+
+
+def dump_members(s: State) -> list[dict[str, Any]]:
+    """The seed's `members:` section (direct memberships of projects and groups)."""
+    found = []
+    for (kind, sid), members in s.members.items():
+        owner = s.groups[sid]["full_path"] if kind == "group" else None
+        path = owner or s.projects[sid]["path_with_namespace"]
+        for uid, m in members.items():
+            found.append(
+                {kind: path, "user": s.users[uid]["username"], "access_level": m["access_level"]}
+            )
+    return found
 
 
 def _repositories(s: State) -> list[dict[str, Any]]:

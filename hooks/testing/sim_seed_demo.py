@@ -109,4 +109,12 @@ def demo_seed(today: date) -> dict[str, Any]:
             }
         ],
         "releases": [],
+        # Roles in the group (doc/api/members.md): commands in comments need Developer.
+        "members": [
+            {"group": "demo", "user": "hooks-bot", "access_level": "maintainer"},
+            {"group": "demo", "user": "alice", "access_level": "developer"},
+            {"group": "demo", "user": "bob", "access_level": "developer"},
+            {"group": "demo", "user": "carol", "access_level": "developer"},
+            {"group": "demo", "user": "dave", "access_level": "reporter"},
+        ],
     }

@@ -40,6 +40,11 @@ class State:
     releases: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     label_events: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # ("project" | "group", id) -> user id -> {"access_level", "created_at", "expires_at"}
+    members: dict[tuple[str, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
+    # ("Issue" | "Note", id) -> emoji awarded to it, oldest first (doc/api/emoji_reactions.md)
+    awards: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+
     repos: dict[int, Repo] = field(default_factory=dict)  # by project id, made on first use
     commit_notes: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
     commit_statuses: dict[int, dict[str, Any]] = field(default_factory=dict)

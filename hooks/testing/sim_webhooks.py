@@ -4,9 +4,12 @@ and auto-disabling after failures (4 in a row: for a while; 40: for good)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +24,9 @@ EVENT_FLAGS = {
     "Confidential Issue Hook": "confidential_issues_events",
     "Release Hook": "releases_events",
     "Milestone Hook": "milestone_events",
+    "Note Hook": "note_events",
+    "Confidential Note Hook": "confidential_note_events",
+    "Emoji Hook": "emoji_events",
     "Push Hook": "push_events",
     "Merge Request Hook": "merge_requests_events",
 }
@@ -29,10 +35,23 @@ TRIGGERS = {  # WebHookLog.trigger values GitLab reports for each event
     "Confidential Issue Hook": "confidential_issue_hooks",
     "Release Hook": "release_hooks",
     "Milestone Hook": "milestone_hooks",
+    "Note Hook": "note_hooks",
+    "Confidential Note Hook": "confidential_note_hooks",
+    "Emoji Hook": "emoji_hooks",
     "Push Hook": "push_hooks",
     "Merge Request Hook": "merge_request_hooks",
 }
 LOG_SIZE = 100
+# GitLab's limit on POST .../hooks/:hook_id/events/:id/resend, per hook parent and user
+# (Gitlab::ApplicationRateLimiter :web_hook_event_resend: threshold 5, interval 1 minute).
+RESEND_LIMIT = 5
+RESEND_WINDOW_S = 60.0
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
 TEMPORARY_FAILURES = 4
 PERMANENT_FAILURES = 40
 # GitLab disables a failing hook for 1, 2, 4, ... minutes, at most a day.
@@ -66,6 +85,10 @@ class WebhookSender:
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.resend_limit = RESEND_LIMIT
+        self.resend_window_s = RESEND_WINDOW_S
+        self.clock: Callable[[], float] = time.monotonic  # of the resend limit's window
+        self._resends: dict[tuple[str, int], list[float]] = {}
         self._backlog: list[tuple[dict[str, Any], str, dict[str, Any], str]] = []
 
     @property
@@ -127,10 +150,31 @@ class WebhookSender:
                 with self._lock:
                     self._pending -= 1
 
+    def take_resend(self, parent: str, uid: int) -> bool:
+        """Count a resend request of `uid` under a hook parent; False when over the limit."""
+        now = self.clock()
+        with self._lock:
+            recent = [
+                t for t in self._resends.get((parent, uid), []) if now - t < self.resend_window_s
+            ]
+            allowed = len(recent) < self.resend_limit
+            if allowed:
+                recent.append(now)
+            self._resends[parent, uid] = recent
+            return allowed
+
     async def send(
-        self, hook: dict[str, Any], event: str, payload: dict[str, Any], event_uuid: str
+        self,
+        hook: dict[str, Any],
+        event: str,
+        payload: dict[str, Any],
+        event_uuid: str,
+        *,
+        idempotency_key: str | None = None,
     ) -> int | str:
-        """Deliver one event to one hook now, updating the hook's failure state."""
+        """Deliver one event to one hook now, updating the hook's failure state.
+
+        A resent log entry keeps its `idempotency_key`; a new delivery gets one of its own."""
         now = datetime.now(UTC)
         disabled_until = hook.get("disabled_until")
         if hook["alert_status"] == "permanently_disabled" or (
@@ -145,7 +189,11 @@ class WebhookSender:
             "X-Gitlab-Event-UUID": event_uuid,
             "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self.public_url,
-            "Idempotency-Key": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}")),
+            # One key per event and hook, kept across retries: the event UUID alone is shared
+            # by every event a request caused (a reply to a comment carries the comment's).
+            # A resend (idempotency_key given) repeats the logged delivery's own key.
+            "Idempotency-Key": idempotency_key
+            or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{event_uuid}/{hook['id']}/{_digest(payload)}")),
         }
         if hook.get("token"):
             headers["X-Gitlab-Token"] = hook["token"]

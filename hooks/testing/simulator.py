@@ -17,6 +17,7 @@ from aiohttp.typedefs import Middleware
 from hooks.testing import (
     sim_commands,
     sim_hooks,
+    sim_members,
     sim_milestones,
     sim_releases,
     sim_rest,
@@ -124,6 +125,7 @@ class Simulator(SimRepoHelpers):
                 issue.update(sim_statuses.status_changes(issue, status))
                 if issue["state"] == "closed":
                     issue["closed_at"] = issue["updated_at"]
+        sim_members.load_members(self, seed.get("members") or [])
         for spec in seed.get("releases") or []:
             project = s.project(spec["project"])
             assert project is not None, f"seed release in unknown project {spec['project']}"
@@ -173,6 +175,15 @@ class Simulator(SimRepoHelpers):
                 group=self.state.group(group) if group else None,
             )
             return int(hook["id"])
+
+    def add_member(
+        self, user: str, access: int | str, *, project: str = "", group: str = ""
+    ) -> None:
+        """Make `user` a direct member of a project or group with an access level (a number or
+        a role name such as `developer`)."""
+        with self.lock:
+            spec = {"user": user, "access_level": access, "project": project, "group": group}
+            sim_members.load_members(self, [spec])
 
     # -- the app ---------------------------------------------------------------
 

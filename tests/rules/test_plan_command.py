@@ -155,8 +155,6 @@ def test_plan_without_event_tells_the_kind_from_object_kind_and_event_type(
 @pytest.mark.parametrize(
     ("object_kind", "event_type", "header"),
     [
-        ("note", "note", "Note Hook"),
-        ("note", "confidential_note", "Confidential Note Hook"),
         ("push", None, "Push Hook"),
         ("merge_request", "merge_request", "Merge Request Hook"),
     ],

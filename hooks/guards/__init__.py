@@ -1,0 +1,1 @@
+"""Guard rails around the rules: a rule whose actions keep failing pauses itself."""
