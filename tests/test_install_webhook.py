@@ -247,7 +247,7 @@ def test_the_rules_project_also_sends_pushes_and_merge_requests(
 
     [hook] = hooks_on(env, "demo/product")
     assert hook["push_events"] and hook["merge_requests_events"]
-    assert hook["issues_events"] and not hook["note_events"]
+    assert hook["issues_events"] and hook["milestone_events"]
 
 
 def test_the_rules_project_named_by_id_is_recognised(
