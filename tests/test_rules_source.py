@@ -548,3 +548,15 @@ async def test_a_push_payload_without_its_commits_fails_naming_the_missing_field
     delivery = await store_of(service).get_delivery(delivery_id)
     assert delivery is not None and delivery.status == "failed"
     assert delivery.last_error == "not a PushEvent payload: after: Field required"
+
+
+async def test_a_commit_without_the_rules_folder_is_refused_naming_it(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    good = gitlab_sim.branch_head(RULES_PROJECT)
+    gone = gitlab_sim.seed_repository(RULES_PROJECT, {"README.md": "moved"}, exact=True)
+    await refused(gitlab_sim, service, gone)
+
+    [comment] = gitlab_sim.commit_comments(RULES_PROJECT, gone)
+    assert f"rules: no such folder at commit {gone[:12]}" in comment["note"]
+    assert in_force(service).version == good

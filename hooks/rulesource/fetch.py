@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+import gitlab
+
 from hooks.gitlab.repository import RepositoryOps
 from hooks.preview.validate import MAX_FILE_BYTES, MAX_FILES
 from hooks.rules.errors import RuleError, RuleErrors
@@ -53,7 +55,13 @@ def read_commit(ops: RepositoryOps, project: str, sha: str, folder: str) -> Comm
     Raises RulesRefused for too many files, a file over 1 MiB or a symbolic link, and lets
     GitLab's errors (unreachable, no access) through to the caller.
     """
-    entries = ops.tree(project, sha, folder, limit=MAX_FILES)
+    try:
+        entries = ops.tree(project, sha, folder, limit=MAX_FILES)
+    except gitlab.exceptions.GitlabError as exc:
+        if exc.response_code != 404:
+            raise
+        # The project answered (its branch was read): the folder is what is missing.
+        raise RulesRefused([f"{folder}: no such folder at commit {sha[:12]}"]) from exc
     blobs = [e for e in entries if e.get("type") == "blob"]
     if len(blobs) > MAX_FILES:
         raise RulesRefused(
