@@ -161,7 +161,10 @@ class RulesSource:
         if announce:  # the ref's head: new for every replica (an adopted one is recorded)
             await self.live_store.set_live(self.key, sha, self.now())
         for listener in self.listeners:
-            await listener()
+            try:
+                await listener()
+            except Exception as exc:  # the rules are live either way; say what did not follow
+                log.error("after the rules went live", commit=sha, error=error_message(exc))
         log.info(
             "rules live",
             project=self.project,
