@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.rulesource.report import MR_MARKER, STATUS_NAME
+from hooks.testing.sim_faults import Fault
 from hooks.testing.simulator import Simulator
 from tests.e2e import as_user, settle, store_of
 from tests.preview_history import PROPOSED_SENTENCE, ROLLOVER_SENTENCE
@@ -185,3 +186,24 @@ async def test_a_merge_request_into_another_branch_gets_no_check(
 
     assert check_notes(gitlab_sim, int(mr.iid)) == []
     assert check_statuses(gitlab_sim, head) == []
+
+
+async def test_a_note_whose_answer_was_lost_is_found_on_the_retry_not_posted_twice(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    commit_rule_pack(gitlab_sim, user="alice")
+    server = await serve_rules_project(gitlab_sim, tmp_path, gitlab_timeout_s=0.5)
+    # GitLab makes the note, then answers after the service stopped waiting.
+    gitlab_sim.faults.add(
+        Fault(user="hooks-bot", method="POST", path="*/merge_requests/*/notes", after_s=1.0)
+    )
+    try:
+        iid, head = open_merge_request(gitlab_sim, {ROLLOVER: proposed_rollover()})
+        await settle(gitlab_sim, store_of(server))
+        [delivery] = await store_of(server).list_deliveries(kind="merge_request")
+    finally:
+        await server.close()
+
+    assert len(check_notes(gitlab_sim, iid)) == 1
+    assert check_statuses(gitlab_sim, head)[-1][0] == "success"
+    assert delivery.attempts >= 2  # the first attempt lost the answer; the retry found the note

@@ -52,8 +52,11 @@ class RepositoryOps(GitlabOps):
         return int(found.get("size", len(data))), data
 
     def commit_comment(self, project: str, sha: str, note: str) -> dict[str, Any]:
+        # Not re-sent blind: after a lost answer the caller looks for its marker first.
         created: dict[str, Any] = self._post(
-            f"/projects/{_id(project)}/repository/commits/{sha}/comments", {"note": note}
+            f"/projects/{_id(project)}/repository/commits/{sha}/comments",
+            {"note": note},
+            resend=False,
         )
         return created
 
@@ -79,7 +82,7 @@ class RepositoryOps(GitlabOps):
 
     def create_merge_request_note(self, project: str, iid: int, body: str) -> dict[str, Any]:
         created: dict[str, Any] = self._post(
-            f"/projects/{_id(project)}/merge_requests/{iid}/notes", {"body": body}
+            f"/projects/{_id(project)}/merge_requests/{iid}/notes", {"body": body}, resend=False
         )
         return created
 
