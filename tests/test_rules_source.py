@@ -560,3 +560,23 @@ async def test_a_commit_without_the_rules_folder_is_refused_naming_it(
     [comment] = gitlab_sim.commit_comments(RULES_PROJECT, gone)
     assert f"rules: no such folder at commit {gone[:12]}" in comment["note"]
     assert in_force(service).version == good
+
+
+async def test_a_refusal_comment_that_failed_is_made_on_the_next_read_of_that_commit(
+    gitlab_sim: Simulator, service: TestServer
+) -> None:
+    failing = gitlab_sim.faults.add(
+        Fault(
+            method="POST", path="*/repository/commits/*/comments", error_rate=1.0, statuses=(500,)
+        )
+    )
+    bad = gitlab_sim.seed_repository(RULES_PROJECT, {ROLLOVER: broken_rollover()})
+    await refused(gitlab_sim, service, bad)
+    assert gitlab_sim.commit_comments(RULES_PROJECT, bad) == []
+    gitlab_sim.faults.remove(failing)
+
+    reloaded = await post_admin(service, "/admin/rules/reload")
+    again = await post_admin(service, "/admin/rules/reload")
+
+    assert reloaded.status == again.status == 422
+    assert len(gitlab_sim.commit_comments(RULES_PROJECT, bad)) == 1

@@ -125,8 +125,12 @@ class RulesSource:
                         return result
                     return Refresh("unchanged", head, f"commit {head[:12]} is live already")
                 if head == self.refused_sha:
+                    errors = list(self.loaded.errors)
+                    # The comment again, unless it was made (the ledger knows): its first
+                    # attempt may have failed.
+                    await self._comment(head, errors, self.live_sha)
                     detail = f"commit {head[:12]} was refused already"
-                    return Refresh("refused", head, detail, list(self.loaded.errors))
+                    return Refresh("refused", head, detail, errors)
                 result = await self._load(head, reason, announce=True)
                 if result.outcome != "live":
                     return result
