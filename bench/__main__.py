@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.report import Row, load, table
 
-PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "intake", "preview")
+PREFERRED = ("simulator", "rules", "end_to_end", "rollover", "rate_budget", "intake", "preview")
 
 
 def available() -> list[str]:

@@ -3,7 +3,8 @@
 Used by every wait that grows with failures: delivery retries (HOOKS_RETRY_BASE_S and
 HOOKS_RETRY_CAP_S), scheduled-run retries, the worker's pause while claims fail, the
 executor's wait before looking for what a failed create made, finding the bot user while
-GitLab is unreachable, and the simulator's webhook auto-disable (as GitLab does it).
+GitLab is unreachable, the shared rate budget asking its database again, and the simulator's
+webhook auto-disable (as GitLab does it).
 """
 
 from __future__ import annotations

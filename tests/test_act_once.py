@@ -137,7 +137,10 @@ async def test_every_action_completes_once_through_errors_hangs_and_a_429_storm(
         gitlab_sim.faults.add(
             Fault(user=bot, path="/api/v4/projects/*", error_rate=0.3, hang_rate=0.05, hang_s=2.0)
         )
-        gitlab_sim.faults.add(Fault(user=bot, rate_limit_per_minute=8, window_s=1.0))
+        # An application limit: its 429s come unannounced, whatever the budget does.
+        gitlab_sim.faults.add(
+            Fault(user=bot, rate_limit_per_minute=3, window_s=1.0, application_limit=True)
+        )
         targets = [1, 3, 4, 5, 6]
         for iid in targets:
             block(gitlab_sim, iid)

@@ -73,8 +73,14 @@ async def test_no_configured_secret_appears_in_the_logs_through_faults_and_refus
         Fault(user=BOT, path="/api/v4/projects/*", reset_rate=0.1),
     ):
         sim.faults.add(fault)
-    storm = sim.faults.add(
-        Fault(user=BOT, path="/api/v4/projects/*", rate_limit_per_minute=3, window_s=1.0)
+    storm = sim.faults.add(  # an application limit: 429s the budget cannot see coming
+        Fault(
+            user=BOT,
+            path="/api/v4/projects/*",
+            rate_limit_per_minute=3,
+            window_s=1.0,
+            application_limit=True,
+        )
     )
     with (
         CuttableLink(target.host or "127.0.0.1", target.port or 5432) as link,

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,28 @@ def test_hooks_simulate_serves_the_demo_and_dumps_its_state_on_exit(tmp_path: Pa
     assert proc.returncode == 0
     state = YAML(typ="safe").load(dump.read_text())
     assert "Renamed from the command line" in [i["title"] for i in state["issues"]]
+
+
+def test_hooks_simulate_rate_limit_throttles_each_user_per_minute() -> None:
+    command = ["-m", "hooks", "simulate", "--port", "0", "--rate-limit", "2"]
+    proc = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert url is not None
+        if time.time() % 60 > 55:  # the windows are minutes of Unix time: not across an edge
+            time.sleep(60 - time.time() % 60)
+        answers = [
+            requests.get(f"{url[0]}/api/v4/user", headers={"PRIVATE-TOKEN": "sim-token"}, timeout=5)
+            for _ in range(3)
+        ]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    assert (answers[2].text, answers[2].headers["RateLimit-Limit"]) == ("Retry later\n", "2")
 
 
 @pytest.mark.parametrize(

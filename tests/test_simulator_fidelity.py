@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -529,7 +531,7 @@ def test_a_throttled_request_answers_gitlabs_plain_text_429(
     gitlab_sim: Simulator,
 ) -> None:
     sim = gitlab_sim
-    sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=1))
+    sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=1, window_s=3600))
     call(sim, "GET", "/user")
 
     r = call(sim, "GET", "/user")
@@ -540,6 +542,60 @@ def test_a_throttled_request_answers_gitlabs_plain_text_429(
         "Retry later\n",
     )
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_under_the_api_throttle_every_answer_says_where_the_account_stands(
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
+) -> None:
+    # GitLab's self-managed default: 7,200 requests an hour, said per minute (rounded up).
+    gitlab_sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=7200, window_s=3600))
+    first = call(gitlab_sim, "GET", "/user")
+
+    second = call(gitlab_sim, "GET", "/user")
+
+    said = {k: second.headers[f"RateLimit-{k}"] for k in ("Name", "Limit", "Observed", "Remaining")}
+    assert said == {
+        "Name": "throttle_authenticated_api",
+        "Limit": "120",
+        "Observed": str(int(first.headers["RateLimit-Observed"]) + 1),
+        "Remaining": str(7200 - int(first.headers["RateLimit-Observed"]) - 1),
+    }
+    reset = int(second.headers["RateLimit-Reset"])
+    assert reset % 3600 == 0 and 0 < reset - time.time() <= 3600  # windows aligned to Unix time
+
+
+def test_a_throttled_answer_adds_the_reset_as_a_date_and_retry_after(
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
+) -> None:
+    gitlab_sim.faults.add(Fault(path="/api/v4/user", rate_limit_per_minute=1, window_s=3600))
+    call(gitlab_sim, "GET", "/user")
+
+    r = call(gitlab_sim, "GET", "/user")
+
+    reset = int(r.headers["RateLimit-Reset"])
+    assert r.status_code == 429 and r.headers["RateLimit-Remaining"] == "0"
+    assert r.headers["RateLimit-ResetTime"] == formatdate(reset, usegmt=True)
+    assert 0 < int(r.headers["Retry-After"]) <= reset - time.time() + 1
+
+
+def test_an_application_limit_answers_json_429_without_rate_limit_headers(
+    gitlab_api: gitlab.Gitlab,
+    gitlab_sim: Simulator,
+) -> None:
+    gitlab_sim.faults.add(
+        Fault(path="/api/v4/user", rate_limit_per_minute=1, window_s=3600, application_limit=True)
+    )
+    allowed = call(gitlab_sim, "GET", "/user")
+
+    r = call(gitlab_sim, "GET", "/user")
+
+    assert (r.status_code, r.json()) == (
+        429,
+        {"message": {"error": "This endpoint has been requested too many times. Try again later."}},
+    )
+    assert not [h for h in (*allowed.headers, *r.headers) if h.lower().startswith("ratelimit")]
 
 
 def test_an_injected_server_error_answers_gitlabs_json_500(

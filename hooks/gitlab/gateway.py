@@ -1,10 +1,11 @@
 """Where GitLab is called from: python-gitlab clients in a bounded thread pool.
 
 python-gitlab is synchronous and a `Gitlab` object shares one `requests.Session`, so each
-pool thread gets its own client. Every request, whatever thread makes it, first takes a
-token from one shared rate budget, carries the triggering delivery's
-`X-Gitlab-Event-UUID` (GitLab's webhook recursion detection keys on it), and is counted in
-the metrics. 429 answers pause the whole budget for their `Retry-After`.
+pool thread gets its own client. Every request, whatever thread makes it, first takes its
+share of the rate budget (hooks.gitlab.budget: this process's on SQLite, every replica's on
+PostgreSQL), carries the triggering delivery's `X-Gitlab-Event-UUID` (GitLab's webhook recursion
+detection keys on it), and is counted in the metrics. Each answer's `RateLimit-*` headers and
+429s steer the budget.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import gitlab
 import requests
 import structlog
 
+from hooks.gitlab.budget import Budget, RateBudget, read_limits
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 
@@ -31,52 +33,6 @@ T = TypeVar("T")
 PERMANENT_STATUSES = frozenset({400, 403, 404, 405, 409, 410, 413, 422})
 
 
-class RateBudget:
-    """A token bucket shared by threads: `per_minute` requests, in small bursts."""
-
-    def __init__(
-        self,
-        per_minute: int,
-        *,
-        burst: int | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate = per_minute / 60.0
-        # A small bucket keeps a burst from spending a fixed-window limit in one go.
-        self.capacity = float(burst if burst is not None else max(1, min(10, per_minute // 60)))
-        self._tokens = self.capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._updated = clock()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, waiting as long as needed; return the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if now < self._paused_until:
-                    delay = self._paused_until - now
-                elif self._tokens >= 1.0 - 1e-9:  # float dust must not spin the loop
-                    self._tokens = max(0.0, self._tokens - 1.0)
-                    return waited
-                else:
-                    delay = (1.0 - self._tokens) / self.rate
-            self._sleep(delay)
-            waited += delay
-
-    def pause(self, seconds: float) -> None:
-        """Stop every thread from sending for `seconds` (GitLab said Retry-After)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + seconds)
-            self._tokens = 0.0
-
-
 class _CallContext(threading.local):
     event_uuid: str | None = None
 
@@ -84,7 +40,7 @@ class _CallContext(threading.local):
 class BudgetedSession(requests.Session):
     """A requests session that spends the shared budget and reports every call."""
 
-    def __init__(self, budget: RateBudget, metrics: Metrics, context: _CallContext) -> None:
+    def __init__(self, budget: Budget, metrics: Metrics, context: _CallContext) -> None:
         super().__init__()
         self._budget = budget
         self._metrics = metrics
@@ -102,27 +58,33 @@ class BudgetedSession(requests.Session):
         started = time.perf_counter()
         try:
             response = super().request(method, url, *args, **kwargs)
-        except requests.RequestException as exc:
-            self._metrics.api_calls.labels(verb, type(exc).__name__).observe(
-                time.perf_counter() - started
-            )
+        except BaseException as exc:
+            self._budget.answered(None)
+            if isinstance(exc, requests.RequestException):
+                self._metrics.api_calls.labels(verb, type(exc).__name__).observe(
+                    time.perf_counter() - started
+                )
             raise
         self._metrics.api_calls.labels(verb, str(response.status_code)).observe(
             time.perf_counter() - started
         )
+        limits = read_limits(response.status_code, response.headers)
+        hold = self._budget.answered(limits)
         if response.status_code == 429:
-            retry_after = _seconds(response.headers.get("Retry-After"))
-            self._budget.pause(retry_after)
-            self._metrics.rate_limit_waits.inc(retry_after)
-            log.warning("gitlab rate limited", retry_after=retry_after)
+            log.warning("gitlab rate limited", retry_after=limits.retry_after)
+        elif hold:
+            log.info("gitlab says few requests remain; holding", seconds=round(hold, 1))
         return response
 
 
-def _seconds(value: str | None, default: float = 1.0) -> float:
-    try:
-        return max(0.0, float(value)) if value is not None else default
-    except ValueError:
-        return default
+def budget_for(settings: Settings) -> Budget:
+    """One budget for every replica on PostgreSQL; this process's own on SQLite."""
+    if settings.database_url.startswith(("postgresql", "postgres:")):
+        # Imported when used: a SQLite service need not load the PostgreSQL side.
+        from hooks.gitlab.shared_budget import SharedBudget
+
+        return SharedBudget.for_settings(settings)
+    return RateBudget(settings.gitlab_rate_per_minute)
 
 
 def is_permanent(exc: BaseException) -> bool:
@@ -147,14 +109,14 @@ class Gateway:
         settings: Settings,
         metrics: Metrics | None = None,
         *,
-        budget: RateBudget | None = None,
+        budget: Budget | None = None,
         max_retries: int = 3,
     ) -> None:
         if settings.gitlab_token is None:
             raise ValueError("the gateway needs HOOKS_GITLAB_TOKEN; without it run dry")
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.budget = budget or RateBudget(settings.gitlab_rate_per_minute)
+        self.budget = budget or budget_for(settings)
         self.max_retries = max_retries
         self._pool = ThreadPoolExecutor(settings.gitlab_threads, thread_name_prefix="gitlab")
         self._local = threading.local()
@@ -221,3 +183,4 @@ class Gateway:
             for gl in self._clients:
                 gl.session.close()
             self._clients.clear()
+        self.budget.close()

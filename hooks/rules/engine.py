@@ -22,7 +22,7 @@ from hooks.rules import templates
 from hooks.rules.comment_facts import keep_in_issue, said, said_scope
 from hooks.rules.conditions import Facts, first_failure
 from hooks.rules.health_order import lowest_health_only
-from hooks.rules.iterations import next_iteration
+from hooks.rules.iterations import iteration_scope
 from hooks.rules.keys import action_key, event_fingerprint, once_key
 from hooks.rules.model import Action, IssueQuery, Rule, RuleSet, Triggers
 from hooks.rules.reader import (
@@ -190,12 +190,8 @@ class _Planner:
         if want("milestone"):
             m = facts.milestone
             scope["milestone"] = m.model_dump(mode="json") if m else None
-        if want("iteration"):
-            it = facts.sprint_iteration
-            scope["iteration"] = it.model_dump(mode="json") if it else None
-        if want("next_iteration"):
-            upcoming = next_iteration(self.reader.iterations(facts.project), facts.sprint_iteration)
-            scope["next_iteration"] = upcoming.model_dump(mode="json") if upcoming else None
+        if want("iteration") or want("next_iteration"):
+            scope.update(iteration_scope(facts.sprint_iteration, self.reader, facts.project))
         if want("next_milestone"):
             after = facts.milestone or current_milestone(facts.milestones, self.today)
             upcoming = next_milestone(facts.milestones, after, self.today)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hooks.rules.reader import MilestoneInfo
+from hooks.rules.reader import MilestoneInfo, Reader
 
 
 def next_iteration(
@@ -46,3 +46,16 @@ def gid_number(gid: str | None) -> int | None:
     """The number at the end of a global id (`gid://gitlab/Iteration/53` → 53)."""
     tail = str(gid or "").rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+def iteration_scope(
+    sprint: MilestoneInfo | None, reader: Reader, project: str
+) -> dict[str, dict[str, Any] | None]:
+    """Templates' `iteration` (the one a for_each listed from) and `next_iteration`."""
+    if sprint is None:
+        return {"iteration": None, "next_iteration": None}
+    upcoming = next_iteration(reader.iterations(project), sprint)
+    return {
+        "iteration": sprint.model_dump(mode="json"),
+        "next_iteration": upcoming.model_dump(mode="json") if upcoming else None,
+    }

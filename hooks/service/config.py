@@ -40,7 +40,16 @@ class Settings(BaseSettings):
     dry_run: bool = False
     gitlab_timeout_s: float = Field(default=10.0, gt=0)
     gitlab_rate_per_minute: int = Field(
-        default=1500, gt=0, description="Shared request budget; below GitLab.com's 2,000/min."
+        default=1500,
+        gt=0,
+        description="Request budget of the bot's account, below GitLab.com's 2,000/min; every "
+        "replica on PostgreSQL shares it.",
+    )
+    gitlab_rate_window_s: int = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="The window the shared budget counts in (aligned to Unix time, as GitLab's).",
     )
     gitlab_threads: int = Field(default=8, gt=0)
     gitlab_max_retries: int = Field(

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -224,6 +225,20 @@ resent_events = Table(
     Column("response_status", String(40), nullable=True),  # GitLab's answer to the resend
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("scope", "hook_id", "log_id", name="uq_resent_events_entry"),
+)
+
+# The GitLab rate budget every replica on PostgreSQL shares (hooks.gitlab.shared_budget): one row
+# per GitLab account (a digest of URL and token), the current window's start (Unix time, the
+# database's clock) and the requests granted in it; `granted` is the last grant, for RETURNING.
+rate_budget = Table(
+    "rate_budget",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("window_start", Double, nullable=False),
+    Column("used", Integer, nullable=False),
+    Column("granted", Integer, nullable=False),
+    # Until when every replica holds its requests (a 429's Retry-After, or few remaining).
+    Column("held_until", Double, nullable=False),
 )
 
 # Rules read from a GitLab project: per source (project and ref), the commit whose rules are

@@ -39,6 +39,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 1
     if args.hook_url:
         add_hooks(sim, args.hook_url, args.hook_secret)
+    if args.rate_limit:
+        from hooks.testing.sim_faults import Fault
+
+        sim.faults.add(Fault(rate_limit_per_minute=args.rate_limit))
     runner = SimulatorThread(sim, host=args.host, port=args.port)
     try:
         url = runner.start()
@@ -97,5 +101,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     simulate.add_argument("--token", default="sim-token", help="the bot's API token")
     simulate.add_argument("--hook-url", metavar="URL", help="send every project's webhooks here")
     simulate.add_argument("--hook-secret", metavar="SECRET", help="X-Gitlab-Token of those hooks")
+    simulate.add_argument(
+        "--rate-limit",
+        type=int,
+        metavar="N",
+        help="API requests per minute per user, then 429 (GitLab's authenticated API throttle)",
+    )
     simulate.add_argument("--dump", metavar="FILE", help="write the final state here on exit")
     simulate.set_defaults(handler=cmd_simulate)

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from fnmatch import fnmatchcase
 from http import HTTPStatus
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+TOO_MANY = "This endpoint has been requested too many times. Try again later."
 
 
 @dataclass
@@ -33,8 +35,11 @@ class Fault:
     hang_rate: float = 0.0
     hang_s: float = 60.0
     reset_rate: float = 0.0
-    rate_limit_per_minute: int | None = None
+    rate_limit_per_minute: int | None = None  # requests per window (a minute by default)
     window_s: float = 60.0  # the rate limit's window; shorter ones make quick storms in tests
+    # One of GitLab's application limits (issue creation, notes...) rather than the API
+    # throttle: its 429 is JSON and says nothing ahead (no RateLimit-* headers, no Retry-After).
+    application_limit: bool = False
 
     def matches(self, method: str, path: str, user: str | None) -> bool:
         return (
@@ -63,7 +68,7 @@ class Faults:
     rules: list[Fault] = field(default_factory=list)
     seed: int = 7
     _rng: random.Random = field(default_factory=lambda: random.Random(7))
-    _windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # start, count
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, fault: Fault) -> Fault:
@@ -89,18 +94,53 @@ class Faults:
         with self._lock:
             return self._rng.random()
 
-    def take(self, token: str, limit: int, window: float = 60.0) -> tuple[bool, int, float]:
-        """Count a request in its token's window: (allowed, remaining, reset epoch)."""
+    def take(self, token: str, limit: int, window: float = 60.0) -> Throttle:
+        """Count a request in its token's window, as Rack::Attack does: windows aligned to Unix
+        time, every request counted (refused ones too), refused once the count passes `limit`."""
         now = time.time()
+        start = math.floor(now / window) * window
         with self._lock:
-            start, used = self._windows.get(token, (now, 0))
-            if now - start >= window:
-                start, used = now, 0
-            allowed = used < limit
-            if allowed:
-                used += 1
-            self._windows[token] = (start, used)
-            return allowed, max(0, limit - used), start + window
+            began, count = self._windows.get(token, (start, 0))
+            count = count + 1 if began == start else 1
+            self._windows[token] = (start, count)
+        return Throttle(limit, window, count, start + window, now)
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """Where one token stands in its window, and the headers GitLab sends for it
+    (Gitlab::RackAttack.throttled_response_headers; doc/administration/settings/
+    user_and_ip_rate_limits.md, "Response headers")."""
+
+    limit: int
+    window: float
+    observed: int
+    reset: float
+    now: float
+
+    @property
+    def allowed(self) -> bool:
+        return self.observed <= self.limit
+
+    def headers(self) -> dict[str, str]:
+        """On every answer: the limit per minute (rounded up from the window's), observed,
+        remaining and the reset as Unix time."""
+        return {
+            "RateLimit-Name": "throttle_authenticated_api",
+            "RateLimit-Limit": str(math.ceil(self.limit * 60 / self.window)),
+            "RateLimit-Observed": str(self.observed),
+            "RateLimit-Remaining": str(max(0, self.limit - self.observed)),
+            "RateLimit-Reset": str(math.ceil(self.reset)),
+        }
+
+    def refusal_headers(self) -> dict[str, str]:
+        """A 429 adds the reset as an HTTP date and Retry-After in whole seconds."""
+        reset = math.ceil(self.reset)
+        return {
+            **self.headers(),
+            "RateLimit-ResetTime": formatdate(reset, usegmt=True),
+            "Retry-After": str(max(1, math.ceil(self.reset - self.now))),
+        }
 
 
 def middleware(
@@ -143,27 +183,25 @@ def middleware(
         headers: dict[str, str] = {}
         for fault in active:
             if fault.rate_limit_per_minute is not None:
+                # GitLab throttles authenticated requests per user, whichever token they carry.
                 token = request.headers.get("PRIVATE-TOKEN") or request.headers.get(
                     "Authorization", ""
                 )
-                assert token is not None
-                allowed, remaining, reset = faults.take(
-                    token, fault.rate_limit_per_minute, fault.window_s
-                )
-                headers = {
-                    "RateLimit-Limit": str(fault.rate_limit_per_minute),
-                    "RateLimit-Remaining": str(remaining),
-                    "RateLimit-Reset": str(int(reset)),
-                }
-                if not allowed:
-                    retry_after = max(1, math.ceil(reset - time.time()))
+                key = who(request) or token or ""
+                throttle = faults.take(key, fault.rate_limit_per_minute, fault.window_s)
+                if fault.application_limit:
+                    if not throttle.allowed:  # API::Helpers::RateLimiter
+                        return web.json_response({"message": {"error": TOO_MANY}}, status=429)
+                else:
+                    headers = throttle.headers()
+                if not throttle.allowed:
                     # GitLab's throttle answers in plain text, not JSON (Gitlab::Throttle
                     # .rate_limiting_response_text, 'Retry later' by default).
                     return web.Response(
                         text="Retry later\n",
                         content_type="text/plain",
                         status=429,
-                        headers={**headers, "Retry-After": str(retry_after)},
+                        headers=throttle.refusal_headers(),
                     )
             delay = fault.latency_s + (faults.roll() * fault.jitter_s if fault.jitter_s else 0)
             if delay:

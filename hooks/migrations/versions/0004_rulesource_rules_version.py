@@ -9,7 +9,7 @@ from alembic import op
 from hooks.storage.tables import UTCDateTime
 
 revision = "0004_rulesource"
-down_revision = "0004_breaker"
+down_revision = "0004_ratebudget"
 branch_labels = None
 depends_on = None
 
