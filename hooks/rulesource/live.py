@@ -248,8 +248,8 @@ class RulesSource:
         message = error_message(exc)
         if is_permanent(exc):
             message += (
-                f" (the token must read project {self.project}: read_api or read_repository"
-                " scope, Reporter role or more)"
+                f" (the token must read project {self.project}: read_api"
+                " scope or api, Reporter role or more)"
             )
         self.unavailable = message
         self.metrics.rules_fetch_failures.inc()
