@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, StatusInfo
+from hooks.rules.reader import Reader
+from hooks.rules.reads import Read, ReaderWrapper
 from hooks.service.metrics import Metrics
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -68,50 +70,19 @@ class RetryLater(Exception):
     """GitLab was briefly unavailable for this item: stop here, the cursor stays before it."""
 
 
-class SweepReader:
+class SweepReader(ReaderWrapper):
     """The plan's reader, with milestones and iterations read once per sweep, not per item."""
 
-    def __init__(self, inner: Reader, cache: dict[tuple[str, str], Any]) -> None:
-        self.inner = inner
+    ONCE_PER_SWEEP = ("milestones", "group_milestones", "iterations")
+
+    def __init__(self, inner: Reader, cache: dict[tuple[Any, ...], Any]) -> None:
+        super().__init__(inner)
         self.cache = cache
 
-    def _once(
-        self, what: str, project: str, read: Callable[[str], list[MilestoneInfo]]
-    ) -> list[MilestoneInfo]:
-        key = (what, project)
-        if key not in self.cache:
-            self.cache[key] = read(project)
-        found: list[MilestoneInfo] = self.cache[key]
+    def read(self, read: Read[T]) -> T:
+        if read.key[0] not in self.ONCE_PER_SWEEP:
+            return super().read(read)
+        if read.key not in self.cache:
+            self.cache[read.key] = super().read(read)
+        found: T = self.cache[read.key]
         return found
-
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        return self._once("milestones", project, self.inner.milestones)
-
-    def group_milestones(self, group: str) -> list[MilestoneInfo]:
-        return self._once("group_milestones", group, self.inner.group_milestones)
-
-    def iterations(self, project: str) -> list[MilestoneInfo]:
-        return self._once("iterations", project, self.inner.iterations)
-
-    def milestone_issues(
-        self, project: str, milestone: MilestoneInfo, state: str = "opened"
-    ) -> list[IssueInfo]:
-        return self.inner.milestone_issues(project, milestone, state)
-
-    def issue(self, project: str, iid: int) -> IssueInfo:
-        return self.inner.issue(project, iid)
-
-    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
-        return self.inner.issues(project, query)
-
-    def member_access(self, project: str, user_id: int) -> int | None:
-        return self.inner.member_access(project, user_id)
-
-    def children(self, item: IssueInfo) -> list[IssueInfo]:
-        return self.inner.children(item)
-
-    def statuses(self, project: str) -> list[StatusInfo]:
-        return self.inner.statuses(project)
-
-    def status(self, project: str, iid: int) -> StatusInfo | None:
-        return self.inner.status(project, iid)

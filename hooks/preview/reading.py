@@ -17,13 +17,11 @@ from hooks.gitlab.gateway import Gateway
 from hooks.gitlab.ops import GitlabOps
 from hooks.rules.gitlab_reader import GitlabReader
 from hooks.rules.reader import (
-    IssueInfo,
-    MilestoneInfo,
     Reader,
     ReaderError,
     StaticReader,
-    StatusInfo,
 )
+from hooks.rules.reads import Read, ReaderWrapper
 from hooks.service.config import Settings
 
 T = TypeVar("T")
@@ -38,117 +36,41 @@ class ReadLog:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-class CachingReader:
+class CachingReader(ReaderWrapper):
     """A reader that asks the inner reader once per subject and remembers the answer."""
 
     def __init__(self, inner: Reader) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.log = ReadLog()
         self._answers: dict[tuple[Any, ...], Any] = {}
         self._lock = threading.Lock()
 
-    def _once(self, key: tuple[Any, ...], what: str, read: Callable[[], T]) -> T:
+    def read(self, read: Read[T]) -> T:
         with self._lock:
-            if key in self._answers:
+            if read.key in self._answers:
                 self.log.hits += 1
-                found = self._answers[key]
-                if isinstance(found, ReaderError):
-                    raise found
-                return found  # type: ignore[no-any-return]
+                kept: T = _given(self._answers[read.key])
+                return kept
         try:
-            answer: Any = read()
+            answer: Any = super().read(read)
         except ReaderError as exc:
             answer = exc
         except Exception as exc:  # GitLab said no: the rule that needed it records why
-            answer = ReaderError(f"cannot read {what}: {type(exc).__name__}: {exc}")
+            answer = ReaderError(f"cannot read {read.what}: {type(exc).__name__}: {exc}")
         with self._lock:
-            self._answers[key] = answer
-            self.log.subjects.append(what)
+            self._answers[read.key] = answer
+            self.log.subjects.append(read.what)
             if isinstance(answer, ReaderError):
-                self.log.failures[what] = str(answer)
-        if isinstance(answer, ReaderError):
-            raise answer
-        return answer  # type: ignore[no-any-return]
+                self.log.failures[read.what] = str(answer)
+        given: T = _given(answer)
+        return given
 
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        found = self._once(
-            ("milestones", project),
-            f"milestones of {project}",
-            lambda: self.inner.milestones(project),
-        )
-        return list(found)
 
-    def group_milestones(self, group: str) -> list[MilestoneInfo]:
-        found = self._once(
-            ("group_milestones", group),
-            f"milestones of group {group}",
-            lambda: self.inner.group_milestones(group),
-        )
-        return list(found)
-
-    def milestone_issues(
-        self, project: str, milestone: MilestoneInfo, state: str = "opened"
-    ) -> list[IssueInfo]:
-        found = self._once(
-            ("milestone_issues", project, milestone.id, state),
-            f"{state} issues of milestone {milestone.title!r} (id {milestone.id})",
-            lambda: self.inner.milestone_issues(project, milestone, state),
-        )
-        return list(found)
-
-    def issue(self, project: str, iid: int) -> IssueInfo:
-        return self._once(
-            ("issue", project, iid),
-            f"issue {project}#{iid}",
-            lambda: self.inner.issue(project, iid),
-        )
-
-    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(query.items()) if v not in (None, ""))
-        found = self._once(
-            ("issues", project, tuple(sorted((k, str(v)) for k, v in query.items()))),
-            f"issues of {project} ({shown})",
-            lambda: self.inner.issues(project, query),
-        )
-        return list(found)
-
-    def iterations(self, project: str) -> list[MilestoneInfo]:
-        found = self._once(
-            ("iterations", project),
-            f"iterations of {project}",
-            lambda: self.inner.iterations(project),
-        )
-        return list(found)
-
-    def children(self, item: IssueInfo) -> list[IssueInfo]:
-        found = self._once(
-            ("children", item.subject),
-            f"child items of {item.subject}",
-            lambda: self.inner.children(item),
-        )
-        return list(found)
-
-    def statuses(self, project: str) -> list[StatusInfo]:
-        found = self._once(
-            ("statuses", project),
-            f"work item statuses of {project}",
-            lambda: self.inner.statuses(project),
-        )
-        return list(found)
-
-    def status(self, project: str, iid: int) -> StatusInfo | None:
-        return self._once(
-            ("status", project, iid),
-            f"status of {project}#{iid}",
-            lambda: self.inner.status(project, iid),
-        )
-
-    def member_access(self, project: str, user_id: int) -> int | None:
-        return self._once(
-            ("member", project, user_id),
-            f"access level of user {user_id} in {project}",
-            lambda: self.inner.member_access(project, user_id),
-        )
+def _given(answer: Any) -> Any:
+    """A kept answer as a fresh list (callers may extend it), or the kept failure raised."""
+    if isinstance(answer, ReaderError):
+        raise answer
+    return list(answer) if isinstance(answer, list) else answer
 
 
 def offline_reader() -> Reader:
@@ -186,7 +108,7 @@ def gateway_reader(gateway: Gateway | None, loop: asyncio.AbstractEventLoop) -> 
     return ThreadBridgeReader(loop, call), True
 
 
-class ThreadBridgeReader:
+class ThreadBridgeReader(ReaderWrapper):
     """A reader whose reads run as coroutines on the service's loop (e.g. through its
     gateway, sharing the rate budget) while the planning runs in a worker thread."""
 
@@ -195,6 +117,7 @@ class ThreadBridgeReader:
         loop: asyncio.AbstractEventLoop,
         call: Callable[[Callable[[Reader], Any]], Any],
     ) -> None:
+        super().__init__()
         self._loop = loop
         self._call = call
 
@@ -203,34 +126,5 @@ class ThreadBridgeReader:
         result: T = future.result()
         return result
 
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        return self._run(lambda r: r.milestones(project))
-
-    def group_milestones(self, group: str) -> list[MilestoneInfo]:
-        return self._run(lambda r: r.group_milestones(group))
-
-    def milestone_issues(
-        self, project: str, milestone: MilestoneInfo, state: str = "opened"
-    ) -> list[IssueInfo]:
-        return self._run(lambda r: r.milestone_issues(project, milestone, state))
-
-    def issue(self, project: str, iid: int) -> IssueInfo:
-        return self._run(lambda r: r.issue(project, iid))
-
-    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
-        return self._run(lambda r: r.issues(project, query))
-
-    def iterations(self, project: str) -> list[MilestoneInfo]:
-        return self._run(lambda r: r.iterations(project))
-
-    def children(self, item: IssueInfo) -> list[IssueInfo]:
-        return self._run(lambda r: r.children(item))
-
-    def statuses(self, project: str) -> list[StatusInfo]:
-        return self._run(lambda r: r.statuses(project))
-
-    def status(self, project: str, iid: int) -> StatusInfo | None:
-        return self._run(lambda r: r.status(project, iid))
-
-    def member_access(self, project: str, user_id: int) -> int | None:
-        return self._run(lambda r: r.member_access(project, user_id))
+    def read(self, read: Read[T]) -> T:
+        return self._run(read.run)

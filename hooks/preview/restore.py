@@ -11,17 +11,18 @@ close as it was.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError, StatusInfo
+from hooks.rules.reader import IssueInfo, MilestoneInfo, Reader, ReaderError
+from hooks.rules.reads import ReaderWrapper
 from hooks.storage.history import BotEdit
 
 
-class RestoringReader:
+class RestoringReader(ReaderWrapper):
     """Delegates every read; a milestone's issues also hold the items the bot moved out."""
 
     def __init__(self, inner: Reader, edits: list[BotEdit]) -> None:
-        self.inner = inner
+        super().__init__(inner)
+        self.reader = inner
         self.restored: set[str] = set()
         self._moved_out: dict[int, list[tuple[str, str]]] = defaultdict(list)
         self._labels: dict[tuple[str, str], tuple[set[str], set[str]]] = defaultdict(
@@ -38,14 +39,14 @@ class RestoringReader:
     def milestone_issues(
         self, project: str, milestone: MilestoneInfo, state: str = "opened"
     ) -> list[IssueInfo]:
-        found = list(self.inner.milestone_issues(project, milestone, state))
+        found = list(self.reader.milestone_issues(project, milestone, state))
         present = {i.subject for i in found}
         for subject, run in self._moved_out.get(milestone.id, []):
             if subject in present:
                 continue
             path, _, iid = subject.rpartition("#")
             try:
-                issue = self.inner.issue(path, int(iid))
+                issue = self.reader.issue(path, int(iid))
             except (ReaderError, ValueError):
                 continue  # deleted or out of reach since: nothing to restore
             if state != "all" and issue.state != state:
@@ -57,30 +58,3 @@ class RestoringReader:
             present.add(subject)
             self.restored.add(subject)
         return found
-
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        return self.inner.milestones(project)
-
-    def group_milestones(self, group: str) -> list[MilestoneInfo]:
-        return self.inner.group_milestones(group)
-
-    def issue(self, project: str, iid: int) -> IssueInfo:
-        return self.inner.issue(project, iid)
-
-    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
-        return self.inner.issues(project, query)
-
-    def iterations(self, project: str) -> list[MilestoneInfo]:
-        return self.inner.iterations(project)
-
-    def children(self, item: IssueInfo) -> list[IssueInfo]:
-        return self.inner.children(item)
-
-    def statuses(self, project: str) -> list[StatusInfo]:
-        return self.inner.statuses(project)
-
-    def status(self, project: str, iid: int) -> StatusInfo | None:
-        return self.inner.status(project, iid)
-
-    def member_access(self, project: str, user_id: int) -> int | None:
-        return self.inner.member_access(project, user_id)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -25,16 +25,16 @@ from hooks.rules.engine import Plan, plan
 from hooks.rules.model import Rule, RuleSet
 from hooks.rules.reader import (
     IssueInfo,
-    MilestoneInfo,
     Reader,
     ReaderError,
     StaticReader,
-    StatusInfo,
 )
+from hooks.rules.reads import Read, ReaderWrapper
 from hooks.service.metrics import Metrics
 from hooks.storage.records import AuditRecord, Delivery, stamped
 
 log = structlog.get_logger("hooks.processor")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class BotUser:
         )
 
 
-class RecordingReader:
+class RecordingReader(ReaderWrapper):
     """Wraps a reader: remembers every issue it returned and any transient failure.
 
     The engine records a reader error as that rule's error and goes on; a read that failed
@@ -68,65 +68,22 @@ class RecordingReader:
     """
 
     def __init__(self, inner: Reader) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.seen: dict[str, IssueInfo] = {}
         self.transient: str | None = None
 
-    def _guard(self, read: Callable[[], Any]) -> Any:
+    def read(self, read: Read[T]) -> T:
         try:
-            return read()
+            found = super().read(read)
         except ReaderError:
             raise
         except Exception as exc:
             if not is_permanent(exc):
                 self.transient = f"{type(exc).__name__}: {exc}"
             raise ReaderError(str(exc)) from exc
-
-    def _keep(self, issues: list[IssueInfo]) -> list[IssueInfo]:
-        for issue in issues:
-            self.seen[f"{issue.project_path}#{issue.iid}"] = issue
-        return issues
-
-    def milestones(self, project: str) -> list[MilestoneInfo]:
-        found: list[MilestoneInfo] = self._guard(lambda: self.inner.milestones(project))
-        return found
-
-    def group_milestones(self, group: str) -> list[MilestoneInfo]:
-        found: list[MilestoneInfo] = self._guard(lambda: self.inner.group_milestones(group))
-        return found
-
-    def milestone_issues(
-        self, project: str, milestone: MilestoneInfo, state: str = "opened"
-    ) -> list[IssueInfo]:
-        return self._keep(
-            self._guard(lambda: self.inner.milestone_issues(project, milestone, state))
-        )
-
-    def issue(self, project: str, iid: int) -> IssueInfo:
-        found: IssueInfo = self._guard(lambda: self.inner.issue(project, iid))
-        self._keep([found])
-        return found
-
-    def issues(self, project: str, query: dict[str, Any]) -> list[IssueInfo]:
-        return self._keep(self._guard(lambda: self.inner.issues(project, query)))
-
-    def iterations(self, project: str) -> list[MilestoneInfo]:
-        found: list[MilestoneInfo] = self._guard(lambda: self.inner.iterations(project))
-        return found
-
-    def member_access(self, project: str, user_id: int) -> int | None:
-        level: int | None = self._guard(lambda: self.inner.member_access(project, user_id))
-        return level
-
-    def children(self, item: IssueInfo) -> list[IssueInfo]:
-        return self._keep(self._guard(lambda: self.inner.children(item)))
-
-    def statuses(self, project: str) -> list[StatusInfo]:
-        found: list[StatusInfo] = self._guard(lambda: self.inner.statuses(project))
-        return found
-
-    def status(self, project: str, iid: int) -> StatusInfo | None:
-        found: StatusInfo | None = self._guard(lambda: self.inner.status(project, iid))
+        for issue in found if isinstance(found, list) else [found]:
+            if isinstance(issue, IssueInfo):
+                self.seen[issue.subject] = issue
         return found
 
 
