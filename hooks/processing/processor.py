@@ -34,7 +34,7 @@ from hooks.rules.reader import (
 )
 from hooks.rules.reads import Read, ReaderWrapper
 from hooks.service.metrics import Metrics
-from hooks.storage.records import AuditRecord, Delivery
+from hooks.storage.records import AuditRecord, Delivery, stamped
 
 log = structlog.get_logger("hooks.processor")
 T = TypeVar("T")
@@ -234,7 +234,9 @@ class RulesDispatcher:
             failed = [f"{o.action.rule}/{o.action.action}: {o.error}" for o in outcomes if not o.ok]
             failed += [f"{t.rule}: {t.error}" for t in rule_errors]
             error = "; ".join(failed)[:2000]
-        return DispatchResult(outcome=outcome, records=records, error=error)
+        return DispatchResult(
+            outcome=outcome, records=stamped(records, ruleset.version), error=error
+        )
 
     async def _plan(
         self, event: Event, ruleset: RuleSet, event_uuid: str | None

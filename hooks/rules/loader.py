@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from hooks.rules.checks import check_fixtures, check_templates
 from hooks.rules.errors import RuleError, RuleErrors, explain, line_of
+from hooks.rules.keys import digest
 from hooks.rules.model import Action, Rule, RuleSet, SourceRef
 from hooks.rules.variables import check_zone_variables, substitute, zone_variable
 
@@ -37,12 +40,37 @@ def approval_project(variables: dict[str, Any], setting: str | None = None) -> s
     return str(found).strip() or None if found else None
 
 
-def load_rules(path: Path | str, *, approval_setting: str | None = None) -> RuleSet:
+def content_version(files: Mapping[str, bytes]) -> str:
+    """The version of a set of files by content: their relative paths and bytes, in any order."""
+    return digest(*sorted((name, hashlib.sha256(data).hexdigest()) for name, data in files.items()))
+
+
+def folder_version(path: Path) -> str:
+    """The content hash of a rules folder (every file under it, fixtures too) or of one file."""
+    if path.is_file():
+        return content_version({path.name: path.read_bytes()})
+    files = {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    }
+    return content_version(files)
+
+
+def load_rules(
+    path: Path | str,
+    *,
+    version: str | None = None,
+    origin: str = "folder",
+    approval_setting: str | None = None,
+) -> RuleSet:
     """Load and validate every rule file; raise RuleErrors listing all mistakes.
 
-    `approval_setting` is HOOKS_APPROVAL_PROJECT as the service read it (else the environment's).
+    `version` names where the files came from (a commit SHA); without it, the folder's
+    content hash is the version. `approval_setting` is HOOKS_APPROVAL_PROJECT as the service
+    read it (else the environment's).
     """
-    ruleset = RuleSet()
+    ruleset = RuleSet(origin=origin)
     errors: list[RuleError] = []
     seen: dict[str, SourceRef] = {}
     files = rule_files(Path(path))
@@ -85,6 +113,7 @@ def load_rules(path: Path | str, *, approval_setting: str | None = None) -> Rule
         raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
     ruleset.vars = variables
     ruleset.approval_project = approvals
+    ruleset.version = version or folder_version(Path(path))
     return ruleset
 
 
@@ -205,4 +234,13 @@ def _plain(node: Any) -> Any:
 
 
 # What load_rules raises is caught by its callers, so the errors stay part of its API here.
-__all__ = ["Action", "RuleError", "RuleErrors", "load_file", "load_rules", "rule_files"]
+__all__ = [
+    "Action",
+    "RuleError",
+    "RuleErrors",
+    "content_version",
+    "folder_version",
+    "load_file",
+    "load_rules",
+    "rule_files",
+]

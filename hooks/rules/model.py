@@ -349,6 +349,10 @@ class RuleSet:
     sources: dict[str, SourceRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
     approval_project: str | None = None  # HOOKS_APPROVAL_PROJECT, else vars: approval_project
+    # Which version of the rules this is: a commit SHA (origin "gitlab") or a content hash
+    # of the folder (origin "folder"). The audit trail names it for every planned action.
+    version: str = ""
+    origin: str = "folder"
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:

@@ -12,7 +12,7 @@ from hooks.actions.executor import ExecutionContext, TransientFailure
 from hooks.processing.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
 from hooks.rules.engine import plan_schedule
 from hooks.rules.model import RuleSet
-from hooks.storage.records import AuditRecord
+from hooks.storage.records import AuditRecord, stamped
 from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.schedule_runner")
@@ -79,7 +79,7 @@ class ScheduleRunner:
             *held,
             *(o.audit() for o in outcomes),
         ]
-        await self.store.add_audit(records, self.now(), run_key=key)
+        await self.store.add_audit(stamped(records, ruleset.version), self.now(), run_key=key)
         outcome = outcome_of(outcomes)
         if any(t.error for t in the_plan.trace):
             outcome = "failed" if not outcomes else "partial"

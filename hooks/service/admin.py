@@ -78,8 +78,20 @@ def reload_rules(service: Service) -> list[str]:
     return errors
 
 
+async def reload_from_source(service: Service) -> list[str]:
+    """Rules from a GitLab project: read the ref's head again (errors as a reload's)."""
+    assert service.runtime is not None and service.runtime.rules_source is not None
+    result = await service.runtime.rules_source.refresh("reload asked for")
+    if result.outcome == "unavailable":
+        return [result.detail]
+    return result.errors
+
+
 async def reload_and_resume(service: Service) -> list[str]:
-    """Reload the rules, then resume the paused rules whose definition changed."""
+    """Reload the rules, then resume the paused rules whose definition changed (rules from
+    a GitLab project: read the ref's head, which resumes them when a commit goes live)."""
+    if service.runtime is not None and service.runtime.rules_source is not None:
+        return await reload_from_source(service)
     errors = reload_rules(service)
     if not errors and service.runtime is not None:
         await service.runtime.rules_reloaded()

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     ready_max_pending_age_s: float = Field(default=900.0, gt=0)
 
+    # Rules from a GitLab project (unset: the local HOOKS_RULES_DIR)
+    rules_project: str = Field(
+        default="", description="Path or id of the project whose repository holds the rules."
+    )
+    rules_ref: str = Field(default="", description="Branch to follow; default: the default one.")
+    rules_path: str = Field(default="rules", description="Folder of the rules in that project.")
+    rules_check_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often each replica compares its rules with the live commit.",
+    )
+
     # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
     watched_hooks: str = Field(
         default="", description="Hooks to watch besides those install-webhook recorded: PATH:ID,..."
@@ -205,6 +217,14 @@ class Settings(BaseSettings):
                 f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
             ) from exc
         return value
+
+    @field_validator("rules_path")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        folder = value.strip().strip("/")
+        if not folder or ".." in folder.split("/"):
+            raise ValueError("a folder inside the repository, such as rules or config/rules")
+        return folder
 
     @field_validator("log_level")
     @classmethod

@@ -91,6 +91,8 @@ audit = Table(
     Column("outcome", String(40), nullable=False),
     Column("detail", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The rules version that planned it: a commit SHA (rules from GitLab) or a content hash.
+    Column("rules_version", String(80), nullable=True),
 )
 
 # One row per planned action, keyed by its idempotency key: written before acting, updated after.
@@ -266,4 +268,18 @@ rate_budget = Table(
     Column("granted", Integer, nullable=False),
     # Until when every replica holds its requests (a 429's Retry-After, or few remaining).
     Column("held_until", Double, nullable=False),
+)
+
+# Rules read from a GitLab project: per source (project and ref), the commit whose rules are
+# live, and the newest commit refused (with its errors), so every replica converges on them.
+rules_live = Table(
+    "rules_live",
+    metadata,
+    Column("source", String(400), primary_key=True),
+    Column("sha", String(80), nullable=True),
+    Column("loaded_at", UTCDateTime, nullable=True),
+    Column("refused_sha", String(80), nullable=True),
+    Column("refused_errors", Text, nullable=True),  # JSON list of "file:line: message"
+    Column("refused_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -1,6 +1,6 @@
 """Approval requests of rules with `approve_above`.
 
-Revision ID: 0004_approvals
+Revision ID: 0006
 """
 
 import sqlalchemy as sa
@@ -8,8 +8,8 @@ from alembic import op
 
 from hooks.storage.tables import Id, UTCDateTime
 
-revision = "0004_approvals"
-down_revision = "0004_ratebudget"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
