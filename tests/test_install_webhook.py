@@ -236,3 +236,54 @@ def test_the_registered_hook_is_recorded_for_the_watchdog(
 
     [hook] = [h for h in env.state.hooks.values() if h.get("group_id")]
     assert asyncio.run(recorded()) == [("demo", "group", hook["id"], URL)]
+
+
+def test_the_rules_project_also_sends_pushes_and_merge_requests(
+    env: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOKS_RULES_PROJECT", "demo/product")
+
+    assert main(["install-webhook", "demo/product", "--url", URL]) == 0
+
+    [hook] = hooks_on(env, "demo/product")
+    assert hook["push_events"] and hook["merge_requests_events"]
+    assert hook["issues_events"] and hook["milestone_events"]
+
+
+def test_the_rules_project_named_by_id_is_recognised(
+    env: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_id = env.state.project("demo/product")
+    assert project_id is not None
+    monkeypatch.setenv("HOOKS_RULES_PROJECT", str(project_id["id"]))
+
+    assert main(["install-webhook", "demo/product", "--url", URL]) == 0
+
+    [hook] = hooks_on(env, "demo/product")
+    assert hook["push_events"] and hook["merge_requests_events"]
+
+
+def test_an_existing_hook_of_the_rules_project_gets_pushes_and_merge_requests_added(
+    env: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["install-webhook", "demo/product", "--url", URL])
+    capsys.readouterr()
+    monkeypatch.setenv("HOOKS_RULES_PROJECT", "demo/product")
+
+    assert main(["install-webhook", "demo/product", "--url", URL]) == 0
+
+    [hook] = hooks_on(env, "demo/product")
+    out = capsys.readouterr().out
+    assert out == f"updated hook {hook['id']} on demo/product: merge_requests_events, push_events\n"
+    assert hook["push_events"] and hook["merge_requests_events"]
+
+
+def test_other_projects_keep_pushes_and_merge_requests_off(
+    env: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOKS_RULES_PROJECT", "demo/marketing")
+
+    assert main(["install-webhook", "demo/product", "--url", URL]) == 0
+
+    [hook] = hooks_on(env, "demo/product")
+    assert not hook["push_events"] and not hook["merge_requests_events"]

@@ -19,7 +19,7 @@ from hooks.processing.processor import BotUser, RulesDispatcher, snapshot_of, tr
 from hooks.rules.engine import not_triggered, plan
 from hooks.rules.model import Rule, RuleSet
 from hooks.service.metrics import Metrics
-from hooks.storage.records import AuditRecord
+from hooks.storage.records import AuditRecord, stamped
 from hooks.storage.store import Store
 from hooks.storage.watch import WatchStore
 
@@ -83,9 +83,10 @@ class Applier:
             snapshots.setdefault(subject, snapshot_of(issue))
         context = ExecutionContext(run_key=f"reconcile:{event.subject}", snapshots=snapshots)
         try:
-            outcomes = await self.dispatcher.executor.run(the_plan.actions, context)
+            outcomes, held = await self.dispatcher.carry_out(the_plan.actions, context)
         except TransientFailure as exc:
             raise RetryLater(str(exc)) from exc
+        records.extend(held)
         records.extend(o.audit() for o in outcomes)
         return outcomes
 
@@ -97,8 +98,11 @@ class Applier:
         blocked: dict[str, str],
         records: list[AuditRecord],
         outcomes: list[ActionOutcome],
+        *,
+        version: str,
     ) -> None:
-        """Audit the item, count it, and record its change as handled."""
+        """Audit the item (naming the rules `version` that planned it), count it, and record
+        its change as handled."""
         report = run.report
         records.extend(
             AuditRecord(
@@ -121,7 +125,7 @@ class Applier:
             self.metrics.reconcile_items.labels("failed").inc()
             report.errors += [f"{o.action.rule}/{o.action.action}: {o.error}" for o in failed]
         key = f"reconcile:{subject}@{changed_at.isoformat()}"
-        await self.store.add_audit(records, self.now(), run_key=key)
+        await self.store.add_audit(stamped(records, version), self.now(), run_key=key)
         outcome = "not_reconcilable" if blocked and not outcomes else "applied"
         await self.watch.mark_reconciled([(subject, changed_at, outcome)], self.now())
 

@@ -169,7 +169,9 @@ async def _issue(
         )
     # The bot's own change first: it covers this one too, should the next line not happen.
     await _own_writes(applier, info, raw, snapshots, outcomes)
-    await applier.finish(run, info.subject, changed_at, blocked, records, outcomes)
+    await applier.finish(
+        run, info.subject, changed_at, blocked, records, outcomes, version=ruleset.version
+    )
 
 
 async def _own_writes(

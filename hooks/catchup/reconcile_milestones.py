@@ -77,5 +77,7 @@ async def reconcile_milestones(applier: Applier, run: ScopeRun, start: datetime)
             )
             fingerprint = "reconcile:" + digest("milestone", action, raw["id"], changed_at)
             outcomes += await applier.execute(run, event, ruleset, fingerprint, skip, {}, records)
-        await applier.finish(run, subject, changed_at, blocked, records, outcomes)
+        await applier.finish(
+            run, subject, changed_at, blocked, records, outcomes, version=ruleset.version
+        )
         await applier.watch.advance(scope, "milestone", changed_at, applier.now())

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import jinja2
 from aiohttp import web
 
-from hooks.dashboard import views
+from hooks.dashboard import approvals_view, views
 from hooks.dashboard.login_limit import LoginLimiter
 from hooks.dashboard.session import COOKIE, Sessions
 from hooks.service.config import Settings
@@ -115,4 +115,6 @@ def setup_dashboard(
     router.add_get("/ui/schedules", views.schedules)
     router.add_get("/ui/sprints", views.sprints)
     router.add_get("/ui/rules", views.rules)
+    router.add_get("/ui/approvals", approvals_view.approvals)
+    router.add_post("/ui/approvals/{id}/approve", approvals_view.approve)
     router.add_post("/ui/rules/{name}/resume", views.resume)

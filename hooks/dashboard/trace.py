@@ -20,6 +20,8 @@ class Run:
     rules: list[dict[str, Any]] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    # The rules version that planned this run (a commit SHA or the folder's content hash).
+    rules_version: str | None = None
 
     @property
     def matched(self) -> int:
@@ -35,6 +37,7 @@ def runs_of(trail: list[dict[str, Any]]) -> list[Run]:
             number = len([r for r in runs if r.number > 0]) + 1 if starts else 0
             runs.append(Run(number=number, started_at=line["created_at"]))
         run = runs[-1]
+        run.rules_version = run.rules_version or line.get("rules_version")
         if starts:
             run.event = line["detail"]
         elif line["kind"] == "rule":
@@ -44,3 +47,10 @@ def runs_of(trail: list[dict[str, Any]]) -> list[Run]:
         else:  # loop guard, retries, replays: said in words under the run
             run.notes.append(line)
     return runs
+
+
+def version_link(version: str | None, gitlab_url: str, project: str) -> str | None:
+    """The commit page of a rules version read from a GitLab project (by path), else None."""
+    if not version or not project or project.isdigit() or len(version) not in (40, 64):
+        return None
+    return f"{gitlab_url.rstrip('/')}/{project.strip('/')}/-/commit/{version}"

@@ -18,7 +18,7 @@ from hooks.dashboard import charts
 from hooks.dashboard.login_limit import LoginLimiter
 from hooks.dashboard.session import COOKIE, SESSION_TTL_S, Session, Sessions
 from hooks.dashboard.sprint_health import KINDS, LEVELS, rollovers, sprint_health
-from hooks.dashboard.trace import runs_of
+from hooks.dashboard.trace import runs_of, version_link
 from hooks.events import HANDLED_EVENTS, EventParseError, parse_event
 from hooks.processing.dispatch import event_summary
 from hooks.schedules.cli import scheduled_rules
@@ -178,6 +178,9 @@ async def delivery_trace(request: web.Request) -> web.Response:
         "summary": summary,
         "payload": payload,
         "runs": runs_of(trail),
+        "commit_url": lambda version: version_link(
+            version, service.settings.gitlab_url, service.settings.rules_project
+        ),
         "busy": delivery.status in ("pending", "processing"),
         "message": request.query.get("message", "")[:200],
     }
@@ -280,10 +283,19 @@ async def rules(request: web.Request) -> web.Response:
                     "paused": paused.get(rule.name),
                 }
             )
+    follows = service.runtime.rules_source if service.runtime else None
     context = {
         "rows": rows,
         "loaded": loaded,
         "errors": loaded.errors if loaded else [],
+        "version": ruleset.version if ruleset else None,
+        "commit_url": version_link(
+            ruleset.version if ruleset else None,
+            service.settings.gitlab_url,
+            service.settings.rules_project,
+        ),
+        "refused_sha": follows.refused_sha if follows else None,
+        "unavailable": follows.unavailable if follows else None,
         "message": request.query.get("message", "")[:200],
     }
     return render(request, "ui_rules.html", context)

@@ -42,6 +42,10 @@ WANTED_EVENTS: dict[str, bool] = {
     "enable_ssl_verification": True,
 }
 
+# The rules project (HOOKS_RULES_PROJECT) also sends its pushes (the rules go live) and merge
+# requests (each gets the rules check and preview).
+RULES_PROJECT_EVENTS = ("push_events", "merge_requests_events")
+
 Action = Literal["created", "updated", "unchanged"]
 
 
@@ -95,14 +99,27 @@ def find_target(gl: gitlab.Gitlab, path: str) -> Project | Group:
     raise TargetNotFound(f"no project or group {path!r} visible to this token")
 
 
-def _differences(hook: Any) -> dict[str, bool]:
+def wanted_events(owner: Project | Group, rules_project: str) -> dict[str, bool]:
+    """The hook's settings: WANTED_EVENTS, plus pushes and merge requests on the rules project."""
+    wanted = dict(WANTED_EVENTS)
+    attrs = owner.attributes
+    is_rules = isinstance(owner, Project) and rules_project.strip("/").lower() in (
+        str(attrs.get("id")),
+        str(attrs.get("path_with_namespace", "")).lower(),
+    )
+    if is_rules:
+        wanted.update(dict.fromkeys(RULES_PROJECT_EVENTS, True))
+    return wanted
+
+
+def _differences(hook: Any, wanted: dict[str, bool]) -> dict[str, bool]:
     """The wanted settings this hook has otherwise.
 
     Only settings the server reports are compared: an older GitLab (or a group hook) that lacks a
     flag would otherwise look different on every run and be rewritten forever.
     """
     current = hook.attributes
-    return {k: v for k, v in WANTED_EVENTS.items() if k in current and current[k] is not v}
+    return {k: v for k, v in wanted.items() if k in current and current[k] is not v}
 
 
 def ensure_webhook(
@@ -112,6 +129,7 @@ def ensure_webhook(
     secret: str,
     *,
     update_token: bool = False,
+    rules_project: str = "",
 ) -> InstallResult:
     """Create the webhook on `target`, or correct the one with the same URL; no write if right.
 
@@ -121,12 +139,13 @@ def ensure_webhook(
     owner = find_target(gl, target)
     name = str(owner.attributes.get("path_with_namespace") or owner.attributes["full_path"])
     kind = "group" if isinstance(owner, Group) else "project"
+    wanted = wanted_events(owner, rules_project) if rules_project else WANTED_EVENTS
     existing = next((h for h in owner.hooks.list(get_all=True) if h.url == url), None)
     if existing is None:
-        hook = owner.hooks.create({"url": url, "token": secret, **WANTED_EVENTS})
+        hook = owner.hooks.create({"url": url, "token": secret, **wanted})
         log.info("webhook.created", target=name, hook_id=hook.id, url=url)
         return InstallResult("created", int(hook.id), name, kind=kind)
-    changes: dict[str, Any] = dict(_differences(existing))
+    changes: dict[str, Any] = dict(_differences(existing, wanted))
     status = str(existing.attributes.get("alert_status") or "executable")
     if not changes and not update_token:
         return InstallResult("unchanged", int(existing.id), name, alert_status=status, kind=kind)
@@ -190,7 +209,12 @@ def cmd_install_webhook(args: argparse.Namespace) -> int:
             timeout=settings.gitlab_timeout_s,
         ) as gl:
             result = ensure_webhook(
-                gl, args.target, args.url, secret, update_token=args.update_token
+                gl,
+                args.target,
+                args.url,
+                secret,
+                update_token=args.update_token,
+                rules_project=settings.rules_project,
             )
     except TargetNotFound as exc:
         print(f"hooks: {exc}", file=sys.stderr)

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hooks.backoff import Backoff
 from hooks.gitlab.budget import RateBudget, Steering
 from hooks.rules.keys import digest
 from hooks.service.config import Settings
+from hooks.storage.database import Database
 from hooks.storage.engine import async_url
 
 log = structlog.get_logger("hooks.gateway")
@@ -112,12 +113,16 @@ class SharedBudget(Steering):
         self._alone = RateBudget(max(1, int(per_window * 60 / window_s)), clock=clock, sleep=sleep)
         self._alone_until = 0.0  # on `clock`: when to try the row again
         self._ready = threading.Condition(self._lock)
-        self._engine = create_async_engine(
-            async_url(database_url),
-            pool_size=1,
-            max_overflow=1,
-            pool_pre_ping=True,
-            connect_args={"timeout": 5, "command_timeout": 10},
+        # Its own small engine (the gateway's threads must not wait on the service's loop),
+        # written through the one write path all the same.
+        self._db = Database(
+            create_async_engine(
+                async_url(database_url),
+                pool_size=1,
+                max_overflow=1,
+                pool_pre_ping=True,
+                connect_args={"timeout": 5, "command_timeout": 10},
+            )
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -205,19 +210,24 @@ class SharedBudget(Steering):
                 self._ready.notify_all()
 
     async def _reserve(self, n: int, cap: int) -> Grant:
-        async with self._engine.begin() as conn:
-            if not self._created:
-                await conn.execute(CREATE, {"name": self.name})
-            params = {"name": self.name, "n": n, "cap": cap, "window": self.window_s}
-            row = (await conn.execute(RESERVE, {**params, "guard": self.guard})).one()
+        params = {"name": self.name, "n": n, "cap": cap, "window": self.window_s}
+        create = not self._created
+
+        def reserve(conn: Connection) -> Any:
+            if create:
+                conn.execute(CREATE, {"name": self.name})
+            return conn.execute(RESERVE, {**params, "guard": self.guard}).one()
+
+        row = await self._db.transact(reserve)
         self._created = True
         self.reservations += 1
         return Grant(int(row[0]), float(row[1]), float(row[2]))
 
     async def _hold(self, seconds: float) -> None:
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(HOLD, {"name": self.name, "s": seconds})
+            await self._db.transact(
+                lambda conn: conn.execute(HOLD, {"name": self.name, "s": seconds})
+            )
         except Exception as exc:  # the local hold stands; others meet GitLab's answer themselves
             log.warning("could not share a rate-limit hold", error=f"{type(exc).__name__}: {exc}")
 
@@ -250,7 +260,9 @@ class SharedBudget(Steering):
             self._closed = True
             self._ready.notify_all()
         try:
-            asyncio.run_coroutine_threadsafe(self._engine.dispose(), self._loop).result(timeout=5)
+            asyncio.run_coroutine_threadsafe(self._db.engine.dispose(), self._loop).result(
+                timeout=5
+            )
         except Exception as exc:
             log.warning("rate budget did not close cleanly", error=f"{type(exc).__name__}: {exc}")
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from hooks.events import event_kind
 from hooks.intake.auth import token_matches
+from hooks.rulesource.events import rules_event_kind
 from hooks.service.context import SERVICE, STORE_TIMEOUT_S, Service
 from hooks.storage.records import NewDelivery, dedup_key
 
@@ -105,7 +106,10 @@ async def _intake(service: Service, request: web.Request) -> web.Response:
     if not isinstance(payload, dict):
         metrics.deliveries.labels(header[:40], "bad_request").inc()
         return _refuse(400, f"body is a JSON {type(payload).__name__}, expected an object")
-    kind = event_kind(header, payload)
+    settings = service.settings
+    kind = event_kind(header, payload) or rules_event_kind(
+        settings.rules_project, settings.rules_ref, header, payload
+    )
     if kind is None:
         # Not an error: a 4xx would count towards GitLab disabling the hook.
         metrics.deliveries.labels(header[:40], "ignored").inc()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import gitlab
 from sqlalchemy.exc import DBAPIError
 
 from hooks.preview.reading import settings_reader
@@ -17,6 +18,8 @@ from hooks.preview.run import preview
 from hooks.preview.validate import validate_folder
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.rules.model import RuleSet
+from hooks.rulesource.fetch import RulesRefused
+from hooks.rulesource.standalone import live_rules
 from hooks.schedules.triggers import parse_duration
 from hooks.service.config import Settings
 from hooks.storage.engine import DatabaseUnusable, database_unusable
@@ -79,11 +82,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print(PreviewReport.invalid(validation.errors, since=now - since, now=now).to_json())
         return INVALID
     try:
-        live = load_rules(settings.rules_dir)
-    except RuleErrors as exc:
-        print(f"hooks: the live rules ({settings.rules_dir}) do not load:", file=sys.stderr)
+        live = live_rules(settings) if settings.rules_project else load_rules(settings.rules_dir)
+    except (RuleErrors, RulesRefused) as exc:
+        where = settings.rules_project or settings.rules_dir
+        print(f"hooks: the live rules ({where}) do not load:", file=sys.stderr)
         for problem in exc.errors:
             print(f"  {problem}", file=sys.stderr)
+        return CANNOT_RUN
+    except (gitlab.exceptions.GitlabError, ValueError, OSError) as exc:
+        print(f"hooks: the live rules ({settings.rules_project}): {exc}", file=sys.stderr)
         return CANNOT_RUN
     try:
         report: PreviewReport = asyncio.run(_preview(settings, live, validation.rules, since))

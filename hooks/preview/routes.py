@@ -78,9 +78,14 @@ async def preview_files(
     """
     since = since or timedelta(days=service.settings.preview_days)
     now = service.now()
-    validation = await asyncio.to_thread(validate_files, files, support=service.settings.rules_dir)
     runtime = service.runtime
     live = runtime.rules.rules if runtime is not None else None
+    # The live rules' other files (fixtures): the live commit's with rules from GitLab.
+    source = runtime.rules_source if runtime is not None else None
+    support = source.support_dir if source is not None else None
+    validation = await asyncio.to_thread(
+        validate_files, files, support=support or service.settings.rules_dir
+    )
     if validation.rules is None or not validation.ok:
         return validation, PreviewReport.invalid(validation.errors, since=now - since, now=now)
     if runtime is None or live is None:

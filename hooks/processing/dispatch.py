@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -28,6 +29,11 @@ class Dispatcher(Protocol):
     """Turns one parsed event into effects; raising RetryableError asks for a retry."""
 
     async def dispatch(self, delivery: Delivery, event: Event) -> DispatchResult: ...
+
+
+# Deliveries of kinds that are not rule events (the rules project's pushes and merge requests)
+# go to the handler of their kind, unparsed: each reads its own payload.
+DeliveryHandler = Callable[[Delivery], Awaitable[DispatchResult]]
 
 
 def event_summary(event: Event) -> dict[str, object]:

@@ -14,8 +14,11 @@ from typing import Any, TypeVar
 
 import structlog
 
-from hooks.actions.base import Snapshot
+from hooks.actions.base import PlannedAction, Snapshot
 from hooks.actions.executor import ActionOutcome, ExecutionContext, Executor, TransientFailure
+from hooks.approvals.guard import Guard
+from hooks.approvals.requests import Approvals
+from hooks.approvals.wording import APPROVED_LABEL
 from hooks.events import EmojiEvent, Event, IssueEvent, NoteEvent
 from hooks.gitlab.gateway import Gateway, is_permanent
 from hooks.gitlab.ops import GitlabOps
@@ -31,7 +34,7 @@ from hooks.rules.reader import (
 )
 from hooks.rules.reads import Read, ReaderWrapper
 from hooks.service.metrics import Metrics
-from hooks.storage.records import AuditRecord, Delivery
+from hooks.storage.records import AuditRecord, Delivery, stamped
 
 log = structlog.get_logger("hooks.processor")
 T = TypeVar("T")
@@ -133,7 +136,38 @@ class RulesDispatcher:
         self.max_retries = max_retries
         self.metrics = metrics or Metrics()
         self.now = now
+        # Set by the runtime: rules' `limits`/`approve_above`, and approval requests.
+        self.guard: Guard | None = None
+        self.approvals: Approvals | None = None
         self.breaker: Breaker | None = None  # set by the runtime: paused rules plan nothing
+
+    async def carry_out(
+        self, actions: list[PlannedAction], context: ExecutionContext
+    ) -> tuple[list[ActionOutcome], list[AuditRecord]]:
+        """Have the executor carry out a plan's actions, within each rule's guard rails; the
+        audit lines say what was held back for approval or cut by a limit."""
+        if self.guard is None:
+            return await self.executor.run(actions, context), []
+        return await self.guard.carry_out(actions, context)
+
+    async def _approval(self, event: Event) -> list[AuditRecord] | None:
+        """The approval label added to an approval request's issue: decided here, no rules."""
+        if self.approvals is None or not isinstance(event, IssueEvent):
+            return None
+        added, _ = event.changed_labels()
+        iid = event.object_attributes.iid
+        if APPROVED_LABEL not in added or iid is None:
+            return None
+        refs = [r for r in (event.project.path_with_namespace, str(event.project.id)) if r]
+        user = event.user
+        decision = await self.approvals.by_label(
+            refs,
+            iid,
+            user.id if user else None,
+            (user.username if user else None) or "unknown",
+            event.object_attributes.description or "",
+        )
+        return None if decision is None else decision.records
 
     async def paused_rules(self) -> Callable[[Rule], str | None]:
         """Why a rule is paused by its circuit breaker (None: it is not), as known now."""
@@ -164,6 +198,12 @@ class RulesDispatcher:
         if reason is not None:
             records.append(AuditRecord(kind="event", outcome="ignored", detail={"reason": reason}))
             return DispatchResult(outcome="done", records=records)
+        try:
+            approval = await self._approval(event)
+        except TransientFailure as exc:
+            raise RetryableError(str(exc)) from exc
+        if approval is not None:
+            return DispatchResult(outcome="done", records=records + approval)
         ruleset = self.rules()
         if ruleset is None:
             raise RetryableError("no rules loaded")
@@ -180,9 +220,10 @@ class RulesDispatcher:
             delivery_id=delivery.id, event_uuid=delivery.event_uuid, snapshots=snapshots
         )
         try:
-            outcomes = await self.executor.run(the_plan.actions, context)
+            outcomes, held = await self.carry_out(the_plan.actions, context)
         except TransientFailure as exc:
             raise RetryableError(str(exc)) from exc
+        records.extend(held)
         records.extend(o.audit() for o in outcomes)
         rule_errors = [t for t in the_plan.trace if t.error]
         outcome = outcome_of(outcomes)
@@ -193,7 +234,9 @@ class RulesDispatcher:
             failed = [f"{o.action.rule}/{o.action.action}: {o.error}" for o in outcomes if not o.ok]
             failed += [f"{t.rule}: {t.error}" for t in rule_errors]
             error = "; ".join(failed)[:2000]
-        return DispatchResult(outcome=outcome, records=records, error=error)
+        return DispatchResult(
+            outcome=outcome, records=stamped(records, ruleset.version), error=error
+        )
 
     async def _plan(
         self, event: Event, ruleset: RuleSet, event_uuid: str | None

@@ -9,7 +9,7 @@ import os
 import random
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +17,12 @@ import structlog
 
 from hooks.backoff import Backoff
 from hooks.events import EventParseError, parse_event
-from hooks.processing.dispatch import Dispatcher, DispatchResult, RetryableError
+from hooks.processing.dispatch import (
+    DeliveryHandler,
+    Dispatcher,
+    DispatchResult,
+    RetryableError,
+)
 from hooks.service.metrics import Metrics
 from hooks.storage.records import AuditRecord, Delivery
 from hooks.storage.store import Store
@@ -71,9 +76,11 @@ class Worker:
         poll_interval_s: float = 1.0,
         now: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        handlers: Mapping[str, DeliveryHandler] | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
+        self.handlers = dict(handlers or {})
         self.metrics = metrics or Metrics()
         self.concurrency = concurrency
         self.lease = lease
@@ -217,6 +224,9 @@ class Worker:
             log.warning("lease lost before recording; another worker owns the delivery")
 
     async def _dispatch(self, delivery: Delivery) -> DispatchResult:
+        handler = self.handlers.get(delivery.kind or "")
+        if handler is not None:
+            return await handler(delivery)
         try:
             event = parse_event(delivery.event_header, delivery.body)
         except EventParseError as exc:

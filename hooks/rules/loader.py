@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from hooks.rules.checks import check_fixtures, check_templates
 from hooks.rules.errors import RuleError, RuleErrors, explain, line_of
+from hooks.rules.keys import digest
 from hooks.rules.model import Action, Rule, RuleSet, SourceRef
 from hooks.rules.variables import check_zone_variables, substitute, zone_variable
 
@@ -25,9 +29,48 @@ def rule_files(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
-def load_rules(path: Path | str) -> RuleSet:
-    """Load and validate every rule file; raise RuleErrors listing all mistakes."""
-    ruleset = RuleSet()
+APPROVAL_SETTING = "HOOKS_APPROVAL_PROJECT"
+APPROVAL_VARIABLE = "approval_project"
+
+
+def approval_project(variables: dict[str, Any], setting: str | None = None) -> str | None:
+    """Where approval requests go: the setting (given, or read from the environment, since
+    `hooks check` reads no other setting), else the rules' `vars: approval_project`."""
+    found = setting or os.environ.get(APPROVAL_SETTING) or variables.get(APPROVAL_VARIABLE)
+    return str(found).strip() or None if found else None
+
+
+def content_version(files: Mapping[str, bytes]) -> str:
+    """The version of a set of files by content: their relative paths and bytes, in any order."""
+    return digest(*sorted((name, hashlib.sha256(data).hexdigest()) for name, data in files.items()))
+
+
+def folder_version(path: Path) -> str:
+    """The content hash of a rules folder (every file under it, fixtures too) or of one file."""
+    if path.is_file():
+        return content_version({path.name: path.read_bytes()})
+    files = {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    }
+    return content_version(files)
+
+
+def load_rules(
+    path: Path | str,
+    *,
+    version: str | None = None,
+    origin: str = "folder",
+    approval_setting: str | None = None,
+) -> RuleSet:
+    """Load and validate every rule file; raise RuleErrors listing all mistakes.
+
+    `version` names where the files came from (a commit SHA); without it, the folder's
+    content hash is the version. `approval_setting` is HOOKS_APPROVAL_PROJECT as the service
+    read it (else the environment's).
+    """
+    ruleset = RuleSet(origin=origin)
     errors: list[RuleError] = []
     seen: dict[str, SourceRef] = {}
     files = rule_files(Path(path))
@@ -45,8 +88,11 @@ def load_rules(path: Path | str) -> RuleSet:
                 typed_at[str(key)] = (str(file), data["vars"].lc.value(key)[0] + 1)
     zone_errors = check_zone_variables(documents, variables, typed_at)
     errors.extend(zone_errors.values())
+    approvals = approval_project(variables, approval_setting)
     for file, data, _ in documents:
-        loaded, file_errors = load_document(file, data, variables, frozenset(zone_errors))
+        loaded, file_errors = load_document(
+            file, data, variables, frozenset(zone_errors), approvals=approvals
+        )
         errors.extend(file_errors)
         for rule, line in loaded:
             if rule.name in seen:
@@ -66,6 +112,8 @@ def load_rules(path: Path | str) -> RuleSet:
     if errors:
         raise RuleErrors(sorted(errors, key=lambda e: (e.file, e.line)))
     ruleset.vars = variables
+    ruleset.approval_project = approvals
+    ruleset.version = version or folder_version(Path(path))
     return ruleset
 
 
@@ -85,7 +133,7 @@ def load_file(file: Path) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
     if errors:
         return [], errors
     variables = dict(data.get("vars") or {}) if isinstance(data, CommentedMap) else {}
-    return load_document(file, data, variables)
+    return load_document(file, data, variables, approvals=approval_project(variables))
 
 
 def load_document(
@@ -93,11 +141,14 @@ def load_document(
     data: Any,
     variables: dict[str, Any],
     broken_zones: frozenset[str] = frozenset(),
+    *,
+    approvals: str | None = None,
 ) -> tuple[list[tuple[Rule, int]], list[RuleError]]:
     """The valid rules of one parsed file with their lines, and the errors of the others.
 
     `broken_zones`: `vars:` time zones already reported where they are written; the
-    schedules that use them are not reported again.
+    schedules that use them are not reported again. `approvals`: the approval project, which
+    a rule with `approve_above` needs.
     """
     if data is None:
         return [], []
@@ -157,6 +208,16 @@ def load_document(
                 rule = rule.model_copy(update={"enabled": False})
         template_errors = check_templates(file, item, rule, variables)
         template_errors += check_fixtures(file, item, rule)
+        if rule.approve_above is not None and not approvals:
+            template_errors.append(
+                RuleError(
+                    str(file),
+                    line_of(item, ["approve_above"]),
+                    rule.name,
+                    f"approve_above needs an approval project to open requests in: set"
+                    f" {APPROVAL_SETTING} or `vars: {{{APPROVAL_VARIABLE}: group/project}}`",
+                )
+            )
         if template_errors:
             errors.extend(template_errors)
             continue
@@ -173,4 +234,13 @@ def _plain(node: Any) -> Any:
 
 
 # What load_rules raises is caught by its callers, so the errors stay part of its API here.
-__all__ = ["Action", "RuleError", "RuleErrors", "load_file", "load_rules", "rule_files"]
+__all__ = [
+    "Action",
+    "RuleError",
+    "RuleErrors",
+    "content_version",
+    "folder_version",
+    "load_file",
+    "load_rules",
+    "rule_files",
+]

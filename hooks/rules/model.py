@@ -22,6 +22,7 @@ from hooks.rules.example_model import ExampleEvent as ExampleEvent
 from hooks.rules.example_model import ExampleGitlab as ExampleGitlab
 from hooks.rules.for_each_model import ForEach as ForEach
 from hooks.rules.for_each_model import IssueQuery as IssueQuery
+from hooks.rules.guard_rails import APPROVE_ABOVE, Limits
 from hooks.rules.vocabulary import AccessRole, HealthStatus
 from hooks.schedules.triggers import Schedule
 
@@ -302,6 +303,8 @@ class Rule(_Model):
     allow_confidential_leak: bool = Field(
         False, description="Allow text from a confidential subject to go somewhere wider."
     )
+    limits: Limits | None = Field(None, description="Most items acted on per run and per hour.")
+    approve_above: int | None = Field(None, ge=0, description=APPROVE_ABOVE)
     owner: str | None = Field(
         None,
         max_length=255,
@@ -345,6 +348,11 @@ class RuleSet:
     rules: list[Rule] = field(default_factory=list)
     sources: dict[str, SourceRef] = field(default_factory=dict)
     vars: dict[str, Any] = field(default_factory=dict)
+    approval_project: str | None = None  # HOOKS_APPROVAL_PROJECT, else vars: approval_project
+    # Which version of the rules this is: a commit SHA (origin "gitlab") or a content hash
+    # of the folder (origin "folder"). The audit trail names it for every planned action.
+    version: str = ""
+    origin: str = "folder"
 
     def by_name(self, name: str) -> Rule:
         for rule in self.rules:

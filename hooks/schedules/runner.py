@@ -12,7 +12,7 @@ from hooks.actions.executor import ExecutionContext, TransientFailure
 from hooks.processing.processor import RulesDispatcher, outcome_of, snapshot_of, trace_records
 from hooks.rules.engine import plan_schedule
 from hooks.rules.model import RuleSet
-from hooks.storage.records import AuditRecord
+from hooks.storage.records import AuditRecord, stamped
 from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.schedule_runner")
@@ -66,7 +66,7 @@ class ScheduleRunner:
             run_key=key, snapshots={k: snapshot_of(i) for k, i in reader.seen.items()}
         )
         try:
-            outcomes = await self.dispatcher.executor.run(the_plan.actions, context)
+            outcomes, held = await self.dispatcher.carry_out(the_plan.actions, context)
         except TransientFailure as exc:
             raise RuntimeError(str(exc)) from exc
         records = [
@@ -76,9 +76,10 @@ class ScheduleRunner:
                 detail={"rule": rule_name, "scheduled_at": scheduled_at.isoformat(), "late": late},
             ),
             *trace_records(the_plan),
+            *held,
             *(o.audit() for o in outcomes),
         ]
-        await self.store.add_audit(records, self.now(), run_key=key)
+        await self.store.add_audit(stamped(records, ruleset.version), self.now(), run_key=key)
         outcome = outcome_of(outcomes)
         if any(t.error for t in the_plan.trace):
             outcome = "failed" if not outcomes else "partial"

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
+from hooks.actions.executor import TransientFailure
 from hooks.intake.auth import token_matches
 from hooks.service.context import SERVICE, Service
 
@@ -77,8 +78,20 @@ def reload_rules(service: Service) -> list[str]:
     return errors
 
 
+async def reload_from_source(service: Service) -> list[str]:
+    """Rules from a GitLab project: read the ref's head again (errors as a reload's)."""
+    assert service.runtime is not None and service.runtime.rules_source is not None
+    result = await service.runtime.rules_source.refresh("reload asked for")
+    if result.outcome == "unavailable":
+        return [result.detail]
+    return result.errors
+
+
 async def reload_and_resume(service: Service) -> list[str]:
-    """Reload the rules, then resume the paused rules whose definition changed."""
+    """Reload the rules, then resume the paused rules whose definition changed (rules from
+    a GitLab project: read the ref's head, which resumes them when a commit goes live)."""
+    if service.runtime is not None and service.runtime.rules_source is not None:
+        return await reload_from_source(service)
     errors = reload_rules(service)
     if not errors and service.runtime is not None:
         await service.runtime.rules_reloaded()
@@ -93,6 +106,59 @@ async def reload(request: web.Request) -> web.Response:
         return web.json_response({"reloaded": False, "errors": errors}, status=422)
     assert service.runtime is not None and service.runtime.rules.rules is not None
     return web.json_response({"reloaded": True, "rules": len(service.runtime.rules.rules.rules)})
+
+
+async def approve_request(service: Service, approval_id: int) -> tuple[int, str]:
+    """An admin approves a request (API or dashboard): (status, what happened or why not)."""
+    if service.runtime is None:
+        return 404, "this instance runs a fixed dispatcher without rules"
+    try:
+        decision = await service.runtime.approvals.by_admin(approval_id)
+    except TransientFailure as exc:
+        # Approved; GitLab failed part-way: the approvals job carries the rest out.
+        return 503, f"approved; carrying it out is retried within a minute: {exc}"
+    return decision.status, decision.message
+
+
+async def approve(request: web.Request) -> web.Response:
+    """Carry out an approval request's recorded plan: 200, or 404/409 with why not."""
+    try:
+        approval_id = int(request.match_info["id"])
+    except ValueError:
+        return web.json_response({"error": "approval id must be a number"}, status=400)
+    status, message = await approve_request(_service(request), approval_id)
+    if status >= 400:
+        return web.json_response({"error": message}, status=status)
+    return web.json_response(
+        {"approval": approval_id, "approved": True, "outcome": message}, status=status
+    )
+
+
+async def approvals(request: web.Request) -> web.Response:
+    """The newest approval requests with their status and outcome."""
+    service = _service(request)
+    if service.runtime is None:
+        return web.json_response({"approvals": []})
+    rows = await service.runtime.approvals.db.recent()
+    return web.json_response(
+        {
+            "approvals": [
+                {
+                    "id": r.id,
+                    "rule": r.rule,
+                    "status": r.status,
+                    "items": r.items,
+                    "issue": r.issue_url,
+                    "source": r.source,
+                    "created_at": r.created_at.isoformat(),
+                    "expires_at": r.expires_at.isoformat(),
+                    "decided_by": r.decided_by,
+                    "outcome": r.outcome,
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
 async def resume_rule(service: Service, name: str, by: str) -> tuple[int, str | None]:
@@ -122,6 +188,8 @@ def setup_admin(app: web.Application) -> None:
     app.middlewares.append(require_admin)
     app.router.add_post("/admin/deliveries/{id}/replay", replay)
     app.router.add_post("/admin/rules/reload", reload)
+    app.router.add_get("/admin/approvals", approvals)
+    app.router.add_post("/admin/approvals/{id}/approve", approve)
     app.router.add_post("/admin/rules/{name}/resume", resume)
 
 

@@ -44,8 +44,13 @@ def create_app(
     store = store or open_store(settings.database_url)
     runtime = None
     if dispatcher is None:
+        if settings.rules_project and settings.gitlab_token is None:
+            raise StartupError(
+                "HOOKS_RULES_PROJECT is set: HOOKS_GITLAB_TOKEN is needed to read its rules"
+            )
         runtime = Runtime(settings, store, metrics, now=now)
-        errors = runtime.rules.load(now())
+        # Rules from a GitLab project are read when the service starts (Runtime.start).
+        errors = [] if runtime.rules_source else runtime.rules.load(now())
         if errors:
             raise StartupError("rules do not load:\n" + "\n".join(errors))
         dispatcher = runtime.dispatcher
@@ -67,6 +72,9 @@ def create_app(
         retry=RetryPolicy(settings.max_attempts, settings.retry_base_s, settings.retry_cap_s),
         poll_interval_s=settings.poll_interval_s,
         now=now,
+        handlers=runtime.rules_deliveries.handlers()
+        if runtime and runtime.rules_deliveries
+        else None,
     )
     service = Service(settings, store, worker, metrics, verifier, now, {}, runtime)
     if runtime is not None:

@@ -203,6 +203,8 @@ def _show_delivery(settings: Settings, delivery_id: int, *, as_json: bool) -> in
         print(json.dumps({**_delivery_dict(delivery), "audit": trail}, indent=2, default=str))
         return 0
     info = _delivery_dict(delivery)
+    versions = list(dict.fromkeys(line["rules_version"] for line in trail if line["rules_version"]))
+    info["rules"] = ", ".join(versions) or None
     for key, value in info.items():
         print(f"{key:>12}: {value}")
     print()

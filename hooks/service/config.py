@@ -73,6 +73,19 @@ class Settings(BaseSettings):
         default=30, description="Most writes to one issue per hour; stops a runaway rule."
     )
 
+    # Approvals (rules with `approve_above`)
+    approval_project: str | None = Field(
+        default=None,
+        description="Project (path or id) where approval requests are opened; else the rules'"
+        " `vars: approval_project`.",
+    )
+    approval_ttl_s: float = Field(
+        default=86400.0, gt=0, description="An approval request not approved by then expires."
+    )
+    approvals_interval_s: float = Field(
+        default=60.0, description="How often expired requests are closed; 0 turns it off."
+    )
+
     # Storage and work
     database_url: str = "sqlite:///./var/hooks.db"
     rules_dir: Path = Path("./rules")
@@ -85,6 +98,18 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(default=1.0, gt=0)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     ready_max_pending_age_s: float = Field(default=900.0, gt=0)
+
+    # Rules from a GitLab project (unset: the local HOOKS_RULES_DIR)
+    rules_project: str = Field(
+        default="", description="Path or id of the project whose repository holds the rules."
+    )
+    rules_ref: str = Field(default="", description="Branch to follow; default: the default one.")
+    rules_path: str = Field(default="rules", description="Folder of the rules in that project.")
+    rules_check_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often each replica compares its rules with the live commit.",
+    )
 
     # Watchdog and reconciliation (GitLab drops events while it has disabled a hook)
     watched_hooks: str = Field(
@@ -192,6 +217,14 @@ class Settings(BaseSettings):
                 f"unknown time zone {value!r}; use an IANA name such as UTC or Europe/Berlin"
             ) from exc
         return value
+
+    @field_validator("rules_path")
+    @classmethod
+    def _relative_folder(cls, value: str) -> str:
+        folder = value.strip().strip("/")
+        if not folder or ".." in folder.split("/"):
+            raise ValueError("a folder inside the repository, such as rules or config/rules")
+        return folder
 
     @field_validator("log_level")
     @classmethod

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from hooks.catchup.watchdog import hook_statuses
 from hooks.service.context import SERVICE, STORE_TIMEOUT_S, Check, ReadyCheck, Service
+from hooks.service.runtime import Runtime
 from hooks.storage.store import Store
 
 
@@ -71,6 +72,23 @@ async def webhooks_check(store: Store, now: datetime) -> Check:
     return Check(True, f"{len(hooks)} watched; GitLab drops events: " + "; ".join(problems))
 
 
+def rules_check(runtime: Runtime) -> Check:
+    """Rules in force (their version), and why a newer version is not: refused or unread."""
+    loaded, source = runtime.rules.rules, runtime.rules_source
+    problems = []
+    if source is not None and source.unavailable:
+        problems.append(f"rules project {source.project} unreadable: {source.unavailable}")
+    if runtime.rules.errors:
+        refused = f"commit {source.refused_sha[:12]}" if source and source.refused_sha else "reload"
+        errors = runtime.rules.errors
+        problems.append(f"last {refused} refused ({len(errors)} errors): " + "; ".join(errors[:5]))
+    if loaded is None:
+        return Check(False, "no rules loaded: " + "; ".join(problems or ["none read yet"]))
+    origin = "commit" if loaded.origin == "gitlab" else "folder content"
+    detail = f"{len(loaded.rules)} rules, {origin} {loaded.version} from {runtime.rules.origin}"
+    return Check(True, "; ".join([detail, *problems]))
+
+
 def default_checks(service: Service) -> dict[str, ReadyCheck]:
     async def database() -> Check:
         stats = await service.store.stats(service.now())
@@ -88,13 +106,7 @@ def default_checks(service: Service) -> dict[str, ReadyCheck]:
     if runtime is not None:
 
         async def rules() -> Check:
-            loaded = runtime.rules.rules
-            if loaded is None:
-                return Check(False, "no rules loaded: " + "; ".join(runtime.rules.errors))
-            detail = f"{len(loaded.rules)} rules"
-            if runtime.rules.errors:
-                detail += f"; last reload refused ({len(runtime.rules.errors)} errors)"
-            return Check(True, detail)
+            return rules_check(runtime)
 
         async def gitlab() -> Check:
             if runtime.gateway is None:

@@ -125,6 +125,30 @@ class Metrics:
             registry=r,
         )
 
+        self.rules_version = Gauge(
+            "hooks_rules_version_info",
+            "1 for the rules version in force: a commit SHA (source gitlab) or the folder's"
+            " content hash (source folder).",
+            ["version", "source"],
+            registry=r,
+        )
+        self.rules_refused = Gauge(
+            "hooks_rules_refused_errors",
+            "Errors of the newest rules version refused (0 when the newest one is live); the"
+            " rules before it stay in force.",
+            registry=r,
+        )
+        self.rules_fetch_failures = Counter(
+            "hooks_rules_fetch_failures_total",
+            "Reads of the rules from the GitLab project that failed (unreachable, no access).",
+            registry=r,
+        )
+
+    def show_rules_version(self, version: str, source: str) -> None:
+        """Make `version` the one rules version the info gauge names."""
+        self.rules_version.clear()
+        self.rules_version.labels(version, source).set(1)
+
     def render(self) -> bytes:
         """The text exposition format."""
         return bytes(generate_latest(self.registry))

@@ -7,13 +7,13 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import structlog
 
 from hooks.actions.executor import Executor
+from hooks.approvals.guard import Guard
+from hooks.approvals.requests import Approvals
 from hooks.backoff import Backoff
 from hooks.catchup.jobs import WatchJobs
 from hooks.catchup.jobs import build as build_watch_jobs
@@ -22,50 +22,27 @@ from hooks.gitlab.ops import GitlabOps
 from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
 from hooks.notify.targets import parse_targets
+from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
-from hooks.rules.loader import RuleErrors, load_rules
-from hooks.rules.model import RuleSet
+from hooks.rulesource.deliveries import RulesDeliveries
+from hooks.rulesource.live import RulesSource
+from hooks.rulesource.loaded import LoadedRules
+from hooks.rulesource.mr_check import MergeRequestCheck
+from hooks.rulesource.once import Once
 from hooks.schedules.runner import ScheduleRunner
 from hooks.schedules.scheduler import Scheduler
 from hooks.service.config import Settings
 from hooks.service.metrics import Metrics
 from hooks.service.token_expiry import TokenExpiry
 from hooks.storage.actions import ActionLog
+from hooks.storage.rules_live import RulesLiveStore
 from hooks.storage.runs import RunLedger
 from hooks.storage.store import Store
 
 log = structlog.get_logger("hooks.runtime")
 # Finding the bot user while GitLab is unreachable: 1 s, 2 s, 4 s, ... a minute.
 BOT_RETRY = Backoff(base_s=1.0, cap_s=60.0)
-
-
-@dataclass
-class LoadedRules:
-    """The rule set in force, and what the last (re)load said."""
-
-    directory: Path
-    rules: RuleSet | None = None
-    loaded_at: datetime | None = None
-    errors: list[str] = field(default_factory=list)
-
-    def load(self, now: datetime) -> list[str]:
-        """Load the folder; on errors keep the rules in force and return the errors."""
-        try:
-            fresh = load_rules(self.directory)
-        except RuleErrors as exc:
-            self.errors = [str(e) for e in exc.errors]
-            return self.errors
-        except OSError as exc:
-            self.errors = [f"{self.directory}: {exc.strerror or exc}"]
-            return self.errors
-        self.rules, self.loaded_at, self.errors = fresh, now, []
-        log.info("rules loaded", directory=str(self.directory), rules=len(fresh.rules))
-        if not fresh.rules:
-            log.warning(
-                "no rules: deliveries are stored and nothing is done", directory=str(self.directory)
-            )
-        return []
 
 
 class Runtime:
@@ -80,7 +57,9 @@ class Runtime:
         now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
-        self.rules = LoadedRules(settings.rules_dir)
+        self.rules = LoadedRules(
+            settings.rules_dir, metrics=metrics, approval_setting=settings.approval_project
+        )
         self.gateway = Gateway(settings, metrics) if settings.gitlab_token else None
         self.bot: BotUser | None = None
         # Members' access levels, shared by every plan (author_access conditions).
@@ -114,6 +93,19 @@ class Runtime:
             now=now,
             bot_username=settings.bot_username,
         )
+        # Approval requests and the guard rails every run passes (limits, approve_above).
+        self.approvals = Approvals(
+            store,
+            self.executor,
+            self.gateway,
+            gitlab_url=settings.gitlab_url,
+            ttl=timedelta(seconds=settings.approval_ttl_s),
+            now=now,
+        )
+        self.dispatcher.approvals = self.approvals
+        self.dispatcher.guard = Guard(
+            self.approvals, lambda: self.rules.rules, self.executor, now=now
+        )
         # Each rule's circuit breaker: counts the executor's outcomes, paused rules plan nothing.
         self.breaker = Breaker(
             store,
@@ -125,8 +117,43 @@ class Runtime:
         )
         self.executor.on_outcomes = self.breaker.record
         self.dispatcher.breaker = self.breaker
+        # Rules read from a GitLab project (HOOKS_RULES_PROJECT), with their pushes and
+        # merge requests' handlers; None when the rules are the local folder.
+        self.rules_source: RulesSource | None = None
+        self.rules_deliveries: RulesDeliveries | None = None
+        self.periodic = Periodic(now)
+        if settings.rules_project and self.gateway is not None:
+            self._build_rules_source(store, metrics, now)
         # The webhook watchdog and reconciliation sweep (None without a GitLab token).
         self.watch_jobs: WatchJobs | None = build_watch_jobs(settings, store, metrics, self, now)
+
+    def _build_rules_source(
+        self, store: Store, metrics: Metrics, now: Callable[[], datetime]
+    ) -> None:
+        assert self.gateway is not None
+        settings = self.settings
+        once = Once(store, owner=self.executor.owner, now=now, lease_s=settings.lease_seconds)
+        self.rules_source = RulesSource(
+            settings,
+            self.rules,
+            self.gateway,
+            RulesLiveStore(store),
+            once,
+            metrics=metrics,
+            now=now,
+        )
+        self.rules_source.listeners.append(self._rules_swapped)
+        check = MergeRequestCheck(
+            self.rules_source,
+            store,
+            once,
+            bot=lambda: self.bot,
+            since=timedelta(days=settings.preview_days),
+            gitlab_url=settings.gitlab_url,
+            default_tz=settings.timezone,
+            now=now,
+        )
+        self.rules_deliveries = RulesDeliveries(self.rules_source, check)
 
     def build_scheduler(
         self, store: Store, metrics: Metrics, now: Callable[[], datetime]
@@ -157,6 +184,11 @@ class Runtime:
                 [(r.name, r.on.schedule) for r in self.rules.rules.scheduled() if r.on.schedule]
             )
 
+    async def _rules_swapped(self) -> None:
+        """After rules from GitLab went live: the scheduler's jobs, the paused rules."""
+        self.sync_schedules()
+        await self.rules_reloaded()
+
     async def rules_reloaded(self) -> list[str]:
         """After the rules were (re)loaded: resume the paused rules whose definition changed."""
         resumed = await self.breaker.rules_loaded(self.rules.rules)
@@ -165,6 +197,12 @@ class Runtime:
 
     async def start(self) -> None:
         """Find out who the bot is; keep trying in the background if GitLab is unreachable."""
+        if self.rules_source is not None:
+            await self.rules_source.start()
+            interval = self.settings.rules_check_interval_s
+            self.periodic.every(
+                "rules-source", interval, self.rules_source.converge, first_after_s=interval
+            )
         await self.rules_reloaded()  # a rule edited while the service was down resumes
         if self.scheduler is not None:
             await self.scheduler.start()
@@ -180,6 +218,12 @@ class Runtime:
         self.token.start()
         if self.watch_jobs is not None:
             await self.watch_jobs.start()
+        interval = self.settings.approvals_interval_s
+        if interval > 0:
+            # Safe on every replica: each request expires and resumes under a guarded update.
+            self.periodic.every(
+                "approvals", interval, self.approvals.sweep, first_after_s=min(interval, 10.0)
+            )
 
     async def resolve_bot(self) -> None:
         """Find out who the bot is now (GET /user); raises when GitLab cannot say."""
@@ -203,6 +247,9 @@ class Runtime:
         await self.token.read()
 
     async def close(self) -> None:
+        await self.periodic.stop()
+        if self.rules_source is not None:
+            self.rules_source.close()
         await self.token.stop()
         if self.watch_jobs is not None:
             await self.watch_jobs.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,13 @@ class AuditRecord:
     detail: dict[str, Any] = field(default_factory=dict)
     subject: str | None = None
     rule: str | None = None
+    # The version of the rules that planned it (a commit SHA or the folder's content hash).
+    rules_version: str | None = None
+
+
+def stamped(records: Sequence[AuditRecord], version: str) -> list[AuditRecord]:
+    """The records, each naming the rules version that planned them (if none named yet)."""
+    return [r if r.rules_version else replace(r, rules_version=version or None) for r in records]
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ def audit_rows(
             "kind": r.kind,
             "outcome": r.outcome,
             "detail": json.dumps(r.detail, default=str, sort_keys=True),
+            "rules_version": r.rules_version,
             "created_at": now,
         }
         for r in records

@@ -91,6 +91,8 @@ audit = Table(
     Column("outcome", String(40), nullable=False),
     Column("detail", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The rules version that planned it: a commit SHA (rules from GitLab) or a content hash.
+    Column("rules_version", String(80), nullable=True),
 )
 
 # One row per planned action, keyed by its idempotency key: written before acting, updated after.
@@ -185,6 +187,35 @@ reconciled_changes = Table(
     UniqueConstraint("subject", "changed_at", name="uq_reconciled_subject_time"),
 )
 
+# Approval requests (rules with `approve_above`): the recorded plan is what runs when approved,
+# never the issue's text. pending -> approved -> done, or pending -> expired.
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # A digest of the rule and the planned keys: the same run planned again opens no second one.
+    Column("key", String(200), nullable=False, unique=True),
+    Column("rule", String(200), nullable=False),
+    Column("source", String(400), nullable=False),  # delivery 12, schedule:..., reconcile:...
+    Column("project", String(400), nullable=False),  # the approval project, as configured
+    Column("issue_iid", Integer, nullable=True),
+    Column("issue_url", Text, nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("plan", Text, nullable=False),  # JSON: actions and each subject's state when planned
+    Column("outcome", Text, nullable=True),  # JSON: per action, done / skipped and why
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    # Who carries the approved plan out, and until when (a crashed run is taken over).
+    Column("owner", String(100), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Index("ix_approvals_status", "status", "expires_at"),
+)
+
 # The circuit breaker of each rule: its actions' failures in a row, and whether (and why) it
 # paused itself. Shared by every replica, kept across restarts.
 rule_breakers = Table(
@@ -237,4 +268,18 @@ rate_budget = Table(
     Column("granted", Integer, nullable=False),
     # Until when every replica holds its requests (a 429's Retry-After, or few remaining).
     Column("held_until", Double, nullable=False),
+)
+
+# Rules read from a GitLab project: per source (project and ref), the commit whose rules are
+# live, and the newest commit refused (with its errors), so every replica converges on them.
+rules_live = Table(
+    "rules_live",
+    metadata,
+    Column("source", String(400), primary_key=True),
+    Column("sha", String(80), nullable=True),
+    Column("loaded_at", UTCDateTime, nullable=True),
+    Column("refused_sha", String(80), nullable=True),
+    Column("refused_errors", Text, nullable=True),  # JSON list of "file:line: message"
+    Column("refused_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -27,13 +27,11 @@ today such as '-14d' or '+3d':
                   assignees: [alice], author: bob, due_date: +2d, state: opened,
                   status: In progress}]   # status: a name the namespace allows
                 # `milestone` is the nearest milestone with that title (the project's, its
-                # group's, then the ancestors'); `milestone_owner: demo` picks another owner's
-    members:    [{project: demo/product, user: alice, access_level: developer},
-                 {group: demo, user: bob, access_level: 40}]   # a role name or 10/20/30/40/50
-
                 # group's, then the ancestors'); `iteration: ID`; `type: task` and
                 # `parent: IID` (an issue of the same project seeded before it) for a child
                 # task; `milestone_owner: demo` picks another owner's
+    members:    [{project: demo/product, user: alice, access_level: developer},
+                 {group: demo, user: bob, access_level: 40}]   # a role name or 10/20/30/40/50
     releases:   [{project: demo/product, tag: v1.0, name: "1.0", description: "",
                   released_at: "2026-11-02T12:00:00.000Z", milestones: [Sprint 3]}]
     repositories: [{project: team/rules, branch: main, files: {README.md: "..."},

@@ -28,6 +28,7 @@ def demo_seed(today: date) -> dict[str, Any]:
         ("feature", "#69d100"),
         ("area::ci", "#7f8c8d"),
         ("area::plan", "#7f8c8d"),
+        ("automation::approved", "#1f75cb"),
     ]
     issue_specs = [
         (
@@ -109,10 +110,11 @@ def demo_seed(today: date) -> dict[str, Any]:
             }
         ],
         "releases": [],
-        # Roles in the group (doc/api/members.md): commands in comments need Developer.
+        # Roles in the group (doc/api/members.md): commands in comments need Developer; a big
+        # roll-over (approve_above) needs a Maintainer of demo/marketing to approve it.
         "members": [
             {"group": "demo", "user": "hooks-bot", "access_level": "maintainer"},
-            {"group": "demo", "user": "alice", "access_level": "developer"},
+            {"group": "demo", "user": "alice", "access_level": "maintainer"},
             {"group": "demo", "user": "bob", "access_level": "developer"},
             {"group": "demo", "user": "carol", "access_level": "developer"},
             {"group": "demo", "user": "dave", "access_level": "reporter"},

@@ -1,6 +1,6 @@
 """Rule circuit breakers and resent webhook deliveries.
 
-Revision ID: 0004_breaker
+Revision ID: 0004
 """
 
 import sqlalchemy as sa
@@ -8,7 +8,7 @@ from alembic import op
 
 from hooks.storage.tables import Id, UTCDateTime
 
-revision = "0004_breaker"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None

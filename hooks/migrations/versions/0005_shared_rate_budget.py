@@ -1,13 +1,13 @@
 """The GitLab rate budget replicas share on PostgreSQL.
 
-Revision ID: 0004_ratebudget
+Revision ID: 0005
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_ratebudget"
-down_revision = "0004_breaker"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
