@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.rules.model import RuleSet
@@ -57,6 +59,21 @@ async def serve_rules_project(sim: Simulator, tmp_path: Path, **overrides: Any) 
     sim.add_hook(url, SECRET, group="demo", push_events=False)
     sim.add_hook(url, SECRET, project=RULES_PROJECT, merge_requests_events=True)
     return server
+
+
+# The fixtures of the tests that run from the rules project; a test module imports them.
+@pytest.fixture
+def gitlab_seed() -> dict[str, Any]:
+    return seed_with_rules_project()
+
+
+@pytest.fixture
+async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
+    """The service following the rules project, whose main holds the shipped pack."""
+    commit_rule_pack(gitlab_sim, user="alice")
+    server = await serve_rules_project(gitlab_sim, tmp_path)
+    yield server
+    await server.close()
 
 
 def runtime_of(server: TestServer) -> Runtime:

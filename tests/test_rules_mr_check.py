@@ -4,11 +4,9 @@ place on each push, and the commit status `hooks/rules` on its head; once per he
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp.test_utils import TestServer
 
 from hooks.rulesource.report import MR_MARKER, STATUS_NAME
@@ -19,27 +17,18 @@ from tests.preview_history import PROPOSED_SENTENCE, ROLLOVER_SENTENCE
 from tests.rules_repo import (
     RULES_PROJECT,
     commit_rule_pack,
+    gitlab_seed,
     pack_file,
     post_admin,
-    seed_with_rules_project,
     serve_rules_project,
+    service,
 )
 from tests.test_preview import rolling_items_of
 
 ROLLOVER = "rules/20-rollover.yaml"
 
 
-@pytest.fixture
-def gitlab_seed() -> dict[str, Any]:
-    return seed_with_rules_project()
-
-
-@pytest.fixture
-async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    commit_rule_pack(gitlab_sim, user="alice")
-    server = await serve_rules_project(gitlab_sim, tmp_path)
-    yield server
-    await server.close()
+__all__ = ["gitlab_seed", "service"]  # the fixtures, used below
 
 
 def proposed_rollover() -> str:

@@ -9,9 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -38,13 +36,14 @@ from tests.rules_repo import (
     RULES_PROJECT,
     commit_rule_pack,
     get,
+    gitlab_seed,
     in_force,
     live_at,
     pack_file,
     post_admin,
     runtime_of,
-    seed_with_rules_project,
     serve_rules_project,
+    service,
 )
 
 HEALTH = "rules/10-health.yaml"
@@ -52,17 +51,7 @@ ROLLOVER = "rules/20-rollover.yaml"
 BLOCKED_TEXT = "this item was labelled"
 
 
-@pytest.fixture
-def gitlab_seed() -> dict[str, Any]:
-    return seed_with_rules_project()
-
-
-@pytest.fixture
-async def service(gitlab_sim: Simulator, tmp_path: Path) -> AsyncIterator[TestServer]:
-    commit_rule_pack(gitlab_sim, user="alice")
-    server = await serve_rules_project(gitlab_sim, tmp_path)
-    yield server
-    await server.close()
+__all__ = ["gitlab_seed", "service"]  # the fixtures, used below
 
 
 def label_blocked(sim: Simulator, iid: int) -> None:

@@ -24,7 +24,7 @@ from hooks.testing.waiting import eventually
 from tests.conftest import SECRET
 from tests.e2e import as_user, close_milestone, marked_notes
 from tests.preview_history import PROPOSED_SENTENCE, ROLLOVER_SENTENCE
-from tests.rules_repo import RULES_PROJECT, commit_rule_pack, pack_file, seed_with_rules_project
+from tests.rules_repo import RULES_PROJECT, commit_rule_pack, gitlab_seed, pack_file
 from tests.test_preview import rolling_items_of
 from tests.test_serve_process import wait_all_finished
 
@@ -32,9 +32,7 @@ ROLLOVER = "rules/20-rollover.yaml"
 BRANCH = "kinder-roll-over"
 
 
-@pytest.fixture
-def gitlab_seed() -> dict[str, Any]:
-    return seed_with_rules_project()
+__all__ = ["gitlab_seed"]  # the fixture, used below
 
 
 @pytest.fixture
