@@ -569,3 +569,25 @@ async def test_a_refusal_comment_that_failed_is_made_on_the_next_read_of_that_co
 
     assert reloaded.status == again.status == 422
     assert len(gitlab_sim.commit_comments(RULES_PROJECT, bad)) == 1
+
+
+async def test_the_approval_project_setting_holds_for_rules_read_from_gitlab(
+    gitlab_sim: Simulator, tmp_path: Path
+) -> None:
+    # The pack's roll-over asks for approval above 50 items, so its rules need an approval
+    # project: here only the service's setting names one (read from .env as much as the
+    # environment), not the rules' vars.
+    team = pack_file("00-team.yaml").splitlines()
+    without_var = [line for line in team if not line.lstrip().startswith("approval_project:")]
+    commit_rule_pack(gitlab_sim, user="alice")
+    sha = gitlab_sim.seed_repository(
+        RULES_PROJECT, {"rules/00-team.yaml": "\n".join(without_var) + "\n"}, user="alice"
+    )
+
+    server = await serve_rules_project(gitlab_sim, tmp_path, approval_project="demo/marketing")
+    try:
+        rules = in_force(server)
+    finally:
+        await server.close()
+
+    assert (rules.version, rules.approval_project) == (sha, "demo/marketing")

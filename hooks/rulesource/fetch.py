@@ -107,10 +107,12 @@ def _relative(text: str, root: Path) -> str:
     return text.replace(f"{root}/", "")
 
 
-def _load(folder: Path, commit: CommitFiles) -> RuleSet:
+def _load(folder: Path, commit: CommitFiles, approval_setting: str | None) -> RuleSet:
     root = folder.parents[len(PurePosixPath(commit.folder).parts) - 1]
     try:
-        ruleset = load_rules(folder, version=commit.sha, origin="gitlab")
+        ruleset = load_rules(
+            folder, version=commit.sha, origin="gitlab", approval_setting=approval_setting
+        )
     except RuleErrors as exc:
         raise RulesRefused([_relative(str(e), root) for e in exc.errors]) from exc
     if not ruleset.rules:
@@ -132,16 +134,20 @@ def _repository_paths(ruleset: RuleSet, folder: Path, commit: CommitFiles) -> Ru
     return replace(ruleset, sources=sources)
 
 
-def validate(commit: CommitFiles) -> RuleSet:
-    """The rule set of a commit, or RulesRefused with every error as `hooks check` names it."""
+def validate(commit: CommitFiles, approval_setting: str | None = None) -> RuleSet:
+    """The rule set of a commit, or RulesRefused with every error as `hooks check` names it.
+
+    `approval_setting`: HOOKS_APPROVAL_PROJECT as the service read it (`.env` included)."""
     with materialized(commit) as folder:
-        return _repository_paths(_load(folder, commit), folder, commit)
+        return _repository_paths(_load(folder, commit, approval_setting), folder, commit)
 
 
-def validate_and_test(commit: CommitFiles) -> tuple[RuleSet, list[ExampleResult]]:
+def validate_and_test(
+    commit: CommitFiles, approval_setting: str | None = None
+) -> tuple[RuleSet, list[ExampleResult]]:
     """The rule set of a commit and the result of every rule's `examples:`."""
     with materialized(commit) as folder:
-        ruleset = _load(folder, commit)
+        ruleset = _load(folder, commit, approval_setting)
         root = folder.parents[len(PurePosixPath(commit.folder).parts) - 1]
         # Examples read their fixtures from the folder: run them before it goes.
         results = [

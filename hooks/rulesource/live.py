@@ -67,6 +67,7 @@ class RulesSource:
         self.configured_ref = settings.rules_ref
         self.max_retries = settings.gitlab_max_retries
         self.dry_run = settings.effective_dry_run
+        self.approval_setting = settings.approval_project
         self.loaded = loaded
         self.gateway = gateway
         self.live_store = live_store
@@ -152,7 +153,7 @@ class RulesSource:
             commit = await self.call(lambda ops: read_commit(ops, self.project, sha, self.folder))
             for note in commit.ignored:
                 log.info("rules file ignored", commit=sha, note=note)
-            ruleset = await asyncio.to_thread(validate, commit)
+            ruleset = await asyncio.to_thread(validate, commit, self.approval_setting)
         except RulesRefused as exc:
             return await self._refused(sha, exc.errors, announce=announce)
         except Exception as exc:

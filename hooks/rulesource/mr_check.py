@@ -90,7 +90,9 @@ class MergeRequestCheck:
             commit = await self.source.call(
                 lambda ops: read_commit(ops, project, sha, self.source.folder)
             )
-            candidate, examples = await asyncio.to_thread(validate_and_test, commit)
+            candidate, examples = await asyncio.to_thread(
+                validate_and_test, commit, self.source.approval_setting
+            )
         except RulesRefused as exc:
             report.errors = exc.errors
             return report

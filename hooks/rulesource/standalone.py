@@ -42,4 +42,6 @@ def live_rules(settings: Settings) -> RuleSet:
         if sha is None:
             ref = settings.rules_ref or str(ops.project(project).get("default_branch") or "main")
             sha = ops.branch_head(project, ref)
-        return validate(read_commit(ops, project, sha, settings.rules_path))
+        return validate(
+            read_commit(ops, project, sha, settings.rules_path), settings.approval_project
+        )
