@@ -14,8 +14,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 
+from hooks.actions.base import PlannedAction
+from hooks.actions.comment import CommentParams
+from hooks.actions.executor import ActionOutcome
 from hooks.rules.loader import RuleErrors, load_rules
 from hooks.service.config import Settings
+from hooks.service.context import SERVICE
 from hooks.storage.breakers import Attempt, BreakerStore
 from hooks.storage.store import Store
 from hooks.testing.seeds import sprint_seed
@@ -383,3 +387,29 @@ def test_a_bad_owner_or_pause_after_is_refused_with_file_and_line(tmp_path: Path
         f"{tmp_path / 'rules.yaml'}:4: rule '{RULE}': pause_after: Input should be greater than"
         " or equal to 0",
     ]
+
+
+async def test_failures_of_something_that_is_not_a_rule_pause_nothing(
+    sim: Simulator, service: TestServer
+) -> None:
+    # The approvals' own writes on their request issues are recorded as `@approvals`, which
+    # no rule is called: five refusals in a row must not pause it or open an owner's issue.
+    runtime = service.app[SERVICE].runtime
+    assert runtime is not None
+    refused = PlannedAction(
+        rule="@approvals",
+        action="comment",
+        subject="demo/ops#1",
+        project="demo/ops",
+        iid=1,
+        args=CommentParams(internal=False),
+        text="Carried out.",
+        key="k",
+        dry_run=False,
+    )
+
+    for _ in range(6):
+        await runtime.breaker.record([ActionOutcome(refused, "failed", error="403 Forbidden")])
+
+    assert await runtime.breaker.paused() == {}
+    assert owner_issues(sim) == [] and sim.issues("demo/ops") == []

@@ -138,6 +138,10 @@ class Breaker:
     async def _count(self, name: str, attempts: list[Attempt]) -> None:
         ruleset = self.rules()
         rule = _find(ruleset, name)
+        if rule is None and ruleset is not None:
+            # Not a rule of the set in force: the approvals' own bookkeeping (`@approvals`),
+            # or a rule removed since it planned. There is nothing to pause.
+            return
         pause_after = rule.pause_after if rule else DEFAULT_PAUSE_AFTER
         if pause_after == 0 or name in self._paused:
             return
