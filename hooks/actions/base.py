@@ -32,7 +32,8 @@ class PlanError(Exception):
 
 
 class SpecModel(BaseModel):
-    """A step spec of the rules language (same configuration as every rule model)."""
+    """The configuration of every model of the rules language (rules, conditions, steps,
+    examples): unknown keys refused, aliases accepted, values frozen."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
+from hooks.actions.base import SpecModel
 from hooks.rules.comments import check_pattern
 
 # An RE2 pattern: runs in time linear in the text, whatever the pattern (hooks.rules.comments).
 Pattern = Annotated[str, AfterValidator(check_pattern)]
 
 
-class _Model(BaseModel):  # the configuration of every rules-language model
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class TextTest(_Model):
+class TextTest(SpecModel):
     """A test of a comment's text."""
 
     matches: Pattern = Field(
@@ -26,7 +23,7 @@ class TextTest(_Model):
     )
 
 
-class CommandTest(_Model):
+class CommandTest(SpecModel):
     """A command addressed to the bot: a comment line starting with `@<bot username>`."""
 
     matches: Pattern | None = Field(
@@ -36,7 +33,7 @@ class CommandTest(_Model):
     )
 
 
-class EmojiTest(_Model):
+class EmojiTest(SpecModel):
     """Which emoji the event awarded or revoked (GitLab's names: thumbsup, rocket, ...)."""
 
     name: str | None = Field(None, description="This emoji.")

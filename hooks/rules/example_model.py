@@ -7,21 +7,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hooks.actions.base import SpecModel
 
 
-class _Model(BaseModel):  # the configuration of every rules-language model
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class ExampleEvent(_Model):
+class ExampleEvent(SpecModel):
     header: str = Field("Issue Hook", description="X-Gitlab-Event of the example delivery.")
     fixture: str | None = Field(None, description="JSON payload file, relative to the rule file.")
     payload: dict[str, Any] | None = Field(None, description="The payload inline.")
     patch: dict[str, Any] | None = Field(None, description="Merged into the payload.")
 
 
-class ExampleGitlab(_Model):
+class ExampleGitlab(SpecModel):
     milestones: list[dict[str, Any]] = Field(default_factory=list, description="REST shapes.")
     issues: list[dict[str, Any]] = Field(
         default_factory=list,
@@ -41,7 +39,7 @@ class ExampleGitlab(_Model):
     )
 
 
-class Example(_Model):
+class Example(SpecModel):
     """An event and the actions the rule must plan for it (run by `hooks test`)."""
 
     name: str

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from hooks.actions.base import SpecModel
 
 
-class _Model(BaseModel):  # the configuration of every rules-language model
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
-class IssueQuery(_Model):
+class IssueQuery(SpecModel):
     """Which issues a `for_each` rule acts on."""
 
     project: str | None = Field(
@@ -53,7 +51,7 @@ class IssueQuery(_Model):
         return self
 
 
-class ForEach(_Model):
+class ForEach(SpecModel):
     """Fan-out: run the conditions and actions once per matching issue."""
 
     issues: IssueQuery

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from hooks.actions.base import SpecModel
 
 APPROVE_ABOVE = (
     "A run that would act on more items than this does none of them and opens one approval"
@@ -13,11 +15,9 @@ APPROVE_ABOVE = (
 )
 
 
-class Limits(BaseModel):
+class Limits(SpecModel):
     """How many items (subjects) one rule may act on; what is over the limit is left undone
     and recorded (trace, audit), for a later run to pick up."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     per_run: int | None = Field(
         None, ge=1, description="Most items one run (delivery, sweep, scheduled fire) acts on."

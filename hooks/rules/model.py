@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
+from hooks.actions.base import SpecModel
 from hooks.actions.comment import CommentSpec as CommentSpec
 from hooks.actions.health import HealthSpec as HealthSpec
 from hooks.actions.issue import CreateIssueSpec as CreateIssueSpec
@@ -34,14 +35,10 @@ NoteAction = Literal["create", "update"]
 EmojiAction = Literal["award", "revoke"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-
 # -- triggers -------------------------------------------------------------------
 
 
-class Triggers(_Model):
+class Triggers(SpecModel):
     """What starts the rule: webhook events with their actions, and/or a schedule."""
 
     issue: list[IssueAction] | None = Field(None, description="Issue events: open, close, ...")
@@ -77,7 +74,7 @@ class Triggers(_Model):
 # -- conditions -----------------------------------------------------------------
 
 
-class LabelSet(_Model):
+class LabelSet(SpecModel):
     """Label tests; `scope::*` matches any label of that scope."""
 
     all: list[str] = Field(default_factory=list, description="Every one of these is present.")
@@ -85,7 +82,7 @@ class LabelSet(_Model):
     none: list[str] = Field(default_factory=list, description="None of these is present.")
 
 
-class DateTest(_Model):
+class DateTest(SpecModel):
     """A date relative to today: 'today', '+3d', '-1w' or an ISO date."""
 
     before: str | None = Field(None, description="Strictly before this day.")
@@ -94,14 +91,14 @@ class DateTest(_Model):
     none: bool | None = Field(None, description="true: the date is not set; false: it is.")
 
 
-class AgeTest(_Model):
+class AgeTest(SpecModel):
     """How long ago something happened."""
 
     older_than: str | None = Field(None, description="More than this long ago ('7d').")
     within: str | None = Field(None, description="At most this long ago ('1d').")
 
 
-class MilestoneTest(_Model):
+class MilestoneTest(SpecModel):
     """Tests of the subject's milestone (the event's own milestone for milestone events)."""
 
     title: str | None = Field(None, description="Title glob, e.g. 'Sprint *'.")
@@ -124,21 +121,21 @@ class MilestoneTest(_Model):
     )
 
 
-class IterationTest(_Model):
+class IterationTest(SpecModel):
     """Tests of the subject's iteration."""
 
     none: bool | None = Field(None, description="true: no iteration.")
     title: str | None = Field(None, description="Title glob.")
 
 
-class AssigneeTest(_Model):
+class AssigneeTest(SpecModel):
     """Tests of the subject's assignees (usernames without @)."""
 
     any: list[str] = Field(default_factory=list, description="One of these is assigned.")
     none: bool | None = Field(None, description="true: nobody is assigned.")
 
 
-class StatusTest(_Model):
+class StatusTest(SpecModel):
     """Tests of the subject's work item status (GitLab 18.2+, Premium); names match
     case-insensitively, as GitLab matches them."""
 
@@ -149,7 +146,7 @@ class StatusTest(_Model):
     )
 
 
-class StatusChangeTest(_Model):
+class StatusChangeTest(SpecModel):
     """What this event changed the status from and to. GitLab's webhooks (through 18.x)
     carry no status, so this holds only for a payload whose `changes` has `status`."""
 
@@ -159,7 +156,7 @@ class StatusChangeTest(_Model):
     )
 
 
-class Condition(_Model):
+class Condition(SpecModel):
     """Every key given must hold; `all`, `any` and `not` combine conditions."""
 
     all: list[Condition] | None = Field(None, description="Every sub-condition holds.")
@@ -225,7 +222,7 @@ class Condition(_Model):
 ACTION_KEYS = tuple(KINDS)
 
 
-class ActionStep(_Model):
+class ActionStep(SpecModel):
     """What every `Action` has; its keys are the registry's kinds (`hooks.actions`)."""
 
     if TYPE_CHECKING:
@@ -280,7 +277,7 @@ else:
 # -- rules ----------------------------------------------------------------------
 
 
-class Rule(_Model):
+class Rule(SpecModel):
     """One rule: when it runs, on what, under which conditions, doing what."""
 
     name: str = Field(
@@ -328,7 +325,7 @@ class Rule(_Model):
         return value
 
 
-class RuleFile(_Model):
+class RuleFile(SpecModel):
     """A rule file: `rules: [...]`, and `vars:` that any rule file may use as ${name}."""
 
     vars: dict[str, Any] = Field(default_factory=dict, description="Values for ${name}.")
