@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hooks.notify.targets import parse_target, parse_targets, secrets_of
+from hooks.notify.targets import Target, parse_targets, secrets_of
 from hooks.storage.engine import async_url
 
 
@@ -189,6 +189,10 @@ class Settings(BaseSettings):
         parse_targets({name: url.get_secret_value() for name, url in value.items()})
         return value
 
+    def targets(self) -> dict[str, Target]:
+        """The `notify` targets by name (their URLs checked when the settings were read)."""
+        return parse_targets({n: url.get_secret_value() for n, url in self.notify_targets.items()})
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -257,9 +261,8 @@ class Settings(BaseSettings):
         ):
             if field is not None:
                 values.append(field.get_secret_value())
-        for name, url in self.notify_targets.items():
-            values.append(url.get_secret_value())
-            values.extend(secrets_of(parse_target(name, url.get_secret_value())))
+        for target in self.targets().values():
+            values.extend(secrets_of(target))
         # A driver error could quote the URL; its password is a secret too.
         with contextlib.suppress(ArgumentError):
             values.append(make_url(self.database_url).password or "")

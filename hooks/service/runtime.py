@@ -21,7 +21,6 @@ from hooks.gitlab.gateway import Gateway, error_message
 from hooks.gitlab.ops import GitlabOps
 from hooks.guards.breaker import Breaker
 from hooks.notify.send import Notifier
-from hooks.notify.targets import parse_targets
 from hooks.periodic import Periodic
 from hooks.processing.processor import BotUser, RulesDispatcher
 from hooks.rules.gitlab_reader import AccessCache, GitlabReader, StatusCache
@@ -266,5 +265,4 @@ def notifier_from(settings: Settings) -> Notifier | None:
     """The `notify` steps' sender, when any target is configured."""
     if not settings.notify_targets:
         return None
-    urls = {name: url.get_secret_value() for name, url in settings.notify_targets.items()}
-    return Notifier(parse_targets(urls), timeout_s=settings.notify_timeout_s)
+    return Notifier(settings.targets(), timeout_s=settings.notify_timeout_s)
